@@ -1,0 +1,366 @@
+//! The by-reference stream buffer: downstream blocks read device memory in place.
+//!
+//! A source that owns mapped memory (the IIO DMABUF source) hands each completed block to its
+//! readers as an `Arc<dyn MappedBlock>`. A [`MappedBlockReader`] implements FutureSDR's
+//! [`CpuBufferReader`], so any block generic over its reader — weir's and FutureSDR's stock
+//! blocks alike — reads the mapped memory directly: `slice()` *is* the device block. When every
+//! reader has consumed a block, the last `Arc` is dropped, and the implementor's `Drop` gives the
+//! block back to the hardware. Fan-out works because each reader holds its own `Arc`.
+//!
+//! This lives in `weir-core`, not in the IIO plugin, because plugins never depend on each other:
+//! a DSP plugin must be able to name the reader type its first block is instantiated with.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use futuresdr::runtime::BlockMessage;
+use futuresdr::runtime::buffer::{ConnectionState, PortCore, PortEndpoint};
+use futuresdr::runtime::dev::prelude::*;
+use futuresdr::runtime::{BlockId, Error, PortId};
+
+/// Which buffer implementation connects an output to its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BufferKind {
+    /// FutureSDR's double-mapped circular CPU buffer (the default everywhere).
+    Circular,
+    /// [`MappedBlockWriter`] / [`MappedBlockReader`]: device memory handed over by reference.
+    MappedBlock,
+}
+
+impl fmt::Display for BufferKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BufferKind::Circular => "circular",
+            BufferKind::MappedBlock => "mapped-block",
+        })
+    }
+}
+
+/// Runs `$body` with `$R` bound to the reader type for items `$T` that matches a [`BufferKind`].
+///
+/// A factory uses it to instantiate a block with the reader its input connection needs.
+#[macro_export]
+macro_rules! with_reader {
+    ($kind:expr, $T:ty, $R:ident => $body:expr) => {
+        match $kind {
+            $crate::BufferKind::Circular => {
+                type $R = ::futuresdr::runtime::dev::DefaultCpuReader<$T>;
+                $body
+            }
+            $crate::BufferKind::MappedBlock => {
+                type $R = $crate::buffer::MappedBlockReader<$T>;
+                $body
+            }
+        }
+    };
+}
+
+/// A block of memory owned by a device and lent to readers.
+///
+/// Dropping the last reference releases the block (for DMABUF: back to the kernel).
+pub trait MappedBlock: Send + Sync + 'static {
+    /// The valid bytes of the block.
+    fn bytes(&self) -> &[u8];
+}
+
+/// One block queued for a reader.
+struct Chunk {
+    block: Arc<dyn MappedBlock>,
+    items: usize,
+    tags: Vec<ItemTag>,
+}
+
+type ChunkQueue = Arc<Mutex<VecDeque<Chunk>>>;
+
+struct ReaderLink {
+    queue: ChunkQueue,
+    reader: PortEndpoint,
+}
+
+/// Writer half: the source submits whole mapped blocks.
+pub struct MappedBlockWriter<T> {
+    core: PortCore,
+    readers: Vec<ReaderLink>,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T> Default for MappedBlockWriter<T> {
+    fn default() -> Self {
+        Self {
+            core: PortCore::new_disconnected(),
+            readers: Vec::new(),
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<T: bytemuck::Pod> MappedBlockWriter<T> {
+    /// Hand `block` to every connected reader, with stream tags (indices in items).
+    ///
+    /// Fails when the block's length or alignment does not fit whole items of `T`; nothing is
+    /// queued then, and the block is released at once.
+    pub fn submit(
+        &mut self,
+        block: Arc<dyn MappedBlock>,
+        tags: Vec<ItemTag>,
+    ) -> Result<usize, Error> {
+        let bytes = block.bytes();
+        let items = bytemuck::try_cast_slice::<u8, T>(bytes)
+            .map_err(|e| {
+                Error::RuntimeError(format!(
+                    "mapped block of {} bytes does not hold whole {} items: {e}",
+                    bytes.len(),
+                    std::any::type_name::<T>()
+                ))
+            })?
+            .len();
+        for link in &self.readers {
+            link.queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back(Chunk {
+                    block: block.clone(),
+                    items,
+                    tags: tags.clone(),
+                });
+            link.reader.inbox().notify();
+        }
+        Ok(items)
+    }
+
+    /// Wakes the block owning this writer; blocks use it to be called again when something
+    /// outside the runtime (a released DMA block) needs their attention. Only valid once the
+    /// block is part of a flowgraph.
+    pub fn notifier(&self) -> BlockNotifier {
+        self.core.notifier()
+    }
+
+    /// Blocks queued at the slowest reader and not yet started.
+    pub fn queued(&self) -> usize {
+        self.readers
+            .iter()
+            .map(|l| l.queue.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl<T: Send + 'static> BufferWriter for MappedBlockWriter<T> {
+    type Reader = MappedBlockReader<T>;
+
+    fn init(&mut self, block_id: BlockId, port_id: PortId, inbox: BlockInbox) {
+        self.core.init(block_id, port_id, inbox);
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.readers.is_empty() {
+            Err(self.core.not_connected_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn connect(&mut self, dest: &mut Self::Reader) {
+        let queue: ChunkQueue = Arc::default();
+        self.readers.push(ReaderLink {
+            queue: queue.clone(),
+            reader: PortEndpoint::new(dest.core.inbox(), dest.core.port_id()),
+        });
+        dest.state.set_connected(ConnectedReader {
+            queue,
+            writer: PortEndpoint::new(self.core.inbox(), self.core.port_id()),
+        });
+    }
+
+    async fn notify_finished(&mut self) {
+        for link in &self.readers {
+            let _ = link
+                .reader
+                .inbox()
+                .send(BlockMessage::StreamInputDone {
+                    input_id: link.reader.port_id(),
+                })
+                .await;
+        }
+    }
+
+    fn block_id(&self) -> BlockId {
+        self.core.block_id()
+    }
+
+    fn port_id(&self) -> PortId {
+        self.core.port_id()
+    }
+}
+
+struct ConnectedReader {
+    queue: ChunkQueue,
+    writer: PortEndpoint,
+}
+
+struct Current {
+    block: Arc<dyn MappedBlock>,
+    offset: usize,
+    items: usize,
+    tags: Vec<ItemTag>,
+}
+
+/// Reader half: `slice()` is the mapped memory of the current block, not a copy of it.
+pub struct MappedBlockReader<T> {
+    core: PortCore,
+    state: ConnectionState<ConnectedReader>,
+    current: Option<Current>,
+    finished: bool,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T> Default for MappedBlockReader<T> {
+    fn default() -> Self {
+        Self {
+            core: PortCore::new_disconnected(),
+            state: ConnectionState::disconnected(),
+            current: None,
+            finished: false,
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<T> MappedBlockReader<T> {
+    fn queue_is_empty(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_none_or(|s| s.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty())
+    }
+}
+
+#[async_trait]
+impl<T: Send + 'static> BufferReader for MappedBlockReader<T> {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn init(&mut self, block_id: BlockId, port_id: PortId, inbox: BlockInbox) {
+        self.core.init(block_id, port_id, inbox);
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.state.is_connected() {
+            Ok(())
+        } else {
+            Err(self.core.not_connected_error())
+        }
+    }
+
+    async fn notify_finished(&mut self) {
+        // Release what we hold now: the source must get its blocks back to shut down.
+        self.current = None;
+        if let Some(state) = self.state.as_ref() {
+            state
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            let _ = state
+                .writer
+                .inbox()
+                .send(BlockMessage::StreamOutputDone {
+                    output_id: state.writer.port_id(),
+                })
+                .await;
+        }
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    fn finished(&self) -> bool {
+        self.finished && self.current.is_none() && self.queue_is_empty()
+    }
+
+    fn block_id(&self) -> BlockId {
+        self.core.block_id()
+    }
+
+    fn port_id(&self) -> PortId {
+        self.core.port_id()
+    }
+}
+
+static NO_TAGS: Vec<ItemTag> = Vec::new();
+
+impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
+    type Item = T;
+
+    fn slice_with_tags(&mut self) -> (&[T], &Vec<ItemTag>) {
+        if self.current.is_none() {
+            let Some(state) = self.state.as_ref() else {
+                return (&[], &NO_TAGS);
+            };
+            let next = state
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            match next {
+                Some(c) => {
+                    self.current = Some(Current {
+                        block: c.block,
+                        offset: 0,
+                        items: c.items,
+                        tags: c.tags,
+                    })
+                }
+                None => return (&[], &NO_TAGS),
+            }
+        }
+        let Some(c) = self.current.as_ref() else {
+            return (&[], &NO_TAGS);
+        };
+        // `submit` checked that the block casts to whole, aligned items.
+        let items: &[T] = bytemuck::cast_slice(c.block.bytes());
+        (&items[c.offset..c.items], &c.tags)
+    }
+
+    fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let Some(c) = self.current.as_mut() else {
+            return;
+        };
+        c.offset = (c.offset + n).min(c.items);
+        // Tag indices are relative to the start of the current slice.
+        c.tags.retain_mut(|t| {
+            if t.index < n {
+                false
+            } else {
+                t.index -= n;
+                true
+            }
+        });
+        if c.offset == c.items {
+            // Dropping our reference releases the block once every reader is done with it.
+            self.current = None;
+            if !self.queue_is_empty() {
+                self.core.inbox().notify();
+            }
+        }
+    }
+
+    fn set_min_items(&mut self, n: usize) {
+        self.core.set_min_items(n);
+    }
+
+    fn set_min_buffer_size_in_items(&mut self, n: usize) {
+        self.core.set_min_buffer_size_in_items(n);
+    }
+
+    fn max_items(&self) -> usize {
+        self.current.as_ref().map_or(usize::MAX, |c| c.items)
+    }
+}

@@ -1,0 +1,360 @@
+//! Flowgraph files: parse TOML, check it against the registry, keep every location for errors.
+//!
+//! ```toml
+//! connections = ["src.out -> conv.in", "conv.out -> sink.in"]
+//!
+//! [blocks.src]
+//! type = "dmabuf_source"
+//! samples_per_block = 16384
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{LoadError, SourceFile};
+use crate::registry::{BuildError, Params, Ports, Registry, Value};
+use crate::suggest::did_you_mean;
+
+/// One block instance of a checked flowgraph.
+#[derive(Debug, Clone)]
+pub struct BlockSpec {
+    /// Instance name.
+    pub name: String,
+    /// Block type name.
+    pub type_name: String,
+    /// Resolved parameters.
+    pub params: Params,
+    /// Ports, as described for these parameters.
+    pub ports: Ports,
+    /// Where the block's `type` is written (for errors raised while building it).
+    pub span: Range<usize>,
+}
+
+/// One end of a stream connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Block instance name.
+    pub block: String,
+    /// Port name.
+    pub port: String,
+}
+
+/// A stream connection `from -> to`.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Output end.
+    pub from: Endpoint,
+    /// Input end.
+    pub to: Endpoint,
+}
+
+/// A flowgraph checked against a registry: every type, parameter, port and connection is valid.
+#[derive(Debug, Clone)]
+pub struct FlowgraphSpec {
+    /// Blocks, in file order.
+    pub blocks: Vec<BlockSpec>,
+    /// Stream connections.
+    pub connections: Vec<Connection>,
+    pub(crate) source: Arc<SourceFile>,
+}
+
+/// A `[blocks.NAME]` table: `type` and the parameters, every key and value with its span.
+type BlockTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileModel {
+    #[serde(default)]
+    connections: Vec<Spanned<String>>,
+    #[serde(default)]
+    blocks: BTreeMap<Spanned<String>, Spanned<BlockTable>>,
+}
+
+fn to_value(v: &toml::Value) -> Result<Value, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(Value::Int(*i)),
+        toml::Value::Float(f) => Ok(Value::Float(*f)),
+        toml::Value::String(s) => Ok(Value::Str(s.clone())),
+        toml::Value::Boolean(b) => Ok(Value::Bool(*b)),
+        other => Err(format!(
+            "unsupported value type {} (use an integer, float, string or boolean)",
+            other.type_str()
+        )),
+    }
+}
+
+impl FlowgraphSpec {
+    /// Read and check a flowgraph file.
+    pub fn load(path: &Path, registry: &Registry) -> Result<Self, LoadError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let source = Arc::new(SourceFile {
+                name: name.clone(),
+                text: String::new(),
+            });
+            LoadError::at(&source, 0..0, None, format!("cannot read file: {e}"))
+        })?;
+        Self::parse(&text, &name, registry)
+    }
+
+    /// Check flowgraph text; `name` is used in error messages.
+    pub fn parse(text: &str, name: &str, registry: &Registry) -> Result<Self, LoadError> {
+        let source = Arc::new(SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+        });
+        let model: FileModel = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            LoadError::at(&source, span, None, e.message().to_string())
+        })?;
+
+        let mut entries: Vec<_> = model.blocks.into_iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+
+        let mut blocks = Vec::with_capacity(entries.len());
+        for (name, table) in entries {
+            blocks.push(Self::check_block(&source, registry, &name, table)?);
+        }
+
+        let mut connections = Vec::new();
+        let mut driven: HashMap<(String, String), Range<usize>> = HashMap::new();
+        for c in &model.connections {
+            let conn = Self::check_connection(&source, &blocks, c)?;
+            let key = (conn.to.block.clone(), conn.to.port.clone());
+            if let Some(first) = driven.get(&key) {
+                let (line, column) = source.line_column(first.start);
+                return Err(LoadError::at(
+                    &source,
+                    c.span(),
+                    Some(&conn.to.block),
+                    format!(
+                        "input `{}` is connected twice (first at line {line}, column {column})",
+                        conn.to.port
+                    ),
+                ));
+            }
+            driven.insert(key, c.span());
+            connections.push(conn);
+        }
+
+        for b in &blocks {
+            for input in &b.ports.inputs {
+                if !driven.contains_key(&(b.name.clone(), input.name.to_string())) {
+                    return Err(LoadError::at(
+                        &source,
+                        b.span.clone(),
+                        Some(&b.name),
+                        format!("input `{}` is not connected", input.name),
+                    ));
+                }
+            }
+        }
+
+        Ok(Self {
+            blocks,
+            connections,
+            source,
+        })
+    }
+
+    fn check_block(
+        source: &Arc<SourceFile>,
+        registry: &Registry,
+        name: &Spanned<String>,
+        table: Spanned<BlockTable>,
+    ) -> Result<BlockSpec, LoadError> {
+        let block = name.get_ref().as_str();
+        let table_span = table.span();
+        let table = table.into_inner();
+        let Some((type_key, type_value)) = table.iter().find(|(k, _)| k.get_ref() == "type") else {
+            return Err(LoadError::at(
+                source,
+                name.span(),
+                Some(block),
+                "missing `type = \"...\"`",
+            ));
+        };
+        let _ = type_key;
+        let type_span = type_value.span();
+        let Some(type_name) = type_value.get_ref().as_str() else {
+            return Err(LoadError::at(
+                source,
+                type_span,
+                Some(block),
+                "`type` must be a string naming a block type",
+            ));
+        };
+        let Some(descriptor) = registry.get(type_name) else {
+            return Err(LoadError::at(
+                source,
+                type_span,
+                Some(block),
+                format!(
+                    "unknown block type `{type_name}`{}",
+                    did_you_mean(type_name, &registry.type_names())
+                ),
+            )
+            .with_help("`weir blocks` lists the block types"));
+        };
+
+        let mut raw = Vec::new();
+        let mut spans: HashMap<&str, Range<usize>> = HashMap::new();
+        for (k, v) in &table {
+            if k.get_ref() == "type" {
+                continue;
+            }
+            let value = to_value(v.get_ref())
+                .map_err(|m| LoadError::at(source, v.span(), Some(block), m))?;
+            spans.insert(k.get_ref().as_str(), k.span());
+            raw.push((k.get_ref().as_str(), value));
+        }
+        let locate = |e: BuildError| match &e {
+            BuildError::Param { name, .. } => {
+                // Parameter errors point at the parameter's key (the block table when the
+                // parameter is missing altogether).
+                let span = spans
+                    .get(name.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| table_span.clone());
+                LoadError::at(source, span, Some(block), e.to_string())
+            }
+            BuildError::Other(m) => LoadError::at(source, type_span.clone(), Some(block), m),
+        };
+        let params = descriptor.resolve(raw).map_err(locate)?;
+        let ports = (descriptor.ports)(&params).map_err(locate)?;
+        Ok(BlockSpec {
+            name: block.to_string(),
+            type_name: type_name.to_string(),
+            params,
+            ports,
+            span: type_span,
+        })
+    }
+
+    fn check_connection(
+        source: &Arc<SourceFile>,
+        blocks: &[BlockSpec],
+        c: &Spanned<String>,
+    ) -> Result<Connection, LoadError> {
+        let span = c.span();
+        let text = c.get_ref();
+        let err = |block: Option<&str>, m: String| LoadError::at(source, span.clone(), block, m);
+        if text.contains("=>") {
+            return Err(err(
+                None,
+                format!("`{text}`: no block type in this build has message ports"),
+            ));
+        }
+        let Some((from, to)) = text.split_once("->") else {
+            return Err(err(
+                None,
+                format!("`{text}` is not a connection; write \"block.port -> block.port\""),
+            ));
+        };
+        let endpoint = |s: &str| -> Result<Endpoint, LoadError> {
+            let s = s.trim();
+            let Some((block, port)) = s.split_once('.') else {
+                return Err(err(
+                    None,
+                    format!("`{s}` is not `block.port` in connection `{text}`"),
+                ));
+            };
+            Ok(Endpoint {
+                block: block.trim().to_string(),
+                port: port.trim().to_string(),
+            })
+        };
+        let from = endpoint(from)?;
+        let to = endpoint(to)?;
+        let find = |e: &Endpoint| {
+            blocks.iter().find(|b| b.name == e.block).ok_or_else(|| {
+                let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
+                err(
+                    None,
+                    format!(
+                        "unknown block `{}` in connection `{text}`{}",
+                        e.block,
+                        did_you_mean(&e.block, &names)
+                    ),
+                )
+            })
+        };
+        let src = find(&from)?;
+        let dst = find(&to)?;
+        let out = src
+            .ports
+            .outputs
+            .iter()
+            .find(|p| p.name == from.port)
+            .ok_or_else(|| {
+                let names: Vec<&str> = src.ports.outputs.iter().map(|p| p.name).collect();
+                err(
+                    Some(&src.name),
+                    format!(
+                        "no output port `{}` on `{}` ({}); outputs: {}{}",
+                        from.port,
+                        src.name,
+                        src.type_name,
+                        list(&names),
+                        did_you_mean(&from.port, &names)
+                    ),
+                )
+            })?;
+        let inp = dst
+            .ports
+            .inputs
+            .iter()
+            .find(|p| p.name == to.port)
+            .ok_or_else(|| {
+                let names: Vec<&str> = dst.ports.inputs.iter().map(|p| p.name).collect();
+                err(
+                    Some(&dst.name),
+                    format!(
+                        "no input port `{}` on `{}` ({}); inputs: {}{}",
+                        to.port,
+                        dst.name,
+                        dst.type_name,
+                        list(&names),
+                        did_you_mean(&to.port, &names)
+                    ),
+                )
+            })?;
+        if out.item != inp.item {
+            return Err(err(
+                Some(&dst.name),
+                format!(
+                    "item types differ: `{}.{}` produces {} but `{}.{}` takes {}",
+                    src.name, out.name, out.item, dst.name, inp.name, inp.item
+                ),
+            ));
+        }
+        Ok(Connection { from, to })
+    }
+
+    /// The file name this flowgraph came from.
+    pub fn file_name(&self) -> &str {
+        &self.source.name
+    }
+
+    /// A block by instance name.
+    pub fn block(&self, name: &str) -> Option<&BlockSpec> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+
+    pub(crate) fn error_at_block(&self, block: &BlockSpec, message: String) -> LoadError {
+        LoadError::at(&self.source, block.span.clone(), Some(&block.name), message)
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,35 @@
+//! weir-core: the framework half of weir.
+//!
+//! - [`Registry`] of block types, filled by [`Plugin`]s, each type describing its parameters and
+//!   ports and building itself onto a FutureSDR [`Flowgraph`](futuresdr::runtime::Flowgraph);
+//! - [`FlowgraphSpec`]: TOML flowgraph files, checked against the registry before anything runs,
+//!   every error located at file:line:column;
+//! - [`BuiltFlowgraph`] / [`RunReport`]: run on FutureSDR and report per-block statistics;
+//! - [`buffer`]: the by-reference buffer through which device memory reaches DSP blocks
+//!   without a copy.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod buffer;
+pub mod error;
+pub mod flowgraph;
+pub mod item;
+pub mod registry;
+pub mod run;
+pub mod stats;
+pub mod suggest;
+
+pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
+pub use error::{LoadError, RunError};
+pub use flowgraph::FlowgraphSpec;
+pub use item::{Cf32, Ci16, ItemType};
+pub use registry::{
+    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Plugin, PortSpec,
+    Ports, Registry, Value,
+};
+pub use run::{BlockHandle, BlockReport, BuiltFlowgraph, RunReport, runtime};
+pub use stats::BlockStats;
+
+/// Re-exported so plugins build against exactly the runtime weir-core uses.
+pub use futuresdr;

@@ -1,0 +1,485 @@
+//! The block registry: block types by name, each describing its parameters and ports and
+//! knowing how to build itself onto a FutureSDR flowgraph.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use futuresdr::runtime::__private::KernelInterface;
+use futuresdr::runtime::dev::Kernel;
+use futuresdr::runtime::{BlockId, Flowgraph};
+
+use crate::buffer::BufferKind;
+use crate::item::ItemType;
+use crate::stats::BlockStats;
+
+/// The type of a block parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// A whole number (TOML integer).
+    Int,
+    /// A number (TOML float or integer).
+    Float,
+    /// A string.
+    Str,
+    /// A boolean.
+    Bool,
+    /// An item type name (`"cf32"`, ...).
+    Item,
+}
+
+impl fmt::Display for ParamType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParamType::Int => "integer",
+            ParamType::Float => "float",
+            ParamType::Str => "string",
+            ParamType::Bool => "boolean",
+            ParamType::Item => "item type",
+        })
+    }
+}
+
+/// A parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// String (also item type names).
+    Str(String),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl Value {
+    /// The name of this value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Bool(_) => "boolean",
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Str(v) => write!(f, "{v:?}"),
+            Value::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Describes one parameter of a block type.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    /// Name used in flowgraph files.
+    pub name: &'static str,
+    /// Expected type.
+    pub ty: ParamType,
+    /// Default; `None` makes the parameter required.
+    pub default: Option<Value>,
+    /// One-line documentation.
+    pub doc: &'static str,
+}
+
+impl ParamSpec {
+    /// A required parameter.
+    pub fn required(name: &'static str, ty: ParamType, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            default: None,
+            doc,
+        }
+    }
+
+    /// An optional parameter with a default.
+    pub fn optional(name: &'static str, ty: ParamType, default: Value, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            default: Some(default),
+            doc,
+        }
+    }
+
+    /// Check `value` against this parameter's type, converting integers to floats where a float
+    /// is expected.
+    pub fn check(&self, value: Value) -> Result<Value, String> {
+        match (self.ty, value) {
+            (ParamType::Int, v @ Value::Int(_))
+            | (ParamType::Float, v @ Value::Float(_))
+            | (ParamType::Str, v @ Value::Str(_))
+            | (ParamType::Bool, v @ Value::Bool(_)) => Ok(v),
+            (ParamType::Float, Value::Int(i)) => Ok(Value::Float(i as f64)),
+            (ParamType::Item, Value::Str(s)) => {
+                s.parse::<ItemType>()?;
+                Ok(Value::Str(s))
+            }
+            (ty, v) => Err(format!(
+                "parameter `{}` expects {}, found {} {v}",
+                self.name,
+                ty,
+                v.type_name()
+            )),
+        }
+    }
+}
+
+/// An error while describing or building a block.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BuildError {
+    /// A parameter is missing, of the wrong type or out of range.
+    #[error("parameter `{name}`: {message}")]
+    Param {
+        /// Parameter name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Anything else (device could not be opened, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BuildError {
+    /// A parameter error.
+    pub fn param(name: &str, message: impl Into<String>) -> Self {
+        BuildError::Param {
+            name: name.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Resolved parameters of one block instance (defaults filled in, types checked).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    values: BTreeMap<String, Value>,
+}
+
+impl Params {
+    /// Parameters from name/value pairs, without checking them against a descriptor.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set a parameter (builder style).
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.values.insert(name.to_string(), value);
+        self
+    }
+
+    /// Set a parameter.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
+    }
+
+    /// The raw value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    fn require(&self, name: &str) -> Result<&Value, BuildError> {
+        self.values
+            .get(name)
+            .ok_or_else(|| BuildError::param(name, "missing"))
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> Result<i64, BuildError> {
+        match self.require(name)? {
+            Value::Int(v) => Ok(*v),
+            v => Err(BuildError::param(
+                name,
+                format!("expected integer, found {v}"),
+            )),
+        }
+    }
+
+    /// A non-negative integer parameter.
+    pub fn uint(&self, name: &str) -> Result<u64, BuildError> {
+        let v = self.int(name)?;
+        u64::try_from(v).map_err(|_| BuildError::param(name, format!("must be >= 0, found {v}")))
+    }
+
+    /// A positive integer parameter usable as a size or count.
+    pub fn positive(&self, name: &str) -> Result<usize, BuildError> {
+        let v = self.int(name)?;
+        usize::try_from(v)
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or_else(|| BuildError::param(name, format!("must be > 0, found {v}")))
+    }
+
+    /// A float parameter (integers are accepted).
+    pub fn float(&self, name: &str) -> Result<f64, BuildError> {
+        match self.require(name)? {
+            Value::Float(v) => Ok(*v),
+            Value::Int(v) => Ok(*v as f64),
+            v => Err(BuildError::param(
+                name,
+                format!("expected float, found {v}"),
+            )),
+        }
+    }
+
+    /// A string parameter.
+    pub fn str(&self, name: &str) -> Result<&str, BuildError> {
+        match self.require(name)? {
+            Value::Str(v) => Ok(v),
+            v => Err(BuildError::param(
+                name,
+                format!("expected string, found {v}"),
+            )),
+        }
+    }
+
+    /// A boolean parameter.
+    pub fn bool(&self, name: &str) -> Result<bool, BuildError> {
+        match self.require(name)? {
+            Value::Bool(v) => Ok(*v),
+            v => Err(BuildError::param(
+                name,
+                format!("expected boolean, found {v}"),
+            )),
+        }
+    }
+
+    /// An item type parameter.
+    pub fn item(&self, name: &str) -> Result<ItemType, BuildError> {
+        self.str(name)?
+            .parse()
+            .map_err(|e: String| BuildError::param(name, e))
+    }
+}
+
+/// One stream port of a block instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// Name used in flowgraph files (`in`, `out`).
+    pub name: &'static str,
+    /// The FutureSDR port (field) name it maps to.
+    pub runtime_name: &'static str,
+    /// Item type carried.
+    pub item: ItemType,
+    /// For outputs: the buffer the block writes into. Ignored for inputs, which adapt to the
+    /// buffer of the output they are connected to.
+    pub buffer: BufferKind,
+}
+
+impl PortSpec {
+    /// An input port.
+    pub fn input(name: &'static str, runtime_name: &'static str, item: ItemType) -> Self {
+        Self {
+            name,
+            runtime_name,
+            item,
+            buffer: BufferKind::Circular,
+        }
+    }
+
+    /// An output port writing into `buffer`.
+    pub fn output(
+        name: &'static str,
+        runtime_name: &'static str,
+        item: ItemType,
+        buffer: BufferKind,
+    ) -> Self {
+        Self {
+            name,
+            runtime_name,
+            item,
+            buffer,
+        }
+    }
+}
+
+/// The stream ports of a block instance (they may depend on its parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// Stream inputs.
+    pub inputs: Vec<PortSpec>,
+    /// Stream outputs.
+    pub outputs: Vec<PortSpec>,
+}
+
+/// What a factory gets to build one block instance.
+pub struct BuildContext<'a> {
+    /// Instance name from the flowgraph file.
+    pub name: &'a str,
+    /// Resolved parameters.
+    pub params: &'a Params,
+    input_buffers: HashMap<&'static str, BufferKind>,
+    fg: &'a mut Flowgraph,
+    stats: Arc<BlockStats>,
+}
+
+impl<'a> BuildContext<'a> {
+    /// A context for building one block onto `fg`.
+    pub fn new(
+        name: &'a str,
+        params: &'a Params,
+        input_buffers: HashMap<&'static str, BufferKind>,
+        fg: &'a mut Flowgraph,
+    ) -> Self {
+        Self {
+            name,
+            params,
+            input_buffers,
+            fg,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The buffer kind the input `port` is connected to (circular when unconnected).
+    pub fn input_buffer(&self, port: &str) -> BufferKind {
+        self.input_buffers
+            .get(port)
+            .copied()
+            .unwrap_or(BufferKind::Circular)
+    }
+
+    /// The statistics the block must update.
+    pub fn stats(&self) -> Arc<BlockStats> {
+        self.stats.clone()
+    }
+
+    /// Add the built kernel to the flowgraph.
+    pub fn add<K: Kernel + KernelInterface + 'static>(&mut self, kernel: K) -> BlockId {
+        let r = self.fg.add(kernel);
+        if let Ok(mut b) = self.fg.block_mut(&r) {
+            b.set_instance_name(self.name);
+        }
+        r.id()
+    }
+
+    pub(crate) fn into_stats(self) -> Arc<BlockStats> {
+        self.stats
+    }
+}
+
+/// Builds a block instance from its context.
+pub type BuildFn = fn(&mut BuildContext<'_>) -> Result<BlockId, BuildError>;
+/// Describes a block instance's ports from its parameters.
+pub type PortsFn = fn(&Params) -> Result<Ports, BuildError>;
+
+/// Everything the registry knows about one block type.
+#[derive(Clone)]
+pub struct BlockDescriptor {
+    /// Type name used in flowgraph files.
+    pub type_name: &'static str,
+    /// One-line documentation.
+    pub doc: &'static str,
+    /// Parameters.
+    pub params: Vec<ParamSpec>,
+    /// Ports, as a function of the parameters.
+    pub ports: PortsFn,
+    /// The factory.
+    pub build: BuildFn,
+}
+
+impl fmt::Debug for BlockDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockDescriptor")
+            .field("type_name", &self.type_name)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockDescriptor {
+    /// Check raw parameters against this descriptor and fill in defaults.
+    ///
+    /// Errors name the offending parameter; `unknown` parameters are reported with the closest
+    /// known name.
+    pub fn resolve<'v>(
+        &self,
+        raw: impl IntoIterator<Item = (&'v str, Value)>,
+    ) -> Result<Params, BuildError> {
+        let mut params = Params::new();
+        for (name, value) in raw {
+            let Some(spec) = self.params.iter().find(|p| p.name == name) else {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+                return Err(BuildError::param(
+                    name,
+                    format!(
+                        "unknown parameter for block type `{}`{}",
+                        self.type_name,
+                        crate::suggest::did_you_mean(name, &known)
+                    ),
+                ));
+            };
+            let v = spec.check(value).map_err(|m| BuildError::param(name, m))?;
+            params.set(name, v);
+        }
+        for spec in &self.params {
+            if params.get(spec.name).is_none() {
+                match &spec.default {
+                    Some(d) => params.set(spec.name, d.clone()),
+                    None => {
+                        return Err(BuildError::param(
+                            spec.name,
+                            format!("required by block type `{}` but not given", self.type_name),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// Something that adds block types to a registry.
+pub trait Plugin {
+    /// The plugin's name.
+    fn name(&self) -> &'static str;
+    /// Register the plugin's block types.
+    fn register(&self, registry: &mut Registry);
+}
+
+/// Block types by name.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    blocks: BTreeMap<&'static str, BlockDescriptor>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a plugin's blocks (builder style).
+    pub fn with_plugin(mut self, plugin: &dyn Plugin) -> Self {
+        plugin.register(&mut self);
+        self
+    }
+
+    /// Add one block type; a later registration of the same name replaces the earlier one.
+    pub fn register(&mut self, descriptor: BlockDescriptor) {
+        self.blocks.insert(descriptor.type_name, descriptor);
+    }
+
+    /// Look up a block type.
+    pub fn get(&self, type_name: &str) -> Option<&BlockDescriptor> {
+        self.blocks.get(type_name)
+    }
+
+    /// All block types, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = &BlockDescriptor> {
+        self.blocks.values()
+    }
+
+    /// All type names, sorted.
+    pub fn type_names(&self) -> Vec<&'static str> {
+        self.blocks.keys().copied().collect()
+    }
+}

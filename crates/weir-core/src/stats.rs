@@ -1,0 +1,84 @@
+//! Run-time statistics that every weir block keeps and the run report prints.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one block, shared between the running block and whoever reports on it.
+///
+/// Item counters are atomics updated once per `work()` call; named counters and notes are for
+/// per-DMA-block facts (blocks, overruns, transport in use) and are updated far less often.
+#[derive(Debug, Default)]
+pub struct BlockStats {
+    items_in: AtomicU64,
+    items_out: AtomicU64,
+    counters: Mutex<BTreeMap<&'static str, u64>>,
+    notes: Mutex<BTreeMap<&'static str, String>>,
+}
+
+impl BlockStats {
+    /// Count `n` items consumed from the block's inputs.
+    pub fn add_in(&self, n: usize) {
+        self.items_in.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Count `n` items produced on the block's outputs.
+    pub fn add_out(&self, n: usize) {
+        self.items_out.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Items consumed so far.
+    pub fn items_in(&self) -> u64 {
+        self.items_in.load(Ordering::Relaxed)
+    }
+
+    /// Items produced so far.
+    pub fn items_out(&self) -> u64 {
+        self.items_out.load(Ordering::Relaxed)
+    }
+
+    /// Set a named counter (e.g. `overruns`).
+    pub fn set_counter(&self, name: &'static str, value: u64) {
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, value);
+    }
+
+    /// A named counter, if the block keeps it.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied()
+    }
+
+    /// All named counters, sorted by name.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
+
+    /// Set a named note (e.g. `transport = sim`).
+    pub fn set_note(&self, name: &'static str, value: impl Into<String>) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, value.into());
+    }
+
+    /// All notes, sorted by name.
+    pub fn notes(&self) -> Vec<(&'static str, String)> {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,109 @@
+//! The error type of the crate.
+//!
+//! Every error names the device it happened on, because an application usually streams from
+//! several buffers at once and "EBUSY" alone does not say which one refused.
+
+use rustix::io::Errno;
+
+/// Everything that can go wrong while configuring or streaming an IIO buffer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call or kernel-rule refusal: names the operation, the device, and the errno.
+    #[error("{op} on {device}: {errno}{}", detail_suffix(detail))]
+    Os {
+        /// The operation that failed, e.g. `"enqueue"` or `"mmap"`.
+        op: &'static str,
+        /// The device (or file descriptor) it was applied to.
+        device: String,
+        /// The errno the kernel (or the simulator, following the kernel) returned.
+        errno: Errno,
+        /// Optional explanation of which rule was broken; empty when the errno says it all.
+        detail: String,
+    },
+    /// Bad configuration (zero block size, etc.).
+    #[error("{device}: {message}")]
+    Config {
+        /// The device being configured.
+        device: String,
+        /// What is wrong with the configuration.
+        message: String,
+    },
+    /// A transfer completed with an error status (the kernel's fence error); the block's data
+    /// must not be used.
+    #[error("{device}: transfer of block {block} failed: {errno}")]
+    TransferFailed {
+        /// The device whose transfer failed.
+        device: String,
+        /// Index of the failed block; it now belongs to the CPU again and may be requeued.
+        block: usize,
+        /// The error status of the transfer.
+        errno: Errno,
+    },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+impl Error {
+    /// The errno behind this error, if there is one (`None` for configuration errors).
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Os { errno, .. } | Error::TransferFailed { errno, .. } => Some(*errno),
+            Error::Config { .. } => None,
+        }
+    }
+
+    /// Shorthand for an [`Error::Os`] without detail.
+    pub fn os(op: &'static str, device: impl Into<String>, errno: Errno) -> Self {
+        Error::Os {
+            op,
+            device: device.into(),
+            errno,
+            detail: String::new(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Os`] that explains which rule was broken.
+    pub fn os_detail(
+        op: &'static str,
+        device: impl Into<String>,
+        errno: Errno,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::Os {
+            op,
+            device: device.into(),
+            errno,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Result with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_operation_device_and_errno() {
+        let e = Error::os_detail("enqueue", "sim-adc", Errno::PERM, "block 3 is not attached");
+        let s = e.to_string();
+        assert!(s.starts_with("enqueue on sim-adc: "), "{s}");
+        assert!(s.ends_with(" (block 3 is not attached)"), "{s}");
+        assert_eq!(e.errno(), Some(Errno::PERM));
+        let plain = Error::os("mmap", "fd 7", Errno::NODEV).to_string();
+        assert_eq!(plain, format!("mmap on fd 7: {}", Errno::NODEV));
+        let config = Error::Config {
+            device: "d".into(),
+            message: "m".into(),
+        };
+        assert_eq!(config.errno(), None);
+    }
+}

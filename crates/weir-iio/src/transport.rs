@@ -1,0 +1,145 @@
+//! The transport abstraction: one streaming buffer of an IIO device.
+//!
+//! Every way of moving samples between an IIO buffer and user space — the simulator, the
+//! mainline DMABUF interface, the seed's DMABUF interface, plain read()/write() — is driven
+//! through the same block cycle, so the code above (the flowgraph blocks) is written once:
+//!
+//! ```text
+//!   start() ──► [hardware fills block] ──► try_complete / wait_complete ──► CPU reads
+//!                        ▲                                                     │
+//!                        └──────────────────── requeue(block) ◄────────────────┘
+//! ```
+//!
+//! Blocks complete in the order they were queued (FIFO), as on the kernel, so a consumer
+//! normally waits for block 0, 1, …, N-1, 0, 1, … in turn.
+
+use std::fmt;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::sys::MappedRegion;
+
+/// Which mechanism a [`Transport`] uses to move data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// The in-process simulated device ([`crate::SimRx`]).
+    Simulated,
+    /// Mainline DMABUF import (Linux 6.11+): user space allocates, IIO attaches.
+    Dmabuf,
+    /// The seed's DMABUF interface (vendor kernels): IIO allocates the DMABUFs.
+    Seed,
+    /// The classic copying read()/write() path on the buffer fd.
+    FileIo,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Simulated => "sim",
+            TransportKind::Dmabuf => "dmabuf",
+            TransportKind::Seed => "seed",
+            TransportKind::FileIo => "fileio",
+        })
+    }
+}
+
+/// Which poll event on a completion fd means "the block has completed".
+///
+/// The simulator signals an eventfd (readable); the kernel's DMABUF fd reports `POLLOUT` once
+/// its fences have signalled (writable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Wait for `POLLIN`.
+    Readable,
+    /// Wait for `POLLOUT`.
+    Writable,
+}
+
+/// Running totals of a transport, cumulative over its whole life (across stop/start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransportCounters {
+    /// Blocks that completed successfully and were handed to the CPU.
+    pub blocks_completed: u64,
+    /// Sum of `bytes_used` over those blocks.
+    pub bytes_completed: u64,
+    /// Times the hardware found no queued block (RX): samples were lost.
+    pub overruns: u64,
+    /// Samples lost to those overruns.
+    pub dropped_samples: u64,
+    /// Bytes copied between device memory and user memory (0 on zero-copy paths).
+    pub bytes_copied: u64,
+}
+
+/// One streaming buffer of an IIO device: N mapped blocks circulating between CPU and hardware.
+///
+/// A block index is `0..block_count()`. At any moment a block belongs either to the hardware
+/// (queued or in flight) or to the CPU (after `start` until queued, after completion until
+/// requeued). Methods taking a block index panic only where documented; the others report an
+/// unknown index as `EINVAL`.
+pub trait Transport: Send {
+    /// The mechanism in use.
+    fn kind(&self) -> TransportKind;
+    /// Name of the device, for messages.
+    fn device(&self) -> &str;
+    /// Number of blocks (the queue depth).
+    fn block_count(&self) -> usize;
+    /// Size of each block in bytes.
+    fn block_size(&self) -> usize;
+    /// Bytes per scan: all enabled channels together.
+    fn sample_size(&self) -> usize;
+    /// RX: attach every block, enqueue each one whole, then enable (so nothing is lost at
+    /// start).
+    fn start(&mut self) -> Result<()>;
+    /// The fd and event that become ready when `block` completes (for an async reactor or
+    /// `poll()`). After it is ready, call [`Self::try_complete`].
+    ///
+    /// # Panics
+    /// If `block >= block_count()`.
+    fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest);
+    /// Non-blocking: `Ok(Some(bytes_used))` when `block` has completed (its memory now belongs
+    /// to the CPU and is synced for reading), `Ok(None)` while in flight (or when it is not
+    /// queued at all), `Err(Error::TransferFailed)` for a failed transfer (the block then
+    /// belongs to the CPU and may be requeued; its data must not be used).
+    ///
+    /// [`Error::TransferFailed`]: crate::Error::TransferFailed
+    fn try_complete(&mut self, block: usize) -> Result<Option<usize>>;
+    /// Blocking variant of [`Self::try_complete`] with a timeout (polls the completion fd);
+    /// `Ok(None)` on timeout.
+    fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>>;
+    /// The CPU-side mapping of `block` (read-only for RX). Shared, so a reader can hold it
+    /// while the transport is alive or after it is dropped; the contents are only meaningful
+    /// between completion and requeue.
+    ///
+    /// # Panics
+    /// If `block >= block_count()`.
+    fn block_memory(&self, block: usize) -> Arc<MappedRegion>;
+    /// Give a completed block back to the hardware with `bytes_used` (RX: normally the whole
+    /// block).
+    fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()>;
+    /// Disable, wait for or abort outstanding transfers, detach everything. Idempotent; also
+    /// done on drop.
+    fn stop(&mut self) -> Result<()>;
+    /// The running totals.
+    fn counters(&self) -> TransportCounters;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_display_names() {
+        let names: Vec<String> = [
+            TransportKind::Simulated,
+            TransportKind::Dmabuf,
+            TransportKind::Seed,
+            TransportKind::FileIo,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(names, ["sim", "dmabuf", "seed", "fileio"]);
+    }
+}

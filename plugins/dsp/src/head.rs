@@ -1,0 +1,120 @@
+//! `head`: pass the first N items, then end the stream.
+
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
+    Ports, Value, with_item_type, with_reader,
+};
+
+/// Copies the first `n` items from input to output and then finishes, which ends the flowgraph.
+#[derive(Block)]
+pub struct Head<T, R = DefaultCpuReader<T>, W = DefaultCpuWriter<T>>
+where
+    T: CpuSample + Copy,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    #[input]
+    input: R,
+    #[output]
+    output: W,
+    remaining: u64,
+    stats: Arc<BlockStats>,
+}
+
+impl<T, R, W> Head<T, R, W>
+where
+    T: CpuSample + Copy,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    /// A head passing `n` items.
+    pub fn new(n: u64, stats: Arc<BlockStats>) -> Self {
+        Self {
+            input: R::default(),
+            output: W::default(),
+            remaining: n,
+            stats,
+        }
+    }
+}
+
+impl<T, R, W> Kernel for Head<T, R, W>
+where
+    T: CpuSample + Copy,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let (i, i_tags) = self.input.slice_with_tags();
+        let (o, mut o_tags) = self.output.slice_with_tags();
+        let n = i
+            .len()
+            .min(o.len())
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if n > 0 {
+            o[..n].copy_from_slice(&i[..n]);
+            for t in i_tags.iter().filter(|t| t.index < n) {
+                o_tags.add_tag(t.index, t.tag.clone());
+            }
+        }
+        let input_left = i.len() - n;
+        self.input.consume(n);
+        self.output.produce(n);
+        self.stats.add_in(n);
+        self.stats.add_out(n);
+        self.remaining -= n as u64;
+        if self.remaining == 0 || (self.input.finished() && input_left == 0) {
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    let item = p.item("item")?;
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", item)],
+        outputs: vec![PortSpec::output(
+            "out",
+            "output",
+            item,
+            weir_core::BufferKind::Circular,
+        )],
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let n = ctx.params.uint("items")?;
+    let stats = ctx.stats();
+    let kind = ctx.input_buffer("in");
+    Ok(with_item_type!(ctx.params.item("item")?, T => {
+        with_reader!(kind, T, R => ctx.add(Head::<T, R>::new(n, stats)))
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "head",
+        doc: "Pass the first `items` items, then end the stream",
+        params: vec![
+            ParamSpec::required("items", ParamType::Int, "number of items to pass"),
+            ParamSpec::optional(
+                "item",
+                ParamType::Item,
+                Value::Str("cf32".into()),
+                "item type",
+            ),
+        ],
+        ports,
+        build,
+    }
+}

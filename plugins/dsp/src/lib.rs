@@ -1,0 +1,33 @@
+//! weir-plugin-dsp: DSP and utility blocks, one file per block.
+//!
+//! Every block is generic over its input reader, so the registry instantiates it with the
+//! by-reference reader when it is the first block after a DMABUF source.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod file_sink;
+pub mod head;
+pub mod iq_to_complex;
+pub mod null_sink;
+
+pub use file_sink::FileSink;
+pub use head::Head;
+pub use iq_to_complex::{AddressLog, IqToComplex};
+pub use null_sink::NullSink;
+
+/// Registers the DSP blocks.
+pub struct DspPlugin;
+
+impl weir_core::Plugin for DspPlugin {
+    fn name(&self) -> &'static str {
+        "dsp"
+    }
+
+    fn register(&self, registry: &mut weir_core::Registry) {
+        registry.register(iq_to_complex::descriptor());
+        registry.register(head::descriptor());
+        registry.register(null_sink::descriptor());
+        registry.register(file_sink::descriptor());
+    }
+}

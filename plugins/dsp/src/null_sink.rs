@@ -1,0 +1,87 @@
+//! `null_sink`: consume and discard.
+
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
+    Ports, Value, with_item_type, with_reader,
+};
+
+/// Consumes every item and discards it (counting them).
+#[derive(Block)]
+pub struct NullSink<T, R = DefaultCpuReader<T>>
+where
+    T: CpuSample,
+    R: CpuBufferReader<Item = T>,
+{
+    #[input]
+    input: R,
+    stats: Arc<BlockStats>,
+}
+
+impl<T, R> NullSink<T, R>
+where
+    T: CpuSample,
+    R: CpuBufferReader<Item = T>,
+{
+    /// A null sink.
+    pub fn new(stats: Arc<BlockStats>) -> Self {
+        Self {
+            input: R::default(),
+            stats,
+        }
+    }
+}
+
+impl<T, R> Kernel for NullSink<T, R>
+where
+    T: CpuSample,
+    R: CpuBufferReader<Item = T>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let n = self.input.slice().len();
+        self.input.consume(n);
+        self.stats.add_in(n);
+        if self.input.finished() {
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
+        outputs: vec![],
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let stats = ctx.stats();
+    let kind = ctx.input_buffer("in");
+    Ok(with_item_type!(ctx.params.item("item")?, T => {
+        with_reader!(kind, T, R => ctx.add(NullSink::<T, R>::new(stats)))
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "null_sink",
+        doc: "Consume and discard items",
+        params: vec![ParamSpec::optional(
+            "item",
+            ParamType::Item,
+            Value::Str("cf32".into()),
+            "item type",
+        )],
+        ports,
+        build,
+    }
+}

@@ -1,0 +1,24 @@
+//! weir-plugin-iio: the IIO DMABUF blocks.
+//!
+//! [`DmabufSource`] streams from a [`weir_iio`] transport and hands every completed DMA block to
+//! its readers by reference, through weir-core's mapped-block buffer.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod dmabuf_source;
+
+pub use dmabuf_source::DmabufSource;
+
+/// Registers the IIO blocks.
+pub struct IioPlugin;
+
+impl weir_core::Plugin for IioPlugin {
+    fn name(&self) -> &'static str {
+        "iio"
+    }
+
+    fn register(&self, registry: &mut weir_core::Registry) {
+        registry.register(dmabuf_source::descriptor());
+    }
+}

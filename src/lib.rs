@@ -1,0 +1,26 @@
+//! weir: GNU Radio-style SDR flowgraphs in Rust, with a zero-copy Linux IIO DMABUF source.
+//!
+//! This facade re-exports the crates and builds the registry with every bundled plugin.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub use weir_core as core;
+pub use weir_iio as iio;
+pub use weir_plugin_dsp as dsp;
+pub use weir_plugin_iio as iio_blocks;
+
+/// A registry holding the blocks of every plugin bundled with weir.
+pub fn registry() -> weir_core::Registry {
+    weir_core::Registry::new()
+        .with_plugin(&weir_plugin_iio::IioPlugin)
+        .with_plugin(&weir_plugin_dsp::DspPlugin)
+}
+
+/// The names most programs embedding weir need.
+pub mod prelude {
+    pub use crate::registry;
+    pub use weir_core::{
+        BuiltFlowgraph, FlowgraphSpec, ItemType, LoadError, Registry, RunError, RunReport,
+    };
+}
