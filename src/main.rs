@@ -1,10 +1,14 @@
 //! The `weir` command-line tool.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use weir_core::FlowgraphSpec;
+use weir_core::{FlowgraphSpec, LoadError, RunReport};
 
 /// Run and inspect weir flowgraphs.
 #[derive(Parser)]
@@ -20,17 +24,50 @@ enum Command {
     Run {
         /// Flowgraph file.
         file: PathBuf,
+        /// Override a variable of the file's [vars] table (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+        set: Vec<(String, String)>,
+        /// Stop after this many seconds (the flowgraph otherwise runs until its stream ends).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// Print live statistics every this many seconds (0 = only at the end).
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        stats_interval: f64,
     },
     /// Load and check a flowgraph without running it.
     Check {
         /// Flowgraph file.
         file: PathBuf,
+        /// Override a variable of the file's [vars] table (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+        set: Vec<(String, String)>,
     },
-    /// List the block types this build can create.
-    Blocks,
+    /// List the block types this build can create, or describe one.
+    Blocks {
+        /// Only this block type.
+        name: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a flowgraph as a Graphviz digraph.
+    Graph {
+        /// Flowgraph file.
+        file: PathBuf,
+        /// Also render it to this SVG file with Graphviz's `dot`.
+        #[arg(long, value_name = "PATH")]
+        svg: Option<PathBuf>,
+    },
 }
 
-/// Exit status for input that could not be loaded (bad file, bad flowgraph).
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+/// Exit status for input that could not be loaded (bad file, bad flowgraph, bad arguments).
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status for a flowgraph that failed while running.
 const EXIT_RUN_FAILED: u8 = 1;
@@ -46,21 +83,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let registry = weir::registry();
     match cli.command {
-        Command::Blocks => {
-            for d in registry.iter() {
-                println!("{:<16} {}", d.type_name, d.doc);
-                for p in &d.params {
-                    let default = p
-                        .default
-                        .as_ref()
-                        .map(|v| format!(" = {v}"))
-                        .unwrap_or_else(|| " (required)".to_string());
-                    println!("    {:<18} {:<10}{default:<16} {}", p.name, p.ty, p.doc);
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Command::Check { file } => match FlowgraphSpec::load(&file, &registry) {
+        Command::Blocks { name, json } => blocks(&registry, name.as_deref(), json),
+        Command::Check { file, set } => match FlowgraphSpec::load_with(&file, &registry, &set) {
             Ok(spec) => {
                 println!(
                     "{}: ok ({} blocks, {} connections)",
@@ -72,27 +96,249 @@ fn main() -> ExitCode {
             }
             Err(e) => report_load_error(e),
         },
-        Command::Run { file } => {
-            let built = match FlowgraphSpec::load(&file, &registry).and_then(|s| s.build(&registry))
+        Command::Graph { file, svg } => match FlowgraphSpec::load(&file, &registry) {
+            Ok(spec) => graph(&spec, svg),
+            Err(e) => report_load_error(e),
+        },
+        Command::Run {
+            file,
+            set,
+            duration,
+            stats_interval,
+        } => {
+            let built = match FlowgraphSpec::load_with(&file, &registry, &set)
+                .and_then(|s| s.build(&registry))
             {
                 Ok(b) => b,
                 Err(e) => return report_load_error(e),
             };
-            match built.run() {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_RUN_FAILED)
-                }
-            }
+            run(built, duration, stats_interval)
         }
     }
 }
 
-fn report_load_error(e: weir_core::LoadError) -> ExitCode {
+fn run(built: weir_core::BuiltFlowgraph, duration: Option<f64>, stats_interval: f64) -> ExitCode {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        if let Err(e) = ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst)) {
+            eprintln!("warning: Ctrl-C will not stop the flowgraph cleanly: {e}");
+        }
+    }
+    let mut running = match built.start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    let start = Instant::now();
+    let deadline = duration.map(|d| start + Duration::from_secs_f64(d.max(0.0)));
+    let tick = Duration::from_millis(100);
+    let interval = (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval));
+    let mut live = LiveStats::new(std::io::stderr().is_terminal());
+    let mut next_stats = interval.map(|i| start + i);
+    let mut stopping = false;
+    let report = loop {
+        match running.wait_timeout(tick) {
+            Ok(Some(report)) => break Ok(report),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        let now = Instant::now();
+        if !stopping && (interrupted.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d)) {
+            stopping = true;
+            if let Err(e) = running.stop() {
+                break Err(e);
+            }
+        }
+        if let (Some(at), Some(i)) = (next_stats, interval)
+            && now >= at
+        {
+            live.show(&running.stats());
+            next_stats = Some(at + i);
+        }
+    };
+    live.clear();
+    match report {
+        Ok(report) => {
+            print!("{report}");
+            if interrupted.load(Ordering::SeqCst) {
+                println!("stopped by Ctrl-C");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// Live statistics on stderr: redrawn in place on a terminal, plain lines otherwise.
+struct LiveStats {
+    terminal: bool,
+    lines_drawn: usize,
+    last: Option<RunReport>,
+}
+
+impl LiveStats {
+    fn new(terminal: bool) -> Self {
+        Self {
+            terminal,
+            lines_drawn: 0,
+            last: None,
+        }
+    }
+
+    fn show(&mut self, now: &RunReport) {
+        let mut out = std::io::stderr().lock();
+        if self.terminal && self.lines_drawn > 0 {
+            // Move up over the previous table and clear it.
+            let _ = write!(out, "\x1b[{}A\x1b[J", self.lines_drawn);
+        }
+        let dt = self
+            .last
+            .as_ref()
+            .map_or(now.elapsed, |l| now.elapsed.saturating_sub(l.elapsed))
+            .as_secs_f64();
+        let mut lines = 0;
+        for b in &now.blocks {
+            let before = self
+                .last
+                .as_ref()
+                .and_then(|l| l.block(&b.name))
+                .map_or(0, |l| l.items());
+            let rate = if dt > 0.0 {
+                (b.items() - before) as f64 / dt
+            } else {
+                0.0
+            };
+            let mut line = format!(
+                "[{:7.1} s] {:<12} {:>14} items {:>10.2} M/s",
+                now.elapsed.as_secs_f64(),
+                b.name,
+                b.items(),
+                rate / 1e6
+            );
+            for (k, v) in &b.counters {
+                line.push_str(&format!("  {k}={v}"));
+            }
+            let _ = writeln!(out, "{line}");
+            lines += 1;
+        }
+        self.lines_drawn = if self.terminal { lines } else { 0 };
+        self.last = Some(now.clone());
+    }
+
+    fn clear(&mut self) {
+        if self.terminal && self.lines_drawn > 0 {
+            let _ = write!(std::io::stderr(), "\x1b[{}A\x1b[J", self.lines_drawn);
+        }
+        self.lines_drawn = 0;
+    }
+}
+
+fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> ExitCode {
+    let selected: Vec<_> = match name {
+        Some(n) => match registry.get(n) {
+            Some(d) => vec![d],
+            None => {
+                eprintln!(
+                    "error: no block type `{n}`{}",
+                    weir_core::suggest::did_you_mean(n, &registry.type_names())
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => registry.iter().collect(),
+    };
+    let infos: Vec<_> = selected.iter().map(|d| d.info()).collect();
+    if json {
+        match serde_json::to_string_pretty(&infos) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_RUN_FAILED);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    for info in infos {
+        println!("{:<16} {}", info.type_name, info.doc);
+        for p in &info.params {
+            let default = p
+                .default
+                .as_ref()
+                .map(|v| format!("= {v}"))
+                .unwrap_or_else(|| "(required)".to_string());
+            let range = p
+                .range
+                .as_ref()
+                .map(|r| format!(" [{r}]"))
+                .unwrap_or_default();
+            println!(
+                "    {:<18} {:<10} {default:<14} {}{range}",
+                p.name, p.ty, p.doc
+            );
+        }
+        if let Some(ports) = &info.ports {
+            for (n, t) in &ports.inputs {
+                println!("    in  {n} ({t})");
+            }
+            for (n, t) in &ports.outputs {
+                println!("    out {n} ({t})");
+            }
+            for n in &ports.message_inputs {
+                println!("    msg in  {n}");
+            }
+            for n in &ports.message_outputs {
+                println!("    msg out {n}");
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn graph(spec: &FlowgraphSpec, svg: Option<PathBuf>) -> ExitCode {
+    let dot = spec.to_dot();
+    print!("{dot}");
+    let Some(path) = svg else {
+        return ExitCode::SUCCESS;
+    };
+    let child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "error: cannot run Graphviz `dot` to write {}: {e} (install the graphviz package)",
+                path.display()
+            );
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(dot.as_bytes());
+    }
+    match child.wait() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("error: `dot` failed ({s}) writing {}", path.display());
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+        Err(e) => {
+            eprintln!("error: waiting for `dot`: {e}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+fn report_load_error(e: LoadError) -> ExitCode {
     eprintln!("error: {e}");
     eprintln!("{:?}", miette::Report::new(e));
     ExitCode::from(EXIT_BAD_INPUT)

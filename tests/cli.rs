@@ -74,3 +74,76 @@ fn blocks_lists_the_registry() {
         assert!(stdout.contains(name), "{name} missing from\n{stdout}");
     }
 }
+
+fn weir(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .output()
+        .expect("run weir")
+}
+
+const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
+
+#[test]
+fn blocks_describes_one_type_as_json() {
+    let out = weir(&["blocks", "multiply_const", "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let block = &json[0];
+    assert_eq!(block["type_name"], "multiply_const");
+    assert_eq!(block["params"][0]["name"], "gain");
+    assert_eq!(block["params"][0]["type"], "float");
+    assert_eq!(block["ports"]["inputs"][0][1], "cf32");
+    assert_eq!(block["ports"]["message_inputs"][0], "gain");
+
+    let out = weir(&["blocks", "multiply_cnst"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `multiply_const`"));
+}
+
+#[test]
+fn run_takes_set_and_duration() {
+    let out = weir(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1e12",
+        "--stats-interval",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a float for an integer variable is bad input");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected integer"));
+
+    // A stream far too long to finish: --duration stops it, and the final stats are printed.
+    let out = weir(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--set",
+        "gain=0.125",
+        "--duration",
+        "0.5",
+        "--stats-interval",
+        "0.1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("items in"), "{stdout}");
+    assert!(stderr.contains(" M/s"), "live statistics on stderr: {stderr}");
+    let head = stdout
+        .lines()
+        .find(|l| l.starts_with("head "))
+        .expect("head line");
+    assert!(!head.contains("1000000000000 "), "{head}");
+}
+
+#[test]
+fn graph_prints_dot() {
+    let out = weir(&["graph", TONE_GAIN]);
+    assert!(out.status.success());
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(dot.contains("\"strobe\" -> \"amp\" [label=\"out ⇒ gain\", style=dashed]"), "{dot}");
+    assert!(dot.contains("\"src\" -> \"conv\""), "{dot}");
+}

@@ -85,4 +85,17 @@ pub enum RunError {
     /// The runtime reported an error (a block's `work()` failed, ...).
     #[error("flowgraph failed: {0}")]
     Runtime(String),
+    /// No block of that name in the flowgraph.
+    #[error("no block named `{0}` in this flowgraph")]
+    NoSuchBlock(String),
+    /// A message could not be delivered or was refused by the block.
+    #[error("message to `{block}.{port}`: {message}")]
+    Message {
+        /// Block instance name.
+        block: String,
+        /// Message port.
+        port: String,
+        /// What went wrong.
+        message: String,
+    },
 }

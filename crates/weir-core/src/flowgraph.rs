@@ -44,13 +44,24 @@ pub struct Endpoint {
     pub port: String,
 }
 
-/// A stream connection `from -> to`.
+/// What a connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionKind {
+    /// A sample stream, written `a.out -> b.in`.
+    Stream,
+    /// Messages, written `a.out => b.in`.
+    Message,
+}
+
+/// A connection `from -> to` (stream) or `from => to` (message).
 #[derive(Debug, Clone)]
 pub struct Connection {
     /// Output end.
     pub from: Endpoint,
     /// Input end.
     pub to: Endpoint,
+    /// Stream or message.
+    pub kind: ConnectionKind,
 }
 
 /// A flowgraph checked against a registry: every type, parameter, port and connection is valid.
@@ -69,6 +80,8 @@ type BlockTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileModel {
+    #[serde(default)]
+    vars: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     connections: Vec<Spanned<String>>,
     #[serde(default)]
@@ -91,6 +104,16 @@ fn to_value(v: &toml::Value) -> Result<Value, String> {
 impl FlowgraphSpec {
     /// Read and check a flowgraph file.
     pub fn load(path: &Path, registry: &Registry) -> Result<Self, LoadError> {
+        Self::load_with(path, registry, &[])
+    }
+
+    /// Read and check a flowgraph file, overriding `[vars]` with `name=value` pairs (as
+    /// `weir run --set name=value`).
+    pub fn load_with(
+        path: &Path,
+        registry: &Registry,
+        overrides: &[(String, String)],
+    ) -> Result<Self, LoadError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             let source = Arc::new(SourceFile {
@@ -99,11 +122,21 @@ impl FlowgraphSpec {
             });
             LoadError::at(&source, 0..0, None, format!("cannot read file: {e}"))
         })?;
-        Self::parse(&text, &name, registry)
+        Self::parse_with(&text, &name, registry, overrides)
     }
 
     /// Check flowgraph text; `name` is used in error messages.
     pub fn parse(text: &str, name: &str, registry: &Registry) -> Result<Self, LoadError> {
+        Self::parse_with(text, name, registry, &[])
+    }
+
+    /// Check flowgraph text with `[vars]` overrides.
+    pub fn parse_with(
+        text: &str,
+        name: &str,
+        registry: &Registry,
+        overrides: &[(String, String)],
+    ) -> Result<Self, LoadError> {
         let source = Arc::new(SourceFile {
             name: name.to_string(),
             text: text.to_string(),
@@ -113,18 +146,25 @@ impl FlowgraphSpec {
             LoadError::at(&source, span, None, e.message().to_string())
         })?;
 
+        let vars = Vars::resolve(&source, &model.vars, overrides)?;
+
         let mut entries: Vec<_> = model.blocks.into_iter().collect();
         entries.sort_by_key(|(k, _)| k.span().start);
 
         let mut blocks = Vec::with_capacity(entries.len());
         for (name, table) in entries {
-            blocks.push(Self::check_block(&source, registry, &name, table)?);
+            blocks.push(Self::check_block(&source, registry, &vars, &name, table)?);
         }
 
         let mut connections = Vec::new();
         let mut driven: HashMap<(String, String), Range<usize>> = HashMap::new();
         for c in &model.connections {
             let conn = Self::check_connection(&source, &blocks, c)?;
+            if conn.kind == ConnectionKind::Message {
+                // A message input may have any number of senders.
+                connections.push(conn);
+                continue;
+            }
             let key = (conn.to.block.clone(), conn.to.port.clone());
             if let Some(first) = driven.get(&key) {
                 let (line, column) = source.line_column(first.start);
@@ -165,6 +205,7 @@ impl FlowgraphSpec {
     fn check_block(
         source: &Arc<SourceFile>,
         registry: &Registry,
+        vars: &Vars,
         name: &Spanned<String>,
         table: Spanned<BlockTable>,
     ) -> Result<BlockSpec, LoadError> {
@@ -209,6 +250,7 @@ impl FlowgraphSpec {
                 continue;
             }
             let value = to_value(v.get_ref())
+                .and_then(|value| vars.substitute(value))
                 .map_err(|m| LoadError::at(source, v.span(), Some(block), m))?;
             spans.insert(k.get_ref().as_str(), k.span());
             raw.push((k.get_ref().as_str(), value));
@@ -244,16 +286,16 @@ impl FlowgraphSpec {
         let span = c.span();
         let text = c.get_ref();
         let err = |block: Option<&str>, m: String| LoadError::at(source, span.clone(), block, m);
-        if text.contains("=>") {
+        let (kind, (from, to)) = if let Some(ends) = text.split_once("->") {
+            (ConnectionKind::Stream, ends)
+        } else if let Some(ends) = text.split_once("=>") {
+            (ConnectionKind::Message, ends)
+        } else {
             return Err(err(
                 None,
-                format!("`{text}`: no block type in this build has message ports"),
-            ));
-        }
-        let Some((from, to)) = text.split_once("->") else {
-            return Err(err(
-                None,
-                format!("`{text}` is not a connection; write \"block.port -> block.port\""),
+                format!(
+                    "`{text}` is not a connection; write \"block.port -> block.port\" for streams or \"block.port => block.port\" for messages"
+                ),
             ));
         };
         let endpoint = |s: &str| -> Result<Endpoint, LoadError> {
@@ -286,6 +328,27 @@ impl FlowgraphSpec {
         };
         let src = find(&from)?;
         let dst = find(&to)?;
+        if kind == ConnectionKind::Message {
+            let check = |b: &BlockSpec, port: &str, ports: &[&'static str], what: &str| {
+                if ports.contains(&port) {
+                    Ok(())
+                } else {
+                    Err(err(
+                        Some(&b.name),
+                        format!(
+                            "no message {what} `{port}` on `{}` ({}); message {what}s: {}{}",
+                            b.name,
+                            b.type_name,
+                            list(ports),
+                            did_you_mean(port, ports)
+                        ),
+                    ))
+                }
+            };
+            check(src, &from.port, &src.ports.message_outputs, "output")?;
+            check(dst, &to.port, &dst.ports.message_inputs, "input")?;
+            return Ok(Connection { from, to, kind });
+        }
         let out = src
             .ports
             .outputs
@@ -333,7 +396,7 @@ impl FlowgraphSpec {
                 ),
             ));
         }
-        Ok(Connection { from, to })
+        Ok(Connection { from, to, kind })
     }
 
     /// The file name this flowgraph came from.
@@ -357,4 +420,116 @@ fn list(names: &[&str]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// The `[vars]` of a flowgraph, after command-line overrides.
+struct Vars {
+    values: BTreeMap<String, Value>,
+}
+
+impl Vars {
+    fn resolve(
+        source: &Arc<SourceFile>,
+        declared: &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, LoadError> {
+        let mut values = BTreeMap::new();
+        let mut spans = HashMap::new();
+        for (k, v) in declared {
+            let value = to_value(v.get_ref()).map_err(|m| {
+                LoadError::at(
+                    source,
+                    v.span(),
+                    None,
+                    format!("variable `{}`: {m}", k.get_ref()),
+                )
+            })?;
+            spans.insert(k.get_ref().clone(), v.span());
+            values.insert(k.get_ref().clone(), value);
+        }
+        for (name, raw) in overrides {
+            let Some(current) = values.get(name) else {
+                let names: Vec<&str> = values.keys().map(String::as_str).collect();
+                return Err(LoadError::at(
+                    source,
+                    0..0,
+                    None,
+                    format!(
+                        "--set {name}={raw}: the flowgraph has no variable `{name}` (variables: {}){}",
+                        list(&names),
+                        did_you_mean(name, &names)
+                    ),
+                ));
+            };
+            let span = spans.get(name).cloned().unwrap_or(0..0);
+            let value = parse_override(raw, current).map_err(|m| {
+                LoadError::at(source, span, None, format!("--set {name}={raw}: {m}"))
+            })?;
+            values.insert(name.clone(), value);
+        }
+        Ok(Self { values })
+    }
+
+    /// Replace `${name}` references: a value that is exactly one reference takes the variable's
+    /// type; references inside a longer string are interpolated as text.
+    fn substitute(&self, value: Value) -> Result<Value, String> {
+        let Value::Str(text) = value else {
+            return Ok(value);
+        };
+        if !text.contains("${") {
+            return Ok(Value::Str(text));
+        }
+        let lookup = |name: &str| {
+            self.values.get(name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = self.values.keys().map(String::as_str).collect();
+                format!(
+                    "unknown variable `{name}` (variables: {}){}",
+                    list(&names),
+                    did_you_mean(name, &names)
+                )
+            })
+        };
+        if let Some(name) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'))
+            && !name.contains('}')
+        {
+            return lookup(name);
+        }
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unterminated `${{` in {text:?}"))?;
+            match lookup(&after[..end])? {
+                Value::Str(s) => out.push_str(&s),
+                other => out.push_str(&other.to_string()),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(Value::Str(out))
+    }
+}
+
+/// A `--set` value, read as TOML when it parses as one (numbers, booleans, quoted strings) and
+/// as a plain string otherwise, and required to have the declared variable's type.
+fn parse_override(raw: &str, current: &Value) -> Result<Value, String> {
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|t| t.get("v").and_then(|v| to_value(v).ok()));
+    let value = match (current, parsed) {
+        (Value::Str(_), Some(Value::Str(s))) => Value::Str(s),
+        (Value::Str(_), _) => Value::Str(raw.to_string()),
+        (Value::Float(_), Some(Value::Int(i))) => Value::Float(i as f64),
+        (_, Some(v)) if std::mem::discriminant(&v) == std::mem::discriminant(current) => v,
+        (_, _) => {
+            return Err(format!(
+                "expected {} like the variable's value {current} in [vars]",
+                current.type_name()
+            ));
+        }
+    };
+    Ok(value)
 }

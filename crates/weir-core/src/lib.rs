@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod buffer;
+pub mod describe;
 pub mod error;
 pub mod flowgraph;
 pub mod item;
@@ -28,7 +29,7 @@ pub use registry::{
     BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Plugin, PortSpec,
     Ports, Registry, Value,
 };
-pub use run::{BlockHandle, BlockReport, BuiltFlowgraph, RunReport, runtime};
+pub use run::{BlockHandle, BlockReport, BuiltFlowgraph, RunReport, RunningFlowgraph, runtime};
 pub use stats::BlockStats;
 
 /// Re-exported so plugins build against exactly the runtime weir-core uses.

@@ -87,6 +87,10 @@ pub struct ParamSpec {
     pub default: Option<Value>,
     /// One-line documentation.
     pub doc: &'static str,
+    /// Smallest allowed value (numbers only).
+    pub min: Option<f64>,
+    /// Largest allowed value (numbers only).
+    pub max: Option<f64>,
 }
 
 impl ParamSpec {
@@ -97,6 +101,8 @@ impl ParamSpec {
             ty,
             default: None,
             doc,
+            min: None,
+            max: None,
         }
     }
 
@@ -107,29 +113,70 @@ impl ParamSpec {
             ty,
             default: Some(default),
             doc,
+            min: None,
+            max: None,
+        }
+    }
+
+    /// Restrict the value to `min..=max` (either bound may be `None`).
+    pub fn range(mut self, min: Option<f64>, max: Option<f64>) -> Self {
+        self.min = min;
+        self.max = max;
+        self
+    }
+
+    /// The allowed range as text, e.g. `1 ..= 64`, `>= 0`.
+    pub fn range_text(&self) -> Option<String> {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => Some(format!("{a} ..= {b}")),
+            (Some(a), None) => Some(format!(">= {a}")),
+            (None, Some(b)) => Some(format!("<= {b}")),
+            (None, None) => None,
+        }
+    }
+
+    fn check_range(&self, v: f64) -> Result<(), String> {
+        let below = self.min.is_some_and(|m| v < m);
+        let above = self.max.is_some_and(|m| v > m);
+        if below || above || v.is_nan() {
+            Err(format!(
+                "parameter `{}` must be {}, found {v}",
+                self.name,
+                self.range_text().unwrap_or_default()
+            ))
+        } else {
+            Ok(())
         }
     }
 
     /// Check `value` against this parameter's type, converting integers to floats where a float
     /// is expected.
     pub fn check(&self, value: Value) -> Result<Value, String> {
-        match (self.ty, value) {
+        let v = match (self.ty, value) {
             (ParamType::Int, v @ Value::Int(_))
             | (ParamType::Float, v @ Value::Float(_))
             | (ParamType::Str, v @ Value::Str(_))
-            | (ParamType::Bool, v @ Value::Bool(_)) => Ok(v),
-            (ParamType::Float, Value::Int(i)) => Ok(Value::Float(i as f64)),
+            | (ParamType::Bool, v @ Value::Bool(_)) => v,
+            (ParamType::Float, Value::Int(i)) => Value::Float(i as f64),
             (ParamType::Item, Value::Str(s)) => {
                 s.parse::<ItemType>()?;
-                Ok(Value::Str(s))
+                Value::Str(s)
             }
-            (ty, v) => Err(format!(
-                "parameter `{}` expects {}, found {} {v}",
-                self.name,
-                ty,
-                v.type_name()
-            )),
+            (ty, v) => {
+                return Err(format!(
+                    "parameter `{}` expects {}, found {} {v}",
+                    self.name,
+                    ty,
+                    v.type_name()
+                ));
+            }
+        };
+        match &v {
+            Value::Int(i) => self.check_range(*i as f64)?,
+            Value::Float(f) => self.check_range(*f)?,
+            _ => {}
         }
+        Ok(v)
     }
 }
 
@@ -309,6 +356,10 @@ pub struct Ports {
     pub inputs: Vec<PortSpec>,
     /// Stream outputs.
     pub outputs: Vec<PortSpec>,
+    /// Message inputs (FutureSDR handler names, used as-is in flowgraph files).
+    pub message_inputs: Vec<&'static str>,
+    /// Message outputs.
+    pub message_outputs: Vec<&'static str>,
 }
 
 /// What a factory gets to build one block instance.

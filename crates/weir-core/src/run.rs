@@ -5,12 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futuresdr::futures;
 use futuresdr::runtime::scheduler::SmolScheduler;
-use futuresdr::runtime::{BlockId, Flowgraph, Runtime};
+use futuresdr::runtime::{BlockId, Flowgraph, FlowgraphHandle, FlowgraphTask, Pmt, Runtime};
 
 use crate::buffer::BufferKind;
 use crate::error::{LoadError, RunError};
-use crate::flowgraph::FlowgraphSpec;
+use crate::flowgraph::{ConnectionKind, FlowgraphSpec};
 use crate::registry::{BuildContext, Registry};
 use crate::stats::BlockStats;
 
@@ -57,7 +58,11 @@ impl FlowgraphSpec {
                 )
             })?;
             let mut input_buffers: HashMap<&'static str, BufferKind> = HashMap::new();
-            for c in self.connections.iter().filter(|c| c.to.block == b.name) {
+            for c in self
+                .connections
+                .iter()
+                .filter(|c| c.to.block == b.name && c.kind == ConnectionKind::Stream)
+            {
                 let kind = self
                     .output_port(&c.from.block, &c.from.port)
                     .map_or(BufferKind::Circular, |p| p.buffer);
@@ -77,7 +82,35 @@ impl FlowgraphSpec {
             });
         }
 
-        for c in &self.connections {
+        for c in self
+            .connections
+            .iter()
+            .filter(|c| c.kind == ConnectionKind::Message)
+        {
+            let (Some(src), Some(dst)) =
+                (ids.get(c.from.block.as_str()), ids.get(c.to.block.as_str()))
+            else {
+                continue;
+            };
+            flowgraph
+                .message(*src, c.from.port.as_str(), *dst, c.to.port.as_str())
+                .map_err(|e| {
+                    let b = self.block(&c.to.block).unwrap_or(&self.blocks[0]);
+                    self.error_at_block(
+                        b,
+                        format!(
+                            "cannot connect `{}.{}` => `{}.{}`: {e}",
+                            c.from.block, c.from.port, c.to.block, c.to.port
+                        ),
+                    )
+                })?;
+        }
+
+        for c in self
+            .connections
+            .iter()
+            .filter(|c| c.kind == ConnectionKind::Stream)
+        {
             let (Some(out), Some(inp), Some(src), Some(dst)) = (
                 self.output_port(&c.from.block, &c.from.port),
                 self.input_port(&c.to.block, &c.to.port),
@@ -133,11 +166,110 @@ impl BuiltFlowgraph {
 
     /// Run to completion on a fresh runtime and report.
     pub fn run(self) -> Result<RunReport, RunError> {
-        let start = Instant::now();
-        let result = runtime().run(self.flowgraph);
-        let elapsed = start.elapsed();
-        result.map_err(|e| RunError::Runtime(e.to_string()))?;
-        Ok(RunReport::collect(&self.blocks, elapsed))
+        self.start()?.wait()
+    }
+
+    /// Start running in the background and return at once.
+    pub fn start(self) -> Result<RunningFlowgraph, RunError> {
+        let runtime = runtime();
+        let started = Instant::now();
+        let running = runtime
+            .start(self.flowgraph)
+            .map_err(|e| RunError::Runtime(e.to_string()))?;
+        let (task, handle) = running.split();
+        Ok(RunningFlowgraph {
+            _runtime: runtime,
+            task: Some(task),
+            handle,
+            blocks: self.blocks,
+            started,
+        })
+    }
+}
+
+/// A flowgraph running in the background: read its statistics, send messages to its blocks'
+/// message ports, stop it, wait for it.
+pub struct RunningFlowgraph {
+    // Owns the executor threads the flowgraph runs on.
+    _runtime: Runtime<SmolScheduler>,
+    task: Option<FlowgraphTask>,
+    handle: FlowgraphHandle,
+    blocks: Vec<BlockHandle>,
+    started: Instant,
+}
+
+impl RunningFlowgraph {
+    /// The blocks, in file order.
+    pub fn blocks(&self) -> &[BlockHandle] {
+        &self.blocks
+    }
+
+    /// A snapshot of every block's statistics now.
+    pub fn stats(&self) -> RunReport {
+        RunReport::collect(&self.blocks, self.started.elapsed())
+    }
+
+    fn block_id(&self, block: &str) -> Result<BlockId, RunError> {
+        self.blocks
+            .iter()
+            .find(|b| b.name == block)
+            .map(|b| b.id)
+            .ok_or_else(|| RunError::NoSuchBlock(block.to_string()))
+    }
+
+    /// Send `value` to message input `port` of `block` (e.g. a new gain) and wait until the block
+    /// has handled it.
+    pub async fn call_async(&self, block: &str, port: &str, value: Pmt) -> Result<Pmt, RunError> {
+        let id = self.block_id(block)?;
+        self.handle
+            .call(id, port, value)
+            .await
+            .map_err(|e| RunError::Message {
+                block: block.to_string(),
+                port: port.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Blocking form of [`call_async`](Self::call_async).
+    pub fn call(&self, block: &str, port: &str, value: Pmt) -> Result<Pmt, RunError> {
+        async_io::block_on(self.call_async(block, port, value))
+    }
+
+    /// Ask every block to stop; [`wait`](Self::wait) then returns the final statistics.
+    pub fn stop(&self) -> Result<(), RunError> {
+        async_io::block_on(self.handle.stop()).map_err(|e| RunError::Runtime(e.to_string()))
+    }
+
+    /// Wait until the flowgraph has ended (end of stream, stop request or error).
+    pub async fn wait_async(mut self) -> Result<RunReport, RunError> {
+        if let Some(task) = self.task.take() {
+            task.await.map_err(|e| RunError::Runtime(e.to_string()))?;
+        }
+        Ok(self.stats())
+    }
+
+    /// Blocking form of [`wait_async`](Self::wait_async).
+    pub fn wait(self) -> Result<RunReport, RunError> {
+        async_io::block_on(self.wait_async())
+    }
+
+    /// Wait at most `timeout`; `Ok(None)` when the flowgraph is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<RunReport>, RunError> {
+        let Some(task) = self.task.as_mut() else {
+            return Ok(Some(self.stats()));
+        };
+        let finished = async_io::block_on(async {
+            futures::future::select(task, async_io::Timer::after(timeout)).await
+        });
+        match finished {
+            futures::future::Either::Left((result, _)) => {
+                self.task = None;
+                result.map_err(|e| RunError::Runtime(e.to_string()))?;
+                Ok(Some(self.stats()))
+            }
+            futures::future::Either::Right(_) => Ok(None),
+        }
     }
 }
 

@@ -88,6 +88,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
             item,
             weir_core::BufferKind::Circular,
         )],
+        ..Ports::default()
     })
 }
 
@@ -106,7 +107,8 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "head",
         doc: "Pass the first `items` items, then end the stream",
         params: vec![
-            ParamSpec::required("items", ParamType::Int, "number of items to pass"),
+            ParamSpec::required("items", ParamType::Int, "number of items to pass")
+                .range(Some(0.0), None),
             ParamSpec::optional(
                 "item",
                 ParamType::Item,

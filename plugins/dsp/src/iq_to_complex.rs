@@ -105,6 +105,7 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
             ItemType::Cf32,
             weir_core::BufferKind::Circular,
         )],
+        ..Ports::default()
     })
 }
 

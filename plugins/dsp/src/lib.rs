@@ -9,11 +9,14 @@
 pub mod file_sink;
 pub mod head;
 pub mod iq_to_complex;
+pub mod message_strobe;
+pub mod multiply_const;
 pub mod null_sink;
 
 pub use file_sink::FileSink;
 pub use head::Head;
 pub use iq_to_complex::{AddressLog, IqToComplex};
+pub use multiply_const::MultiplyConst;
 pub use null_sink::NullSink;
 
 /// Registers the DSP blocks.
@@ -29,5 +32,7 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(head::descriptor());
         registry.register(null_sink::descriptor());
         registry.register(file_sink::descriptor());
+        registry.register(multiply_const::descriptor());
+        registry.register(message_strobe::descriptor());
     }
 }

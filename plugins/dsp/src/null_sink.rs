@@ -59,6 +59,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
         outputs: vec![],
+        ..Ports::default()
     })
 }
 

@@ -235,6 +235,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
             p.item("item")?,
             BufferKind::MappedBlock,
         )],
+        ..Ports::default()
     })
 }
 
@@ -316,13 +317,15 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Int,
                 Value::Int(16384),
                 "samples (I/Q pairs) per DMA block, like gr-iio's buffer_size",
-            ),
+            )
+            .range(Some(1.0), None),
             ParamSpec::optional(
                 "blocks",
                 ParamType::Int,
                 Value::Int(4),
                 "number of DMA blocks (the queue depth)",
-            ),
+            )
+            .range(Some(1.0), Some(1024.0)),
             ParamSpec::optional(
                 "item",
                 ParamType::Item,
@@ -334,7 +337,8 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Float,
                 Value::Float(0.0),
                 "simulated sample rate in samples/s; 0 = as fast as possible",
-            ),
+            )
+            .range(Some(0.0), None),
             ParamSpec::optional(
                 "pattern",
                 ParamType::Str,
@@ -352,7 +356,8 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Float,
                 Value::Float(16384.0),
                 "tone amplitude in i16 units",
-            ),
+            )
+            .range(Some(0.0), Some(32767.0)),
         ],
         ports,
         build,

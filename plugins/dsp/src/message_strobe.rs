@@ -1,0 +1,61 @@
+//! `message_strobe`: FutureSDR's message source, posting a number periodically.
+
+use std::time::Duration;
+
+use futuresdr::blocks::MessageSource;
+use futuresdr::runtime::{BlockId, Pmt};
+use weir_core::{
+    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports, Value,
+};
+
+fn ports(_: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        message_outputs: vec!["out"],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let value = ctx.params.float("value")?;
+    let interval = ctx.params.float("interval")?;
+    if !(interval.is_finite() && interval > 0.0) {
+        return Err(BuildError::param(
+            "interval",
+            format!("must be a positive number of seconds, found {interval}"),
+        ));
+    }
+    let count = ctx.params.uint("count")?;
+    let count = (count > 0).then_some(count as usize);
+    Ok(ctx.add(MessageSource::new(
+        Pmt::F64(value),
+        Duration::from_secs_f64(interval),
+        count,
+    )))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "message_strobe",
+        doc: "Post a number on message port `out` every `interval` seconds (FutureSDR's MessageSource)",
+        params: vec![
+            ParamSpec::required("value", ParamType::Float, "number to post"),
+            ParamSpec::optional(
+                "interval",
+                ParamType::Float,
+                Value::Float(1.0),
+                "seconds between messages",
+            )
+            .range(Some(1e-6), None),
+            ParamSpec::optional(
+                "count",
+                ParamType::Int,
+                Value::Int(0),
+                "messages to post, then stop (0 = forever, and the flowgraph then runs until stopped, as with GNU Radio's message strobe)",
+            )
+            .range(Some(0.0), None),
+        ],
+        ports,
+        build,
+    }
+}
