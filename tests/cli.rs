@@ -111,7 +111,11 @@ fn run_takes_set_and_duration() {
         "--stats-interval",
         "0",
     ]);
-    assert_eq!(out.status.code(), Some(2), "a float for an integer variable is bad input");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a float for an integer variable is bad input"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected integer"));
 
     // A stream far too long to finish: --duration stops it, and the final stats are printed.
@@ -131,7 +135,10 @@ fn run_takes_set_and_duration() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("items in"), "{stdout}");
-    assert!(stderr.contains(" M/s"), "live statistics on stderr: {stderr}");
+    assert!(
+        stderr.contains(" M/s"),
+        "live statistics on stderr: {stderr}"
+    );
     let head = stdout
         .lines()
         .find(|l| l.starts_with("head "))
@@ -144,6 +151,9 @@ fn graph_prints_dot() {
     let out = weir(&["graph", TONE_GAIN]);
     assert!(out.status.success());
     let dot = String::from_utf8_lossy(&out.stdout);
-    assert!(dot.contains("\"strobe\" -> \"amp\" [label=\"out ⇒ gain\", style=dashed]"), "{dot}");
+    assert!(
+        dot.contains("\"strobe\" -> \"amp\" [label=\"out ⇒ gain\", style=dashed]"),
+        "{dot}"
+    );
     assert!(dot.contains("\"src\" -> \"conv\""), "{dot}");
 }
