@@ -24,7 +24,8 @@ struct GateSink {
     hold_until: u64,
     total: u64,
     next: Option<u16>,
-    gaps: Arc<std::sync::Mutex<Vec<(u64, u64)>>>,
+    /// Per block read: samples skipped at its start, and the overrun tag it carried.
+    blocks: Arc<std::sync::Mutex<Vec<(u64, u64)>>>,
 }
 
 impl Kernel for GateSink {
@@ -50,17 +51,15 @@ impl Kernel for GateSink {
                 _ => None,
             })
             .unwrap_or(0);
+        let mut gap_at_start = 0;
         for (k, s) in samples[..n].iter().enumerate() {
             let i = s.re as u16;
             if let Some(expected) = self.next
                 && i != expected
             {
+                assert_eq!(k, 0, "a gap in the middle of a block");
                 // The ramp counts I and Q, two values per sample.
-                let gap = u64::from(i.wrapping_sub(expected)) / 2;
-                self.gaps
-                    .lock()
-                    .expect("gaps")
-                    .push((gap, if k == 0 { tagged } else { u64::MAX }));
+                gap_at_start = u64::from(i.wrapping_sub(expected)) / 2;
             }
             assert_eq!(
                 s.im as u16,
@@ -68,6 +67,12 @@ impl Kernel for GateSink {
                 "Q follows I within a sample"
             );
             self.next = Some(i.wrapping_add(2));
+        }
+        if n > 0 {
+            self.blocks
+                .lock()
+                .expect("blocks")
+                .push((gap_at_start, tagged));
         }
         self.input.consume(n);
         self.total -= n as u64;
@@ -88,7 +93,7 @@ fn slow_consumer_makes_the_simulator_count_overruns() {
     })
     .expect("simulated device");
     let stats = Arc::new(BlockStats::default());
-    let gaps = Arc::default();
+    let blocks = Arc::default();
 
     let mut fg = Flowgraph::new();
     let src = fg.add(DmabufSource::<Ci16>::new(Box::new(sim), stats.clone()));
@@ -98,7 +103,7 @@ fn slow_consumer_makes_the_simulator_count_overruns() {
         hold_until: 3,
         total: 64 * SAMPLES_PER_BLOCK,
         next: None,
-        gaps: Arc::clone(&gaps),
+        blocks: Arc::clone(&blocks),
     });
     fg.stream_dyn(src, "output", sink, "input")
         .expect("connect");
@@ -110,25 +115,34 @@ fn slow_consumer_makes_the_simulator_count_overruns() {
     assert_eq!(dropped % SAMPLES_PER_BLOCK, 0, "whole block slots are lost");
     assert!(dropped >= 3 * SAMPLES_PER_BLOCK);
 
-    let gaps = gaps.lock().expect("gaps");
-    assert!(
-        !gaps.is_empty(),
-        "the lost samples are visible as a gap in the ramp"
-    );
-    let mut seen = 0;
-    for &(gap, tagged) in gaps.iter() {
-        // Gaps sit at block starts, and the overrun tag there says how many samples were lost.
-        assert_eq!(gap % SAMPLES_PER_BLOCK, 0, "gap of {gap} samples");
-        assert!(tagged != u64::MAX, "a gap in the middle of a block");
-        assert!(
-            tagged >= gap,
-            "tag says {tagged} dropped, ramp skipped {gap}"
+    let blocks = blocks.lock().expect("blocks");
+    let (mut skipped, mut tagged) = (0, 0);
+    for &(gap, tag) in blocks.iter() {
+        assert_eq!(
+            gap % SAMPLES_PER_BLOCK,
+            0,
+            "whole block slots are lost: gap {gap}"
         );
-        seen += gap;
+        skipped += gap;
+        tagged += tag;
+        // The source learns of a loss no later than when it completes the block after it, so
+        // the tags never lag behind what the ramp shows (they may come a block early).
+        assert!(
+            tagged >= skipped,
+            "tags say {tagged} dropped, ramp skipped {skipped}"
+        );
     }
     assert!(
-        seen <= dropped,
-        "ramp skipped {seen}, counter says {dropped}"
+        skipped > 0,
+        "the lost samples are visible as a gap in the ramp"
+    );
+    assert!(
+        skipped <= dropped,
+        "ramp skipped {skipped}, counter says {dropped}"
+    );
+    assert!(
+        tagged <= dropped,
+        "tags say {tagged}, counter says {dropped}"
     );
 
     // The counts are reported.

@@ -17,7 +17,10 @@ use weir_iio::transport::{Interest, Transport};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
-/// Tag name carried at the first item of a block after samples were lost: samples dropped.
+/// Tag name carried at the first item of a block after samples were lost: samples dropped since
+/// the previous such tag. The source learns of a loss from the transport's counters, so the tag
+/// sits on the first block it completes after the loss was counted: the block right after the
+/// gap, or one before it when the source was late to collect that block.
 pub const OVERRUN_TAG: &str = "dmabuf_overrun";
 
 /// How often counters are refreshed while every block is held downstream.
