@@ -3,7 +3,12 @@
 //! Every error names the device it happened on, because an application usually streams from
 //! several buffers at once and "EBUSY" alone does not say which one refused.
 
+use std::path::PathBuf;
+
 use rustix::io::Errno;
+
+use crate::format::FormatError;
+use crate::transport::TransportKind;
 
 /// Everything that can go wrong while configuring or streaming an IIO buffer.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +44,73 @@ pub enum Error {
         /// The error status of the transfer.
         errno: Errno,
     },
+    /// A file (sysfs attribute, device node) could not be opened, read or written.
+    #[error("{op} {}: {errno}{}", path.display(), detail_suffix(detail))]
+    File {
+        /// What was being done, e.g. `"read"` or `"open"`.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The errno.
+        errno: Errno,
+        /// Optional explanation; empty when the errno says it all.
+        detail: String,
+    },
+    /// Writing a device or buffer attribute failed (the kernel refused the value, or the
+    /// attribute does not exist).
+    #[error("cannot set attribute {attr} to {value:?} ({}): {errno}", path.display())]
+    Attribute {
+        /// The attribute name, e.g. `in_voltage_sampling_frequency`.
+        attr: String,
+        /// Its file.
+        path: PathBuf,
+        /// The value that was written.
+        value: String,
+        /// The errno the write failed with.
+        errno: Errno,
+    },
+    /// A channel type file holds a string that is not a valid scan format.
+    #[error("{}: {source}", path.display())]
+    Format {
+        /// The `…_type` file.
+        path: PathBuf,
+        /// The parse error, which names the string.
+        source: FormatError,
+    },
+    /// A sysfs file holds something other than what it should (a number, a 0/1 flag …).
+    #[error("{}: expected {expected}, found {text:?}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Its content.
+        text: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A parameter string is not of the form `attr=value`.
+    #[error("bad parameter {param:?}: {reason}")]
+    Param {
+        /// The parameter as given.
+        param: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No transport could be opened; each was tried and refused for the reason given.
+    #[error("{device}: no transport could be opened ({})", rejections(rejected))]
+    NoTransport {
+        /// The device (and buffer).
+        device: String,
+        /// Each transport tried, with the reason it was refused.
+        rejected: Vec<(TransportKind, String)>,
+    },
+}
+
+fn rejections(rejected: &[(TransportKind, String)]) -> String {
+    rejected
+        .iter()
+        .map(|(kind, reason)| format!("{kind}: {reason}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -53,8 +125,15 @@ impl Error {
     /// The errno behind this error, if there is one (`None` for configuration errors).
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Os { errno, .. } | Error::TransferFailed { errno, .. } => Some(*errno),
-            Error::Config { .. } => None,
+            Error::Os { errno, .. }
+            | Error::TransferFailed { errno, .. }
+            | Error::File { errno, .. }
+            | Error::Attribute { errno, .. } => Some(*errno),
+            Error::Config { .. }
+            | Error::Format { .. }
+            | Error::Parse { .. }
+            | Error::Param { .. }
+            | Error::NoTransport { .. } => None,
         }
     }
 
@@ -82,6 +161,14 @@ impl Error {
             detail: detail.into(),
         }
     }
+}
+
+/// The errno of a `std::io::Error` (`EIO` when it carries none, e.g. invalid UTF-8).
+pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        return Errno::ILSEQ;
+    }
+    Errno::from_io_error(e).unwrap_or(Errno::IO)
 }
 
 /// Result with [`Error`] as the default error type.

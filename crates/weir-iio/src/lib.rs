@@ -1,24 +1,73 @@
 //! User-space Linux IIO streaming, like libiio's local backend, with no dependency on any
 //! flowgraph runtime.
 //!
-//! A [`Transport`] is one streaming buffer of an IIO device: N memory-mapped blocks that
-//! circulate between the CPU and the hardware. [`SimRx`] is a simulated receive device that
-//! behaves like the kernel's mainline DMABUF interface (see `DESIGN.md`, "IIO DMABUF: the
-//! kernel interfaces") with real file descriptors, so everything built on a transport can be
-//! tested on any Linux machine.
+//! - [`sysfs`]: the device model — devices, buffers, channels, attributes, parameters.
+//! - [`mod@format`]: channel scan formats (`le:s12/16>>4`), the scan layout, sample conversion.
+//! - [`Transport`]: one streaming buffer of an IIO device, N memory-mapped blocks that
+//!   circulate between the CPU and the hardware; implemented by the simulator ([`SimRx`])
+//!   and the kernel transports.
+//! - [`sysfs::Device::open_buffer`]: opens a buffer of a real device with the best transport
+//!   the kernel offers — mainline DMABUF, the seed's DMABUF interface, or read()/write() —
+//!   or the one asked for, and says why the others were refused ([`Opened`]).
+//! - [`report::list_report`]: the text of `weir iio list`.
 //!
 //! All `unsafe` code lives in [`sys`].
+//!
+//! # Streaming from a device
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use weir_iio::{BufferOptions, Sysfs, TransportChoice};
+//!
+//! # fn main() -> weir_iio::Result<()> {
+//! let device = Sysfs::default().find("cf-ad9361-lpc")?; // id, label or name
+//! device.apply_params(&["in_voltage_sampling_frequency=30720000"])?;
+//! let opened = device.open_buffer(&BufferOptions {
+//!     channels: vec!["voltage0".into(), "voltage1".into()],
+//!     samples_per_block: 16384,
+//!     transport: TransportChoice::Auto, // or force Dmabuf, Seed, FileIo
+//!     ..BufferOptions::default()
+//! })?;
+//! println!("using {}", opened.summary()); // the transport, and why not the others
+//! let (layout, mut transport) = (opened.layout, opened.transport);
+//! transport.start()?;
+//! let mut i_samples = vec![0i16; 16384];
+//! for n in 0..100 {
+//!     let block = n % transport.block_count();
+//!     let Some(bytes) = transport.wait_complete(block, Duration::from_secs(1))? else {
+//!         continue; // timed out
+//!     };
+//!     let memory = transport.block_memory(block);
+//!     layout.extract_i16(&memory.as_bytes()[..bytes], 0, &mut i_samples);
+//!     transport.requeue(block, transport.block_size())?;
+//! }
+//! transport.stop()?;
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dmabuf;
 pub mod error;
+pub mod fileio;
+pub mod format;
+pub mod open;
+pub mod report;
 pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod sysfs;
+pub mod testing;
 pub mod transport;
 
 pub use error::{Error, Result};
+pub use fileio::{FileIo, StreamConfig};
+pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
+pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
+pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};
 pub use sys::MappedRegion;
-pub use transport::{Interest, Transport, TransportCounters, TransportKind};
+pub use sysfs::{Buffer, Channel, Device, Sysfs};
+pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};

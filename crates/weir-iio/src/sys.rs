@@ -1,8 +1,11 @@
-//! The only module with `unsafe` code: turning file descriptors into addressable memory.
+//! The only module with `unsafe` code: memory mappings, ioctls, and file descriptors the
+//! kernel hands back.
 //!
 //! Everything else in the crate talks to the kernel through safe `rustix` calls. Mapping a
-//! file descriptor cannot be expressed safely, so it lives here, small enough to audit in one
-//! sitting.
+//! file descriptor and issuing a driver-specific ioctl cannot be expressed safely, so they
+//! live here, small enough to audit in one sitting: [`MappedRegion`], [`memfd`], and the
+//! ioctl wrappers of [`ioctl`] (IIO buffers, DMABUF, dma-heap, udmabuf, sync files), each of
+//! which returns owned descriptors (`OwnedFd`) so that nothing leaks on any path.
 //!
 //! # Memory shared with a device
 //!
@@ -188,6 +191,530 @@ pub fn memfd(name: &str, size: usize) -> Result<OwnedFd> {
     rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW)
         .map_err(|e| Error::os("fcntl(F_ADD_SEALS)", device(), e))?;
     Ok(fd)
+}
+
+/// The kernel's ioctl interfaces used by the transports: request numbers, argument structs
+/// (laid out exactly as the kernel's `struct`s, `#[repr(C)]`) and safe wrappers.
+///
+/// Each wrapper returns the raw [`Errno`] so that the caller can name the device it was
+/// working on; descriptors the kernel creates come back as [`OwnedFd`], closed on drop.
+pub mod ioctl {
+    use std::ffi::{c_int, c_void};
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+
+    use rustix::io::{Errno, FdFlags};
+    use rustix::ioctl::{Ioctl, IoctlOutput, Opcode, Setter, Updater, opcode};
+
+    /// `struct iio_dmabuf` (mainline and the seed): one DMABUF transfer.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct IioDmabuf {
+        /// The DMABUF's file descriptor.
+        pub fd: u32,
+        /// `IIO_BUFFER_DMABUF_*` flags (mainline: `CYCLIC` = 1; the seed: none).
+        pub flags: u32,
+        /// Bytes to transfer (the seed: 0 = the whole buffer).
+        pub bytes_used: u64,
+    }
+
+    /// `struct iio_dmabuf_alloc_req` (the seed): asks IIO to allocate a DMABUF.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct IioDmabufAllocReq {
+        /// Size of the DMABUF in bytes.
+        pub size: u64,
+        /// Reserved, must be 0 (`EINVAL` otherwise).
+        pub resv: u64,
+    }
+
+    /// `struct dma_heap_allocation_data` (`linux/dma-heap.h`).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct DmaHeapAllocationData {
+        /// Size to allocate.
+        pub len: u64,
+        /// Out: the new DMABUF's fd.
+        pub fd: u32,
+        /// Flags of the new fd (`O_RDWR | O_CLOEXEC`).
+        pub fd_flags: u32,
+        /// Heap flags (none defined).
+        pub heap_flags: u64,
+    }
+
+    /// `struct udmabuf_create` (`linux/udmabuf.h`).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct UdmabufCreate {
+        /// The memfd to wrap (sealed with `F_SEAL_SHRINK`, without `F_SEAL_WRITE`).
+        pub memfd: u32,
+        /// `UDMABUF_FLAGS_CLOEXEC` = 1.
+        pub flags: u32,
+        /// Page-aligned offset in the memfd.
+        pub offset: u64,
+        /// Page-aligned size.
+        pub size: u64,
+    }
+
+    /// `struct dma_buf_sync` (`linux/dma-buf.h`).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct DmaBufSync {
+        /// `DMA_BUF_SYNC_*` flags.
+        pub flags: u64,
+    }
+
+    /// `struct dma_buf_export_sync_file` (`linux/dma-buf.h`, Linux 6.0+).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct DmaBufExportSyncFile {
+        /// Which fences: `DMA_BUF_SYNC_READ`, `_WRITE` or both.
+        pub flags: u32,
+        /// Out: the sync file's fd.
+        pub fd: i32,
+    }
+
+    /// `struct sync_file_info` (`linux/sync_file.h`).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct SyncFileInfo {
+        /// Name of the sync file.
+        pub name: [u8; 32],
+        /// Out: 1 signalled, 0 active, negative errno: signalled with an error.
+        pub status: i32,
+        /// Must be 0.
+        pub flags: u32,
+        /// In: capacity of `sync_fence_info` (0: only the status); out: number of fences.
+        pub num_fences: u32,
+        /// Must be 0.
+        pub pad: u32,
+        /// Pointer to an array of `struct sync_fence_info` (unused here).
+        pub sync_fence_info: u64,
+    }
+
+    /// `IIO_BUFFER_GET_FD_IOCTL` = `_IOWR('i', 0x91, int)`.
+    pub const IIO_BUFFER_GET_FD: Opcode = opcode::read_write::<c_int>(b'i', 0x91);
+    /// Mainline `IIO_BUFFER_DMABUF_ATTACH_IOCTL` = `_IOW('i', 0x92, int)`.
+    pub const IIO_BUFFER_DMABUF_ATTACH: Opcode = opcode::write::<c_int>(b'i', 0x92);
+    /// Mainline `IIO_BUFFER_DMABUF_DETACH_IOCTL` = `_IOW('i', 0x93, int)`.
+    pub const IIO_BUFFER_DMABUF_DETACH: Opcode = opcode::write::<c_int>(b'i', 0x93);
+    /// Mainline `IIO_BUFFER_DMABUF_ENQUEUE_IOCTL` = `_IOW('i', 0x94, struct iio_dmabuf)`.
+    pub const IIO_BUFFER_DMABUF_ENQUEUE: Opcode = opcode::write::<IioDmabuf>(b'i', 0x94);
+    /// The seed's `IIO_BUFFER_DMABUF_ALLOC_IOCTL` = `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`.
+    pub const SEED_DMABUF_ALLOC: Opcode = opcode::write::<IioDmabufAllocReq>(b'i', 0x92);
+    /// The seed's `IIO_BUFFER_DMABUF_ENQUEUE_IOCTL` = `_IOW('i', 0x93, struct iio_dmabuf)`.
+    pub const SEED_DMABUF_ENQUEUE: Opcode = opcode::write::<IioDmabuf>(b'i', 0x93);
+    /// `DMA_HEAP_IOCTL_ALLOC` = `_IOWR('H', 0x0, struct dma_heap_allocation_data)`.
+    pub const DMA_HEAP_IOCTL_ALLOC: Opcode = opcode::read_write::<DmaHeapAllocationData>(b'H', 0x0);
+    /// `UDMABUF_CREATE` = `_IOW('u', 0x42, struct udmabuf_create)`.
+    pub const UDMABUF_CREATE: Opcode = opcode::write::<UdmabufCreate>(b'u', 0x42);
+    /// `DMA_BUF_IOCTL_SYNC` = `_IOW('b', 0, struct dma_buf_sync)`.
+    pub const DMA_BUF_IOCTL_SYNC: Opcode = opcode::write::<DmaBufSync>(b'b', 0);
+    /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` = `_IOWR('b', 2, struct dma_buf_export_sync_file)`.
+    pub const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: Opcode =
+        opcode::read_write::<DmaBufExportSyncFile>(b'b', 2);
+    /// `SYNC_IOC_FILE_INFO` = `_IOWR('>', 4, struct sync_file_info)`.
+    pub const SYNC_IOC_FILE_INFO: Opcode = opcode::read_write::<SyncFileInfo>(b'>', 4);
+
+    /// `DMA_BUF_SYNC_READ`
+    pub const DMA_BUF_SYNC_READ: u64 = 1;
+    /// `DMA_BUF_SYNC_WRITE`
+    pub const DMA_BUF_SYNC_WRITE: u64 = 2;
+    /// `DMA_BUF_SYNC_START`
+    pub const DMA_BUF_SYNC_START: u64 = 0;
+    /// `DMA_BUF_SYNC_END`
+    pub const DMA_BUF_SYNC_END: u64 = 4;
+    /// `UDMABUF_FLAGS_CLOEXEC`
+    pub const UDMABUF_FLAGS_CLOEXEC: u32 = 1;
+
+    /// An ioctl that passes a struct by pointer (read by the kernel only) and returns a new
+    /// file descriptor as the ioctl's return value (the seed's `ALLOC`, `UDMABUF_CREATE`).
+    /// rustix's `Setter` discards the return value, hence this small pattern of our own.
+    struct FdReturningSetter<const OPCODE: Opcode, Input> {
+        input: Input,
+    }
+
+    // SAFETY: `as_ptr` points at `input`, a `#[repr(C)]` struct matching the kernel's argument
+    // type for OPCODE (each use below pairs an opcode with its uapi struct, and the opcodes
+    // encode that struct's size); the kernel only reads it (`_IOW`), so IS_MUTATING is
+    // false. On success the return value of these ioctls is a file descriptor newly installed
+    // in our table that nothing else owns, so `output_from_ptr` may take ownership of it.
+    unsafe impl<const OPCODE: Opcode, Input> Ioctl for FdReturningSetter<OPCODE, Input> {
+        type Output = OwnedFd;
+        const IS_MUTATING: bool = false;
+
+        fn opcode(&self) -> Opcode {
+            OPCODE
+        }
+
+        fn as_ptr(&mut self) -> *mut c_void {
+            (&raw mut self.input).cast()
+        }
+
+        unsafe fn output_from_ptr(out: IoctlOutput, _: *mut c_void) -> rustix::io::Result<OwnedFd> {
+            if out < 0 {
+                // rustix turns negative returns into errors before this point.
+                return Err(Errno::INVAL);
+            }
+            // SAFETY: see the impl: `out` is a fresh descriptor owned by nobody else.
+            Ok(unsafe { OwnedFd::from_raw_fd(out) })
+        }
+    }
+
+    /// Takes ownership of a descriptor the kernel wrote into an ioctl argument.
+    ///
+    /// # Safety
+    /// `fd` must be a descriptor the kernel just installed for us and that nothing else owns.
+    unsafe fn take_fd(fd: c_int) -> rustix::io::Result<OwnedFd> {
+        if fd < 0 {
+            return Err(Errno::BADF);
+        }
+        // SAFETY: guaranteed by the caller.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// `IIO_BUFFER_GET_FD_IOCTL` on a device node (`/dev/iio:deviceN`): the fd of buffer
+    /// `index` (Linux 5.13+). `ENODEV` for an unknown index, `EBUSY` if it is in use;
+    /// `EINVAL`/`ENOTTY` on older kernels.
+    pub fn iio_buffer_get_fd(device: BorrowedFd<'_>, index: u32) -> rustix::io::Result<OwnedFd> {
+        let mut value = c_int::try_from(index).map_err(|_| Errno::INVAL)?;
+        // SAFETY: GET_FD is `_IOWR('i', 0x91, int)`: the kernel reads the buffer index from
+        // the `int` and writes the new fd back into it; `value` is a live `c_int`.
+        unsafe {
+            rustix::ioctl::ioctl(device, Updater::<IIO_BUFFER_GET_FD, c_int>::new(&mut value))?;
+        }
+        // SAFETY: on success the kernel installed a new fd (`anon_inode_getfd`) and wrote
+        // it into `value`; nothing else owns it.
+        unsafe { take_fd(value) }
+    }
+
+    /// Mainline `ATTACH`: imports `dmabuf` into the IIO buffer behind `buffer`.
+    pub fn iio_dmabuf_attach(
+        buffer: BorrowedFd<'_>,
+        dmabuf: BorrowedFd<'_>,
+    ) -> rustix::io::Result<()> {
+        let fd: c_int = std::os::fd::AsRawFd::as_raw_fd(&dmabuf);
+        // SAFETY: ATTACH is `_IOW('i', 0x92, int)`: the kernel reads one `int` (the DMABUF
+        // fd) through the pointer, which Setter points at its owned `c_int`.
+        unsafe { rustix::ioctl::ioctl(buffer, Setter::<IIO_BUFFER_DMABUF_ATTACH, c_int>::new(fd)) }
+    }
+
+    /// Mainline `DETACH`.
+    pub fn iio_dmabuf_detach(
+        buffer: BorrowedFd<'_>,
+        dmabuf: BorrowedFd<'_>,
+    ) -> rustix::io::Result<()> {
+        let fd: c_int = std::os::fd::AsRawFd::as_raw_fd(&dmabuf);
+        // SAFETY: DETACH is `_IOW('i', 0x93, int)`, same argument as ATTACH.
+        unsafe { rustix::ioctl::ioctl(buffer, Setter::<IIO_BUFFER_DMABUF_DETACH, c_int>::new(fd)) }
+    }
+
+    fn iio_dmabuf(dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<IioDmabuf> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&dmabuf);
+        Ok(IioDmabuf {
+            fd: u32::try_from(fd).map_err(|_| Errno::BADF)?,
+            flags: 0,
+            bytes_used,
+        })
+    }
+
+    /// Mainline `ENQUEUE` of `bytes_used` bytes of an attached `dmabuf` (no flags).
+    pub fn iio_dmabuf_enqueue(
+        buffer: BorrowedFd<'_>,
+        dmabuf: BorrowedFd<'_>,
+        bytes_used: u64,
+    ) -> rustix::io::Result<()> {
+        let arg = iio_dmabuf(dmabuf, bytes_used)?;
+        // SAFETY: mainline ENQUEUE is `_IOW('i', 0x94, struct iio_dmabuf)`; `IioDmabuf` is
+        // its `#[repr(C)]` twin (16 bytes, checked by a test) and is only read.
+        unsafe {
+            rustix::ioctl::ioctl(
+                buffer,
+                Setter::<IIO_BUFFER_DMABUF_ENQUEUE, IioDmabuf>::new(arg),
+            )
+        }
+    }
+
+    /// The seed's `ALLOC`: IIO allocates a DMABUF of `size` bytes. The fd is made
+    /// close-on-exec (the patch does not say which flags the kernel uses).
+    pub fn seed_dmabuf_alloc(buffer: BorrowedFd<'_>, size: u64) -> rustix::io::Result<OwnedFd> {
+        let req = IioDmabufAllocReq { size, resv: 0 };
+        // SAFETY: the seed's ALLOC is `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`, read
+        // by the kernel; it returns the new DMABUF fd as the ioctl's value.
+        let fd = unsafe {
+            rustix::ioctl::ioctl(
+                buffer,
+                FdReturningSetter::<SEED_DMABUF_ALLOC, IioDmabufAllocReq> { input: req },
+            )
+        }?;
+        rustix::io::fcntl_setfd(&fd, FdFlags::CLOEXEC)?;
+        Ok(fd)
+    }
+
+    /// The seed's `ENQUEUE` (`bytes_used` 0 means the whole DMABUF).
+    pub fn seed_dmabuf_enqueue(
+        buffer: BorrowedFd<'_>,
+        dmabuf: BorrowedFd<'_>,
+        bytes_used: u64,
+    ) -> rustix::io::Result<()> {
+        let arg = iio_dmabuf(dmabuf, bytes_used)?;
+        // SAFETY: the seed's ENQUEUE is `_IOW('i', 0x93, struct iio_dmabuf)`, read only.
+        unsafe { rustix::ioctl::ioctl(buffer, Setter::<SEED_DMABUF_ENQUEUE, IioDmabuf>::new(arg)) }
+    }
+
+    /// `DMA_HEAP_IOCTL_ALLOC` on an open heap (`/dev/dma_heap/system`): a DMABUF of `len`
+    /// bytes, `O_RDWR | O_CLOEXEC`.
+    pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> rustix::io::Result<OwnedFd> {
+        let mut data = DmaHeapAllocationData {
+            len,
+            fd: 0,
+            fd_flags: (rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC).bits(),
+            heap_flags: 0,
+        };
+        // SAFETY: `_IOWR('H', 0, struct dma_heap_allocation_data)`: the kernel reads `len`
+        // and the flags and writes the new fd into `data.fd`; `data` is a live struct of the
+        // right layout.
+        unsafe {
+            rustix::ioctl::ioctl(
+                heap,
+                Updater::<DMA_HEAP_IOCTL_ALLOC, DmaHeapAllocationData>::new(&mut data),
+            )?;
+        }
+        let fd = c_int::try_from(data.fd).map_err(|_| Errno::BADF)?;
+        // SAFETY: on success `data.fd` is a DMABUF fd the kernel just installed for us.
+        unsafe { take_fd(fd) }
+    }
+
+    /// `UDMABUF_CREATE` on `/dev/udmabuf`: wraps the first `size` bytes of `memfd` in a
+    /// DMABUF (close-on-exec). `size` must be page-aligned.
+    pub fn udmabuf_create(
+        udmabuf: BorrowedFd<'_>,
+        memfd: BorrowedFd<'_>,
+        size: u64,
+    ) -> rustix::io::Result<OwnedFd> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&memfd);
+        let req = UdmabufCreate {
+            memfd: u32::try_from(fd).map_err(|_| Errno::BADF)?,
+            flags: UDMABUF_FLAGS_CLOEXEC,
+            offset: 0,
+            size,
+        };
+        // SAFETY: `_IOW('u', 0x42, struct udmabuf_create)`, read by the kernel, which returns
+        // the new DMABUF fd as the ioctl's value.
+        unsafe {
+            rustix::ioctl::ioctl(
+                udmabuf,
+                FdReturningSetter::<UDMABUF_CREATE, UdmabufCreate> { input: req },
+            )
+        }
+    }
+
+    /// `DMA_BUF_IOCTL_SYNC` with `flags` (`START`/`END` | `READ`/`WRITE`), retried when
+    /// interrupted (`EINTR`, `EAGAIN`), as the kernel documentation asks.
+    pub fn dma_buf_sync(dmabuf: BorrowedFd<'_>, flags: u64) -> rustix::io::Result<()> {
+        loop {
+            // SAFETY: `_IOW('b', 0, struct dma_buf_sync)`; `DmaBufSync` is the one-u64 struct,
+            // read by the kernel.
+            let result = unsafe {
+                rustix::ioctl::ioctl(
+                    dmabuf,
+                    Setter::<DMA_BUF_IOCTL_SYNC, DmaBufSync>::new(DmaBufSync { flags }),
+                )
+            };
+            match result {
+                Err(Errno::INTR | Errno::AGAIN) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`: a sync file holding the DMABUF's *unsignalled*
+    /// fences (`flags` = `DMA_BUF_SYNC_WRITE`: all of them). Once a fence has signalled it is
+    /// no longer exported (a stub, always successful, takes its place), so this must be
+    /// called while the transfer is in flight to learn its status later.
+    pub fn dma_buf_export_sync_file(
+        dmabuf: BorrowedFd<'_>,
+        flags: u32,
+    ) -> rustix::io::Result<OwnedFd> {
+        let mut arg = DmaBufExportSyncFile { flags, fd: -1 };
+        // SAFETY: `_IOWR('b', 2, struct dma_buf_export_sync_file)`: the kernel reads `flags`
+        // and writes the new fd into `arg.fd`.
+        unsafe {
+            rustix::ioctl::ioctl(
+                dmabuf,
+                Updater::<DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DmaBufExportSyncFile>::new(&mut arg),
+            )?;
+        }
+        // SAFETY: on success `arg.fd` is a sync file the kernel just installed for us.
+        unsafe { take_fd(arg.fd) }
+    }
+
+    /// `SYNC_IOC_FILE_INFO` with no fence array: the sync file's status (1 signalled, 0
+    /// active, negative errno: signalled with an error).
+    pub fn sync_file_status(sync_file: BorrowedFd<'_>) -> rustix::io::Result<i32> {
+        let mut info = SyncFileInfo::default();
+        // SAFETY: `_IOWR('>', 4, struct sync_file_info)`; with `num_fences` = 0 the kernel
+        // does not follow `sync_fence_info` and only writes `info` itself.
+        unsafe {
+            rustix::ioctl::ioctl(
+                sync_file,
+                Updater::<SYNC_IOC_FILE_INFO, SyncFileInfo>::new(&mut info),
+            )?;
+        }
+        Ok(info.status)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::os::fd::AsFd;
+
+        /// `_IOC(dir, type, nr, size)` as the generic Linux headers define it:
+        /// dir << 30 | size << 16 | type << 8 | nr, with _IOC_WRITE = 1, _IOC_READ = 2.
+        fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> u64 {
+            (u64::from(dir) << 30) | ((size as u64) << 16) | (u64::from(ty) << 8) | u64::from(nr)
+        }
+        const W: u32 = 1;
+        const WR: u32 = 3;
+
+        #[test]
+        fn struct_layouts_match_the_kernel() {
+            use std::mem::{align_of, offset_of, size_of};
+            assert_eq!(size_of::<IioDmabuf>(), 16);
+            assert_eq!(offset_of!(IioDmabuf, bytes_used), 8);
+            assert_eq!(size_of::<IioDmabufAllocReq>(), 16);
+            assert_eq!(size_of::<DmaHeapAllocationData>(), 24);
+            assert_eq!(offset_of!(DmaHeapAllocationData, heap_flags), 16);
+            assert_eq!(size_of::<UdmabufCreate>(), 24);
+            assert_eq!(offset_of!(UdmabufCreate, offset), 8);
+            assert_eq!(size_of::<DmaBufSync>(), 8);
+            assert_eq!(size_of::<DmaBufExportSyncFile>(), 8);
+            assert_eq!(size_of::<SyncFileInfo>(), 56);
+            assert_eq!(offset_of!(SyncFileInfo, status), 32);
+            assert_eq!(offset_of!(SyncFileInfo, sync_fence_info), 48);
+            assert_eq!(align_of::<SyncFileInfo>(), 8);
+        }
+
+        #[cfg(any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64",
+            target_arch = "loongarch64"
+        ))]
+        #[test]
+        fn request_numbers_match_the_ioc_formula_and_the_documented_values() {
+            use std::mem::size_of;
+            let table: [(Opcode, u64, u64); 11] = [
+                (
+                    IIO_BUFFER_GET_FD,
+                    ioc(WR, b'i', 0x91, size_of::<c_int>()),
+                    0xc004_6991,
+                ),
+                (
+                    IIO_BUFFER_DMABUF_ATTACH,
+                    ioc(W, b'i', 0x92, size_of::<c_int>()),
+                    0x4004_6992,
+                ),
+                (
+                    IIO_BUFFER_DMABUF_DETACH,
+                    ioc(W, b'i', 0x93, size_of::<c_int>()),
+                    0x4004_6993,
+                ),
+                (
+                    IIO_BUFFER_DMABUF_ENQUEUE,
+                    ioc(W, b'i', 0x94, size_of::<IioDmabuf>()),
+                    0x4010_6994,
+                ),
+                (
+                    SEED_DMABUF_ALLOC,
+                    ioc(W, b'i', 0x92, size_of::<IioDmabufAllocReq>()),
+                    0x4010_6992,
+                ),
+                (
+                    SEED_DMABUF_ENQUEUE,
+                    ioc(W, b'i', 0x93, size_of::<IioDmabuf>()),
+                    0x4010_6993,
+                ),
+                (
+                    DMA_HEAP_IOCTL_ALLOC,
+                    ioc(WR, b'H', 0, size_of::<DmaHeapAllocationData>()),
+                    0xc018_4800,
+                ),
+                (
+                    UDMABUF_CREATE,
+                    ioc(W, b'u', 0x42, size_of::<UdmabufCreate>()),
+                    0x4018_7542,
+                ),
+                (
+                    DMA_BUF_IOCTL_SYNC,
+                    ioc(W, b'b', 0, size_of::<DmaBufSync>()),
+                    0x4008_6200,
+                ),
+                (
+                    DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+                    ioc(WR, b'b', 2, size_of::<DmaBufExportSyncFile>()),
+                    0xc008_6202,
+                ),
+                (
+                    SYNC_IOC_FILE_INFO,
+                    ioc(WR, b'>', 4, size_of::<SyncFileInfo>()),
+                    0xc038_3e04,
+                ),
+            ];
+            for (i, (opcode, formula, documented)) in table.iter().enumerate() {
+                assert_eq!(u64::from(*opcode), *formula, "entry {i}");
+                assert_eq!(*formula, *documented, "entry {i}");
+            }
+        }
+
+        #[test]
+        fn seed_and_mainline_numbers_differ() {
+            // Same type and base numbers, different encodings: a kernel with one interface
+            // refuses the other's requests as unknown instead of misreading them.
+            assert_ne!(SEED_DMABUF_ENQUEUE, IIO_BUFFER_DMABUF_ENQUEUE);
+            assert_ne!(SEED_DMABUF_ENQUEUE, IIO_BUFFER_DMABUF_DETACH);
+            assert_ne!(SEED_DMABUF_ALLOC, IIO_BUFFER_DMABUF_ATTACH);
+            let all = [
+                IIO_BUFFER_GET_FD,
+                IIO_BUFFER_DMABUF_ATTACH,
+                IIO_BUFFER_DMABUF_DETACH,
+                IIO_BUFFER_DMABUF_ENQUEUE,
+                SEED_DMABUF_ALLOC,
+                SEED_DMABUF_ENQUEUE,
+            ];
+            for (i, a) in all.iter().enumerate() {
+                for b in &all[i + 1..] {
+                    assert_ne!(a, b);
+                }
+            }
+        }
+
+        #[test]
+        fn ioctls_on_a_non_device_fail_cleanly() {
+            // A memfd knows none of these requests: every wrapper reports the errno and
+            // creates no descriptor.
+            let fd = crate::sys::memfd("weir-ioctl-test", 4096).unwrap();
+            let fd = fd.as_fd();
+            assert_eq!(iio_buffer_get_fd(fd, 0).unwrap_err(), Errno::NOTTY);
+            assert_eq!(iio_dmabuf_attach(fd, fd).unwrap_err(), Errno::NOTTY);
+            assert_eq!(iio_dmabuf_detach(fd, fd).unwrap_err(), Errno::NOTTY);
+            assert_eq!(iio_dmabuf_enqueue(fd, fd, 16).unwrap_err(), Errno::NOTTY);
+            assert_eq!(seed_dmabuf_alloc(fd, 4096).unwrap_err(), Errno::NOTTY);
+            assert_eq!(seed_dmabuf_enqueue(fd, fd, 0).unwrap_err(), Errno::NOTTY);
+            assert_eq!(dma_heap_alloc(fd, 4096).unwrap_err(), Errno::NOTTY);
+            assert_eq!(udmabuf_create(fd, fd, 4096).unwrap_err(), Errno::NOTTY);
+            assert_eq!(
+                dma_buf_sync(fd, DMA_BUF_SYNC_START).unwrap_err(),
+                Errno::NOTTY
+            );
+            assert_eq!(
+                dma_buf_export_sync_file(fd, DMA_BUF_SYNC_WRITE as u32).unwrap_err(),
+                Errno::NOTTY
+            );
+            assert_eq!(sync_file_status(fd).unwrap_err(), Errno::NOTTY);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,40 @@
 //!
 //! Blocks complete in the order they were queued (FIFO), as on the kernel, so a consumer
 //! normally waits for block 0, 1, …, N-1, 0, 1, … in turn.
+//!
+//! Output (TX) transports use the same cycle the other way round: after `start()` every block
+//! belongs to the CPU; the producer fills one through [`Transport::block_mut`], gives it to
+//! the hardware with `requeue(block, bytes_filled)`, and waits for it with
+//! `try_complete`/`wait_complete` before filling it again. `bytes_used` must be a multiple of
+//! [`Transport::bytes_used_align`]; a partial last block is sent exactly.
 
 use std::fmt;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Result;
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
 use crate::sys::MappedRegion;
+
+/// Direction of a channel or a buffer, as IIO names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Input (`in_…` channels): samples flow from the device to user space (RX).
+    In,
+    /// Output (`out_…` channels): samples flow from user space to the device (TX).
+    Out,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        })
+    }
+}
 
 /// Which mechanism a [`Transport`] uses to move data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +149,34 @@ pub trait Transport: Send {
     fn stop(&mut self) -> Result<()>;
     /// The running totals.
     fn counters(&self) -> TransportCounters;
+
+    /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
+    fn direction(&self) -> Direction {
+        Direction::In
+    }
+
+    /// Every `bytes_used` given to [`Self::requeue`] must be a multiple of this: the sample
+    /// size, and for kernel buffers also `length_align_bytes` when the driver asks for it.
+    /// Defaults to [`Self::sample_size`].
+    fn bytes_used_align(&self) -> usize {
+        self.sample_size()
+    }
+
+    /// TX: the writable memory of a block that belongs to the CPU (after `start`, or after
+    /// its completion), synced for CPU writes. Fill it, then [`Self::requeue`] it with the
+    /// number of bytes filled.
+    ///
+    /// The default (RX transports) refuses with `EOPNOTSUPP`; `EBUSY` while the block
+    /// belongs to the hardware, `EINVAL` for an unknown block.
+    fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
+        let _ = block;
+        Err(Error::os_detail(
+            "block_mut",
+            self.device(),
+            Errno::OPNOTSUPP,
+            "not an output (TX) transport",
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +195,7 @@ mod tests {
         .map(ToString::to_string)
         .collect();
         assert_eq!(names, ["sim", "dmabuf", "seed", "fileio"]);
+        assert_eq!(Direction::In.to_string(), "in");
+        assert_eq!(Direction::Out.to_string(), "out");
     }
 }

@@ -1,0 +1,1193 @@
+//! The zero-copy transports: mainline IIO DMABUF (Linux 6.11+) and the seed's interface.
+//!
+//! Both move data in DMABUFs that user space maps; they differ in who allocates them and in
+//! the ioctls (see `DESIGN.md`, "IIO DMABUF: the kernel interfaces"):
+//!
+//! - **mainline**: user space allocates (dma-heap or udmabuf, see [`alloc_dma_heap`] and
+//!   [`alloc_udmabuf`]), then `ATTACH`es every DMABUF to the buffer **before** enabling it,
+//!   `ENQUEUE`s them, and `DETACH`es them at the end;
+//! - **the seed**: IIO allocates (its `ALLOC` ioctl); there is no attach/detach.
+//!
+//! The block cycle is the same: `ENQUEUE` with `bytes_used`; completion is `POLLOUT` on the
+//! DMABUF fd; the CPU brackets its accesses with `DMA_BUF_IOCTL_SYNC` `START`/`END` (`READ`
+//! for RX, `WRITE` for TX). `poll` does not tell a failed transfer from a good one, so right
+//! after each enqueue the transfer's fence is exported as a sync file
+//! (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`), and on completion its status is read
+//! (`SYNC_IOC_FILE_INFO`): a negative status is reported as [`Error::TransferFailed`], never
+//! as data. (It has to be exported while in flight: the kernel stops exporting a fence once
+//! it has signalled.)
+//!
+//! Everything the transport asks of the kernel goes through one internal trait, so that the block
+//! cycle can be checked against a recording fake in the tests.
+
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+use crate::fileio::StreamConfig;
+use crate::sys::ioctl::{
+    self, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
+};
+use crate::sys::{self, MappedRegion};
+use crate::sysfs::BufferControl;
+use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+
+/// How long `stop` waits for transfers still in flight after disabling.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The kernel operations of a DMABUF transport.
+pub(crate) trait DmabufOps: Send + fmt::Debug {
+    /// `Dmabuf` (mainline) or `Seed`.
+    fn kind(&self) -> TransportKind;
+    /// Whether DMABUFs must be attached (mainline) before use.
+    fn uses_attach(&self) -> bool;
+    fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
+    fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
+    fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()>;
+    fn sync(&mut self, dmabuf: BorrowedFd<'_>, flags: u64) -> rustix::io::Result<()>;
+    fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd>;
+    fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32>;
+    /// Whether every transfer on `dmabuf` has finished (`POLLOUT`), waiting up to `timeout`.
+    fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool>;
+    fn set_length(&mut self, samples: u64) -> Result<()>;
+    fn set_enabled(&mut self, enabled: bool) -> Result<()>;
+}
+
+/// Which kernel interface [`KernelOps`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interface {
+    Mainline,
+    Seed,
+}
+
+/// The real kernel: ioctls on the buffer fd and the DMABUFs, sysfs for length/enable.
+#[derive(Debug)]
+pub(crate) struct KernelOps {
+    interface: Interface,
+    buffer: OwnedFd,
+    /// Keeps the device node open (exclusive access).
+    _device: Option<OwnedFd>,
+    control: Option<BufferControl>,
+}
+
+impl KernelOps {
+    pub(crate) fn new(
+        interface: Interface,
+        buffer: OwnedFd,
+        device: Option<OwnedFd>,
+        control: Option<BufferControl>,
+    ) -> KernelOps {
+        KernelOps {
+            interface,
+            buffer,
+            _device: device,
+            control,
+        }
+    }
+}
+
+/// Polls `fd` for `POLLOUT` up to `timeout`.
+fn poll_out(fd: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool> {
+    let deadline = Instant::now().checked_add(timeout);
+    loop {
+        // `None` (wait without a timeout) only when the deadline is beyond what Instant can
+        // represent.
+        let remaining = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .and_then(|d| Timespec::try_from(d).ok());
+        let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+        match rustix::event::poll(&mut fds, remaining.as_ref()) {
+            Ok(0) => return Ok(false),
+            Ok(_) => {
+                let revents = fds[0].revents();
+                if revents.contains(PollFlags::NVAL) {
+                    return Err(Errno::BADF);
+                }
+                return Ok(revents.intersects(PollFlags::OUT | PollFlags::ERR));
+            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl DmabufOps for KernelOps {
+    fn kind(&self) -> TransportKind {
+        match self.interface {
+            Interface::Mainline => TransportKind::Dmabuf,
+            Interface::Seed => TransportKind::Seed,
+        }
+    }
+
+    fn uses_attach(&self) -> bool {
+        self.interface == Interface::Mainline
+    }
+
+    fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
+        match self.interface {
+            Interface::Mainline => ioctl::iio_dmabuf_attach(self.buffer.as_fd(), dmabuf),
+            Interface::Seed => Ok(()),
+        }
+    }
+
+    fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
+        match self.interface {
+            Interface::Mainline => ioctl::iio_dmabuf_detach(self.buffer.as_fd(), dmabuf),
+            Interface::Seed => Ok(()),
+        }
+    }
+
+    fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()> {
+        match self.interface {
+            Interface::Mainline => {
+                ioctl::iio_dmabuf_enqueue(self.buffer.as_fd(), dmabuf, bytes_used)
+            }
+            Interface::Seed => ioctl::seed_dmabuf_enqueue(self.buffer.as_fd(), dmabuf, bytes_used),
+        }
+    }
+
+    fn sync(&mut self, dmabuf: BorrowedFd<'_>, flags: u64) -> rustix::io::Result<()> {
+        ioctl::dma_buf_sync(dmabuf, flags)
+    }
+
+    fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+        // WRITE: every fence, whatever its usage (IIO adds a write fence for RX, a read one
+        // for TX).
+        ioctl::dma_buf_export_sync_file(dmabuf, DMA_BUF_SYNC_WRITE as u32)
+    }
+
+    fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32> {
+        ioctl::sync_file_status(fence)
+    }
+
+    fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool> {
+        poll_out(dmabuf, timeout)
+    }
+
+    fn set_length(&mut self, samples: u64) -> Result<()> {
+        match &self.control {
+            Some(c) => c.set_length(samples),
+            None => Ok(()),
+        }
+    }
+
+    fn set_enabled(&mut self, enabled: bool) -> Result<()> {
+        match &self.control {
+            Some(c) => c.set_enabled(enabled),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Rounds `size` up to whole pages (DMABUF allocators work in pages; udmabuf insists).
+pub(crate) fn page_align(size: usize) -> usize {
+    let page = rustix::param::page_size();
+    size.div_ceil(page) * page
+}
+
+/// Allocates `count` DMABUFs of `size` bytes (rounded up to pages) from the dma-heap at
+/// `heap` (e.g. `/dev/dma_heap/system`). Opening the heap fails with `ENOENT` (no such
+/// heap) or `EACCES` (permission), both named with the path.
+pub fn alloc_dma_heap(heap: &Path, size: usize, count: usize) -> Result<Vec<OwnedFd>> {
+    let fd =
+        rustix::fs::open(heap, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            Error::File {
+                op: "open",
+                path: heap.to_path_buf(),
+                errno: e,
+                detail: String::new(),
+            }
+        })?;
+    let len = page_align(size) as u64;
+    (0..count)
+        .map(|_| {
+            ioctl::dma_heap_alloc(fd.as_fd(), len).map_err(|e| Error::File {
+                op: "DMA_HEAP_IOCTL_ALLOC",
+                path: heap.to_path_buf(),
+                errno: e,
+                detail: format!("{len} bytes"),
+            })
+        })
+        .collect()
+}
+
+/// Allocates `count` DMABUFs of `size` bytes (rounded up to pages) through udmabuf
+/// (`/dev/udmabuf`): each is a memfd sealed against shrinking, wrapped with
+/// `UDMABUF_CREATE`. The memfds are closed once wrapped (the DMABUF holds the pages).
+pub fn alloc_udmabuf(
+    udmabuf: &Path,
+    size: usize,
+    count: usize,
+    name: &str,
+) -> Result<Vec<OwnedFd>> {
+    let dev =
+        rustix::fs::open(udmabuf, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            Error::File {
+                op: "open",
+                path: udmabuf.to_path_buf(),
+                errno: e,
+                detail: String::new(),
+            }
+        })?;
+    let len = page_align(size);
+    (0..count)
+        .map(|i| {
+            let memfd = sys::memfd(&format!("{name}-udmabuf{i}"), len)?;
+            ioctl::udmabuf_create(dev.as_fd(), memfd.as_fd(), len as u64).map_err(|e| Error::File {
+                op: "UDMABUF_CREATE",
+                path: udmabuf.to_path_buf(),
+                errno: e,
+                detail: format!("{len} bytes"),
+            })
+        })
+        .collect()
+}
+
+/// Asks IIO (the seed's interface) for `count` DMABUFs of `size` bytes on `buffer`.
+pub(crate) fn alloc_seed(
+    buffer: BorrowedFd<'_>,
+    size: usize,
+    count: usize,
+    name: &str,
+) -> Result<Vec<OwnedFd>> {
+    let len = page_align(size) as u64;
+    (0..count)
+        .map(|_| {
+            ioctl::seed_dmabuf_alloc(buffer, len).map_err(|e| {
+                Error::os_detail(
+                    "IIO_BUFFER_DMABUF_ALLOC (seed)",
+                    name,
+                    e,
+                    format!("{len} bytes"),
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockState {
+    /// Belongs to the CPU.
+    Cpu,
+    /// Enqueued with `bytes` bytes.
+    InFlight { bytes: usize },
+}
+
+#[derive(Debug)]
+struct DmaBlock {
+    fd: OwnedFd,
+    /// Read-only CPU mapping, handed out by `block_memory`.
+    ro: Arc<MappedRegion>,
+    /// Read-write CPU mapping (TX only).
+    rw: Option<MappedRegion>,
+    state: BlockState,
+    /// A SYNC START was issued and its END is due before the next enqueue.
+    cpu_synced: bool,
+    attached: bool,
+    /// The fence of the transfer in flight, as a sync file.
+    fence: Option<OwnedFd>,
+}
+
+/// Whether the kernel exports fences as sync files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fences {
+    Unknown,
+    Supported,
+    Unsupported,
+}
+
+/// A DMABUF transport (mainline or seed, by its [`DmabufOps`]).
+#[derive(Debug)]
+pub(crate) struct DmabufTransport<O: DmabufOps> {
+    config: StreamConfig,
+    blocks: Vec<DmaBlock>,
+    ops: O,
+    enabled: bool,
+    fences: Fences,
+    counters: TransportCounters,
+}
+
+impl<O: DmabufOps> DmabufTransport<O> {
+    /// Maps the DMABUFs (`dmabufs.len()` must be `config.block_count`, each at least
+    /// `config.block_size` bytes) and, for mainline, attaches every one of them. An attach
+    /// refusal (`EPERM`: no DMABUF support; `EINVAL`/`ENOTTY`: unknown ioctl) is returned as
+    /// is, with everything already attached detached again.
+    pub(crate) fn new(ops: O, dmabufs: Vec<OwnedFd>, config: StreamConfig) -> Result<Self> {
+        config.validate()?;
+        if dmabufs.len() != config.block_count {
+            return Err(Error::Config {
+                device: config.name.clone(),
+                message: format!(
+                    "{} DMABUFs for {} blocks",
+                    dmabufs.len(),
+                    config.block_count
+                ),
+            });
+        }
+        let mut blocks = Vec::with_capacity(dmabufs.len());
+        for fd in dmabufs {
+            let ro = MappedRegion::map_read_only(fd.as_fd(), config.block_size)
+                .map_err(|e| rename(e, &config.name))?;
+            let rw = match config.direction {
+                Direction::Out => Some(
+                    MappedRegion::map_read_write(fd.as_fd(), config.block_size)
+                        .map_err(|e| rename(e, &config.name))?,
+                ),
+                Direction::In => None,
+            };
+            blocks.push(DmaBlock {
+                fd,
+                ro: Arc::new(ro),
+                rw,
+                state: BlockState::Cpu,
+                cpu_synced: false,
+                attached: false,
+                fence: None,
+            });
+        }
+        let mut transport = DmabufTransport {
+            config,
+            blocks,
+            ops,
+            enabled: false,
+            fences: Fences::Unknown,
+            counters: TransportCounters::default(),
+        };
+        // On error, Drop detaches what was attached.
+        transport.attach_all()?;
+        tracing::debug!(
+            device = %transport.config.name,
+            kind = %transport.ops.kind(),
+            direction = %transport.config.direction,
+            block_size = transport.config.block_size,
+            block_count = transport.config.block_count,
+            "DMABUF transport created"
+        );
+        Ok(transport)
+    }
+
+    fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
+        Error::os_detail(op, self.config.name.as_str(), errno, detail)
+    }
+
+    fn attach_all(&mut self) -> Result<()> {
+        if !self.ops.uses_attach() {
+            return Ok(());
+        }
+        for i in 0..self.blocks.len() {
+            if self.blocks[i].attached {
+                continue;
+            }
+            if let Err(e) = self.ops.attach(self.blocks[i].fd.as_fd()) {
+                let detail = match e {
+                    Errno::PERM => "the buffer does not support DMABUF".to_string(),
+                    Errno::NOTTY | Errno::INVAL => {
+                        "the kernel does not know IIO_BUFFER_DMABUF_ATTACH_IOCTL".to_string()
+                    }
+                    Errno::BUSY => "the buffer is enabled; attach before enabling".to_string(),
+                    _ => format!("block {i}"),
+                };
+                return Err(self.err("IIO_BUFFER_DMABUF_ATTACH", e, detail));
+            }
+            self.blocks[i].attached = true;
+        }
+        Ok(())
+    }
+
+    fn check_block(&self, op: &'static str, block: usize) -> Result<()> {
+        if block >= self.blocks.len() {
+            return Err(self.config.unknown_block(op, block));
+        }
+        Ok(())
+    }
+
+    fn sync_direction(&self) -> u64 {
+        match self.config.direction {
+            Direction::In => DMA_BUF_SYNC_READ,
+            Direction::Out => DMA_BUF_SYNC_WRITE,
+        }
+    }
+
+    /// Ends the CPU access to `block` if one is open.
+    fn end_cpu_access(&mut self, block: usize) -> Result<()> {
+        if !self.blocks[block].cpu_synced {
+            return Ok(());
+        }
+        let flags = DMA_BUF_SYNC_END | self.sync_direction();
+        self.blocks[block].cpu_synced = false;
+        self.ops
+            .sync(self.blocks[block].fd.as_fd(), flags)
+            .map_err(|e| self.err("DMA_BUF_IOCTL_SYNC(END)", e, format!("block {block}")))
+    }
+
+    fn begin_cpu_access(&mut self, block: usize) -> Result<()> {
+        if self.blocks[block].cpu_synced {
+            return Ok(());
+        }
+        let flags = DMA_BUF_SYNC_START | self.sync_direction();
+        self.ops
+            .sync(self.blocks[block].fd.as_fd(), flags)
+            .map_err(|e| self.err("DMA_BUF_IOCTL_SYNC(START)", e, format!("block {block}")))?;
+        self.blocks[block].cpu_synced = true;
+        Ok(())
+    }
+
+    fn enqueue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+        self.end_cpu_access(block)?;
+        if self.ops.uses_attach() && !self.blocks[block].attached {
+            return Err(self.err(
+                "enqueue",
+                Errno::PERM,
+                format!("block {block} is not attached (stopped?)"),
+            ));
+        }
+        let fd = self.blocks[block].fd.as_fd();
+        self.ops.enqueue(fd, bytes_used as u64).map_err(|e| {
+            self.err(
+                "IIO_BUFFER_DMABUF_ENQUEUE",
+                e,
+                format!("block {block}, {bytes_used} bytes"),
+            )
+        })?;
+        self.blocks[block].state = BlockState::InFlight { bytes: bytes_used };
+        // Export the fence while the transfer is in flight: once signalled it is no longer
+        // exported, and its error status would be lost.
+        let fence = if self.fences == Fences::Unsupported {
+            None
+        } else {
+            match self.ops.export_fence(self.blocks[block].fd.as_fd()) {
+                Ok(fence) => {
+                    self.fences = Fences::Supported;
+                    Some(fence)
+                }
+                Err(e @ (Errno::NOTTY | Errno::INVAL)) => {
+                    self.fences = Fences::Unsupported;
+                    tracing::warn!(
+                        device = %self.config.name,
+                        "DMA_BUF_IOCTL_EXPORT_SYNC_FILE unsupported ({e}): failed transfers \
+                         cannot be told from good ones on this kernel"
+                    );
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(device = %self.config.name, block, "exporting the fence failed: {e}");
+                    None
+                }
+            }
+        };
+        self.blocks[block].fence = fence;
+        Ok(())
+    }
+
+    fn start_inner(&mut self) -> Result<()> {
+        if let Some(length) = self.config.length
+            && let Err(e) = self.ops.set_length(length)
+        {
+            // The DMABUF path does not use `length`; a read-only one is no reason to stop.
+            tracing::warn!(device = %self.config.name, "length not set: {e}");
+        }
+        self.attach_all()?;
+        if self.config.direction == Direction::In {
+            for block in 0..self.blocks.len() {
+                if self.blocks[block].state == BlockState::Cpu {
+                    self.enqueue(block, self.config.block_size)?;
+                }
+            }
+        }
+        self.ops.set_enabled(true)?;
+        self.enabled = true;
+        Ok(())
+    }
+}
+
+fn rename(e: Error, name: &str) -> Error {
+    match e {
+        Error::Os {
+            op, errno, detail, ..
+        } => Error::Os {
+            op,
+            device: name.to_string(),
+            errno,
+            detail,
+        },
+        other => other,
+    }
+}
+
+impl<O: DmabufOps> Transport for DmabufTransport<O> {
+    fn kind(&self) -> TransportKind {
+        self.ops.kind()
+    }
+
+    fn device(&self) -> &str {
+        &self.config.name
+    }
+
+    fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn block_size(&self) -> usize {
+        self.config.block_size
+    }
+
+    fn sample_size(&self) -> usize {
+        self.config.sample_size
+    }
+
+    fn direction(&self) -> Direction {
+        self.config.direction
+    }
+
+    fn bytes_used_align(&self) -> usize {
+        self.config.bytes_align
+    }
+
+    /// Attaches every DMABUF (mainline), enqueues every block whole (RX; TX blocks stay with
+    /// the CPU unless already requeued), then writes `enable` = 1 — in that order, as the
+    /// kernel requires. `EBUSY` if started; on failure everything is stopped again.
+    fn start(&mut self) -> Result<()> {
+        if self.enabled {
+            return Err(self.err("start", Errno::BUSY, "already started"));
+        }
+        let result = self.start_inner();
+        if result.is_err()
+            && let Err(e) = self.stop()
+        {
+            tracing::warn!(device = %self.config.name, "cleanup after a failed start: {e}");
+        }
+        result
+    }
+
+    fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
+        (self.blocks[block].fd.as_fd(), Interest::Writable)
+    }
+
+    fn try_complete(&mut self, block: usize) -> Result<Option<usize>> {
+        self.check_block("try_complete", block)?;
+        let BlockState::InFlight { bytes } = self.blocks[block].state else {
+            return Ok(None);
+        };
+        let idle = self
+            .ops
+            .wait_idle(self.blocks[block].fd.as_fd(), Duration::ZERO)
+            .map_err(|e| self.err("poll", e, format!("block {block}")))?;
+        if !idle {
+            return Ok(None);
+        }
+        let status = match &self.blocks[block].fence {
+            Some(fence) => Some(
+                self.ops
+                    .fence_status(fence.as_fd())
+                    .map_err(|e| self.err("SYNC_IOC_FILE_INFO", e, format!("block {block}")))?,
+            ),
+            None => None,
+        };
+        if status == Some(0) {
+            // Not signalled yet although the DMABUF looked idle: check again later.
+            return Ok(None);
+        }
+        self.blocks[block].fence = None;
+        self.blocks[block].state = BlockState::Cpu;
+        if let Some(status) = status.filter(|&s| s < 0) {
+            let errno = Errno::from_raw_os_error(status.saturating_neg());
+            tracing::warn!(device = %self.config.name, block, "transfer failed: {errno}");
+            return Err(Error::TransferFailed {
+                device: self.config.name.clone(),
+                block,
+                errno,
+            });
+        }
+        if self.config.direction == Direction::In {
+            self.begin_cpu_access(block)?;
+        }
+        self.counters.blocks_completed += 1;
+        self.counters.bytes_completed += bytes as u64;
+        Ok(Some(bytes))
+    }
+
+    /// As documented on the trait; returns `Ok(None)` at once when the block is not in
+    /// flight.
+    fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
+        self.check_block("wait_complete", block)?;
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(bytes) = self.try_complete(block)? {
+                return Ok(Some(bytes));
+            }
+            if self.blocks[block].state == BlockState::Cpu {
+                return Ok(None);
+            }
+            let left = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    left
+                }
+                None => Duration::from_secs(3600),
+            };
+            self.ops
+                .wait_idle(self.blocks[block].fd.as_fd(), left)
+                .map_err(|e| self.err("poll", e, format!("block {block}")))?;
+        }
+    }
+
+    fn block_memory(&self, block: usize) -> Arc<MappedRegion> {
+        Arc::clone(&self.blocks[block].ro)
+    }
+
+    /// Ends the CPU access (SYNC END), then enqueues `block` with `bytes_used` bytes.
+    /// `EBUSY` while it is in flight; `EINVAL` for a size that is 0, larger than the block,
+    /// or not a multiple of [`Transport::bytes_used_align`].
+    fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+        self.check_block("requeue", block)?;
+        self.config.check_bytes_used("requeue", bytes_used)?;
+        if self.blocks[block].state != BlockState::Cpu {
+            return Err(self.err(
+                "requeue",
+                Errno::BUSY,
+                format!("block {block} is in flight"),
+            ));
+        }
+        self.enqueue(block, bytes_used)
+    }
+
+    /// Writes `enable` = 0 (which aborts what is queued), waits (up to 5 s, and only if the
+    /// buffer was enabled) for the transfers still in flight, ends any CPU access, and
+    /// detaches every DMABUF (mainline).
+    /// Every block then belongs to the CPU; uncollected completions are discarded.
+    /// Idempotent; keeps going after an error and returns the first one.
+    fn stop(&mut self) -> Result<()> {
+        let mut first_error = None;
+        let was_enabled = self.enabled;
+        if self.enabled {
+            self.enabled = false;
+            if let Err(e) = self.ops.set_enabled(false) {
+                first_error.get_or_insert(e);
+            }
+        }
+        // Disabling aborts the queued transfers, so they finish quickly. Blocks queued on a
+        // buffer that was never enabled (a start that failed half-way, TX blocks queued
+        // before start) will not move at all: do not wait for them.
+        let wait = if was_enabled {
+            STOP_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        let deadline = Instant::now() + wait;
+        for block in 0..self.blocks.len() {
+            if self.blocks[block].state == BlockState::Cpu {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.ops.wait_idle(self.blocks[block].fd.as_fd(), left) {
+                Ok(true) => {}
+                Ok(false) if was_enabled => tracing::warn!(
+                    device = %self.config.name,
+                    block,
+                    "transfer still in flight {STOP_TIMEOUT:?} after disabling"
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    first_error.get_or_insert(self.err("poll", e, format!("block {block}")));
+                }
+            }
+            self.blocks[block].state = BlockState::Cpu;
+            self.blocks[block].fence = None;
+        }
+        for block in 0..self.blocks.len() {
+            if let Err(e) = self.end_cpu_access(block) {
+                first_error.get_or_insert(e);
+            }
+            if self.blocks[block].attached {
+                self.blocks[block].attached = false;
+                if let Err(e) = self.ops.detach(self.blocks[block].fd.as_fd()) {
+                    first_error.get_or_insert(self.err(
+                        "IIO_BUFFER_DMABUF_DETACH",
+                        e,
+                        format!("block {block}"),
+                    ));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn counters(&self) -> TransportCounters {
+        self.counters.clone()
+    }
+
+    /// Begins the CPU's write access (SYNC START WRITE) and returns the block's memory.
+    fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
+        self.check_block("block_mut", block)?;
+        if self.config.direction != Direction::Out {
+            return Err(self.err(
+                "block_mut",
+                Errno::OPNOTSUPP,
+                "not an output (TX) transport",
+            ));
+        }
+        if self.blocks[block].state != BlockState::Cpu {
+            return Err(self.err(
+                "block_mut",
+                Errno::BUSY,
+                format!("block {block} is in flight"),
+            ));
+        }
+        self.begin_cpu_access(block)?;
+        match self.blocks[block].rw.as_mut() {
+            Some(rw) => Ok(rw.as_mut_bytes()),
+            None => Err(Error::os_detail(
+                "block_mut",
+                self.config.name.as_str(),
+                Errno::OPNOTSUPP,
+                "no writable mapping",
+            )),
+        }
+    }
+}
+
+impl<O: DmabufOps> Drop for DmabufTransport<O> {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::warn!(device = %self.config.name, "stopping on drop: {e}");
+        }
+        // Then the fields: mappings unmapped (unless shared out), DMABUF fds closed, and the
+        // buffer fd closed last (closing it also releases any attachment the kernel still
+        // holds).
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::os::fd::AsRawFd;
+    use std::sync::Mutex;
+
+    /// What the fake kernel was asked, in order (by block number where a DMABUF is involved).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum Call {
+        Attach(usize),
+        Detach(usize),
+        Enqueue(usize, u64),
+        Sync(usize, u64),
+        Export(usize),
+        Length(u64),
+        Enable(bool),
+    }
+
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeState {
+        pub calls: Vec<Call>,
+        /// DMABUF raw fd → block number.
+        pub blocks: HashMap<i32, usize>,
+        /// Blocks whose transfer has finished, with the fence status to report.
+        pub done: HashMap<usize, i32>,
+        pub attach_error: Option<Errno>,
+        pub export_error: Option<Errno>,
+        pub enable_error: Option<Errno>,
+        /// Fence fds handed out: fd → block.
+        pub fences: HashMap<i32, usize>,
+    }
+
+    /// A recording fake kernel. Fences are eventfds standing for sync files.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct FakeOps {
+        pub state: Arc<Mutex<FakeState>>,
+        pub seed: bool,
+    }
+
+    impl FakeOps {
+        fn block(&self, fd: BorrowedFd<'_>) -> usize {
+            self.state.lock().unwrap().blocks[&fd.as_raw_fd()]
+        }
+        fn log(&self, call: Call) {
+            self.state.lock().unwrap().calls.push(call);
+        }
+        pub(crate) fn calls(&self) -> Vec<Call> {
+            self.state.lock().unwrap().calls.clone()
+        }
+        pub(crate) fn finish(&self, block: usize, status: i32) {
+            self.state.lock().unwrap().done.insert(block, status);
+        }
+    }
+
+    impl DmabufOps for FakeOps {
+        fn kind(&self) -> TransportKind {
+            if self.seed {
+                TransportKind::Seed
+            } else {
+                TransportKind::Dmabuf
+            }
+        }
+        fn uses_attach(&self) -> bool {
+            !self.seed
+        }
+        fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
+            let b = self.block(dmabuf);
+            if let Some(e) = self.state.lock().unwrap().attach_error {
+                return Err(e);
+            }
+            self.log(Call::Attach(b));
+            Ok(())
+        }
+        fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
+            let b = self.block(dmabuf);
+            self.log(Call::Detach(b));
+            Ok(())
+        }
+        fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()> {
+            let b = self.block(dmabuf);
+            self.state.lock().unwrap().done.remove(&b);
+            self.log(Call::Enqueue(b, bytes_used));
+            Ok(())
+        }
+        fn sync(&mut self, dmabuf: BorrowedFd<'_>, flags: u64) -> rustix::io::Result<()> {
+            let b = self.block(dmabuf);
+            self.log(Call::Sync(b, flags));
+            Ok(())
+        }
+        fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+            let b = self.block(dmabuf);
+            if let Some(e) = self.state.lock().unwrap().export_error {
+                return Err(e);
+            }
+            self.log(Call::Export(b));
+            let fd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)?;
+            self.state.lock().unwrap().fences.insert(fd.as_raw_fd(), b);
+            Ok(fd)
+        }
+        fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32> {
+            let st = self.state.lock().unwrap();
+            let b = st.fences[&fence.as_raw_fd()];
+            Ok(st.done.get(&b).copied().unwrap_or(0))
+        }
+        fn wait_idle(
+            &mut self,
+            dmabuf: BorrowedFd<'_>,
+            _timeout: Duration,
+        ) -> rustix::io::Result<bool> {
+            let b = self.block(dmabuf);
+            Ok(self.state.lock().unwrap().done.contains_key(&b))
+        }
+        fn set_length(&mut self, samples: u64) -> Result<()> {
+            self.log(Call::Length(samples));
+            Ok(())
+        }
+        fn set_enabled(&mut self, enabled: bool) -> Result<()> {
+            if let Some(errno) = self.state.lock().unwrap().enable_error {
+                return Err(Error::Attribute {
+                    attr: "enable".to_string(),
+                    path: "/fake/buffer0/enable".into(),
+                    value: "1".to_string(),
+                    errno,
+                });
+            }
+            self.log(Call::Enable(enabled));
+            Ok(())
+        }
+    }
+
+    fn config(direction: Direction, blocks: usize) -> StreamConfig {
+        StreamConfig {
+            name: "fake-dmabuf".to_string(),
+            direction,
+            sample_size: 4,
+            block_size: 4096,
+            block_count: blocks,
+            bytes_align: 8,
+            length: Some(2048),
+            watermark: None,
+        }
+    }
+
+    /// Memfds standing in for DMABUFs, registered with the fake.
+    fn dmabufs(ops: &FakeOps, n: usize) -> Vec<OwnedFd> {
+        (0..n)
+            .map(|i| {
+                let fd = sys::memfd(&format!("fake-dmabuf{i}"), 4096).unwrap();
+                ops.state.lock().unwrap().blocks.insert(fd.as_raw_fd(), i);
+                fd
+            })
+            .collect()
+    }
+
+    const R: u64 = DMA_BUF_SYNC_READ;
+    const W: u64 = DMA_BUF_SYNC_WRITE;
+    const START: u64 = DMA_BUF_SYNC_START;
+    const END: u64 = DMA_BUF_SYNC_END;
+
+    #[test]
+    fn mainline_rx_cycle_follows_the_kernel_rules() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        assert_eq!(t.kind(), TransportKind::Dmabuf);
+        assert_eq!(t.completion_fd(1).1, Interest::Writable);
+        // Probing at open: attached, nothing else.
+        assert_eq!(ops.calls(), [Call::Attach(0), Call::Attach(1)]);
+        t.start().unwrap();
+        // Length, every block enqueued whole with its fence exported, then enable.
+        assert_eq!(
+            ops.calls()[2..],
+            [
+                Call::Length(2048),
+                Call::Enqueue(0, 4096),
+                Call::Export(0),
+                Call::Enqueue(1, 4096),
+                Call::Export(1),
+                Call::Enable(true),
+            ]
+        );
+        assert_eq!(t.start().unwrap_err().errno(), Some(Errno::BUSY));
+        // In flight: nothing to collect, and it cannot be requeued.
+        assert_eq!(t.try_complete(0).unwrap(), None);
+        assert_eq!(t.requeue(0, 4096).unwrap_err().errno(), Some(Errno::BUSY));
+        // Completes: synced for CPU reads before it is handed out.
+        ops.finish(0, 1);
+        let n = ops.calls().len();
+        assert_eq!(
+            t.wait_complete(0, Duration::from_secs(1)).unwrap(),
+            Some(4096)
+        );
+        assert_eq!(ops.calls()[n..], [Call::Sync(0, START | R)]);
+        assert_eq!(t.try_complete(0).unwrap(), None); // collected already
+        // Requeue: sync end, then enqueue (bytes_used checked first).
+        assert_eq!(t.requeue(0, 12).unwrap_err().errno(), Some(Errno::INVAL)); // not × 8
+        assert_eq!(t.requeue(0, 0).unwrap_err().errno(), Some(Errno::INVAL));
+        assert_eq!(t.requeue(0, 4104).unwrap_err().errno(), Some(Errno::INVAL));
+        let n = ops.calls().len();
+        t.requeue(0, 4096).unwrap();
+        assert_eq!(
+            ops.calls()[n..],
+            [
+                Call::Sync(0, END | R),
+                Call::Enqueue(0, 4096),
+                Call::Export(0)
+            ]
+        );
+        let c = t.counters();
+        assert_eq!(
+            (c.blocks_completed, c.bytes_completed, c.bytes_copied),
+            (1, 4096, 0)
+        );
+        // Stop: disable first, then (transfers aborted → idle) detach.
+        ops.finish(0, -4); // aborted with EINTR
+        ops.finish(1, -4);
+        let n = ops.calls().len();
+        t.stop().unwrap();
+        assert_eq!(
+            ops.calls()[n..],
+            [Call::Enable(false), Call::Detach(0), Call::Detach(1)]
+        );
+        let n = ops.calls().len();
+        t.stop().unwrap(); // idempotent
+        drop(t);
+        assert_eq!(ops.calls().len(), n);
+    }
+
+    #[test]
+    fn failed_transfer_is_reported_never_delivered() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        t.start().unwrap();
+        ops.finish(0, -5); // EIO
+        let n = ops.calls().len();
+        let e = t.try_complete(0).unwrap_err();
+        let Error::TransferFailed { block, errno, .. } = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!((block, errno), (0, Errno::IO));
+        assert_eq!(ops.calls().len(), n, "no CPU sync for a failed block");
+        assert_eq!(t.counters().blocks_completed, 0);
+        // It belongs to the CPU again and can be requeued (no SYNC END: none was begun).
+        t.requeue(0, 4096).unwrap();
+        assert_eq!(ops.calls()[n..], [Call::Enqueue(0, 4096), Call::Export(0)]);
+        // A block that looks idle but whose fence has not signalled is not complete.
+        ops.finish(1, 0);
+        assert_eq!(t.try_complete(1).unwrap(), None);
+    }
+
+    #[test]
+    fn without_fence_export_completion_still_works() {
+        let ops = FakeOps::default();
+        ops.state.lock().unwrap().export_error = Some(Errno::NOTTY);
+        let bufs = dmabufs(&ops, 1);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
+        t.start().unwrap();
+        ops.finish(0, -5); // would be an error, but the kernel cannot tell us
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        assert_eq!(t.fences, Fences::Unsupported);
+    }
+
+    #[test]
+    fn attach_refusal_detaches_what_was_attached() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 3);
+        // Attach works for none: EPERM on the first.
+        ops.state.lock().unwrap().attach_error = Some(Errno::PERM);
+        let e = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 3)).unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::PERM));
+        assert!(e.to_string().contains("does not support DMABUF"), "{e}");
+        assert!(ops.calls().is_empty());
+        // Wrong number of DMABUFs.
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        assert!(matches!(
+            DmabufTransport::new(ops, bufs, config(Direction::In, 3)),
+            Err(Error::Config { .. })
+        ));
+    }
+
+    #[test]
+    fn mainline_tx_cycle_with_partial_last_block() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 2)).unwrap();
+        assert_eq!(t.direction(), Direction::Out);
+        assert_eq!(t.bytes_used_align(), 8);
+        t.start().unwrap();
+        // TX: nothing enqueued at start; enabled after attach.
+        assert_eq!(
+            ops.calls(),
+            [
+                Call::Attach(0),
+                Call::Attach(1),
+                Call::Length(2048),
+                Call::Enable(true)
+            ]
+        );
+        let n = ops.calls().len();
+        let mem = t.block_mut(0).unwrap();
+        mem[..16].copy_from_slice(&[7; 16]);
+        assert_eq!(t.block_memory(0).as_bytes()[..16], [7; 16]);
+        t.block_mut(0).unwrap(); // a second access does not sync again
+        t.requeue(0, 16).unwrap(); // a partial block: exactly 16 bytes
+        assert_eq!(
+            ops.calls()[n..],
+            [
+                Call::Sync(0, START | W),
+                Call::Sync(0, END | W),
+                Call::Enqueue(0, 16),
+                Call::Export(0)
+            ]
+        );
+        assert_eq!(t.block_mut(0).unwrap_err().errno(), Some(Errno::BUSY));
+        ops.finish(0, 1);
+        let n = ops.calls().len();
+        assert_eq!(t.try_complete(0).unwrap(), Some(16));
+        assert_eq!(ops.calls().len(), n, "no read sync on TX completion");
+        t.stop().unwrap();
+        // A stopped transport refuses to enqueue detached blocks.
+        assert_eq!(t.requeue(0, 16).unwrap_err().errno(), Some(Errno::PERM));
+    }
+
+    #[test]
+    fn seed_has_no_attach_and_rx_refuses_block_mut() {
+        let ops = FakeOps {
+            seed: true,
+            ..FakeOps::default()
+        };
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        assert_eq!(t.kind(), TransportKind::Seed);
+        assert_eq!(t.block_mut(0).unwrap_err().errno(), Some(Errno::OPNOTSUPP));
+        t.start().unwrap();
+        assert!(!ops.calls().iter().any(|c| matches!(c, Call::Attach(_))));
+        ops.finish(0, 1);
+        ops.finish(1, 1);
+        t.stop().unwrap();
+        assert!(!ops.calls().iter().any(|c| matches!(c, Call::Detach(_))));
+        assert_eq!(t.try_complete(9).unwrap_err().errno(), Some(Errno::INVAL));
+    }
+
+    #[test]
+    fn stop_ends_open_cpu_access() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 1);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
+        t.start().unwrap();
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        let n = ops.calls().len();
+        drop(t); // stop on drop
+        assert_eq!(
+            ops.calls()[n..],
+            [Call::Enable(false), Call::Sync(0, END | R), Call::Detach(0)]
+        );
+    }
+
+    #[test]
+    fn failed_enable_undoes_the_start() {
+        let ops = FakeOps::default();
+        ops.state.lock().unwrap().enable_error = Some(Errno::INVAL);
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        let e = t.start().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Attribute {
+                    errno: Errno::INVAL,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Enqueued, never enabled (so never disabled), then detached; the blocks are the
+        // CPU's again and a later start attaches them again.
+        assert_eq!(
+            ops.calls()[2..],
+            [
+                Call::Length(2048),
+                Call::Enqueue(0, 4096),
+                Call::Export(0),
+                Call::Enqueue(1, 4096),
+                Call::Export(1),
+                Call::Detach(0),
+                Call::Detach(1),
+            ]
+        );
+        ops.state.lock().unwrap().enable_error = None;
+        t.start().unwrap();
+        assert_eq!(
+            ops.calls()[9..12],
+            [Call::Length(2048), Call::Attach(0), Call::Attach(1)]
+        );
+    }
+
+    #[test]
+    fn page_alignment() {
+        let page = rustix::param::page_size();
+        assert_eq!(page_align(1), page);
+        assert_eq!(page_align(page), page);
+        assert_eq!(page_align(page + 1), 2 * page);
+    }
+
+    #[test]
+    fn missing_allocators_name_their_path() {
+        let e = alloc_dma_heap(Path::new("/nonexistent/dma_heap/system"), 4096, 2).unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::NOENT));
+        assert!(
+            e.to_string().contains("/nonexistent/dma_heap/system"),
+            "{e}"
+        );
+        let e = alloc_udmabuf(Path::new("/nonexistent/udmabuf"), 4096, 2, "t").unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::NOENT));
+        // A file that is not a heap: the allocation ioctl is refused.
+        let f = sys::memfd("not-a-heap", 16).unwrap();
+        let e = alloc_seed(f.as_fd(), 4096, 1, "t").unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::NOTTY));
+    }
+}
