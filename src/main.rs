@@ -50,6 +50,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect IIO devices.
+    Iio {
+        #[command(subcommand)]
+        command: IioCommand,
+    },
     /// Print a flowgraph as a Graphviz digraph.
     Graph {
         /// Flowgraph file.
@@ -57,6 +62,19 @@ enum Command {
         /// Also render it to this SVG file with Graphviz's `dot`.
         #[arg(long, value_name = "PATH")]
         svg: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IioCommand {
+    /// List devices, channels with scan formats, buffers and the transports each supports.
+    List {
+        /// Sysfs devices directory to read (a fake tree for tests).
+        #[arg(long, value_name = "DIR", default_value = "/sys/bus/iio/devices")]
+        sysfs_root: PathBuf,
+        /// Try the DMABUF interfaces on accessible device nodes (nothing is enabled).
+        #[arg(long)]
+        probe: bool,
     },
 }
 
@@ -96,6 +114,25 @@ fn main() -> ExitCode {
             }
             Err(e) => report_load_error(e),
         },
+        Command::Iio {
+            command: IioCommand::List { sysfs_root, probe },
+        } => {
+            let sysfs = weir_iio::sysfs::Sysfs::new(&sysfs_root);
+            let options = weir_iio::report::ReportOptions {
+                probe,
+                ..Default::default()
+            };
+            match weir_iio::report::list_report_with(&sysfs, &options) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+            }
+        }
         Command::Graph { file, svg } => match FlowgraphSpec::load(&file, &registry) {
             Ok(spec) => graph(&spec, svg),
             Err(e) => report_load_error(e),

@@ -157,3 +157,45 @@ fn graph_prints_dot() {
     );
     assert!(dot.contains("\"src\" -> \"conv\""), "{dot}");
 }
+
+#[test]
+fn iio_list_reads_a_sysfs_tree() {
+    use weir_iio::testing::{FakeChannel, FakeSysfs};
+    let fake = FakeSysfs::new();
+    fake.device(0)
+        .name("ad9361-phy")
+        .attr("in_voltage_sampling_frequency", "30720000");
+    fake.device(1).name("cf-ad9361-lpc").label("rx").buffer(
+        0,
+        &[("length", "4096"), ("enable", "0"), ("watermark", "1")],
+        &[
+            FakeChannel::new("in_voltage0", 0, "le:s12/16>>4", true),
+            FakeChannel::new("in_voltage1", 1, "le:s12/16>>4", true),
+        ],
+    );
+    let root = fake.root().to_str().expect("utf-8 path");
+    let out = weir(&["iio", "list", "--sysfs-root", root]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "iio:device1",
+        "cf-ad9361-lpc",
+        "rx",
+        "voltage0",
+        "le:s12/16>>4",
+        "buffer0",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "`{expected}` missing from\n{stdout}"
+        );
+    }
+
+    let out = weir(&["iio", "list", "--sysfs-root", "/nonexistent/iio"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/iio"));
+}

@@ -243,3 +243,176 @@ path = "{}"
         );
     }
 }
+
+const FFT_CHAIN: &str = r#"
+connections = ["src.out -> conv.in", "conv.out -> fft.in", "fft.out -> head.in", "head.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+pattern = "tone"
+tone_frequency = 0.125
+tone_amplitude = 8192
+[blocks.conv]
+type = "ci16_to_cf32"
+[blocks.fft]
+type = "fft"
+len = 64
+[blocks.head]
+type = "head"
+items = 640
+[blocks.sink]
+type = "file_sink"
+path = "PATH"
+"#;
+
+#[test]
+fn stock_fft_finds_the_tone_in_its_bin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("fft.cf32");
+    let text = FFT_CHAIN.replace("PATH", &out.display().to_string());
+    let spec = parse(&text, &[]).expect("loads");
+    spec.build(&weir::registry())
+        .expect("builds")
+        .run()
+        .expect("runs");
+    let bytes = std::fs::read(&out).expect("output");
+    assert_eq!(bytes.len(), 640 * 8);
+    for (f, frame) in bytes.chunks_exact(64 * 8).enumerate() {
+        let power: Vec<f32> = frame
+            .chunks_exact(8)
+            .map(|b| {
+                let re = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let im = f32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                re * re + im * im
+            })
+            .collect();
+        let peak = (0..64)
+            .max_by(|a, b| power[*a].total_cmp(&power[*b]))
+            .expect("bins");
+        // 0.125 cycles/sample in a 64-point FFT is bin 8.
+        assert_eq!(peak, 8, "frame {f}");
+    }
+}
+
+#[test]
+fn buffers_smaller_than_a_blocks_chunk_are_refused() {
+    let text = FFT_CHAIN.replace(
+        "\"conv.out -> fft.in\"",
+        "{ connect = \"conv.out -> fft.in\", buffer = 32 }",
+    );
+    let e = parse(&text, &[]).expect_err("buffer too small");
+    assert_eq!(e.block.as_deref(), Some("fft"));
+    assert!(
+        e.message
+            .contains("`fft.in` needs 64 items per call but the buffer from `conv.out` holds 32"),
+        "{e}"
+    );
+
+    // A DMA block smaller than an FFT frame read in place would stall the same way.
+    let text = r#"
+connections = ["src.out -> fft.in", "fft.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+item = "cf32"
+samples_per_block = 512
+[blocks.fft]
+type = "fft"
+len = 1024
+[blocks.sink]
+type = "null_sink"
+"#;
+    let e = parse(text, &[]).expect_err("DMA block smaller than the FFT");
+    assert!(e.message.contains("needs 1024 items per call"), "{e}");
+    assert!(e.message.contains("`src.out` holds 256"), "{e}");
+
+    let text = text.replace(
+        "\"src.out -> fft.in\"",
+        "{ connect = \"src.out -> fft.in\", buffer = 4096 }",
+    );
+    let e = parse(&text, &[]).expect_err("buffer on a DMA connection");
+    assert!(e.message.contains("fixed-size device blocks"), "{e}");
+}
+
+/// A test block: a source that records how much room its output buffer offers on its first call
+/// (the whole buffer), then ends.
+mod probe {
+    use std::sync::Arc;
+
+    use futuresdr::runtime::dev::prelude::*;
+    use weir_core::{
+        BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, Params,
+        PortSpec, Ports,
+    };
+
+    #[derive(Block)]
+    pub struct RoomProbe {
+        #[output]
+        output: DefaultCpuWriter<Cf32>,
+        stats: Arc<BlockStats>,
+    }
+
+    impl Kernel for RoomProbe {
+        async fn work(
+            &mut self,
+            io: &mut WorkIo,
+            _mo: &mut MessageOutputs,
+            _meta: &mut BlockMeta,
+        ) -> Result<()> {
+            let room = self.output.slice().len();
+            self.stats.set_counter("room", room as u64);
+            io.finished = true;
+            Ok(())
+        }
+    }
+
+    fn ports(_: &Params) -> Result<Ports, BuildError> {
+        Ok(Ports {
+            outputs: vec![PortSpec::output(
+                "out",
+                "output",
+                ItemType::Cf32,
+                BufferKind::Circular,
+            )],
+            ..Ports::default()
+        })
+    }
+
+    fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+        let stats = ctx.stats();
+        Ok(ctx.add(RoomProbe {
+            output: DefaultCpuWriter::default(),
+            stats,
+        }))
+    }
+
+    pub fn descriptor() -> BlockDescriptor {
+        BlockDescriptor {
+            type_name: "room_probe",
+            doc: "test: records its output buffer's room",
+            params: vec![],
+            ports,
+            build,
+        }
+    }
+}
+
+fn output_room(connection: &str) -> u64 {
+    let mut registry = weir::registry();
+    registry.register(probe::descriptor());
+    let text = format!(
+        "connections = [{connection}]\n[blocks.p]\ntype = \"room_probe\"\n[blocks.sink]\ntype = \"null_sink\"\n"
+    );
+    let spec = FlowgraphSpec::parse(&text, "probe.toml", &registry).expect("loads");
+    let report = spec.build(&registry).expect("builds").run().expect("runs");
+    report
+        .block("p")
+        .and_then(|b| b.counter("room"))
+        .expect("room")
+}
+
+#[test]
+fn a_connection_buffer_size_is_applied() {
+    let default = output_room("\"p.out -> sink.in\"");
+    let asked = output_room("{ connect = \"p.out -> sink.in\", buffer = 65536 }");
+    assert!(default < 65536, "default buffer holds {default} items");
+    assert!(asked >= 65536, "buffer = 65536 gave room for {asked} items");
+}

@@ -62,6 +62,20 @@ pub struct Connection {
     pub to: Endpoint,
     /// Stream or message.
     pub kind: ConnectionKind,
+    /// Buffer size in items asked for on this (stream) connection.
+    pub buffer: Option<usize>,
+}
+
+/// An entry of `connections`: `"a.out -> b.in"` or `{ connect = "a.out -> b.in", buffer = N }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConnectionEntry {
+    Text(String),
+    Table {
+        connect: String,
+        #[serde(default)]
+        buffer: Option<i64>,
+    },
 }
 
 /// A flowgraph checked against a registry: every type, parameter, port and connection is valid.
@@ -83,7 +97,7 @@ struct FileModel {
     #[serde(default)]
     vars: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
-    connections: Vec<Spanned<String>>,
+    connections: Vec<Spanned<ConnectionEntry>>,
     #[serde(default)]
     blocks: BTreeMap<Spanned<String>, Spanned<BlockTable>>,
 }
@@ -159,6 +173,7 @@ impl FlowgraphSpec {
         let mut connections = Vec::new();
         let mut driven: HashMap<(String, String), Range<usize>> = HashMap::new();
         for c in &model.connections {
+            let c_span = c.span();
             let conn = Self::check_connection(&source, &blocks, c)?;
             if conn.kind == ConnectionKind::Message {
                 // A message input may have any number of senders.
@@ -170,7 +185,7 @@ impl FlowgraphSpec {
                 let (line, column) = source.line_column(first.start);
                 return Err(LoadError::at(
                     &source,
-                    c.span(),
+                    c_span,
                     Some(&conn.to.block),
                     format!(
                         "input `{}` is connected twice (first at line {line}, column {column})",
@@ -178,7 +193,7 @@ impl FlowgraphSpec {
                     ),
                 ));
             }
-            driven.insert(key, c.span());
+            driven.insert(key, c_span);
             connections.push(conn);
         }
 
@@ -281,10 +296,13 @@ impl FlowgraphSpec {
     fn check_connection(
         source: &Arc<SourceFile>,
         blocks: &[BlockSpec],
-        c: &Spanned<String>,
+        c: &Spanned<ConnectionEntry>,
     ) -> Result<Connection, LoadError> {
         let span = c.span();
-        let text = c.get_ref();
+        let (text, buffer) = match c.get_ref() {
+            ConnectionEntry::Text(t) => (t, None),
+            ConnectionEntry::Table { connect, buffer } => (connect, *buffer),
+        };
         let err = |block: Option<&str>, m: String| LoadError::at(source, span.clone(), block, m);
         let (kind, (from, to)) = if let Some(ends) = text.split_once("->") {
             (ConnectionKind::Stream, ends)
@@ -347,7 +365,18 @@ impl FlowgraphSpec {
             };
             check(src, &from.port, &src.ports.message_outputs, "output")?;
             check(dst, &to.port, &dst.ports.message_inputs, "input")?;
-            return Ok(Connection { from, to, kind });
+            if buffer.is_some() {
+                return Err(err(
+                    None,
+                    "`buffer` applies to stream connections, not messages".to_string(),
+                ));
+            }
+            return Ok(Connection {
+                from,
+                to,
+                kind,
+                buffer: None,
+            });
         }
         let out = src
             .ports
@@ -396,7 +425,42 @@ impl FlowgraphSpec {
                 ),
             ));
         }
-        Ok(Connection { from, to, kind })
+        let buffer = match buffer {
+            None => None,
+            Some(b) if out.fixed_buffer_items.is_some() => {
+                return Err(err(
+                    Some(&src.name),
+                    format!(
+                        "`{}.{}` hands over fixed-size device blocks; set their size on `{}` instead of `buffer = {b}`",
+                        src.name, out.name, src.name
+                    ),
+                ));
+            }
+            Some(b) => Some(usize::try_from(b).ok().filter(|b| *b > 0).ok_or_else(|| {
+                err(
+                    None,
+                    format!("`buffer` must be a positive number of items, found {b}"),
+                )
+            })?),
+        };
+        // A buffer that can never hold the chunk the reader needs stalls the flowgraph silently.
+        if let Some(size) = buffer.or(out.fixed_buffer_items)
+            && size < inp.min_items
+        {
+            return Err(err(
+                Some(&dst.name),
+                format!(
+                    "`{}.{}` needs {} items per call but the buffer from `{}.{}` holds {size}: the flowgraph would stall",
+                    dst.name, inp.name, inp.min_items, src.name, out.name
+                ),
+            ));
+        }
+        Ok(Connection {
+            from,
+            to,
+            kind,
+            buffer,
+        })
     }
 
     /// The file name this flowgraph came from.

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use futuresdr::runtime::__private::KernelInterface;
-use futuresdr::runtime::dev::Kernel;
+use futuresdr::runtime::dev::{CpuBufferReader, Kernel};
 use futuresdr::runtime::{BlockId, Flowgraph};
 
 use crate::buffer::BufferKind;
@@ -320,6 +320,10 @@ pub struct PortSpec {
     /// For outputs: the buffer the block writes into. Ignored for inputs, which adapt to the
     /// buffer of the output they are connected to.
     pub buffer: BufferKind,
+    /// For inputs: the fewest items the block needs to make progress (an FFT's length).
+    pub min_items: usize,
+    /// For outputs whose buffer has a fixed size (DMA blocks): items per block.
+    pub fixed_buffer_items: Option<usize>,
 }
 
 impl PortSpec {
@@ -330,6 +334,8 @@ impl PortSpec {
             runtime_name,
             item,
             buffer: BufferKind::Circular,
+            min_items: 1,
+            fixed_buffer_items: None,
         }
     }
 
@@ -345,7 +351,21 @@ impl PortSpec {
             runtime_name,
             item,
             buffer,
+            min_items: 1,
+            fixed_buffer_items: None,
         }
+    }
+
+    /// An input that needs at least `n` items per call.
+    pub fn with_min_items(mut self, n: usize) -> Self {
+        self.min_items = n;
+        self
+    }
+
+    /// An output whose buffer holds exactly `n` items per block.
+    pub fn with_fixed_buffer(mut self, n: usize) -> Self {
+        self.fixed_buffer_items = Some(n);
+        self
     }
 }
 
@@ -369,6 +389,7 @@ pub struct BuildContext<'a> {
     /// Resolved parameters.
     pub params: &'a Params,
     input_buffers: HashMap<&'static str, BufferKind>,
+    input_sizes: HashMap<&'static str, usize>,
     fg: &'a mut Flowgraph,
     stats: Arc<BlockStats>,
 }
@@ -385,8 +406,27 @@ impl<'a> BuildContext<'a> {
             name,
             params,
             input_buffers,
+            input_sizes: HashMap::new(),
             fg,
             stats: Arc::default(),
+        }
+    }
+
+    /// Set the buffer size (in items) asked for on the connection into input `port`.
+    pub fn set_input_buffer_items(&mut self, port: &'static str, items: usize) {
+        self.input_sizes.insert(port, items);
+    }
+
+    /// The buffer size (in items) the flowgraph asks for on input `port`, if any.
+    pub fn input_buffer_items(&self, port: &str) -> Option<usize> {
+        self.input_sizes.get(port).copied()
+    }
+
+    /// Apply the buffer size asked for on input `port` to the block's reader; factories call
+    /// this for every input before adding the block.
+    pub fn configure_input<R: CpuBufferReader>(&self, port: &str, reader: &mut R) {
+        if let Some(n) = self.input_buffer_items(port) {
+            reader.set_min_buffer_size_in_items(n);
         }
     }
 

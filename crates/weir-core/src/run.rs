@@ -58,6 +58,7 @@ impl FlowgraphSpec {
                 )
             })?;
             let mut input_buffers: HashMap<&'static str, BufferKind> = HashMap::new();
+            let mut input_sizes: Vec<(&'static str, usize)> = Vec::new();
             for c in self
                 .connections
                 .iter()
@@ -68,9 +69,15 @@ impl FlowgraphSpec {
                     .map_or(BufferKind::Circular, |p| p.buffer);
                 if let Some(input) = b.ports.inputs.iter().find(|p| p.name == c.to.port) {
                     input_buffers.insert(input.name, kind);
+                    if let Some(n) = c.buffer {
+                        input_sizes.push((input.name, n));
+                    }
                 }
             }
             let mut ctx = BuildContext::new(&b.name, &b.params, input_buffers, &mut flowgraph);
+            for (port, n) in input_sizes {
+                ctx.set_input_buffer_items(port, n);
+            }
             let id =
                 (descriptor.build)(&mut ctx).map_err(|e| self.error_at_block(b, e.to_string()))?;
             ids.insert(&b.name, id);

@@ -97,7 +97,11 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => ctx.add(Head::<T, R>::new(n, stats)))
+        with_reader!(kind, T, R => {
+            let mut block = Head::<T, R>::new(n, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })
     }))
 }
 

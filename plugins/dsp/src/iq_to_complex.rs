@@ -113,7 +113,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let scale = ctx.params.float("scale")? as f32;
     let stats = ctx.stats();
     Ok(with_reader!(ctx.input_buffer("in"), Ci16, R => {
-        ctx.add(IqToComplex::<R>::new(scale, stats))
+        let mut block = IqToComplex::<R>::new(scale, stats);
+        ctx.configure_input("in", block.input());
+        ctx.add(block)
     }))
 }
 

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod fft;
 pub mod file_sink;
 pub mod head;
 pub mod iq_to_complex;
@@ -34,5 +35,6 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(file_sink::descriptor());
         registry.register(multiply_const::descriptor());
         registry.register(message_strobe::descriptor());
+        registry.register(fft::descriptor());
     }
 }

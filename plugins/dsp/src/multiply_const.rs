@@ -115,7 +115,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let gain = ctx.params.float("gain")? as f32;
     let stats = ctx.stats();
     Ok(with_reader!(ctx.input_buffer("in"), Cf32, R => {
-        ctx.add(MultiplyConst::<R>::new(gain, stats))
+        let mut block = MultiplyConst::<R>::new(gain, stats);
+        ctx.configure_input("in", block.input());
+        ctx.add(block)
     }))
 }
 

@@ -23,6 +23,9 @@ pub const BLOCK_TAG: &str = "dmabuf_block";
 /// gap, or one before it when the source was late to collect that block.
 pub const OVERRUN_TAG: &str = "dmabuf_overrun";
 
+/// Bytes per sample of the simulated ADC: 16-bit I and 16-bit Q.
+const SAMPLE_BYTES: usize = 4;
+
 /// How often counters are refreshed while every block is held downstream.
 const STARVED_REFRESH: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -230,14 +233,14 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    let item = p.item("item")?;
+    let block_items = p.positive("samples_per_block")? * SAMPLE_BYTES / item.size();
     Ok(Ports {
         inputs: vec![],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            p.item("item")?,
-            BufferKind::MappedBlock,
-        )],
+        outputs: vec![
+            PortSpec::output("out", "output", item, BufferKind::MappedBlock)
+                .with_fixed_buffer(block_items),
+        ],
         ..Ports::default()
     })
 }
@@ -277,7 +280,7 @@ pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
     };
     let config = SimConfig {
         sample_rate: (rate > 0.0).then_some(rate),
-        block_size: samples * 4,
+        block_size: samples * SAMPLE_BYTES,
         block_count: p.positive("blocks")?,
         pattern,
         ..SimConfig::default()
