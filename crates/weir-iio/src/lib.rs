@@ -56,6 +56,7 @@ pub mod format;
 pub mod open;
 pub mod report;
 pub mod sim;
+pub mod sim_tx;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod sysfs;
@@ -68,6 +69,7 @@ pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
 pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};
+pub use sim_tx::{SimTx, SimTxConfig};
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};
 pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};

@@ -96,6 +96,8 @@ pub struct TransportCounters {
     pub dropped_samples: u64,
     /// Bytes copied between device memory and user memory (0 on zero-copy paths).
     pub bytes_copied: u64,
+    /// Times the hardware found no queued block to send (TX): the output had a gap.
+    pub underruns: u64,
 }
 
 /// One streaming buffer of an IIO device: N mapped blocks circulating between CPU and hardware.
@@ -160,6 +162,19 @@ pub trait Transport: Send {
     /// Defaults to [`Self::sample_size`].
     fn bytes_used_align(&self) -> usize {
         self.sample_size()
+    }
+
+    /// TX: queue `block` to be sent over and over until the transport stops (the kernel's
+    /// `IIO_BUFFER_DMABUF_CYCLIC`). The default refuses with `EOPNOTSUPP`: the generic
+    /// mainline DMA path does not honour the flag.
+    fn requeue_cyclic(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+        let _ = (block, bytes_used);
+        Err(Error::os_detail(
+            "requeue_cyclic",
+            self.device(),
+            Errno::OPNOTSUPP,
+            "cyclic transmission is not supported by this transport",
+        ))
     }
 
     /// TX: the writable memory of a block that belongs to the CPU (after `start`, or after

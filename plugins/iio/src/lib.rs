@@ -6,8 +6,10 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod dmabuf_sink;
 pub mod dmabuf_source;
 
+pub use dmabuf_sink::DmabufSink;
 pub use dmabuf_source::DmabufSource;
 
 /// Registers the IIO blocks.
@@ -20,5 +22,6 @@ impl weir_core::Plugin for IioPlugin {
 
     fn register(&self, registry: &mut weir_core::Registry) {
         registry.register(dmabuf_source::descriptor());
+        registry.register(dmabuf_sink::descriptor());
     }
 }

@@ -1,0 +1,471 @@
+//! A simulated IIO output device (DAC) with DMABUF-like blocks, the TX twin of [`SimRx`].
+//!
+//! Blocks are memfds mapped twice: read-write for the CPU (what user space maps of a DMABUF)
+//! and read-only for the "DMA engine" thread, which consumes each queued block — exactly
+//! `bytes_used` bytes of it — at the configured sample rate (or as fast as possible), then
+//! signals the block's eventfd. What it consumed is counted, checksummed (FNV-1a, 64 bit, over
+//! every byte in order) and optionally written to a file, so tests can check a transmission
+//! byte for byte. A paced device that finds nothing queued counts an underrun.
+//!
+//! [`SimRx`]: crate::SimRx
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+use crate::sys::{self, MappedRegion};
+use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+
+/// Bytes per sample: 16-bit I and 16-bit Q.
+const SAMPLE_BYTES: usize = 4;
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a over `bytes`, continuing from `hash` (start with [`SimTx::checksum_of`]`(&[])`).
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// Configuration of a [`SimTx`].
+#[derive(Debug, Clone)]
+pub struct SimTxConfig {
+    /// Device name for messages. Default `sim-dac`.
+    pub name: String,
+    /// `None`: consume as fast as possible. `Some(r)`: consume in real time at `r` samples/s
+    /// (and count underruns when nothing is queued).
+    pub sample_rate: Option<f64>,
+    /// Bytes per block; a non-zero multiple of 4.
+    pub block_size: usize,
+    /// Number of blocks (the queue depth), at least 1.
+    pub block_count: usize,
+    /// Write every consumed byte to this file (what the DAC "transmitted").
+    pub output: Option<PathBuf>,
+}
+
+impl Default for SimTxConfig {
+    fn default() -> Self {
+        Self {
+            name: "sim-dac".into(),
+            sample_rate: None,
+            block_size: 64 * 1024,
+            block_count: 4,
+            output: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Cpu,
+    Hardware,
+}
+
+#[derive(Debug)]
+struct State {
+    queue: VecDeque<(usize, usize, bool)>,
+    owner: Vec<Owner>,
+    done_bytes: Vec<Option<usize>>,
+    enabled: bool,
+    stop: bool,
+    counters: TransportCounters,
+    bytes_consumed: u64,
+    checksum: u64,
+    error: Option<String>,
+    /// The device thread is reading a block (outside the lock).
+    busy: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The simulated DAC; see the [module documentation](self).
+pub struct SimTx {
+    config: SimTxConfig,
+    cpu: Vec<MappedRegion>,
+    cpu_read: Vec<Arc<MappedRegion>>,
+    events: Arc<Vec<OwnedFd>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SimTx {
+    /// Allocates the blocks; the device starts consuming on [`Transport::start`].
+    pub fn new(config: SimTxConfig) -> Result<SimTx> {
+        let bad = |message: String| Error::Config {
+            device: config.name.clone(),
+            message,
+        };
+        if config.block_size == 0 || !config.block_size.is_multiple_of(SAMPLE_BYTES) {
+            return Err(bad(format!(
+                "block size {} is not a non-zero multiple of {SAMPLE_BYTES}",
+                config.block_size
+            )));
+        }
+        if config.block_count == 0 {
+            return Err(bad("at least one block is needed".into()));
+        }
+        if let Some(r) = config.sample_rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(bad(format!("sample rate {r} is not a positive number")));
+        }
+        let mut cpu = Vec::new();
+        let mut cpu_read = Vec::new();
+        let mut device = Vec::new();
+        let mut events = Vec::new();
+        for i in 0..config.block_count {
+            let fd = sys::memfd(&format!("{}-block{i}", config.name), config.block_size)?;
+            cpu.push(MappedRegion::map_read_write(fd.as_fd(), config.block_size)?);
+            cpu_read.push(Arc::new(MappedRegion::map_read_only(
+                fd.as_fd(),
+                config.block_size,
+            )?));
+            device.push(MappedRegion::map_read_only(fd.as_fd(), config.block_size)?);
+            events.push(
+                rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
+                    .map_err(|e| Error::os("eventfd", config.name.as_str(), e))?,
+            );
+        }
+        let output =
+            match &config.output {
+                Some(path) => Some(File::create(path).map_err(|e| {
+                    bad(format!("cannot create output file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                owner: vec![Owner::Cpu; config.block_count],
+                done_bytes: vec![None; config.block_count],
+                enabled: false,
+                stop: false,
+                counters: TransportCounters::default(),
+                bytes_consumed: 0,
+                checksum: FNV_OFFSET,
+                error: None,
+                busy: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let events = Arc::new(events);
+        let thread = {
+            let shared = shared.clone();
+            let events = events.clone();
+            let rate = config.sample_rate;
+            std::thread::Builder::new()
+                .name("weir-sim-tx".into())
+                .spawn(move || consume(shared, events, device, rate, output))
+                .map_err(|e| bad(format!("cannot start the device thread: {e}")))?
+        };
+        Ok(SimTx {
+            config,
+            cpu,
+            cpu_read,
+            events,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The FNV-1a checksum of `bytes`, as [`SimTx::checksum`] computes it over a stream.
+    pub fn checksum_of(bytes: &[u8]) -> u64 {
+        fnv1a(FNV_OFFSET, bytes)
+    }
+
+    /// Bytes consumed so far.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.shared.lock().bytes_consumed
+    }
+
+    /// Checksum of every byte consumed so far, in order.
+    pub fn checksum(&self) -> u64 {
+        self.shared.lock().checksum
+    }
+
+    fn check(&self, op: &'static str, block: usize) -> Result<()> {
+        if block >= self.config.block_count {
+            Err(Error::os_detail(
+                op,
+                self.config.name.as_str(),
+                Errno::INVAL,
+                format!("no block {block}"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn queue(&mut self, block: usize, bytes_used: usize, cyclic: bool) -> Result<()> {
+        self.check("enqueue", block)?;
+        let err = |errno, detail: String| {
+            Error::os_detail("enqueue", self.config.name.as_str(), errno, detail)
+        };
+        if bytes_used == 0
+            || bytes_used > self.config.block_size
+            || !bytes_used.is_multiple_of(SAMPLE_BYTES)
+        {
+            return Err(err(
+                Errno::INVAL,
+                format!(
+                    "bytes_used {bytes_used} (block size {}, sample size {SAMPLE_BYTES})",
+                    self.config.block_size
+                ),
+            ));
+        }
+        let mut s = self.shared.lock();
+        if s.owner[block] == Owner::Hardware {
+            return Err(err(Errno::BUSY, format!("block {block} is in flight")));
+        }
+        // Drain a completion nobody collected, so the eventfd means this transfer only.
+        let _ = rustix::io::read(&self.events[block], &mut [0u8; 8]);
+        s.done_bytes[block] = None;
+        s.owner[block] = Owner::Hardware;
+        s.queue.push_back((block, bytes_used, cyclic));
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+}
+
+/// The "DMA engine": consumes queued blocks in order.
+fn consume(
+    shared: Arc<Shared>,
+    events: Arc<Vec<OwnedFd>>,
+    device: Vec<MappedRegion>,
+    rate: Option<f64>,
+    mut output: Option<File>,
+) {
+    let mut clock: Option<Instant> = None;
+    let mut s = shared.lock();
+    loop {
+        if s.stop {
+            return;
+        }
+        if !s.enabled {
+            clock = None;
+            s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
+            continue;
+        }
+        let Some((block, bytes, cyclic)) = s.queue.pop_front() else {
+            match rate {
+                // Real time goes on: a slot with nothing to send is an underrun, once the
+                // stream has begun.
+                Some(r) if clock.is_some() => {
+                    s.counters.underruns += 1;
+                    let slot = Duration::from_secs_f64(1024.0 / r);
+                    let (guard, _) = shared
+                        .wake
+                        .wait_timeout(s, slot)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    s = guard;
+                    clock = Some(Instant::now());
+                }
+                _ => s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner),
+            }
+            continue;
+        };
+        s.busy = true;
+        drop(s);
+        let data = &device[block].as_bytes()[..bytes];
+        if let Some(r) = rate {
+            let start = *clock.get_or_insert_with(Instant::now);
+            let end = start + Duration::from_secs_f64((bytes / SAMPLE_BYTES) as f64 / r);
+            let now = Instant::now();
+            if end > now {
+                std::thread::sleep(end - now);
+            }
+            clock = Some(end.max(now - Duration::from_millis(1)));
+        }
+        let write_error = output
+            .as_mut()
+            .and_then(|f| f.write_all(data).err())
+            .map(|e| e.to_string());
+        s = shared.lock();
+        s.busy = false;
+        shared.wake.notify_all();
+        if let Some(e) = write_error {
+            s.error = Some(e);
+            output = None;
+        }
+        s.bytes_consumed += bytes as u64;
+        s.checksum = fnv1a(s.checksum, data);
+        if cyclic {
+            // A cyclic block goes round again until the device is disabled; disabling ends
+            // it without a completion, as an abort.
+            if s.enabled {
+                s.queue.push_back((block, bytes, true));
+            }
+            continue;
+        }
+        s.counters.blocks_completed += 1;
+        s.counters.bytes_completed += bytes as u64;
+        s.done_bytes[block] = Some(bytes);
+        let _ = rustix::io::write(&events[block], &1u64.to_ne_bytes());
+    }
+}
+
+impl Transport for SimTx {
+    fn kind(&self) -> TransportKind {
+        TransportKind::Simulated
+    }
+
+    fn device(&self) -> &str {
+        &self.config.name
+    }
+
+    fn block_count(&self) -> usize {
+        self.config.block_count
+    }
+
+    fn block_size(&self) -> usize {
+        self.config.block_size
+    }
+
+    fn sample_size(&self) -> usize {
+        SAMPLE_BYTES
+    }
+
+    fn direction(&self) -> Direction {
+        Direction::Out
+    }
+
+    /// Enables the device; every block belongs to the CPU until it is queued.
+    fn start(&mut self) -> Result<()> {
+        let mut s = self.shared.lock();
+        if s.enabled {
+            return Err(Error::os("enable", self.config.name.as_str(), Errno::BUSY));
+        }
+        s.enabled = true;
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
+    fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
+        (self.events[block].as_fd(), Interest::Readable)
+    }
+
+    fn try_complete(&mut self, block: usize) -> Result<Option<usize>> {
+        self.check("try_complete", block)?;
+        let mut s = self.shared.lock();
+        if let Some(e) = s.error.take() {
+            return Err(Error::os_detail(
+                "write output",
+                self.config.name.as_str(),
+                Errno::IO,
+                e,
+            ));
+        }
+        match s.done_bytes[block].take() {
+            Some(bytes) => {
+                let _ = rustix::io::read(&self.events[block], &mut [0u8; 8]);
+                s.owner[block] = Owner::Cpu;
+                Ok(Some(bytes))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(n) = self.try_complete(block)? {
+                return Ok(Some(n));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.shared.lock().owner[block] == Owner::Cpu {
+                return Ok(None);
+            }
+            let ts = Timespec::try_from(left).ok();
+            let mut fds = [PollFd::new(&self.events[block], PollFlags::IN)];
+            match rustix::event::poll(&mut fds, ts.as_ref()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
+            }
+        }
+    }
+
+    fn block_memory(&self, block: usize) -> Arc<MappedRegion> {
+        Arc::clone(&self.cpu_read[block])
+    }
+
+    fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+        self.queue(block, bytes_used, false)
+    }
+
+    fn requeue_cyclic(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+        self.queue(block, bytes_used, true)
+    }
+
+    /// Disables the device: the block being sent is finished, what is still queued is dropped
+    /// (not sent), every block returns to the CPU. Wait for completions first to send
+    /// everything.
+    fn stop(&mut self) -> Result<()> {
+        let mut s = self.shared.lock();
+        s.enabled = false;
+        s.queue.clear();
+        while s.busy {
+            s = self
+                .shared
+                .wake
+                .wait(s)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        for o in s.owner.iter_mut() {
+            *o = Owner::Cpu;
+        }
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
+    fn counters(&self) -> TransportCounters {
+        self.shared.lock().counters.clone()
+    }
+
+    fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
+        self.check("block_mut", block)?;
+        if self.shared.lock().owner[block] == Owner::Hardware {
+            return Err(Error::os_detail(
+                "block_mut",
+                self.config.name.as_str(),
+                Errno::BUSY,
+                format!("block {block} is in flight"),
+            ));
+        }
+        Ok(self.cpu[block].as_mut_bytes())
+    }
+}
+
+impl Drop for SimTx {
+    fn drop(&mut self) {
+        {
+            let mut s = self.shared.lock();
+            s.stop = true;
+            s.enabled = false;
+            self.shared.wake.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The simulated DAC consumes exactly `bytes_used` of each block, in order.
+
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use weir_iio::{SimTx, SimTxConfig, Transport};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn payload(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn partial_last_block_is_sent_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dac.bin");
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 4096,
+        block_count: 3,
+        output: Some(out.clone()),
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    let data = payload(4096 * 10 + 1236);
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut free: std::collections::VecDeque<usize> = (0..3).collect();
+    for chunk in data.chunks(4096) {
+        let block = match free.pop_front() {
+            Some(b) => b,
+            None => {
+                let b = in_flight.pop_front().expect("in flight");
+                assert!(tx.wait_complete(b, WAIT).expect("wait").is_some());
+                b
+            }
+        };
+        tx.block_mut(block).expect("cpu block")[..chunk.len()].copy_from_slice(chunk);
+        tx.requeue(block, chunk.len()).expect("enqueue");
+        in_flight.push_back(block);
+    }
+    while let Some(b) = in_flight.pop_front() {
+        assert!(tx.wait_complete(b, WAIT).expect("wait").is_some());
+    }
+    assert_eq!(tx.bytes_consumed(), data.len() as u64);
+    assert_eq!(tx.checksum(), SimTx::checksum_of(&data));
+    assert_eq!(tx.counters().blocks_completed, 11);
+    tx.stop().expect("stop");
+    drop(tx);
+    assert_eq!(std::fs::read(&out).expect("output"), data);
+}
+
+#[test]
+fn kernel_rules_are_enforced() {
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 1024,
+        block_count: 2,
+        sample_rate: Some(1000.0), // slow: a queued block stays in flight
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    let errno = |r: weir_iio::Result<()>| r.expect_err("refused").errno();
+    assert_eq!(errno(tx.requeue(0, 0)), Some(Errno::INVAL));
+    assert_eq!(errno(tx.requeue(0, 1028)), Some(Errno::INVAL));
+    assert_eq!(errno(tx.requeue(0, 6)), Some(Errno::INVAL));
+    assert_eq!(errno(tx.requeue(9, 4)), Some(Errno::INVAL));
+    tx.requeue(0, 1024).expect("enqueue");
+    assert_eq!(errno(tx.requeue(0, 1024)), Some(Errno::BUSY));
+    assert_eq!(
+        tx.block_mut(0).expect_err("in flight").errno(),
+        Some(Errno::BUSY)
+    );
+}
+
+#[test]
+fn cyclic_block_repeats_until_stopped() {
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 256,
+        block_count: 1,
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    let data = payload(256);
+    tx.block_mut(0).expect("cpu")[..].copy_from_slice(&data);
+    tx.requeue_cyclic(0, 256).expect("cyclic");
+    let deadline = Instant::now() + WAIT;
+    while tx.bytes_consumed() < 256 * 100 {
+        assert!(Instant::now() < deadline, "cyclic block not repeated");
+        std::thread::yield_now();
+    }
+    tx.stop().expect("stop");
+    let sent = tx.bytes_consumed();
+    assert_eq!(sent % 256, 0, "whole repetitions only");
+    let repeated: Vec<u8> = data.iter().copied().cycle().take(sent as usize).collect();
+    assert_eq!(tx.checksum(), SimTx::checksum_of(&repeated));
+    assert_eq!(
+        tx.counters().blocks_completed,
+        0,
+        "a cyclic block never completes"
+    );
+}
+
+#[test]
+fn paced_device_counts_underruns() {
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 1024,
+        block_count: 1,
+        sample_rate: Some(1e6),
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    tx.requeue(0, 1024).expect("enqueue");
+    assert!(tx.wait_complete(0, WAIT).expect("wait").is_some());
+    // Nothing more is queued: real time goes on and the DAC has nothing to send.
+    let deadline = Instant::now() + WAIT;
+    while tx.counters().underruns == 0 {
+        assert!(Instant::now() < deadline, "no underrun counted");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

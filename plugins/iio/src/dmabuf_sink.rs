@@ -1,0 +1,322 @@
+//! `dmabuf_sink`: stream into an IIO output device's DMABUF blocks.
+
+use std::collections::VecDeque;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_io::Async;
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
+    Ports, Value, with_item_type, with_reader,
+};
+use weir_iio::sim_tx::{SimTx, SimTxConfig};
+use weir_iio::transport::{Interest, Transport};
+
+/// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
+const SAMPLE_BYTES: usize = 4;
+
+/// The DMABUF TX sink, copy-in mode: items from an ordinary stream are copied into free DMA
+/// blocks, and each block is queued with `bytes_used` = the bytes actually filled, so the last
+/// partial block at the end of the stream is sent exactly — never padded, never dropped.
+///
+/// Back-pressure is the queue depth: when every block is in flight the sink takes no input,
+/// so upstream blocks stall through the runtime. At the end of the stream the sink waits
+/// until the device has sent every block, then stops it. In `cyclic` mode the first block
+/// (the whole stream must fit in it) is sent over and over until the flowgraph is stopped.
+#[derive(Block)]
+pub struct DmabufSink<T, R = DefaultCpuReader<T>>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    #[input]
+    input: R,
+    transport: Box<dyn Transport>,
+    ready: Vec<Arc<Async<OwnedFd>>>,
+    free: VecDeque<usize>,
+    in_flight: VecDeque<usize>,
+    /// Bytes written into the block at the front of `free`.
+    filled: usize,
+    cyclic: bool,
+    cyclic_started: bool,
+    blocks_sent: u64,
+    max_in_flight: usize,
+    stats: Arc<BlockStats>,
+}
+
+impl<T, R> DmabufSink<T, R>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    /// A sink writing into `transport` (an output transport, not started yet).
+    pub fn new(transport: Box<dyn Transport>, cyclic: bool, stats: Arc<BlockStats>) -> Self {
+        stats.set_note("transport", transport.kind().to_string());
+        Self {
+            input: R::default(),
+            transport,
+            ready: Vec::new(),
+            free: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            filled: 0,
+            cyclic,
+            cyclic_started: false,
+            blocks_sent: 0,
+            max_in_flight: 0,
+            stats,
+        }
+    }
+
+    fn publish_counters(&self) {
+        let c = self.transport.counters();
+        self.stats.set_counter("blocks", self.blocks_sent);
+        self.stats.set_counter("bytes", c.bytes_completed);
+        self.stats.set_counter("underruns", c.underruns);
+        self.stats
+            .set_counter("in_flight", self.in_flight.len() as u64);
+        self.stats
+            .set_counter("max_in_flight", self.max_in_flight as u64);
+    }
+
+    /// Queue the block being filled with exactly the bytes filled.
+    fn send(&mut self) -> Result<()> {
+        let Some(block) = self.free.pop_front() else {
+            return Ok(());
+        };
+        if self.cyclic {
+            self.transport.requeue_cyclic(block, self.filled)?;
+            self.cyclic_started = true;
+        } else {
+            self.transport.requeue(block, self.filled)?;
+        }
+        self.in_flight.push_back(block);
+        self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
+        self.blocks_sent += 1;
+        self.filled = 0;
+        Ok(())
+    }
+
+    fn wait_for_head(&self, io: &mut WorkIo) {
+        if let Some(&block) = self.in_flight.front() {
+            let fd = self.ready[block].clone();
+            let (_, interest) = self.transport.completion_fd(block);
+            io.block_on(async move {
+                let _ = match interest {
+                    Interest::Readable => fd.readable().await,
+                    Interest::Writable => fd.writable().await,
+                };
+            });
+        }
+    }
+}
+
+impl<T, R> Kernel for DmabufSink<T, R>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+        for block in 0..self.transport.block_count() {
+            let (fd, _) = self.transport.completion_fd(block);
+            // The reactor needs an fd it owns; a duplicate shares the completion state.
+            self.ready
+                .push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
+        }
+        self.transport.start()?;
+        self.free.extend(0..self.transport.block_count());
+        self.publish_counters();
+        Ok(())
+    }
+
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        // Collect sent blocks: they are free again.
+        while let Some(&block) = self.in_flight.front() {
+            if self.transport.try_complete(block)?.is_none() {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.free.push_back(block);
+        }
+
+        let block_size = self.transport.block_size();
+        while let Some(&block) = self.free.front() {
+            if self.cyclic_started {
+                break;
+            }
+            let input = self.input.slice();
+            if input.is_empty() {
+                break;
+            }
+            let bytes: &[u8] = bytemuck::cast_slice(input);
+            let memory = self.transport.block_mut(block)?;
+            let room = block_size - self.filled;
+            // Whole items only: the block size is a multiple of the item size.
+            let n = bytes.len().min(room) / std::mem::size_of::<T>() * std::mem::size_of::<T>();
+            memory[self.filled..self.filled + n].copy_from_slice(&bytes[..n]);
+            self.filled += n;
+            let items = n / std::mem::size_of::<T>();
+            self.input.consume(items);
+            self.stats.add_in(items);
+            if self.filled == block_size && !self.cyclic {
+                self.send()?;
+            } else if self.cyclic && self.filled == block_size && !self.input.slice().is_empty() {
+                anyhow::bail!(
+                    "cyclic transmission: the stream does not fit in one block of {block_size} bytes"
+                );
+            }
+        }
+
+        let input_done = self.input.finished() && self.input.slice().is_empty();
+        if input_done && self.filled > 0 && !self.free.is_empty() {
+            let align = self.transport.bytes_used_align();
+            if !self.filled.is_multiple_of(align) {
+                anyhow::bail!(
+                    "the last {} bytes of the stream are not a multiple of the device's {align}-byte alignment; they cannot be sent exactly",
+                    self.filled
+                );
+            }
+            self.send()?;
+        }
+        self.publish_counters();
+
+        if input_done && self.filled == 0 {
+            if self.in_flight.is_empty() || self.cyclic {
+                // Everything was sent (a cyclic block keeps going until the flowgraph stops).
+                if !self.cyclic {
+                    io.finished = true;
+                } else {
+                    io.block_on(std::future::pending::<()>());
+                }
+            } else {
+                self.wait_for_head(io);
+            }
+        } else if self.free.is_empty() {
+            // Every block is in flight: take no more input until one comes back.
+            self.wait_for_head(io);
+        }
+        Ok(())
+    }
+
+    async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+        self.publish_counters();
+        self.ready.clear();
+        self.transport.stop()?;
+        Ok(())
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
+        ..Ports::default()
+    })
+}
+
+/// Open the output transport a sink's parameters ask for.
+pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
+    let device = p.str("device")?;
+    if device != "sim" {
+        return Err(BuildError::param(
+            "device",
+            format!(
+                "unknown device `{device}`: this build transmits to the simulated device `sim` only"
+            ),
+        ));
+    }
+    let item = p.item("item")?;
+    let rate = p.float("sample_rate")?;
+    let output = p.str("sim_output")?;
+    let config = SimTxConfig {
+        sample_rate: (rate > 0.0).then_some(rate),
+        block_size: p.positive("samples_per_block")? * SAMPLE_BYTES,
+        block_count: p.positive("blocks")?,
+        output: (!output.is_empty()).then(|| PathBuf::from(output)),
+        ..SimTxConfig::default()
+    };
+    if !config.block_size.is_multiple_of(item.size()) || !item.size().is_multiple_of(SAMPLE_BYTES) {
+        return Err(BuildError::param(
+            "item",
+            format!("{item} items do not fill whole {SAMPLE_BYTES}-byte samples of the device"),
+        ));
+    }
+    let sim = SimTx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
+    Ok(Box::new(sim))
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let transport = open_transport(ctx.params)?;
+    let cyclic = ctx.params.bool("cyclic")?;
+    let stats = ctx.stats();
+    let kind = ctx.input_buffer("in");
+    Ok(with_item_type!(ctx.params.item("item")?, T => {
+        with_reader!(kind, T, R => {
+            let mut block = DmabufSink::<T, R>::new(transport, cyclic, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "dmabuf_sink",
+        doc: "IIO DMABUF TX sink: fills DMA blocks, sends each with exactly the bytes filled",
+        params: vec![
+            ParamSpec::optional(
+                "device",
+                ParamType::Str,
+                Value::Str("sim".into()),
+                "IIO output device; `sim` is the built-in simulated DAC",
+            ),
+            ParamSpec::optional(
+                "samples_per_block",
+                ParamType::Int,
+                Value::Int(16384),
+                "samples (I/Q pairs) per DMA block",
+            )
+            .range(Some(1.0), None),
+            ParamSpec::optional(
+                "blocks",
+                ParamType::Int,
+                Value::Int(4),
+                "number of DMA blocks (the queue depth, and so the back-pressure bound)",
+            )
+            .range(Some(1.0), Some(1024.0)),
+            ParamSpec::optional(
+                "item",
+                ParamType::Item,
+                Value::Str("ci16".into()),
+                "item type of the input stream",
+            ),
+            ParamSpec::optional(
+                "cyclic",
+                ParamType::Bool,
+                Value::Bool(false),
+                "send the first block over and over until stopped (the stream must fit in it)",
+            ),
+            ParamSpec::optional(
+                "sample_rate",
+                ParamType::Float,
+                Value::Float(0.0),
+                "simulated DAC rate in samples/s; 0 = as fast as possible",
+            )
+            .range(Some(0.0), None),
+            ParamSpec::optional(
+                "sim_output",
+                ParamType::Str,
+                Value::Str(String::new()),
+                "simulated DAC only: write what it transmits to this file",
+            ),
+        ],
+        ports,
+        build,
+    }
+}
