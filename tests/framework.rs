@@ -353,13 +353,15 @@ mod probe {
     impl Kernel for RoomProbe {
         async fn work(
             &mut self,
-            io: &mut WorkIo,
+            _io: &mut WorkIo,
             _mo: &mut MessageOutputs,
             _meta: &mut BlockMeta,
         ) -> Result<()> {
+            // Record and stay idle (the test stops the flowgraph). Finishing at once would
+            // race FutureSDR 0.0.40, which drops a StreamInputDone that reaches a block still
+            // in init, leaving the sink waiting forever.
             let room = self.output.slice().len();
             self.stats.set_counter("room", room as u64);
-            io.finished = true;
             Ok(())
         }
     }
@@ -402,11 +404,18 @@ fn output_room(connection: &str) -> u64 {
         "connections = [{connection}]\n[blocks.p]\ntype = \"room_probe\"\n[blocks.sink]\ntype = \"null_sink\"\n"
     );
     let spec = FlowgraphSpec::parse(&text, "probe.toml", &registry).expect("loads");
-    let report = spec.build(&registry).expect("builds").run().expect("runs");
-    report
-        .block("p")
-        .and_then(|b| b.counter("room"))
-        .expect("room")
+    let running = spec
+        .build(&registry)
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let room =
+        |r: &weir_core::RunningFlowgraph| r.stats().block("p").and_then(|b| b.counter("room"));
+    wait_until("the probe's first call", || room(&running).is_some());
+    let value = room(&running).expect("room");
+    running.stop().expect("stop");
+    running.wait().expect("ends");
+    value
 }
 
 #[test]
