@@ -1,0 +1,688 @@
+//! weir-kbench-guest: weir-iio against the real Linux IIO core, inside the kernel bench's VM.
+//!
+//! The devices come from `tests/kernel/module/weir_sim_iio.c`: `weir-sim-adc` (input, DMA
+//! buffer: DMABUF capable), `weir-sim-dac` (output, DMA buffer) and `weir-sim-fifo` (input,
+//! kfifo buffer: no DMABUF). Both inputs produce the same ramp as weir's simulator: the n-th
+//! 16-bit value of the stream is (u16)n, restarting at every enable.
+//!
+//! Usage: `weir-kbench-guest [NAME-SUBSTRING]`. Runs the tests one after the other (single
+//! threaded), prints `test NAME ... ok|FAILED`, then a summary line, and exits 0 only when
+//! every test passed. Every test must also leave as many open file descriptors, DMABUF
+//! objects and DMABUF attachments behind as it found.
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use weir_iio::sys::ioctl;
+use weir_iio::{Allocator, BufferOptions, Device, Error, Sysfs, TransportChoice, TransportKind};
+
+/// `Ok(details)` or `Err(what went wrong)`.
+type TestResult = Result<String, String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+/// Formats an error with a context.
+fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+const ADC: &str = "weir-sim-adc";
+const DAC: &str = "weir-sim-dac";
+const FIFO: &str = "weir-sim-fifo";
+const HEAP: &str = "/dev/dma_heap/system";
+const UDMABUF: &str = "/dev/udmabuf";
+const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn device(name: &str) -> Result<Device, String> {
+    Sysfs::default().find(name).map_err(ctx("find device"))
+}
+
+fn channels() -> Vec<String> {
+    vec!["voltage0".to_string(), "voltage1".to_string()]
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// (DMABUF objects alive, attachments to one of our devices) from debugfs.
+fn dmabuf_state() -> (usize, usize) {
+    let Ok(text) = std::fs::read_to_string(BUFINFO) else {
+        return (0, 0);
+    };
+    let objects = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Total ")
+                .and_then(|r| r.strip_suffix(" bytes"))
+                .and_then(|r| r.split(" objects").next())
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    let attached = text
+        .lines()
+        .filter(|l| l.trim().starts_with("weir-sim-"))
+        .count();
+    (objects, attached)
+}
+
+/// Waits (up to 2 s) until no DMABUF is attached to our devices and `objects` DMABUF objects
+/// (if given) are alive; returns the state then. The kernel drops its attachment and DMABUF
+/// references of a finished or aborted transfer in a work item (`iio_buffer_cleanup`), just
+/// after the fence signalled, so right after a DETACH an attachment may linger briefly.
+fn settled(objects: Option<usize>) -> (usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let state = dmabuf_state();
+        if (state.1 == 0 && objects.is_none_or(|o| o == state.0)) || Instant::now() > deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Checks that a byte stream continues the ramp.
+#[derive(Default)]
+struct Ramp {
+    next: u16,
+    values: u64,
+}
+
+impl Ramp {
+    fn check(&mut self, bytes: &[u8]) -> Result<(), String> {
+        ensure!(
+            bytes.len().is_multiple_of(2),
+            "odd byte count {}",
+            bytes.len()
+        );
+        for (i, w) in bytes.chunks_exact(2).enumerate() {
+            let v = u16::from_le_bytes([w[0], w[1]]);
+            ensure!(
+                v == self.next,
+                "ramp broken at value #{} (offset {} in block): got {v}, expected {}",
+                self.values,
+                2 * i,
+                self.next
+            );
+            self.next = self.next.wrapping_add(1);
+            self.values += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Sample k of a block starting at ramp value `first` has I = first+2k, Q = first+2k+1.
+fn check_iq(layout: &weir_iio::ScanLayout, bytes: &[u8], first: u16) -> Result<(), String> {
+    let scans = layout.scans_in(bytes);
+    let (mut i, mut q) = (vec![0i16; scans], vec![0i16; scans]);
+    let i_pos = layout.position("voltage0").ok_or("no voltage0 in layout")?;
+    let q_pos = layout.position("voltage1").ok_or("no voltage1 in layout")?;
+    layout.extract_i16(bytes, i_pos, &mut i);
+    layout.extract_i16(bytes, q_pos, &mut q);
+    for k in 0..scans {
+        let want_i = first.wrapping_add((2 * k) as u16) as i16;
+        let want_q = first.wrapping_add((2 * k + 1) as u16) as i16;
+        ensure!(
+            i[k] == want_i && q[k] == want_q,
+            "sample {k}: I={} Q={}, expected {want_i} {want_q}",
+            i[k],
+            q[k]
+        );
+    }
+    Ok(())
+}
+
+fn buffer_enabled(dev: &Device) -> Result<bool, String> {
+    let control = dev.buffer(0).ok_or("no buffer0")?.control(dev.id.clone());
+    control.is_enabled().map_err(ctx("read enable"))
+}
+
+/// Receives `blocks` blocks through the transport `choice` (with `allocators`) and checks the
+/// ramp across all of them.
+fn rx(
+    name: &str,
+    choice: TransportChoice,
+    allocators: Vec<Allocator>,
+    blocks: usize,
+    want: TransportKind,
+) -> TestResult {
+    let (objects_before, _) = dmabuf_state();
+    let dev = device(name)?;
+    let opened = dev
+        .open_buffer(&BufferOptions {
+            channels: channels(),
+            samples_per_block: 4096,
+            block_count: 4,
+            transport: choice,
+            allocators,
+            ..BufferOptions::default()
+        })
+        .map_err(ctx("open_buffer"))?;
+    let summary = opened.summary();
+    ensure!(
+        opened.transport.kind() == want,
+        "transport {summary}, expected {want}"
+    );
+    let (layout, mut t) = (opened.layout, opened.transport);
+    ensure!(
+        layout.scan_bytes() == 4,
+        "scan bytes {}",
+        layout.scan_bytes()
+    );
+    t.start().map_err(ctx("start"))?;
+    let mut ramp = Ramp::default();
+    let started = Instant::now();
+    for n in 0..blocks {
+        let b = n % t.block_count();
+        let bytes = t
+            .wait_complete(b, TIMEOUT)
+            .map_err(ctx("wait_complete"))?
+            .ok_or_else(|| format!("block {n} (#{b}) did not complete in {TIMEOUT:?}"))?;
+        ensure!(bytes == t.block_size(), "block {n}: {bytes} bytes");
+        let memory = t.block_memory(b);
+        let data = &memory.as_bytes()[..bytes];
+        let first = ramp.next;
+        ramp.check(data).map_err(|e| format!("block {n}: {e}"))?;
+        if n < 8 || n % 97 == 0 {
+            check_iq(&layout, data, first).map_err(|e| format!("block {n}: {e}"))?;
+        }
+        drop(memory);
+        t.requeue(b, t.block_size()).map_err(ctx("requeue"))?;
+    }
+    let elapsed = started.elapsed();
+    let counters = t.counters();
+    t.stop().map_err(ctx("stop"))?;
+    let (_, attached) = settled(None);
+    ensure!(
+        attached == 0,
+        "{attached} DMABUF attachments left after stop"
+    );
+    ensure!(!buffer_enabled(&dev)?, "buffer still enabled after stop");
+    ensure!(
+        counters.blocks_completed == blocks as u64,
+        "counters: {counters:?}"
+    );
+    drop(t);
+    let (objects_after, attached) = settled(Some(objects_before));
+    ensure!(
+        objects_after == objects_before && attached == 0,
+        "DMABUF objects {objects_before} -> {objects_after}, {attached} attached after drop"
+    );
+    Ok(format!(
+        "{summary}: {blocks} blocks, {} values, ramp continuous, {:.0} blocks/s (TCG), copied {} B",
+        ramp.values,
+        blocks as f64 / elapsed.as_secs_f64(),
+        counters.bytes_copied
+    ))
+}
+
+fn rx_dmabuf_dma_heap() -> TestResult {
+    rx(
+        ADC,
+        TransportChoice::Dmabuf,
+        vec![Allocator::DmaHeap(HEAP.into())],
+        1200,
+        TransportKind::Dmabuf,
+    )
+}
+
+fn rx_dmabuf_udmabuf() -> TestResult {
+    rx(
+        ADC,
+        TransportChoice::Dmabuf,
+        vec![Allocator::Udmabuf(UDMABUF.into())],
+        1200,
+        TransportKind::Dmabuf,
+    )
+}
+
+fn rx_auto_picks_dmabuf() -> TestResult {
+    rx(
+        ADC,
+        TransportChoice::Auto,
+        Allocator::defaults(),
+        64,
+        TransportKind::Dmabuf,
+    )
+}
+
+fn rx_fileio_on_dma_buffer() -> TestResult {
+    rx(
+        ADC,
+        TransportChoice::FileIo,
+        Vec::new(),
+        64,
+        TransportKind::FileIo,
+    )
+}
+
+fn fnv1a64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn tx(allocator: Allocator) -> TestResult {
+    let (objects_before, _) = dmabuf_state();
+    let dev = device(DAC)?;
+    let opened = dev
+        .open_buffer(&BufferOptions {
+            channels: channels(),
+            samples_per_block: 1024,
+            block_count: 4,
+            transport: TransportChoice::Dmabuf,
+            allocators: vec![allocator],
+            ..BufferOptions::default()
+        })
+        .map_err(ctx("open_buffer"))?;
+    let summary = opened.summary();
+    let mut t = opened.transport;
+    ensure!(t.kind() == TransportKind::Dmabuf, "transport {summary}");
+    let bs = t.block_size();
+    ensure!(bs == 4096, "block size {bs}");
+    // 40 full blocks and a partial one of 259 samples.
+    let len = 40 * bs + 259 * 4;
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let payload: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    t.start().map_err(ctx("start"))?;
+    let count = t.block_count();
+    let (mut off, mut n) = (0, 0);
+    while off < payload.len() {
+        let b = n % count;
+        if n >= count {
+            t.wait_complete(b, TIMEOUT)
+                .map_err(ctx("wait_complete"))?
+                .ok_or_else(|| format!("block {} (#{b}) did not complete", n - count))?;
+        }
+        let chunk = bs.min(payload.len() - off);
+        let memory = t.block_mut(b).map_err(ctx("block_mut"))?;
+        memory[..chunk].copy_from_slice(&payload[off..off + chunk]);
+        t.requeue(b, chunk).map_err(ctx("requeue"))?;
+        off += chunk;
+        n += 1;
+    }
+    for b in 0..count.min(n) {
+        t.wait_complete(b, TIMEOUT)
+            .map_err(ctx("wait_complete (drain)"))?
+            .ok_or_else(|| format!("block #{b} did not complete (drain)"))?;
+    }
+    let counters = t.counters();
+    t.stop().map_err(ctx("stop"))?;
+    let (_, attached) = settled(None);
+    ensure!(
+        attached == 0,
+        "{attached} DMABUF attachments left after stop"
+    );
+    drop(t);
+    let attr = |a: &str| dev.read_attr(a).map_err(ctx("read sysfs"));
+    let bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
+    let blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
+    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    ensure!(
+        bytes == len as u64,
+        "the DAC consumed {bytes} bytes, {len} were sent"
+    );
+    ensure!(
+        blocks == n as u64,
+        "the DAC completed {blocks} blocks, {n} were sent"
+    );
+    ensure!(
+        checksum == fnv1a64(&payload),
+        "checksum {checksum:016x}, expected {:016x}",
+        fnv1a64(&payload)
+    );
+    ensure!(
+        counters.bytes_completed == len as u64,
+        "counters {counters:?}"
+    );
+    let (objects_after, _) = settled(Some(objects_before));
+    ensure!(
+        objects_after == objects_before,
+        "DMABUF objects {objects_before} -> {objects_after}"
+    );
+    Ok(format!(
+        "{summary}: {len} bytes in {n} blocks (last {} bytes), DAC: {bytes} bytes, {blocks} blocks, fnv {checksum:016x}",
+        len - (n - 1) * bs
+    ))
+}
+
+fn tx_dmabuf_dma_heap() -> TestResult {
+    tx(Allocator::DmaHeap(HEAP.into()))
+}
+
+fn tx_dmabuf_udmabuf() -> TestResult {
+    tx(Allocator::Udmabuf(UDMABUF.into()))
+}
+
+fn errno_name(e: Errno) -> String {
+    match e {
+        Errno::PERM => "EPERM".to_string(),
+        Errno::INVAL => "EINVAL".to_string(),
+        Errno::BUSY => "EBUSY".to_string(),
+        Errno::NOTTY => "ENOTTY".to_string(),
+        _ => format!("errno {}", e.raw_os_error()),
+    }
+}
+
+fn expect_errno(what: &str, got: rustix::io::Result<()>, want: Errno) -> Result<String, String> {
+    match got {
+        Err(e) if e == want => {
+            // As the transports report it: a typed error naming the operation and errno.
+            let typed = Error::os("test", "weir-sim-adc", e);
+            ensure!(typed.errno() == Some(want), "typed error lost the errno");
+            Ok(format!("{what}: {}", errno_name(want)))
+        }
+        Err(e) => Err(format!(
+            "{what}: got {} ({e}), expected {}",
+            errno_name(e),
+            errno_name(want)
+        )),
+        Ok(()) => Err(format!("{what}: succeeded, expected {}", errno_name(want))),
+    }
+}
+
+fn open_raw(dev: &Device) -> Result<(OwnedFd, OwnedFd), String> {
+    let node = rustix::fs::open(&dev.node, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(ctx("open node"))?;
+    let buffer = ioctl::iio_buffer_get_fd(node.as_fd(), 0).map_err(ctx("GET_FD"))?;
+    Ok((node, buffer))
+}
+
+fn set_enable(dev: &Device, on: bool) -> Result<(), String> {
+    let buffer = dev.buffer(0).ok_or("no buffer0")?;
+    buffer
+        .control(dev.id.clone())
+        .set_enabled(on)
+        .map_err(ctx("write enable"))
+}
+
+/// The kernel's refusals, straight through weir-iio's ioctl wrappers.
+fn errors_raw_ioctls() -> TestResult {
+    let dev = device(ADC)?;
+    let buffer0 = dev.buffer(0).ok_or("no buffer0")?;
+    for c in &buffer0.channels {
+        buffer0
+            .set_channel_enabled(c, true)
+            .map_err(ctx("enable channel"))?;
+    }
+    let mut seen = Vec::new();
+    {
+        let (_node, buf) = open_raw(&dev)?;
+        let buf = buf.as_fd();
+        let size = 16384;
+        let dmabufs =
+            weir_iio::dmabuf::alloc_dma_heap(Path::new(HEAP), size, 2).map_err(ctx("alloc"))?;
+        let (a, b) = (dmabufs[0].as_fd(), dmabufs[1].as_fd());
+        seen.push(expect_errno(
+            "enqueue before attach",
+            ioctl::iio_dmabuf_enqueue(buf, a, size as u64),
+            Errno::PERM,
+        )?);
+        seen.push(expect_errno(
+            "detach of an unattached DMABUF",
+            ioctl::iio_dmabuf_detach(buf, a),
+            Errno::PERM,
+        )?);
+        ioctl::iio_dmabuf_attach(buf, a).map_err(ctx("attach"))?;
+        seen.push(expect_errno(
+            "enqueue bytes_used 0",
+            ioctl::iio_dmabuf_enqueue(buf, a, 0),
+            Errno::INVAL,
+        )?);
+        seen.push(expect_errno(
+            "enqueue bytes_used > size",
+            ioctl::iio_dmabuf_enqueue(buf, a, size as u64 + 4),
+            Errno::INVAL,
+        )?);
+        seen.push(expect_errno(
+            "attach twice",
+            ioctl::iio_dmabuf_attach(buf, a),
+            Errno::BUSY,
+        )?);
+        ioctl::iio_dmabuf_detach(buf, a).map_err(ctx("detach"))?;
+        seen.push(expect_errno(
+            "detach twice",
+            ioctl::iio_dmabuf_detach(buf, a),
+            Errno::PERM,
+        )?);
+        // Enabled with nothing attached: read()/write() mode; attaching now is refused.
+        set_enable(&dev, true)?;
+        let after_enable = ioctl::iio_dmabuf_attach(buf, b);
+        set_enable(&dev, false)?;
+        seen.push(expect_errno(
+            "attach after enable",
+            after_enable,
+            Errno::BUSY,
+        )?);
+        let (_, attached) = settled(None);
+        ensure!(attached == 0, "{attached} attachments left");
+    }
+    Ok(seen.join("; "))
+}
+
+/// The same rule through `open_buffer`: a typed `Error::Os` naming the ioctl and the errno.
+fn errors_typed_attach_after_enable() -> TestResult {
+    let dev = device(ADC)?;
+    let buffer0 = dev.buffer(0).ok_or("no buffer0")?;
+    for c in &buffer0.channels {
+        buffer0
+            .set_channel_enabled(c, true)
+            .map_err(ctx("enable channel"))?;
+    }
+    let dev = device(ADC)?; // reload: channels now enabled
+    set_enable(&dev, true)?;
+    let result = dev.open_buffer(&BufferOptions {
+        channels: channels(),
+        samples_per_block: 4096,
+        block_count: 2,
+        transport: TransportChoice::Dmabuf,
+        allocators: vec![Allocator::DmaHeap(HEAP.into())],
+        ..BufferOptions::default()
+    });
+    set_enable(&dev, false)?;
+    match result {
+        Err(e @ Error::Os { op, errno, .. }) => {
+            ensure!(
+                op == "IIO_BUFFER_DMABUF_ATTACH" && errno == Errno::BUSY,
+                "unexpected error: {e}"
+            );
+            let (_, attached) = settled(None);
+            ensure!(attached == 0, "{attached} attachments left");
+            Ok(format!("Error::Os: {e}"))
+        }
+        Err(e) => Err(format!("not Error::Os: {e:?}")),
+        Ok(o) => Err(format!("opened although enabled: {}", o.summary())),
+    }
+}
+
+/// weir-sim-fifo has a kfifo buffer: Auto must fall back to read() and say why.
+fn fallback_auto_to_fileio() -> TestResult {
+    let dev = device(FIFO)?;
+    let opened = dev
+        .open_buffer(&BufferOptions {
+            channels: channels(),
+            samples_per_block: 4096,
+            block_count: 4,
+            transport: TransportChoice::Auto,
+            ..BufferOptions::default()
+        })
+        .map_err(ctx("open_buffer"))?;
+    let summary = opened.summary();
+    ensure!(
+        opened.transport.kind() == TransportKind::FileIo,
+        "chose {summary}"
+    );
+    let dmabuf_reason = opened
+        .rejected
+        .iter()
+        .find(|(k, _)| *k == TransportKind::Dmabuf)
+        .map(|(_, r)| r.clone())
+        .ok_or_else(|| format!("no DMABUF rejection recorded: {summary}"))?;
+    ensure!(
+        dmabuf_reason.contains("does not support DMABUF"),
+        "DMABUF rejection: {dmabuf_reason}"
+    );
+    ensure!(
+        opened
+            .rejected
+            .iter()
+            .any(|(k, _)| *k == TransportKind::Seed),
+        "no seed rejection recorded: {summary}"
+    );
+    let (layout, mut t) = (opened.layout, opened.transport);
+    t.start().map_err(ctx("start"))?;
+    let mut ramp = Ramp::default();
+    let blocks = 128;
+    for n in 0..blocks {
+        let b = n % t.block_count();
+        let bytes = t
+            .wait_complete(b, TIMEOUT)
+            .map_err(ctx("wait_complete"))?
+            .ok_or_else(|| format!("block {n} did not complete"))?;
+        let memory = t.block_memory(b);
+        let data = &memory.as_bytes()[..bytes];
+        let first = ramp.next;
+        ramp.check(data).map_err(|e| format!("block {n}: {e}"))?;
+        check_iq(&layout, data, first).map_err(|e| format!("block {n}: {e}"))?;
+        drop(memory);
+        t.requeue(b, t.block_size()).map_err(ctx("requeue"))?;
+    }
+    t.stop().map_err(ctx("stop"))?;
+    ensure!(!buffer_enabled(&dev)?, "buffer still enabled after stop");
+    Ok(format!(
+        "{summary}: {blocks} blocks, {} values, ramp continuous",
+        ramp.values
+    ))
+}
+
+/// Stop while transfers are in flight (a slow device), then open again: nothing is left
+/// attached, and the next stream starts cleanly.
+fn stop_in_flight_then_reopen() -> TestResult {
+    for round in 0..3 {
+        let dev = device(ADC)?;
+        let opened = dev
+            .open_buffer(&BufferOptions {
+                channels: channels(),
+                samples_per_block: 4096,
+                block_count: 8,
+                transport: TransportChoice::Dmabuf,
+                allocators: vec![Allocator::DmaHeap(HEAP.into())],
+                ..BufferOptions::default()
+            })
+            .map_err(ctx("open_buffer"))?;
+        let mut t = opened.transport;
+        t.start().map_err(ctx("start"))?;
+        let bytes = t
+            .wait_complete(0, TIMEOUT)
+            .map_err(ctx("wait_complete"))?
+            .ok_or("first block did not complete")?;
+        let mut ramp = Ramp::default();
+        ramp.check(&t.block_memory(0).as_bytes()[..bytes])
+            .map_err(|e| format!("round {round}: {e}"))?;
+        // Blocks 1..8 still queued or in flight.
+        t.stop().map_err(ctx("stop"))?;
+        let (_, attached) = settled(None);
+        ensure!(attached == 0, "round {round}: {attached} attachments left");
+    }
+    Ok("3 rounds".to_string())
+}
+
+type Test = (&'static str, fn() -> TestResult);
+
+const TESTS: &[Test] = &[
+    ("rx_dmabuf_dma_heap", rx_dmabuf_dma_heap),
+    ("rx_dmabuf_udmabuf", rx_dmabuf_udmabuf),
+    ("rx_auto_picks_dmabuf", rx_auto_picks_dmabuf),
+    ("rx_fileio_on_dma_buffer", rx_fileio_on_dma_buffer),
+    ("tx_dmabuf_dma_heap", tx_dmabuf_dma_heap),
+    ("tx_dmabuf_udmabuf", tx_dmabuf_udmabuf),
+    ("errors_raw_ioctls", errors_raw_ioctls),
+    (
+        "errors_typed_attach_after_enable",
+        errors_typed_attach_after_enable,
+    ),
+    ("fallback_auto_to_fileio", fallback_auto_to_fileio),
+    ("stop_in_flight_then_reopen", stop_in_flight_then_reopen),
+];
+
+fn main() {
+    let filter = std::env::args().nth(1);
+    let (mut passed, mut failed) = (Vec::new(), Vec::new());
+    for (name, test) in TESTS {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        print!("test {name} ... ");
+        let _ = std::io::stdout().flush();
+        let fds_before = open_fds();
+        let (objects_before, _) = dmabuf_state();
+        let started = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(test))
+            .unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(format!("panicked: {msg}"))
+            })
+            .and_then(|details| {
+                let (fds_after, (objects_after, attached)) =
+                    (open_fds(), settled(Some(objects_before)));
+                ensure!(
+                    fds_after == fds_before,
+                    "open fds {fds_before} before, {fds_after} after"
+                );
+                ensure!(
+                    objects_after == objects_before && attached == 0,
+                    "DMABUF objects {objects_before} before, {objects_after} after, {attached} attached"
+                );
+                Ok(details)
+            });
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(details) => {
+                println!("ok ({secs:.2} s) {details}");
+                passed.push(*name);
+            }
+            Err(e) => {
+                println!("FAILED ({secs:.2} s)\n    {e}");
+                failed.push(*name);
+            }
+        }
+    }
+    println!(
+        "kbench result: {} passed; {} failed{}",
+        passed.len(),
+        failed.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failed.join(", "))
+        }
+    );
+    std::process::exit(if failed.is_empty() && !passed.is_empty() {
+        0
+    } else {
+        1
+    });
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Boots the kernel with the initramfs under QEMU (TCG, always under timeout), prints the
+# guest's output, and exits with the guest's result (KBENCH-RESULT), or 1 if there is none.
+# Usage: boot.sh INITRAMFS [EXTRA KERNEL ARGS...]
+source "$(dirname "$0")/common.sh"
+initrd="$1"; shift
+ver="$(kernel_version)"
+kernel="$CACHE/kernel-$ver/root/boot/vmlinuz-$ver-amd64"
+log="$CACHE/build-$ver/serial.log"
+rm -f "$log"
+log "booting $ver-amd64 under QEMU (TCG)"
+set +e
+timeout --kill-after=10 "${WEIR_KBENCH_TIMEOUT:-300}" qemu-system-x86_64 \
+    -machine q35,accel=tcg -cpu max -m 1024 -smp 2 \
+    -display none -monitor none -nodefaults -serial "file:$log" -no-reboot \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 quiet $*"
+qemu_status=$?
+set -e
+tr -d '\r' <"$log" >"$log.txt" 2>/dev/null || true
+# The guest's own lines (the kernel's console noise is in the log file).
+sed -n '/^KBENCH-BEGIN/,/^KBENCH-RESULT/p' "$log.txt"
+result="$(sed -n 's/^KBENCH-RESULT: \([0-9]*\).*/\1/p' "$log.txt" | tail -1)"
+if [ -z "$result" ]; then
+    tail -n 60 "$log.txt" >&2 || true
+    [ "$qemu_status" = 124 ] && die "QEMU timed out (serial log: $log)"
+    die "the guest gave no result (QEMU exit $qemu_status, serial log: $log)"
+fi
+exit "$result"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Downloads (does not install) the current Debian 6.12 kernel, its headers and kbuild, the
+# matching kernel source and busybox-static, and unpacks them in the cache. Idempotent: a
+# version already unpacked is reused; a new security update is fetched next to it.
+source "$(dirname "$0")/common.sh"
+
+apt_download() { # package... -> .deb files in $CACHE/debs
+    mkdir -p "$CACHE/debs"
+    (cd "$CACHE/debs" && apt-get download -qq "$@" >/dev/null 2>&1) || {
+        log "apt-get download $* failed; refreshing package lists"
+        SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+        $SUDO apt-get update -qq
+        (cd "$CACHE/debs" && apt-get download -qq "$@" >/dev/null)
+    }
+}
+
+resolve() {
+    apt-cache depends linux-image-6.12-amd64 2>/dev/null \
+        | sed -n 's/^ *Depends: linux-image-\(6\.12\.[^ ]*\)-amd64$/\1/p' | head -1
+}
+ver="$(resolve)"
+if [ -z "$ver" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    ver="$(resolve)"
+fi
+[ -n "$ver" ] || die "cannot resolve linux-image-6.12-amd64 to a concrete kernel"
+log "kernel $ver-amd64"
+K="$CACHE/kernel-$ver"
+
+if [ ! -f "$K/.unpacked" ]; then
+    rm -rf "$K"; mkdir -p "$K/root"
+    apt_download "linux-image-$ver-amd64" "linux-headers-$ver-amd64" \
+        "linux-headers-$ver-common" "linux-kbuild-$ver" busybox-static
+    for pkg in "linux-image-$ver-amd64" "linux-headers-$ver-amd64" \
+        "linux-headers-$ver-common" "linux-kbuild-$ver" busybox-static; do
+        deb="$(ls -t "$CACHE/debs/${pkg}"_*.deb | head -1)"
+        dpkg -x "$deb" "$K/root"
+    done
+    # The headers' Makefile includes the common tree by absolute path: point it here.
+    mk="$K/root/usr/src/linux-headers-$ver-amd64/Makefile"
+    sed -i "s|/usr/src/linux-headers-$ver-common|$K/root/usr/src/linux-headers-$ver-common|g" "$mk"
+    touch "$K/.unpacked"
+fi
+
+# The kernel source of the same version: only the DMA buffer layer is needed.
+src_ver="$(apt-cache policy linux-source-6.12 | sed -n 's/^ *Candidate: //p')"
+S="$CACHE/source-$ver"
+if [ ! -f "$S/.unpacked" ]; then
+    kver="${ver%%+*}"
+    case "$src_ver" in "$kver"-*) ;; *) die "linux-source-6.12 is $src_ver, kernel is $ver" ;; esac
+    rm -rf "$S"; mkdir -p "$S"
+    apt_download linux-source-6.12
+    deb="$(ls -t "$CACHE"/debs/linux-source-6.12_*.deb | head -1)"
+    tarball="$(dpkg-deb -c "$deb" | awk '{print $6}' | grep 'linux-source-6.12.tar.xz$')"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$S" "$tarball"
+    # It compiles against the headers package's include/linux/iio (same version).
+    tar -xJf "$S/$tarball" -C "$S" --strip-components=1 \
+        linux-source-6.12/drivers/iio/buffer/industrialio-buffer-dma.c
+    rm -rf "$S/usr"
+    # The source .deb is 150 MB and only needed once per version.
+    rm -f "$deb"
+    touch "$S/.unpacked"
+fi
+echo "$ver" >"$CACHE/kernel-version"
