@@ -146,14 +146,17 @@ fn missing_required_parameter() {
 
 #[test]
 fn build_errors_are_located_too() {
-    let text = "connections = [\"src.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\ndevice = \"iio:device7\"\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"ci16\"\n";
+    let text = "connections = [\"src.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\ndevice = \"iio:device7\"\nsysfs_root = \"/nonexistent/iio\"\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"ci16\"\n";
     let registry = weir::registry();
     let spec = FlowgraphSpec::parse(text, "dev.toml", &registry).expect("parses");
     let Err(e) = spec.build(&registry) else {
         panic!("an unknown device must not build");
     };
-    assert_eq!((e.line, e.column), (3, 8));
-    assert!(e.message.contains("unknown device `iio:device7`"), "{e}");
+    assert_eq!((e.line, e.column), (4, 1), "at the `device` parameter: {e}");
+    assert!(
+        e.message.contains("cannot open IIO device `iio:device7`"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub struct BlockSpec {
     pub ports: Ports,
     /// Where the block's `type` is written (for errors raised while building it).
     pub span: Range<usize>,
+    /// Where each parameter is written, for errors about one parameter.
+    pub param_spans: HashMap<String, Range<usize>>,
 }
 
 /// One end of a stream connection.
@@ -284,12 +286,14 @@ impl FlowgraphSpec {
         };
         let params = descriptor.resolve(raw).map_err(locate)?;
         let ports = (descriptor.ports)(&params).map_err(locate)?;
+        let param_spans = spans.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         Ok(BlockSpec {
             name: block.to_string(),
             type_name: type_name.to_string(),
             params,
             ports,
             span: type_span,
+            param_spans,
         })
     }
 
@@ -475,6 +479,20 @@ impl FlowgraphSpec {
 
     pub(crate) fn error_at_block(&self, block: &BlockSpec, message: String) -> LoadError {
         LoadError::at(&self.source, block.span.clone(), Some(&block.name), message)
+    }
+
+    /// A factory's error, located at the parameter it names when the file sets it.
+    pub(crate) fn build_error(&self, block: &BlockSpec, e: BuildError) -> LoadError {
+        let span = match &e {
+            BuildError::Param { name, .. } => block.param_spans.get(name).cloned(),
+            BuildError::Other(_) => None,
+        };
+        LoadError::at(
+            &self.source,
+            span.unwrap_or_else(|| block.span.clone()),
+            Some(&block.name),
+            e.to_string(),
+        )
     }
 }
 

@@ -78,8 +78,7 @@ impl FlowgraphSpec {
             for (port, n) in input_sizes {
                 ctx.set_input_buffer_items(port, n);
             }
-            let id =
-                (descriptor.build)(&mut ctx).map_err(|e| self.error_at_block(b, e.to_string()))?;
+            let id = (descriptor.build)(&mut ctx).map_err(|e| self.build_error(b, e))?;
             ids.insert(&b.name, id);
             blocks.push(BlockHandle {
                 name: b.name.clone(),

@@ -12,7 +12,9 @@ use weir_core::{
     Ports, Value, with_item_type, with_reader,
 };
 use weir_iio::sim_tx::{SimTx, SimTxConfig};
-use weir_iio::transport::{Interest, Transport};
+use weir_iio::transport::{Direction, Interest, Transport};
+
+use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -220,15 +222,16 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 }
 
 /// Open the output transport a sink's parameters ask for.
-pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
-    let device = p.str("device")?;
-    if device != "sim" {
-        return Err(BuildError::param(
-            "device",
-            format!(
-                "unknown device `{device}`: this build transmits to the simulated device `sim` only"
-            ),
-        ));
+pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
+    if p.str("device")? != SIMULATOR {
+        let item = p.item("item")?;
+        return open_real(
+            p,
+            Direction::Out,
+            item,
+            p.positive("samples_per_block")?,
+            p.positive("blocks")?,
+        );
     }
     let item = p.item("item")?;
     let rate = p.float("sample_rate")?;
@@ -247,13 +250,22 @@ pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
         ));
     }
     let sim = SimTx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(Box::new(sim))
+    Ok(OpenedDevice {
+        transport: Box::new(sim),
+        rejected: Vec::new(),
+    })
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let transport = open_transport(ctx.params)?;
+    let OpenedDevice {
+        transport,
+        rejected,
+    } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
     let stats = ctx.stats();
+    if !rejected.is_empty() {
+        stats.set_note("not_used", rejected.join("; "));
+    }
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         with_reader!(kind, T, R => {
@@ -274,7 +286,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "device",
                 ParamType::Str,
                 Value::Str("sim".into()),
-                "IIO output device; `sim` is the built-in simulated DAC",
+                "IIO output device: id (`iio:device1`), label or name; `sim` is the built-in simulated DAC",
             ),
             ParamSpec::optional(
                 "samples_per_block",
@@ -315,7 +327,10 @@ pub fn descriptor() -> BlockDescriptor {
                 Value::Str(String::new()),
                 "simulated DAC only: write what it transmits to this file",
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(common_params())
+        .collect(),
         ports,
         build,
     }

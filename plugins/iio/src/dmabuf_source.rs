@@ -13,7 +13,9 @@ use weir_core::{
 };
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::sys::MappedRegion;
-use weir_iio::transport::{Interest, Transport};
+use weir_iio::transport::{Direction, Interest, Transport};
+
+use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
@@ -246,15 +248,16 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 }
 
 /// Open the transport a source's parameters ask for.
-pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
-    let device = p.str("device")?;
-    if device != "sim" {
-        return Err(BuildError::param(
-            "device",
-            format!(
-                "unknown device `{device}`: this build streams from the simulated device `sim` only"
-            ),
-        ));
+pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
+    if p.str("device")? != SIMULATOR {
+        let item = p.item("item")?;
+        return open_real(
+            p,
+            Direction::In,
+            item,
+            p.positive("samples_per_block")?,
+            p.positive("blocks")?,
+        );
     }
     let item = p.item("item")?;
     let samples = p.positive("samples_per_block")?;
@@ -295,12 +298,21 @@ pub fn open_transport(p: &Params) -> Result<Box<dyn Transport>, BuildError> {
         ));
     }
     let sim = SimRx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(Box::new(sim))
+    Ok(OpenedDevice {
+        transport: Box::new(sim),
+        rejected: Vec::new(),
+    })
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let transport = open_transport(ctx.params)?;
+    let OpenedDevice {
+        transport,
+        rejected,
+    } = open_transport(ctx.params)?;
     let stats = ctx.stats();
+    if !rejected.is_empty() {
+        stats.set_note("not_used", rejected.join("; "));
+    }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         ctx.add(DmabufSource::<T>::new(transport, stats))
     }))
@@ -316,7 +328,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "device",
                 ParamType::Str,
                 Value::Str("sim".into()),
-                "IIO device; `sim` is the built-in simulated ADC",
+                "IIO device: id (`iio:device0`), label or name; `sim` is the built-in simulated ADC",
             ),
             ParamSpec::optional(
                 "samples_per_block",
@@ -364,7 +376,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "tone amplitude in i16 units",
             )
             .range(Some(0.0), Some(32767.0)),
-        ],
+        ]
+        .into_iter()
+        .chain(common_params())
+        .collect(),
         ports,
         build,
     }

@@ -1,0 +1,165 @@
+//! Opening the IIO device a source or sink names: the simulator, or a real (or fake-sysfs)
+//! device through `weir-iio`'s transport choice. Parameters shared by both blocks live here.
+
+use std::path::PathBuf;
+
+use weir_core::{BuildError, ItemType, ParamSpec, ParamType, Params, Value};
+use weir_iio::open::{Allocator, BufferOptions, TransportChoice};
+use weir_iio::sysfs::Sysfs;
+use weir_iio::transport::{Direction, Transport};
+
+/// The device name that selects the built-in simulator.
+pub const SIMULATOR: &str = "sim";
+
+/// A transport opened for a block, with what to tell the user about the choice.
+pub struct OpenedDevice {
+    /// The transport, not started.
+    pub transport: Box<dyn Transport>,
+    /// Why faster transports were not used (empty for the simulator).
+    pub rejected: Vec<String>,
+}
+
+/// Parameters every DMABUF block takes, beyond `device`, block size and count.
+pub fn common_params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::optional(
+            "channels",
+            ParamType::Str,
+            Value::Str(String::new()),
+            "comma-separated channel ids (`voltage0,voltage1`); empty = every channel of the buffer",
+        ),
+        ParamSpec::optional(
+            "buffer",
+            ParamType::Int,
+            Value::Int(0),
+            "IIO buffer index (`bufferN`)",
+        )
+        .range(Some(0.0), Some(63.0)),
+        ParamSpec::optional(
+            "transport",
+            ParamType::Str,
+            Value::Str("auto".into()),
+            "`auto` (dmabuf, then seed, then fileio), `dmabuf`, `seed` or `fileio`",
+        ),
+        ParamSpec::optional(
+            "allocator",
+            ParamType::Str,
+            Value::Str("auto".into()),
+            "DMABUF memory for the mainline interface: `auto` (dma-heap, then udmabuf), `heap` or `udmabuf`",
+        ),
+        ParamSpec::optional(
+            "dma_heap",
+            ParamType::Str,
+            Value::Str("/dev/dma_heap/system".into()),
+            "dma-heap to allocate from",
+        ),
+        ParamSpec::optional(
+            "attrs",
+            ParamType::Str,
+            Value::Str(String::new()),
+            "device attributes to set before start, `attr=value` separated by `;` (like gr-iio's params)",
+        ),
+        ParamSpec::optional(
+            "sysfs_root",
+            ParamType::Str,
+            Value::Str("/sys/bus/iio/devices".into()),
+            "where IIO devices are listed (a fake tree in tests)",
+        ),
+        ParamSpec::optional(
+            "dev_root",
+            ParamType::Str,
+            Value::Str("/dev".into()),
+            "where device nodes are (a fake tree in tests)",
+        ),
+    ]
+}
+
+fn split_list(s: &str, sep: char) -> Vec<String> {
+    s.split(sep)
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Open a real device named by `device` (id such as `iio:device0`, label or name) with the
+/// common parameters, for `direction`, checking that its samples hold whole `item`s.
+pub fn open_real(
+    p: &Params,
+    direction: Direction,
+    item: ItemType,
+    samples_per_block: usize,
+    block_count: usize,
+) -> Result<OpenedDevice, BuildError> {
+    let device_name = p.str("device")?;
+    let other = |e: weir_iio::Error| BuildError::Other(e.to_string());
+    let sysfs = Sysfs::new(p.str("sysfs_root")?).with_dev_root(p.str("dev_root")?);
+    let device = sysfs.find(device_name).map_err(|e| {
+        BuildError::param(
+            "device",
+            format!("cannot open IIO device `{device_name}`: {e}"),
+        )
+    })?;
+    let attrs = split_list(p.str("attrs")?, ';');
+    device
+        .apply_params(&attrs)
+        .map_err(|e| BuildError::param("attrs", e.to_string()))?;
+    let transport: TransportChoice = p
+        .str("transport")?
+        .parse()
+        .map_err(|e: weir_iio::Error| BuildError::param("transport", e.to_string()))?;
+    let heap = Allocator::DmaHeap(PathBuf::from(p.str("dma_heap")?));
+    let udmabuf = Allocator::defaults()
+        .into_iter()
+        .find(|a| matches!(a, Allocator::Udmabuf(_)));
+    let allocators = match p.str("allocator")? {
+        "auto" => std::iter::once(heap).chain(udmabuf).collect(),
+        "heap" => vec![heap],
+        "udmabuf" => udmabuf.into_iter().collect(),
+        other => {
+            return Err(BuildError::param(
+                "allocator",
+                format!("expected `auto`, `heap` or `udmabuf`, found `{other}`"),
+            ));
+        }
+    };
+    let options = BufferOptions {
+        buffer: p.uint("buffer")? as u32,
+        channels: split_list(p.str("channels")?, ','),
+        samples_per_block,
+        block_count,
+        transport,
+        allocators,
+    };
+    let opened = device.open_buffer(&options).map_err(other)?;
+    if opened.transport.direction() != direction {
+        return Err(BuildError::param(
+            "device",
+            format!(
+                "`{device_name}` buffer {} streams {}, this block needs {direction}",
+                options.buffer,
+                opened.transport.direction()
+            ),
+        ));
+    }
+    let sample = opened.transport.sample_size();
+    if !sample.is_multiple_of(item.size()) && !item.size().is_multiple_of(sample) {
+        return Err(BuildError::param(
+            "item",
+            format!(
+                "a scan of `{device_name}` is {sample} bytes; {item} items ({} bytes) do not divide it",
+                item.size()
+            ),
+        ));
+    }
+    let rejected = opened
+        .rejected
+        .iter()
+        .map(|(kind, why)| format!("{kind}: {why}"))
+        .collect();
+    tracing::info!("{device_name}: using {}", opened.summary());
+    Ok(OpenedDevice {
+        transport: opened.transport,
+        rejected,
+    })
+}
