@@ -110,3 +110,46 @@ path = "{}"
         );
     }
 }
+
+#[test]
+fn a_failed_transfer_stops_the_flowgraph_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.ci16");
+    let text = format!(
+        r#"
+connections = ["src.out -> head.in", "head.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 1000
+sim_fail_block = 5
+[blocks.head]
+type = "head"
+item = "ci16"
+items = 100000
+[blocks.sink]
+type = "file_sink"
+item = "ci16"
+path = "{}"
+"#,
+        out.display()
+    );
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(&text, "fail.toml", &registry).expect("loads");
+    let err = spec
+        .build(&registry)
+        .expect("builds")
+        .run()
+        .expect_err("the failed transfer must stop the flowgraph");
+    let message = err.to_string();
+    assert!(message.contains("transfer of block"), "{message}");
+    // Only the blocks before the failed one were delivered, and they are intact.
+    let bytes = std::fs::read(&out).expect("output");
+    assert!(bytes.len() <= 5 * 1000 * 4, "{} bytes", bytes.len());
+    for (n, b) in bytes.chunks_exact(2).enumerate() {
+        assert_eq!(
+            i16::from_le_bytes([b[0], b[1]]),
+            ramp(n as u64),
+            "value {n}"
+        );
+    }
+}

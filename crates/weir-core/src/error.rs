@@ -85,6 +85,14 @@ pub enum RunError {
     /// The runtime reported an error (a block's `work()` failed, ...).
     #[error("flowgraph failed: {0}")]
     Runtime(String),
+    /// A block failed and said why.
+    #[error("block `{block}` failed: {message}")]
+    Block {
+        /// Block instance name.
+        block: String,
+        /// Its error.
+        message: String,
+    },
     /// No block of that name in the flowgraph.
     #[error("no block named `{0}` in this flowgraph")]
     NoSuchBlock(String),

@@ -247,10 +247,24 @@ impl RunningFlowgraph {
         async_io::block_on(self.handle.stop()).map_err(|e| RunError::Runtime(e.to_string()))
     }
 
+    /// The error of a failed run: the first block that recorded why it failed, or what the
+    /// runtime said.
+    fn failure(&self, e: futuresdr::runtime::Error) -> RunError {
+        self.blocks
+            .iter()
+            .find_map(|b| {
+                b.stats.error().map(|message| RunError::Block {
+                    block: b.name.clone(),
+                    message,
+                })
+            })
+            .unwrap_or_else(|| RunError::Runtime(e.to_string()))
+    }
+
     /// Wait until the flowgraph has ended (end of stream, stop request or error).
     pub async fn wait_async(mut self) -> Result<RunReport, RunError> {
         if let Some(task) = self.task.take() {
-            task.await.map_err(|e| RunError::Runtime(e.to_string()))?;
+            task.await.map_err(|e| self.failure(e))?;
         }
         Ok(self.stats())
     }
@@ -271,7 +285,7 @@ impl RunningFlowgraph {
         match finished {
             futures::future::Either::Left((result, _)) => {
                 self.task = None;
-                result.map_err(|e| RunError::Runtime(e.to_string()))?;
+                result.map_err(|e| self.failure(e))?;
                 Ok(Some(self.stats()))
             }
             futures::future::Either::Right(_) => Ok(None),

@@ -14,6 +14,7 @@ pub struct BlockStats {
     items_out: AtomicU64,
     counters: Mutex<BTreeMap<&'static str, u64>>,
     notes: Mutex<BTreeMap<&'static str, String>>,
+    error: Mutex<Option<String>>,
 }
 
 impl BlockStats {
@@ -80,5 +81,19 @@ impl BlockStats {
             .iter()
             .map(|(k, v)| (*k, v.clone()))
             .collect()
+    }
+
+    /// Record why the block failed; the run error then names the block and this message
+    /// (the runtime itself only says that "a block raised an error").
+    pub fn set_error(&self, message: impl Into<String>) {
+        let mut e = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if e.is_none() {
+            *e = Some(message.into());
+        }
+    }
+
+    /// The recorded failure, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

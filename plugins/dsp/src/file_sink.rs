@@ -43,17 +43,13 @@ where
     }
 }
 
-impl<T, R> Kernel for FileSink<T, R>
+impl<T, R> FileSink<T, R>
 where
     T: CpuSample + bytemuck::Pod,
     R: CpuBufferReader<Item = T>,
 {
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+    /// One `work()` call; errors are recorded in the block statistics by the caller.
+    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let i = self.input.slice();
         let n = i.len();
         if n > 0 {
@@ -68,6 +64,25 @@ where
             io.finished = true;
         }
         Ok(())
+    }
+}
+
+impl<T, R> Kernel for FileSink<T, R>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let result = self.step(io).await;
+        if let Err(e) = &result {
+            self.stats.set_error(format!("{e:#}"));
+        }
+        result
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {

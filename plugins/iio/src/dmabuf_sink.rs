@@ -114,30 +114,13 @@ where
     }
 }
 
-impl<T, R> Kernel for DmabufSink<T, R>
+impl<T, R> DmabufSink<T, R>
 where
     T: CpuSample + bytemuck::Pod,
     R: CpuBufferReader<Item = T>,
 {
-    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        for block in 0..self.transport.block_count() {
-            let (fd, _) = self.transport.completion_fd(block);
-            // The reactor needs an fd it owns; a duplicate shares the completion state.
-            self.ready
-                .push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
-        }
-        self.transport.start()?;
-        self.free.extend(0..self.transport.block_count());
-        self.publish_counters();
-        Ok(())
-    }
-
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+    /// One `work()` call; errors are recorded in the block statistics by the caller.
+    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         // Collect sent blocks: they are free again.
         while let Some(&block) = self.in_flight.front() {
             if self.transport.try_complete(block)?.is_none() {
@@ -204,6 +187,53 @@ where
             self.wait_for_head(io);
         }
         Ok(())
+    }
+}
+
+impl<T, R> DmabufSink<T, R>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    /// Start the device; errors are recorded in the block statistics by the caller.
+    async fn start_up(&mut self) -> Result<()> {
+        for block in 0..self.transport.block_count() {
+            let (fd, _) = self.transport.completion_fd(block);
+            // The reactor needs an fd it owns; a duplicate shares the completion state.
+            self.ready
+                .push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
+        }
+        self.transport.start()?;
+        self.free.extend(0..self.transport.block_count());
+        self.publish_counters();
+        Ok(())
+    }
+}
+
+impl<T, R> Kernel for DmabufSink<T, R>
+where
+    T: CpuSample + bytemuck::Pod,
+    R: CpuBufferReader<Item = T>,
+{
+    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+        let result = self.start_up().await;
+        if let Err(e) = &result {
+            self.stats.set_error(format!("{e:#}"));
+        }
+        result
+    }
+
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let result = self.step(io).await;
+        if let Err(e) = &result {
+            self.stats.set_error(format!("{e:#}"));
+        }
+        result
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {

@@ -131,35 +131,12 @@ where
     }
 }
 
-impl<T> Kernel for DmabufSource<T>
+impl<T> DmabufSource<T>
 where
     T: CpuSample + bytemuck::Pod,
 {
-    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        *self
-            .returns
-            .notifier
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(self.output_notifier());
-        for block in 0..self.transport.block_count() {
-            let (fd, interest) = self.transport.completion_fd(block);
-            // The reactor needs an fd it owns; a duplicate shares the same completion state.
-            let fd = Async::new(fd.try_clone_to_owned()?)?;
-            debug_assert!(matches!(interest, Interest::Readable | Interest::Writable));
-            self.ready.push(Arc::new(fd));
-        }
-        self.transport.start()?;
-        self.in_flight.extend(0..self.transport.block_count());
-        self.publish_counters();
-        Ok(())
-    }
-
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+    /// One `work()` call; errors are recorded in the block statistics by the caller.
+    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let block_size = self.transport.block_size();
         for block in self.returns.take() {
             self.transport.requeue(block, block_size)?;
@@ -215,6 +192,57 @@ where
             });
         }
         Ok(())
+    }
+}
+
+impl<T> DmabufSource<T>
+where
+    T: CpuSample + bytemuck::Pod,
+{
+    /// Start the device; errors are recorded in the block statistics by the caller.
+    async fn start_up(&mut self) -> Result<()> {
+        *self
+            .returns
+            .notifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(self.output_notifier());
+        for block in 0..self.transport.block_count() {
+            let (fd, interest) = self.transport.completion_fd(block);
+            // The reactor needs an fd it owns; a duplicate shares the same completion state.
+            let fd = Async::new(fd.try_clone_to_owned()?)?;
+            debug_assert!(matches!(interest, Interest::Readable | Interest::Writable));
+            self.ready.push(Arc::new(fd));
+        }
+        self.transport.start()?;
+        self.in_flight.extend(0..self.transport.block_count());
+        self.publish_counters();
+        Ok(())
+    }
+}
+
+impl<T> Kernel for DmabufSource<T>
+where
+    T: CpuSample + bytemuck::Pod,
+{
+    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+        let result = self.start_up().await;
+        if let Err(e) = &result {
+            self.stats.set_error(format!("{e:#}"));
+        }
+        result
+    }
+
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let result = self.step(io).await;
+        if let Err(e) = &result {
+            self.stats.set_error(format!("{e:#}"));
+        }
+        result
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
@@ -281,7 +309,9 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
             ));
         }
     };
+    let fail = p.int("sim_fail_block")?;
     let config = SimConfig {
+        fail_block: u64::try_from(fail).ok(),
         sample_rate: (rate > 0.0).then_some(rate),
         block_size: samples * SAMPLE_BYTES,
         block_count: p.positive("blocks")?,
@@ -369,6 +399,13 @@ pub fn descriptor() -> BlockDescriptor {
                 Value::Float(0.01),
                 "tone frequency in Hz (cycles/sample when sample_rate is 0)",
             ),
+            ParamSpec::optional(
+                "sim_fail_block",
+                ParamType::Int,
+                Value::Int(-1),
+                "simulator fault injection: this completion (0-based) fails with EIO; -1 = none",
+            )
+            .range(Some(-1.0), None),
             ParamSpec::optional(
                 "tone_amplitude",
                 ParamType::Float,
