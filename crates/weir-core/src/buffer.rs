@@ -28,6 +28,10 @@ pub enum BufferKind {
     Circular,
     /// [`MappedBlockWriter`] / [`MappedBlockReader`]: device memory handed over by reference.
     MappedBlock,
+    /// [`FillBlockWriter`](crate::FillBlockWriter) /
+    /// [`FillBlockReader`](crate::FillBlockReader): the writer fills device memory in place.
+    /// An input that declares it makes the upstream output use this writer.
+    FillBlock,
 }
 
 impl fmt::Display for BufferKind {
@@ -35,6 +39,7 @@ impl fmt::Display for BufferKind {
         f.write_str(match self {
             BufferKind::Circular => "circular",
             BufferKind::MappedBlock => "mapped-block",
+            BufferKind::FillBlock => "fill-block",
         })
     }
 }
@@ -46,12 +51,35 @@ impl fmt::Display for BufferKind {
 macro_rules! with_reader {
     ($kind:expr, $T:ty, $R:ident => $body:expr) => {
         match $kind {
-            $crate::BufferKind::Circular => {
+            // A fill-block connection ends at a sink that owns device memory; an ordinary
+            // reader never sees it (the loader refuses such a connection), so it falls back
+            // to the circular reader.
+            $crate::BufferKind::Circular | $crate::BufferKind::FillBlock => {
                 type $R = ::futuresdr::runtime::dev::DefaultCpuReader<$T>;
                 $body
             }
             $crate::BufferKind::MappedBlock => {
                 type $R = $crate::buffer::MappedBlockReader<$T>;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$W` bound to the writer type for items `$T` that matches a
+/// [`BufferKind`]: the fill-in-place writer when the output feeds a zero-copy TX sink.
+#[macro_export]
+macro_rules! with_writer {
+    ($kind:expr, $T:ty, $W:ident => $body:expr) => {
+        match $kind {
+            $crate::BufferKind::FillBlock => {
+                type $W = $crate::FillBlockWriter<$T>;
+                $body
+            }
+            // Mapped blocks come from device sources only; every other output writes into
+            // FutureSDR's circular buffer.
+            $crate::BufferKind::Circular | $crate::BufferKind::MappedBlock => {
+                type $W = ::futuresdr::runtime::dev::DefaultCpuWriter<$T>;
                 $body
             }
         }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::buffer::BufferKind;
 use crate::error::{LoadError, SourceFile};
 use crate::registry::{BuildError, Params, Ports, Registry, Value};
 use crate::suggest::did_you_mean;
@@ -197,6 +198,34 @@ impl FlowgraphSpec {
             }
             driven.insert(key, c_span);
             connections.push(conn);
+        }
+
+        // An output writing into a sink's device memory cannot feed anything else.
+        for c in &connections {
+            let fills = blocks
+                .iter()
+                .find(|b| b.name == c.to.block)
+                .and_then(|b| b.ports.inputs.iter().find(|p| p.name == c.to.port))
+                .is_some_and(|p| p.buffer == BufferKind::FillBlock);
+            let fan_out = connections
+                .iter()
+                .filter(|o| o.kind == ConnectionKind::Stream && o.from == c.from)
+                .count();
+            if fills && fan_out > 1 {
+                let b = blocks
+                    .iter()
+                    .find(|b| b.name == c.from.block)
+                    .map_or(0..0, |b| b.span.clone());
+                return Err(LoadError::at(
+                    &source,
+                    b,
+                    Some(&c.from.block),
+                    format!(
+                        "`{}.{}` writes into `{}`'s device blocks in place, so it cannot also feed other inputs",
+                        c.from.block, c.from.port, c.to.block
+                    ),
+                ));
+            }
         }
 
         for b in &blocks {
@@ -420,6 +449,15 @@ impl FlowgraphSpec {
                     ),
                 )
             })?;
+        if inp.buffer == BufferKind::FillBlock && !out.fills_blocks {
+            return Err(err(
+                Some(&dst.name),
+                format!(
+                    "`{}.{}` fills device blocks in place, but `{}` ({}) cannot write into them; use `mode = \"copy\"` on `{}` or put a block that can (e.g. head) in between",
+                    dst.name, inp.name, src.name, src.type_name, dst.name
+                ),
+            ));
+        }
         if out.item != inp.item {
             return Err(err(
                 Some(&dst.name),

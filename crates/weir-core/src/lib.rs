@@ -14,6 +14,7 @@
 pub mod buffer;
 pub mod describe;
 pub mod error;
+pub mod fill_buffer;
 pub mod flowgraph;
 pub mod item;
 pub mod registry;
@@ -23,6 +24,7 @@ pub mod suggest;
 
 pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
 pub use error::{LoadError, RunError};
+pub use fill_buffer::{EmptyBlock, FillBlockReader, FillBlockWriter, FillableBlock, FilledBlock};
 pub use flowgraph::FlowgraphSpec;
 pub use item::{Cf32, Ci16, ItemType};
 pub use registry::{

@@ -324,6 +324,9 @@ pub struct PortSpec {
     pub min_items: usize,
     /// For outputs whose buffer has a fixed size (DMA blocks): items per block.
     pub fixed_buffer_items: Option<usize>,
+    /// For outputs: the block can write into a [`BufferKind::FillBlock`] buffer (device
+    /// memory of a zero-copy TX sink) as well as into a circular one.
+    pub fills_blocks: bool,
 }
 
 impl PortSpec {
@@ -336,6 +339,7 @@ impl PortSpec {
             buffer: BufferKind::Circular,
             min_items: 1,
             fixed_buffer_items: None,
+            fills_blocks: false,
         }
     }
 
@@ -353,12 +357,25 @@ impl PortSpec {
             buffer,
             min_items: 1,
             fixed_buffer_items: None,
+            fills_blocks: false,
         }
     }
 
     /// An input that needs at least `n` items per call.
     pub fn with_min_items(mut self, n: usize) -> Self {
         self.min_items = n;
+        self
+    }
+
+    /// An input that needs its upstream output to write into device memory in place.
+    pub fn wanting_filled_blocks(mut self) -> Self {
+        self.buffer = BufferKind::FillBlock;
+        self
+    }
+
+    /// An output that can write straight into a zero-copy sink's device memory.
+    pub fn filling_blocks(mut self) -> Self {
+        self.fills_blocks = true;
         self
     }
 
@@ -390,6 +407,7 @@ pub struct BuildContext<'a> {
     pub params: &'a Params,
     input_buffers: HashMap<&'static str, BufferKind>,
     input_sizes: HashMap<&'static str, usize>,
+    output_buffers: HashMap<&'static str, BufferKind>,
     fg: &'a mut Flowgraph,
     stats: Arc<BlockStats>,
 }
@@ -407,9 +425,24 @@ impl<'a> BuildContext<'a> {
             params,
             input_buffers,
             input_sizes: HashMap::new(),
+            output_buffers: HashMap::new(),
             fg,
             stats: Arc::default(),
         }
+    }
+
+    /// Make output `port` write into `kind` (set by the builder from the input it feeds).
+    pub fn set_output_buffer(&mut self, port: &'static str, kind: BufferKind) {
+        self.output_buffers.insert(port, kind);
+    }
+
+    /// The buffer output `port` must write into: circular, or the device memory of a
+    /// zero-copy sink ([`BufferKind::FillBlock`]).
+    pub fn output_buffer(&self, port: &str) -> BufferKind {
+        self.output_buffers
+            .get(port)
+            .copied()
+            .unwrap_or(BufferKind::Circular)
     }
 
     /// Set the buffer size (in items) asked for on the connection into input `port`.

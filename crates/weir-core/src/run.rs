@@ -74,7 +74,26 @@ impl FlowgraphSpec {
                     }
                 }
             }
+            let mut output_buffers = Vec::new();
+            for c in self
+                .connections
+                .iter()
+                .filter(|c| c.from.block == b.name && c.kind == ConnectionKind::Stream)
+            {
+                let wants_fill = self
+                    .input_port(&c.to.block, &c.to.port)
+                    .is_some_and(|p| p.buffer == BufferKind::FillBlock);
+                if let (true, Some(out)) = (
+                    wants_fill,
+                    b.ports.outputs.iter().find(|p| p.name == c.from.port),
+                ) {
+                    output_buffers.push(out.name);
+                }
+            }
             let mut ctx = BuildContext::new(&b.name, &b.params, input_buffers, &mut flowgraph);
+            for port in output_buffers {
+                ctx.set_output_buffer(port, BufferKind::FillBlock);
+            }
             for (port, n) in input_sizes {
                 ctx.set_input_buffer_items(port, n);
             }

@@ -727,6 +727,50 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     }
 
     /// Begins the CPU's write access (SYNC START WRITE) and returns the block's memory.
+    fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
+        self.check_block("lend_block", block)?;
+        if self.config.direction != Direction::Out {
+            return Err(self.err(
+                "lend_block",
+                Errno::OPNOTSUPP,
+                "not an output (TX) transport",
+            ));
+        }
+        if self.blocks[block].state != BlockState::Cpu || self.blocks[block].rw.is_none() {
+            return Err(self.err(
+                "lend_block",
+                Errno::BUSY,
+                format!("block {block} is in flight or already lent"),
+            ));
+        }
+        self.begin_cpu_access(block)?;
+        self.blocks[block].rw.take().ok_or_else(|| {
+            self.err(
+                "lend_block",
+                Errno::BUSY,
+                format!("block {block} is already lent"),
+            )
+        })
+    }
+
+    fn return_block(
+        &mut self,
+        block: usize,
+        memory: MappedRegion,
+        bytes_used: usize,
+    ) -> Result<()> {
+        self.check_block("return_block", block)?;
+        if self.blocks[block].rw.is_some() {
+            return Err(self.err(
+                "return_block",
+                Errno::INVAL,
+                format!("block {block} was not lent"),
+            ));
+        }
+        self.blocks[block].rw = Some(memory);
+        self.requeue(block, bytes_used)
+    }
+
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
         if self.config.direction != Direction::Out {

@@ -102,7 +102,8 @@ impl Shared {
 /// The simulated DAC; see the [module documentation](self).
 pub struct SimTx {
     config: SimTxConfig,
-    cpu: Vec<MappedRegion>,
+    /// CPU-side writable mappings; `None` while lent out for zero-copy filling.
+    cpu: Vec<Option<MappedRegion>>,
     cpu_read: Vec<Arc<MappedRegion>>,
     events: Arc<Vec<OwnedFd>>,
     shared: Arc<Shared>,
@@ -136,7 +137,10 @@ impl SimTx {
         let mut events = Vec::new();
         for i in 0..config.block_count {
             let fd = sys::memfd(&format!("{}-block{i}", config.name), config.block_size)?;
-            cpu.push(MappedRegion::map_read_write(fd.as_fd(), config.block_size)?);
+            cpu.push(Some(MappedRegion::map_read_write(
+                fd.as_fd(),
+                config.block_size,
+            )?));
             cpu_read.push(Arc::new(MappedRegion::map_read_only(
                 fd.as_fd(),
                 config.block_size,
@@ -452,7 +456,57 @@ impl Transport for SimTx {
                 format!("block {block} is in flight"),
             ));
         }
-        Ok(self.cpu[block].as_mut_bytes())
+        let name = self.config.name.as_str();
+        self.cpu[block]
+            .as_mut()
+            .map(MappedRegion::as_mut_bytes)
+            .ok_or_else(|| {
+                Error::os_detail(
+                    "block_mut",
+                    name,
+                    Errno::BUSY,
+                    format!("block {block} is lent out"),
+                )
+            })
+    }
+
+    fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
+        self.check("lend_block", block)?;
+        if self.shared.lock().owner[block] == Owner::Hardware {
+            return Err(Error::os_detail(
+                "lend_block",
+                self.config.name.as_str(),
+                Errno::BUSY,
+                format!("block {block} is in flight"),
+            ));
+        }
+        self.cpu[block].take().ok_or_else(|| {
+            Error::os_detail(
+                "lend_block",
+                self.config.name.as_str(),
+                Errno::BUSY,
+                format!("block {block} is already lent"),
+            )
+        })
+    }
+
+    fn return_block(
+        &mut self,
+        block: usize,
+        memory: MappedRegion,
+        bytes_used: usize,
+    ) -> Result<()> {
+        self.check("return_block", block)?;
+        if self.cpu[block].is_some() {
+            return Err(Error::os_detail(
+                "return_block",
+                self.config.name.as_str(),
+                Errno::INVAL,
+                format!("block {block} was not lent"),
+            ));
+        }
+        self.cpu[block] = Some(memory);
+        self.queue(block, bytes_used, false)
     }
 }
 

@@ -177,6 +177,37 @@ pub trait Transport: Send {
         ))
     }
 
+    /// TX zero-copy: move the writable mapping of a CPU-owned block out of the transport, so
+    /// another thread (an upstream DSP block) can fill it in place. Synced for CPU writes.
+    /// Give it back with [`Self::return_block`]. The default refuses with `EOPNOTSUPP`;
+    /// `EBUSY` while the block is in flight or already lent.
+    fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
+        let _ = block;
+        Err(Error::os_detail(
+            "lend_block",
+            self.device(),
+            Errno::OPNOTSUPP,
+            "not an output (TX) transport",
+        ))
+    }
+
+    /// TX zero-copy: take back the mapping lent by [`Self::lend_block`] and queue the block
+    /// with `bytes_used` bytes, as [`Self::requeue`] does.
+    fn return_block(
+        &mut self,
+        block: usize,
+        memory: MappedRegion,
+        bytes_used: usize,
+    ) -> Result<()> {
+        let _ = (block, memory, bytes_used);
+        Err(Error::os_detail(
+            "return_block",
+            self.device(),
+            Errno::OPNOTSUPP,
+            "not an output (TX) transport",
+        ))
+    }
+
     /// TX: the writable memory of a block that belongs to the CPU (after `start`, or after
     /// its completion), synced for CPU writes. Fill it, then [`Self::requeue`] it with the
     /// number of bytes filled.

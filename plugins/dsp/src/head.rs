@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    Ports, Value, with_item_type, with_reader, with_writer,
 };
 
 /// Copies the first `n` items from input to output and then finishes, which ends the flowgraph.
@@ -82,12 +82,10 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     let item = p.item("item")?;
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", item)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            item,
-            weir_core::BufferKind::Circular,
-        )],
+        outputs: vec![
+            PortSpec::output("out", "output", item, weir_core::BufferKind::Circular)
+                .filling_blocks(),
+        ],
         ..Ports::default()
     })
 }
@@ -96,12 +94,13 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let n = ctx.params.uint("items")?;
     let stats = ctx.stats();
     let kind = ctx.input_buffer("in");
+    let out = ctx.output_buffer("out");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = Head::<T, R>::new(n, stats);
+        with_reader!(kind, T, R => with_writer!(out, T, W => {
+            let mut block = Head::<T, R, W>::new(n, stats);
             ctx.configure_input("in", block.input());
             ctx.add(block)
-        })
+        }))
     }))
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader,
+    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
 };
 
 /// Address ranges of the input slices a block read, for proving that it read device memory in
@@ -99,12 +99,15 @@ where
 fn ports(_: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", ItemType::Ci16)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::Cf32,
-            weir_core::BufferKind::Circular,
-        )],
+        outputs: vec![
+            PortSpec::output(
+                "out",
+                "output",
+                ItemType::Cf32,
+                weir_core::BufferKind::Circular,
+            )
+            .filling_blocks(),
+        ],
         ..Ports::default()
     })
 }
@@ -112,11 +115,14 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let scale = ctx.params.float("scale")? as f32;
     let stats = ctx.stats();
-    Ok(with_reader!(ctx.input_buffer("in"), Ci16, R => {
-        let mut block = IqToComplex::<R>::new(scale, stats);
-        ctx.configure_input("in", block.input());
-        ctx.add(block)
-    }))
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), Ci16, R => with_writer!(out, Cf32, W => {
+            let mut block = IqToComplex::<R, W>::new(scale, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
 }
 
 /// Registry entry.

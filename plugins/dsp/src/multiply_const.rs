@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader,
+    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
 };
 
 /// Multiplies every sample by `gain`; a message on the `gain` port (a number) sets a new gain
@@ -100,12 +100,10 @@ where
 fn ports(_: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::Cf32,
-            BufferKind::Circular,
-        )],
+        outputs: vec![
+            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
+                .filling_blocks(),
+        ],
         message_inputs: vec!["gain"],
         ..Ports::default()
     })
@@ -114,11 +112,14 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let gain = ctx.params.float("gain")? as f32;
     let stats = ctx.stats();
-    Ok(with_reader!(ctx.input_buffer("in"), Cf32, R => {
-        let mut block = MultiplyConst::<R>::new(gain, stats);
-        ctx.configure_input("in", block.input());
-        ctx.add(block)
-    }))
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
+            let mut block = MultiplyConst::<R, W>::new(gain, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
 }
 
 /// Registry entry.

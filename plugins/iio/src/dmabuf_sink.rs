@@ -244,9 +244,26 @@ where
     }
 }
 
+fn zero_copy(p: &Params) -> Result<bool, BuildError> {
+    match p.str("mode")? {
+        "copy" => Ok(false),
+        "zero_copy" => Ok(true),
+        other => Err(BuildError::param(
+            "mode",
+            format!("expected `copy` or `zero_copy`, found `{other}`"),
+        )),
+    }
+}
+
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    let input = PortSpec::input("in", "input", p.item("item")?);
+    let input = if zero_copy(p)? {
+        input.wanting_filled_blocks()
+    } else {
+        input
+    };
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
+        inputs: vec![input],
         ..Ports::default()
     })
 }
@@ -292,17 +309,28 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         rejected,
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
+    let zero_copy = zero_copy(ctx.params)?;
+    if zero_copy && cyclic {
+        return Err(BuildError::param(
+            "cyclic",
+            "cyclic transmission needs `mode = \"copy\"`",
+        ));
+    }
     let stats = ctx.stats();
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
+        if zero_copy {
+            ctx.add(crate::DmabufFillSink::<T>::new(transport, stats))
+        } else {
+            with_reader!(kind, T, R => {
             let mut block = DmabufSink::<T, R>::new(transport, cyclic, stats);
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })
+        }
     }))
 }
 
@@ -337,6 +365,12 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Item,
                 Value::Str("ci16".into()),
                 "item type of the input stream",
+            ),
+            ParamSpec::optional(
+                "mode",
+                ParamType::Str,
+                Value::Str("copy".into()),
+                "`copy`: copy an ordinary stream into DMA blocks; `zero_copy`: the upstream block writes into them in place",
             ),
             ParamSpec::optional(
                 "cyclic",

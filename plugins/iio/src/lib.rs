@@ -7,9 +7,11 @@
 #![deny(unsafe_code)]
 
 pub mod device;
+pub mod dmabuf_fill_sink;
 pub mod dmabuf_sink;
 pub mod dmabuf_source;
 
+pub use dmabuf_fill_sink::DmabufFillSink;
 pub use dmabuf_sink::DmabufSink;
 pub use dmabuf_source::DmabufSource;
 
