@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod complex_to_iq;
 pub mod fft;
 pub mod file_sink;
 pub mod head;
@@ -13,7 +14,9 @@ pub mod iq_to_complex;
 pub mod message_strobe;
 pub mod multiply_const;
 pub mod null_sink;
+pub mod signal_source;
 
+pub use complex_to_iq::ComplexToIq;
 pub use file_sink::FileSink;
 pub use head::Head;
 pub use iq_to_complex::{AddressLog, IqToComplex};
@@ -36,5 +39,7 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(multiply_const::descriptor());
         registry.register(message_strobe::descriptor());
         registry.register(fft::descriptor());
+        registry.register(signal_source::descriptor());
+        registry.register(complex_to_iq::descriptor());
     }
 }

@@ -1,0 +1,56 @@
+//! `signal_source`: FutureSDR's complex sinusoid source, registered by name.
+
+use futuresdr::blocks::signal_source::SignalSourceBuilder;
+use futuresdr::runtime::BlockId;
+use weir_core::{
+    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, PortSpec, Ports, Value, with_writer,
+};
+
+fn ports(_: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        outputs: vec![
+            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
+                .filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let frequency = ctx.params.float("frequency")? as f32;
+    let rate = ctx.params.float("sample_rate")? as f32;
+    let amplitude = ctx.params.float("amplitude")? as f32;
+    let phase = ctx.params.float("phase")? as f32;
+    let out = ctx.output_buffer("out");
+    Ok(with_writer!(out, Cf32, W => {
+        ctx.add(SignalSourceBuilder::<Cf32, W>::sin(frequency, rate, amplitude, phase))
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "signal_source",
+        doc: "Complex sinusoid exp(j(2π f/fs n + phase)) × amplitude, endless (FutureSDR's SignalSource)",
+        params: vec![
+            ParamSpec::required("frequency", ParamType::Float, "frequency in Hz"),
+            ParamSpec::required("sample_rate", ParamType::Float, "sample rate in samples/s")
+                .range(Some(f64::MIN_POSITIVE), None),
+            ParamSpec::optional(
+                "amplitude",
+                ParamType::Float,
+                Value::Float(1.0),
+                "amplitude",
+            ),
+            ParamSpec::optional(
+                "phase",
+                ParamType::Float,
+                Value::Float(0.0),
+                "initial phase in radians",
+            ),
+        ],
+        ports,
+        build,
+    }
+}
