@@ -9,6 +9,9 @@
 //! threaded), prints `test NAME ... ok|FAILED`, then a summary line, and exits 0 only when
 //! every test passed. Every test must also leave as many open file descriptors, DMABUF
 //! objects and DMABUF attachments behind as it found.
+//!
+//! The `weir_run_*` tests (module `weir_run`) run the real `weir` command (`/weir`, static) on
+//! the TOML flowgraphs in `/flowgraphs` and check the data end to end.
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -31,6 +34,8 @@ macro_rules! ensure {
         }
     };
 }
+
+mod weir_run;
 
 /// Formats an error with a context.
 fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -622,6 +627,9 @@ const TESTS: &[Test] = &[
     ),
     ("fallback_auto_to_fileio", fallback_auto_to_fileio),
     ("stop_in_flight_then_reopen", stop_in_flight_then_reopen),
+    // The `weir` command on TOML flowgraphs (last: they need /weir and /flowgraphs).
+    ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
+    ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
 ];
 
 fn main() {
