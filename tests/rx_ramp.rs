@@ -153,3 +153,57 @@ path = "{}"
         );
     }
 }
+
+#[test]
+fn a_stalled_device_is_reported_after_the_timeout() {
+    // At 1 sample/s a 1000-sample block takes 1000 s: far beyond the 0.2 s timeout.
+    for (role, text) in [
+        (
+            "src",
+            r#"
+connections = ["src.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 1000
+sample_rate = 1
+timeout = 0.2
+[blocks.sink]
+type = "null_sink"
+item = "ci16"
+"#,
+        ),
+        (
+            "dac",
+            r#"
+connections = ["src.out -> head.in", "head.out -> dac.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 1000
+[blocks.head]
+type = "head"
+item = "ci16"
+items = 100000
+[blocks.dac]
+type = "dmabuf_sink"
+samples_per_block = 1000
+blocks = 2
+sample_rate = 1
+timeout = 0.2
+"#,
+        ),
+    ] {
+        let registry = weir::registry();
+        let err = FlowgraphSpec::parse(text, "stall.toml", &registry)
+            .expect("loads")
+            .build(&registry)
+            .expect("builds")
+            .run()
+            .expect_err("a stalled device must stop the flowgraph");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("block `{role}` failed")),
+            "{message}"
+        );
+        assert!(message.contains("the device stalled"), "{message}");
+    }
+}

@@ -296,9 +296,24 @@ fn consume(
             let start = *clock.get_or_insert_with(Instant::now);
             let end = start + Duration::from_secs_f64((bytes / SAMPLE_BYTES) as f64 / r);
             let now = Instant::now();
-            if end > now {
-                std::thread::sleep(end - now);
+            // Wait out the block's air time, but let a disable abort it (as the kernel's
+            // abort does): stop() must not wait for a long block to finish.
+            let mut g = shared.lock();
+            while g.enabled && Instant::now() < end {
+                let left = end.saturating_duration_since(Instant::now());
+                g = shared
+                    .wake
+                    .wait_timeout(g, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
+            if !g.enabled {
+                g.busy = false;
+                shared.wake.notify_all();
+                s = g;
+                continue;
+            }
+            drop(g);
             clock = Some(end.max(now - Duration::from_millis(1)));
         }
         let write_error = output
@@ -421,8 +436,8 @@ impl Transport for SimTx {
         self.queue(block, bytes_used, true)
     }
 
-    /// Disables the device: the block being sent is finished, what is still queued is dropped
-    /// (not sent), every block returns to the CPU. Wait for completions first to send
+    /// Disables the device: a paced block still on the air is aborted (not counted as sent),
+    /// what is still queued is dropped (not sent), every block returns to the CPU. Wait for completions first to send
     /// everything.
     fn stop(&mut self) -> Result<()> {
         let mut s = self.shared.lock();

@@ -23,6 +23,13 @@ pub struct OpenedDevice {
 pub fn common_params() -> Vec<ParamSpec> {
     vec![
         ParamSpec::optional(
+            "timeout",
+            ParamType::Float,
+            Value::Float(0.0),
+            "seconds without a completed DMA block before the device counts as stalled and the flowgraph stops with an error; 0 = wait forever",
+        )
+        .range(Some(0.0), None),
+        ParamSpec::optional(
             "channels",
             ParamType::Str,
             Value::Str(String::new()),
@@ -162,4 +169,11 @@ pub fn open_real(
         transport: opened.transport,
         rejected,
     })
+}
+
+/// The `timeout` parameter.
+pub fn timeout(p: &Params) -> Result<std::time::Duration, BuildError> {
+    let t = p.float("timeout")?;
+    std::time::Duration::try_from_secs_f64(t)
+        .map_err(|e| BuildError::param("timeout", format!("{t}: {e}")))
 }

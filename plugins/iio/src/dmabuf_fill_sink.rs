@@ -2,14 +2,14 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use async_io::Async;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, EmptyBlock, FillBlockReader, FillableBlock};
 use weir_iio::sys::MappedRegion;
-use weir_iio::transport::{Interest, Transport};
+
+use crate::completion::Completions;
+use weir_iio::transport::Transport;
 
 /// A DMA block's writable mapping, lent to the upstream block.
 struct LentBlock(MappedRegion);
@@ -37,7 +37,8 @@ where
     #[input]
     input: FillBlockReader<T>,
     transport: Box<dyn Transport>,
-    ready: Vec<Arc<Async<OwnedFd>>>,
+    completions: Option<Completions>,
+    timeout: std::time::Duration,
     in_flight: VecDeque<usize>,
     blocks_sent: u64,
     max_in_flight: usize,
@@ -49,13 +50,18 @@ where
     T: CpuSample + bytemuck::Pod,
 {
     /// A sink lending the blocks of `transport` (an output transport, not started yet).
-    pub fn new(transport: Box<dyn Transport>, stats: Arc<BlockStats>) -> Self {
+    pub fn new(
+        transport: Box<dyn Transport>,
+        timeout: std::time::Duration,
+        stats: Arc<BlockStats>,
+    ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
         stats.set_note("mode", "zero_copy");
         Self {
             input: FillBlockReader::default(),
             transport,
-            ready: Vec::new(),
+            completions: None,
+            timeout,
             in_flight: VecDeque::new(),
             blocks_sent: 0,
             max_in_flight: 0,
@@ -85,12 +91,10 @@ where
     }
 
     async fn start_up(&mut self) -> Result<()> {
-        for block in 0..self.transport.block_count() {
-            let (fd, _) = self.transport.completion_fd(block);
-            // The reactor needs an fd it owns; a duplicate shares the completion state.
-            self.ready
-                .push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
-        }
+        self.completions = Some(Completions::register(
+            self.transport.as_ref(),
+            self.timeout,
+        )?);
         self.transport.start()?;
         for block in 0..self.transport.block_count() {
             self.lend(block)?;
@@ -106,6 +110,9 @@ where
                 break;
             }
             self.in_flight.pop_front();
+            if let Some(c) = self.completions.as_mut() {
+                c.progress();
+            }
             self.lend(block)?;
         }
         // Filled blocks go to the device with exactly the bytes they hold.
@@ -131,15 +138,8 @@ where
 
         if self.input.is_done() && self.in_flight.is_empty() {
             io.finished = true;
-        } else if let Some(&block) = self.in_flight.front() {
-            let fd = self.ready[block].clone();
-            let (_, interest) = self.transport.completion_fd(block);
-            io.block_on(async move {
-                let _ = match interest {
-                    Interest::Readable => fd.readable().await,
-                    Interest::Writable => fd.writable().await,
-                };
-            });
+        } else if let (Some(&block), Some(c)) = (self.in_flight.front(), &self.completions) {
+            c.wait(io, self.transport.as_ref(), block)?;
         }
         Ok(())
     }
@@ -172,7 +172,7 @@ where
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         self.publish_counters();
-        self.ready.clear();
+        self.completions = None;
         self.transport.stop()?;
         Ok(())
     }

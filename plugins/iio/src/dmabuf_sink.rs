@@ -1,19 +1,18 @@
 //! `dmabuf_sink`: stream into an IIO output device's DMABUF blocks.
 
 use std::collections::VecDeque;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_io::Async;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
     Ports, Value, with_item_type, with_reader,
 };
 use weir_iio::sim_tx::{SimTx, SimTxConfig};
-use weir_iio::transport::{Direction, Interest, Transport};
+use weir_iio::transport::{Direction, Transport};
 
+use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
@@ -36,7 +35,8 @@ where
     #[input]
     input: R,
     transport: Box<dyn Transport>,
-    ready: Vec<Arc<Async<OwnedFd>>>,
+    completions: Option<Completions>,
+    timeout: std::time::Duration,
     free: VecDeque<usize>,
     in_flight: VecDeque<usize>,
     /// Bytes written into the block at the front of `free`.
@@ -54,12 +54,18 @@ where
     R: CpuBufferReader<Item = T>,
 {
     /// A sink writing into `transport` (an output transport, not started yet).
-    pub fn new(transport: Box<dyn Transport>, cyclic: bool, stats: Arc<BlockStats>) -> Self {
+    pub fn new(
+        transport: Box<dyn Transport>,
+        cyclic: bool,
+        timeout: std::time::Duration,
+        stats: Arc<BlockStats>,
+    ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
         Self {
             input: R::default(),
             transport,
-            ready: Vec::new(),
+            completions: None,
+            timeout,
             free: VecDeque::new(),
             in_flight: VecDeque::new(),
             filled: 0,
@@ -100,17 +106,11 @@ where
         Ok(())
     }
 
-    fn wait_for_head(&self, io: &mut WorkIo) {
-        if let Some(&block) = self.in_flight.front() {
-            let fd = self.ready[block].clone();
-            let (_, interest) = self.transport.completion_fd(block);
-            io.block_on(async move {
-                let _ = match interest {
-                    Interest::Readable => fd.readable().await,
-                    Interest::Writable => fd.writable().await,
-                };
-            });
+    fn wait_for_head(&self, io: &mut WorkIo) -> Result<()> {
+        if let (Some(&block), Some(c)) = (self.in_flight.front(), &self.completions) {
+            c.wait(io, self.transport.as_ref(), block)?;
         }
+        Ok(())
     }
 }
 
@@ -128,6 +128,9 @@ where
             }
             self.in_flight.pop_front();
             self.free.push_back(block);
+            if let Some(c) = self.completions.as_mut() {
+                c.progress();
+            }
         }
 
         let block_size = self.transport.block_size();
@@ -180,11 +183,11 @@ where
                     io.block_on(std::future::pending::<()>());
                 }
             } else {
-                self.wait_for_head(io);
+                self.wait_for_head(io)?;
             }
         } else if self.free.is_empty() {
             // Every block is in flight: take no more input until one comes back.
-            self.wait_for_head(io);
+            self.wait_for_head(io)?;
         }
         Ok(())
     }
@@ -197,12 +200,10 @@ where
 {
     /// Start the device; errors are recorded in the block statistics by the caller.
     async fn start_up(&mut self) -> Result<()> {
-        for block in 0..self.transport.block_count() {
-            let (fd, _) = self.transport.completion_fd(block);
-            // The reactor needs an fd it owns; a duplicate shares the completion state.
-            self.ready
-                .push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
-        }
+        self.completions = Some(Completions::register(
+            self.transport.as_ref(),
+            self.timeout,
+        )?);
         self.transport.start()?;
         self.free.extend(0..self.transport.block_count());
         self.publish_counters();
@@ -238,7 +239,7 @@ where
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         self.publish_counters();
-        self.ready.clear();
+        self.completions = None;
         self.transport.stop()?;
         Ok(())
     }
@@ -309,6 +310,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         rejected,
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
+    let timeout = crate::device::timeout(ctx.params)?;
     let zero_copy = zero_copy(ctx.params)?;
     if zero_copy && cyclic {
         return Err(BuildError::param(
@@ -323,10 +325,10 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         if zero_copy {
-            ctx.add(crate::DmabufFillSink::<T>::new(transport, stats))
+            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats))
         } else {
             with_reader!(kind, T, R => {
-            let mut block = DmabufSink::<T, R>::new(transport, cyclic, stats);
+            let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats);
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })

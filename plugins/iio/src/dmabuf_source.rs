@@ -2,10 +2,8 @@
 //! downstream by reference.
 
 use std::collections::VecDeque;
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
-use async_io::Async;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, MappedBlock,
@@ -13,8 +11,9 @@ use weir_core::{
 };
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::sys::MappedRegion;
-use weir_iio::transport::{Direction, Interest, Transport};
+use weir_iio::transport::{Direction, Transport};
 
+use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
@@ -91,8 +90,8 @@ where
     #[output]
     output: MappedBlockWriter<T>,
     transport: Box<dyn Transport>,
-    /// Completion fds registered with the reactor, one per block.
-    ready: Vec<Arc<Async<OwnedFd>>>,
+    completions: Option<Completions>,
+    timeout: std::time::Duration,
     in_flight: VecDeque<usize>,
     returns: Arc<ReturnQueue>,
     sequence: u64,
@@ -106,11 +105,21 @@ where
 {
     /// A source streaming from `transport`, which must not be started yet.
     pub fn new(transport: Box<dyn Transport>, stats: Arc<BlockStats>) -> Self {
+        Self::with_timeout(transport, std::time::Duration::ZERO, stats)
+    }
+
+    /// A source that fails when no block completes for `timeout` (zero: wait forever).
+    pub fn with_timeout(
+        transport: Box<dyn Transport>,
+        timeout: std::time::Duration,
+        stats: Arc<BlockStats>,
+    ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
         Self {
             output: MappedBlockWriter::default(),
             transport,
-            ready: Vec::new(),
+            completions: None,
+            timeout,
             in_flight: VecDeque::new(),
             returns: Arc::new(ReturnQueue {
                 blocks: Mutex::new(Vec::new()),
@@ -140,22 +149,26 @@ where
         let block_size = self.transport.block_size();
         for block in self.returns.take() {
             self.transport.requeue(block, block_size)?;
+            if self.in_flight.is_empty()
+                && let Some(c) = self.completions.as_mut()
+            {
+                // The device was starved by downstream, not stalled: time starts now.
+                c.progress();
+            }
             self.in_flight.push_back(block);
         }
 
         while let Some(&block) = self.in_flight.front() {
             let Some(len) = self.transport.try_complete(block)? else {
-                let fd = self.ready[block].clone();
-                let (_, interest) = self.transport.completion_fd(block);
-                io.block_on(async move {
-                    let _ = match interest {
-                        Interest::Readable => fd.readable().await,
-                        Interest::Writable => fd.writable().await,
-                    };
-                });
+                if let Some(c) = &self.completions {
+                    c.wait(io, self.transport.as_ref(), block)?;
+                }
                 break;
             };
             self.in_flight.pop_front();
+            if let Some(c) = self.completions.as_mut() {
+                c.progress();
+            }
             let dropped = self.transport.counters().dropped_samples;
             let mut tags = vec![ItemTag {
                 index: 0,
@@ -206,13 +219,10 @@ where
             .notifier
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(self.output_notifier());
-        for block in 0..self.transport.block_count() {
-            let (fd, interest) = self.transport.completion_fd(block);
-            // The reactor needs an fd it owns; a duplicate shares the same completion state.
-            let fd = Async::new(fd.try_clone_to_owned()?)?;
-            debug_assert!(matches!(interest, Interest::Readable | Interest::Writable));
-            self.ready.push(Arc::new(fd));
-        }
+        self.completions = Some(Completions::register(
+            self.transport.as_ref(),
+            self.timeout,
+        )?);
         self.transport.start()?;
         self.in_flight.extend(0..self.transport.block_count());
         self.publish_counters();
@@ -247,7 +257,7 @@ where
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         self.publish_counters();
-        self.ready.clear();
+        self.completions = None;
         self.transport.stop()?;
         Ok(())
     }
@@ -339,12 +349,13 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         transport,
         rejected,
     } = open_transport(ctx.params)?;
+    let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        ctx.add(DmabufSource::<T>::new(transport, stats))
+        ctx.add(DmabufSource::<T>::with_timeout(transport, timeout, stats))
     }))
 }
 

@@ -1,0 +1,83 @@
+//! Waiting for DMA block completions without blocking the runtime, with a stall timeout.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::{Async, Timer};
+use futuresdr::futures::future::select;
+use futuresdr::runtime::dev::WorkIo;
+use weir_iio::transport::{Interest, Transport};
+
+/// The completion fds of a transport's blocks, registered with the async reactor, and the
+/// time of the last completion, so a device that stops completing blocks is reported instead
+/// of waited on forever.
+pub struct Completions {
+    ready: Vec<Arc<Async<OwnedFd>>>,
+    timeout: Option<Duration>,
+    last_progress: Instant,
+}
+
+impl Completions {
+    /// Register every block of `transport`; `timeout` of zero waits forever.
+    pub fn register(transport: &dyn Transport, timeout: Duration) -> anyhow::Result<Self> {
+        let mut ready = Vec::new();
+        for block in 0..transport.block_count() {
+            let (fd, _) = transport.completion_fd(block);
+            // The reactor needs an fd it owns; a duplicate shares the completion state.
+            ready.push(Arc::new(Async::new(fd.try_clone_to_owned()?)?));
+        }
+        Ok(Self {
+            ready,
+            timeout: (!timeout.is_zero()).then_some(timeout),
+            last_progress: Instant::now(),
+        })
+    }
+
+    /// A block completed.
+    pub fn progress(&mut self) {
+        self.last_progress = Instant::now();
+    }
+
+    /// Have the block woken when `block` completes (or when the timeout would expire).
+    /// Fails when no block has completed for longer than the timeout.
+    pub fn wait(
+        &self,
+        io: &mut WorkIo,
+        transport: &dyn Transport,
+        block: usize,
+    ) -> anyhow::Result<()> {
+        let remaining = match self.timeout {
+            Some(t) => {
+                let waited = self.last_progress.elapsed();
+                if waited >= t {
+                    anyhow::bail!(
+                        "{}: no DMA block completed for {:.3} s (timeout {:.3} s): the device stalled",
+                        transport.device(),
+                        waited.as_secs_f64(),
+                        t.as_secs_f64()
+                    );
+                }
+                Some(t - waited)
+            }
+            None => None,
+        };
+        let fd = self.ready[block].clone();
+        let (_, interest) = transport.completion_fd(block);
+        io.block_on(async move {
+            let ready = Box::pin(async move {
+                let _ = match interest {
+                    Interest::Readable => fd.readable().await,
+                    Interest::Writable => fd.writable().await,
+                };
+            });
+            match remaining {
+                Some(r) => {
+                    let _ = select(ready, Box::pin(Timer::after(r))).await;
+                }
+                None => ready.await,
+            }
+        });
+        Ok(())
+    }
+}
