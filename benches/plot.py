@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""Tables and the throughput plot for BENCHMARKS.md, from criterion's results of
+`cargo bench --bench rx`.
+
+    /usr/bin/python3 benches/plot.py [CRITERION_DIR] [--png benches/throughput.png]
+
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion or target/criterion. Prints the markdown
+tables on stdout and writes the PNG (matplotlib: `apt-get install python3-matplotlib` or
+`pip install matplotlib`). Every figure is the median over criterion's samples; throughput is
+the bytes (or items) of one iteration divided by that median.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+
+KIB = 1024
+MIB = 1024 * KIB
+BLOCK_SIZES = [4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB, 4 * MIB]
+DEPTHS = [2, 4, 8]
+DRAM = 256 * MIB
+
+
+def size_name(n: int) -> str:
+    if n >= MIB and n % MIB == 0:
+        return f"{n // MIB}MiB"
+    if n >= KIB and n % KIB == 0:
+        return f"{n // KIB}KiB"
+    return f"{n}B"
+
+
+class Results:
+    def __init__(self, root: pathlib.Path):
+        self.bench = {}
+        for meta in root.glob("**/new/benchmark.json"):
+            info = json.loads(meta.read_text())
+            sample = json.loads((meta.parent / "sample.json").read_text())
+            per_iter = [t / n for t, n in zip(sample["times"], sample["iters"])]
+            self.bench[info["full_id"]] = (info["throughput"], per_iter)
+
+    def has(self, bench_id: str) -> bool:
+        return bench_id in self.bench
+
+    def seconds(self, bench_id: str) -> float:
+        """Median time of one iteration, in seconds."""
+        return statistics.median(self.bench[bench_id][1]) / 1e9
+
+    def rate(self, bench_id: str) -> float:
+        """Bytes/s or items/s, from the median time."""
+        throughput, _ = self.bench[bench_id]
+        (amount,) = throughput.values()
+        return amount / self.seconds(bench_id)
+
+    def best_rate(self, bench_id: str) -> float:
+        """Bytes/s or items/s of the fastest sample."""
+        throughput, times = self.bench[bench_id]
+        (amount,) = throughput.values()
+        return amount / (min(times) / 1e9)
+
+    def spread(self, bench_id: str) -> float:
+        """(max - min) / median of the per-iteration times: how noisy the samples were."""
+        times = self.bench[bench_id][1]
+        return (max(times) - min(times)) / statistics.median(times)
+
+
+def gib(x: float) -> str:
+    return f"{x / 2**30:.2f}"
+
+
+def tables(r: Results) -> None:
+    print("### RX sweep: flowgraph, source -> consumer summing every byte (GiB/s)\n")
+    print("| block | depth | zero-copy | copy | zero-copy / copy | same, fastest samples | "
+          "read bandwidth (4 blocks) | zero-copy % of read |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for bs in BLOCK_SIZES:
+        bw_id = f"bandwidth/read_sum/{size_name(4 * bs)}"
+        for d in DEPTHS:
+            v = f"{size_name(bs)}_d{d}"
+            z, c = f"rx_sweep/zero_copy/{v}", f"rx_sweep/copy/{v}"
+            if not (r.has(z) and r.has(c)):
+                continue
+            bw = r.rate(bw_id) if r.has(bw_id) else float("nan")
+            print(f"| {size_name(bs)} | {d} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
+                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} | "
+                  f"{gib(bw)} | {100 * r.rate(z) / bw:.0f} % |")
+
+    print("\n### RX without a flowgraph, depth 4 (GiB/s)\n")
+    print("| block | transport cycle, zero-copy | SimRx::read() copy | ratio |")
+    print("|---:|---:|---:|---:|")
+    for bs in BLOCK_SIZES:
+        v = f"{size_name(bs)}_d4"
+        z, c = f"rx_raw/transport_zero_copy/{v}", f"rx_raw/sim_read_copy/{v}"
+        if r.has(z) and r.has(c):
+            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | {r.rate(z) / r.rate(c):.2f} |")
+
+    print("\n### Single-core bandwidth, the physical limit (GiB/s)\n")
+    print("| buffer | read (sum u64) | memcpy | ramp fill (the simulator's producer) |")
+    print("|---:|---:|---:|---:|")
+    for ws in [4 * bs for bs in BLOCK_SIZES] + [DRAM]:
+        ids = [f"bandwidth/{k}/{size_name(ws)}" for k in ("read_sum", "memcpy", "ramp_fill")]
+        if all(r.has(i) for i in ids):
+            print(f"| {size_name(ws)} | " + " | ".join(gib(r.rate(i)) for i in ids) + " |")
+
+    print("\n### Per-block handoff, 64-byte blocks (ns per block)\n")
+    print("| depth | transport cycle alone | flowgraph zero-copy | flowgraph copy |")
+    print("|---:|---:|---:|---:|")
+    for d in (2, 8):
+        ids = [f"handoff/{k}/64B_d{d}" for k in ("transport", "zero_copy", "copy")]
+        if all(r.has(i) for i in ids):
+            print(f"| {d} | " + " | ".join(f"{1e9 / r.rate(i):.0f}" for i in ids) + " |")
+
+    print("\n### Framework baseline: weir's DMABUF source vs FutureSDR's NullSource, 256 KiB x 4\n")
+    print("| pipeline | weir DmabufSource | FutureSDR NullSource | weir / FutureSDR |")
+    print("|---|---:|---:|---:|")
+    pairs = [
+        ("source -> ci16_to_cf32 -> null sink (M samples/s)", "pipeline/weir_dmabuf_source",
+         "pipeline/futuresdr_null_source", lambda x: f"{x / 1e6:.0f}"),
+        ("source -> sum every byte (GiB/s)", "pipeline/sum/weir_dmabuf_source",
+         "pipeline/sum/futuresdr_null_source", gib),
+    ]
+    for name, w, f, fmt in pairs:
+        if r.has(w) and r.has(f):
+            print(f"| {name} | {fmt(r.rate(w))} | {fmt(r.rate(f))} | {r.rate(w) / r.rate(f):.2f} |")
+
+    print("\n### Executor threads: FutureSDR's default (one per core) vs one, 256 KiB x 4\n")
+    print("| flowgraph | default | 1 executor | 1 executor / default |")
+    print("|---|---:|---:|---:|")
+    for name, fmt in (("zero_copy/256KiB_d4", gib), ("copy/256KiB_d4", gib),
+                      ("pipeline_weir", lambda x: f"{x / 1e6:.0f}")):
+        d, o = f"executors/{name}/default", f"executors/{name}/1_executor"
+        unit = "M samples/s" if name.startswith("pipeline") else "GiB/s"
+        if r.has(d) and r.has(o):
+            print(f"| {name} ({unit}) | {fmt(r.rate(d))} | {fmt(r.rate(o))} | {r.rate(o) / r.rate(d):.2f} |")
+
+    noisy = sorted((r.spread(b), b) for b in r.bench if r.spread(b) > 0.5)
+    if noisy:
+        print("\nNoisy benchmarks ((max - min) / median of the samples above 50 %): "
+              + ", ".join(f"`{b}` {100 * s:.0f} %" for s, b in noisy))
+
+
+def plot(r: Results, png: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    xs = BLOCK_SIZES
+    styles = {2: ":", 4: "-", 8: "--"}
+    for d in DEPTHS:
+        for path, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
+            ys = [r.rate(f"rx_sweep/{path}/{size_name(bs)}_d{d}") / 2**30
+                  if r.has(f"rx_sweep/{path}/{size_name(bs)}_d{d}") else float("nan") for bs in xs]
+            label = f"{'zero-copy' if path == 'zero_copy' else 'copy'}, depth {d}"
+            left.plot(xs, ys, styles[d], color=color, marker="o", ms=3, label=label)
+    left.set_title("Flowgraph: source -> consumer reading every byte")
+
+    def series(fmt):
+        return [r.rate(fmt(bs)) / 2**30 if r.has(fmt(bs)) else float("nan") for bs in xs]
+
+    right.plot(xs, series(lambda bs: f"bandwidth/read_sum/{size_name(4 * bs)}"), "-", color="black",
+               marker="s", ms=3, label="single-core read bandwidth (4 blocks)")
+    right.plot(xs, series(lambda bs: f"bandwidth/memcpy/{size_name(4 * bs)}"), "--", color="gray",
+               marker="s", ms=3, label="single-core memcpy bandwidth (4 blocks)")
+    right.plot(xs, series(lambda bs: f"rx_sweep/zero_copy/{size_name(bs)}_d4"), "-", color="tab:blue",
+               marker="o", ms=3, label="flowgraph zero-copy, depth 4")
+    right.plot(xs, series(lambda bs: f"rx_sweep/copy/{size_name(bs)}_d4"), "-", color="tab:red",
+               marker="o", ms=3, label="flowgraph copy, depth 4")
+    right.plot(xs, series(lambda bs: f"rx_raw/transport_zero_copy/{size_name(bs)}_d4"), "-.",
+               color="tab:cyan", marker="^", ms=3, label="no flowgraph: transport cycle, zero-copy")
+    right.plot(xs, series(lambda bs: f"rx_raw/sim_read_copy/{size_name(bs)}_d4"), "-.",
+               color="tab:orange", marker="^", ms=3, label="no flowgraph: SimRx::read() copy")
+    right.set_title("Depth 4 against the physical limit")
+
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [size_name(b) for b in xs])
+        ax.set_xlabel("DMA block size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7.5, loc="lower right")
+    left.set_ylabel("throughput (GiB/s, log)")
+    fig.suptitle("weir RX, simulated IIO DMABUF device at unlimited rate "
+                 f"({os.cpu_count()} cores; cargo bench --bench rx)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"\nwrote {png}", file=sys.stderr)
+
+
+def main() -> None:
+    here = pathlib.Path(__file__).resolve().parent
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", here.parent / "target"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("criterion_dir", nargs="?", type=pathlib.Path, default=target / "criterion")
+    ap.add_argument("--png", type=pathlib.Path, default=here / "throughput.png")
+    ap.add_argument("--no-png", action="store_true")
+    args = ap.parse_args()
+    if not args.criterion_dir.is_dir():
+        sys.exit(f"no criterion results in {args.criterion_dir}: run `cargo bench --bench rx` first")
+    r = Results(args.criterion_dir)
+    tables(r)
+    if not args.no_png:
+        plot(r, args.png)
+
+
+if __name__ == "__main__":
+    main()
