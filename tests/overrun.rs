@@ -10,7 +10,7 @@ use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockHandle, BlockStats, Ci16, MappedBlockReader, RunReport, runtime};
 use weir_iio::sim::{SimConfig, SimRx};
 use weir_plugin_iio::DmabufSource;
-use weir_plugin_iio::dmabuf_source::OVERRUN_TAG;
+use weir_plugin_iio::dmabuf_source::{BLOCK_TAG, OVERRUN_TAG};
 
 const SAMPLES_PER_BLOCK: u64 = 1024;
 
@@ -24,6 +24,7 @@ struct GateSink {
     hold_until: u64,
     total: u64,
     next: Option<u16>,
+    next_sequence: u64,
     /// Per block read: samples skipped at its start, and the overrun tag it carried.
     blocks: Arc<std::sync::Mutex<Vec<(u64, u64)>>>,
 }
@@ -51,6 +52,20 @@ impl Kernel for GateSink {
                 _ => None,
             })
             .unwrap_or(0);
+        // Every block starts with its sequence number, counting every block the source
+        // delivered: consecutive, whatever was lost between them.
+        let sequence = tags.iter().find_map(|t| match &t.tag {
+            Tag::NamedUsize(name, v) if name == BLOCK_TAG && t.index == 0 => Some(*v as u64),
+            _ => None,
+        });
+        if n > 0 {
+            assert_eq!(
+                sequence,
+                Some(self.next_sequence),
+                "block tag at the block start"
+            );
+            self.next_sequence += 1;
+        }
         let mut gap_at_start = 0;
         for (k, s) in samples[..n].iter().enumerate() {
             let i = s.re as u16;
@@ -103,6 +118,7 @@ fn slow_consumer_makes_the_simulator_count_overruns() {
         hold_until: 3,
         total: 64 * SAMPLES_PER_BLOCK,
         next: None,
+        next_sequence: 0,
         blocks: Arc::clone(&blocks),
     });
     fg.stream_dyn(src, "output", sink, "input")
