@@ -92,6 +92,18 @@ impl BlockStats {
         }
     }
 
+    /// Pass `result` through, recording its error (see [`Self::set_error`]); blocks wrap
+    /// their `init`/`work` results in it.
+    pub fn record<T>(
+        &self,
+        result: futuresdr::runtime::Result<T>,
+    ) -> futuresdr::runtime::Result<T> {
+        if let Err(e) = &result {
+            self.set_error(format!("{e:#}"));
+        }
+        result
+    }
+
     /// The recorded failure, if any.
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -79,10 +79,7 @@ where
         _meta: &mut BlockMeta,
     ) -> Result<()> {
         let result = self.step(io).await;
-        if let Err(e) = &result {
-            self.stats.set_error(format!("{e:#}"));
-        }
-        result
+        self.stats.record(result)
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {

@@ -236,10 +236,7 @@ where
 {
     async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         let result = self.start_up().await;
-        if let Err(e) = &result {
-            self.stats.set_error(format!("{e:#}"));
-        }
-        result
+        self.stats.record(result)
     }
 
     async fn work(
@@ -249,10 +246,7 @@ where
         _meta: &mut BlockMeta,
     ) -> Result<()> {
         let result = self.step(io).await;
-        if let Err(e) = &result {
-            self.stats.set_error(format!("{e:#}"));
-        }
-        result
+        self.stats.record(result)
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
