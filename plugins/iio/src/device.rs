@@ -19,9 +19,23 @@ pub struct OpenedDevice {
     pub rejected: Vec<String>,
 }
 
-/// Parameters every DMABUF block takes, beyond `device`, block size and count.
+/// Parameters every DMABUF block takes, beyond `device` and `item`.
 pub fn common_params() -> Vec<ParamSpec> {
     vec![
+        ParamSpec::optional(
+            "samples_per_block",
+            ParamType::Int,
+            Value::Int(16384),
+            "samples (scans, e.g. I/Q pairs) per DMA block, like gr-iio's buffer_size",
+        )
+        .range(Some(1.0), None),
+        ParamSpec::optional(
+            "blocks",
+            ParamType::Int,
+            Value::Int(4),
+            "number of DMA blocks: the queue depth, and so the back-pressure bound",
+        )
+        .range(Some(1.0), Some(1024.0)),
         ParamSpec::optional(
             "timeout",
             ParamType::Float,

@@ -343,20 +343,6 @@ pub fn descriptor() -> BlockDescriptor {
                 "IIO output device: id (`iio:device1`), label or name; `sim` is the built-in simulated DAC",
             ),
             ParamSpec::optional(
-                "samples_per_block",
-                ParamType::Int,
-                Value::Int(16384),
-                "samples (I/Q pairs) per DMA block",
-            )
-            .range(Some(1.0), None),
-            ParamSpec::optional(
-                "blocks",
-                ParamType::Int,
-                Value::Int(4),
-                "number of DMA blocks (the queue depth, and so the back-pressure bound)",
-            )
-            .range(Some(1.0), Some(1024.0)),
-            ParamSpec::optional(
                 "item",
                 ParamType::Item,
                 Value::Str("ci16".into()),

@@ -366,20 +366,6 @@ pub fn descriptor() -> BlockDescriptor {
                 "IIO device: id (`iio:device0`), label or name; `sim` is the built-in simulated ADC",
             ),
             ParamSpec::optional(
-                "samples_per_block",
-                ParamType::Int,
-                Value::Int(16384),
-                "samples (I/Q pairs) per DMA block, like gr-iio's buffer_size",
-            )
-            .range(Some(1.0), None),
-            ParamSpec::optional(
-                "blocks",
-                ParamType::Int,
-                Value::Int(4),
-                "number of DMA blocks (the queue depth)",
-            )
-            .range(Some(1.0), Some(1024.0)),
-            ParamSpec::optional(
                 "item",
                 ParamType::Item,
                 Value::Str("ci16".into()),
