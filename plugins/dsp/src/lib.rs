@@ -14,6 +14,9 @@ pub mod iq_to_complex;
 pub mod message_strobe;
 pub mod multiply_const;
 pub mod null_sink;
+pub mod scan;
+pub mod scan_to_cf32;
+pub mod scan_to_f32;
 pub mod signal_source;
 
 pub use complex_to_iq::ComplexToIq;
@@ -22,6 +25,9 @@ pub use head::Head;
 pub use iq_to_complex::{AddressLog, IqToComplex};
 pub use multiply_const::MultiplyConst;
 pub use null_sink::NullSink;
+pub use scan::{ScanConverter, ScanSpec};
+pub use scan_to_cf32::ScanToCf32;
+pub use scan_to_f32::ScanToF32;
 
 /// Registers the DSP blocks.
 pub struct DspPlugin;
@@ -41,5 +47,7 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(fft::descriptor());
         registry.register(signal_source::descriptor());
         registry.register(complex_to_iq::descriptor());
+        registry.register(scan_to_cf32::descriptor());
+        registry.register(scan_to_f32::descriptor());
     }
 }

@@ -1,0 +1,330 @@
+//! The scan decoder shared by `scan_to_cf32` and `scan_to_f32`: raw IIO scan bytes, laid out as
+//! the kernel describes them (`le:s12/16>>4`, ...), to floats.
+//!
+//! The decoding itself is weir-iio's ([`ScanFormat::decode`], [`ScanLayout`]); this module
+//! parses the block parameters into a layout and runs the stream bookkeeping: whole scans only,
+//! partial scans carried over between input chunks, tags moved from byte to scan indices.
+
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{BlockStats, BuildError, Cf32, ParamSpec, ParamType, Params, Value};
+use weir_iio::{ScanFormat, ScanLayout};
+
+use crate::AddressLog;
+
+/// One element (channel) of a scan to decode: where it is and how to scale it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ElementDecoder {
+    /// Byte offset of the element in a scan.
+    pub offset: usize,
+    /// Its storage format.
+    pub format: ScanFormat,
+    /// Factor applied to the decoded integer.
+    pub scale: f32,
+}
+
+impl ElementDecoder {
+    /// The scaled value of this element in `scan` (one whole scan).
+    #[inline]
+    pub fn value(&self, scan: &[u8]) -> f32 {
+        self.format.decode(&scan[self.offset..]) as f32 * self.scale
+    }
+}
+
+/// The scan layout and the elements a converter reads, from the block parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanSpec {
+    /// Bytes per scan.
+    pub scan_bytes: usize,
+    /// The decoded elements: I then Q for `scan_to_cf32`, the one element for `scan_to_f32`.
+    pub elements: Vec<ElementDecoder>,
+}
+
+/// The formats of every channel in a scan, from `format` (one type string for all channels, or a
+/// comma-separated list, one per channel in scan order) and `channels`.
+pub fn channel_formats(p: &Params) -> Result<Vec<ScanFormat>, BuildError> {
+    let channels = p.positive("channels")?;
+    let text = p.str("format")?;
+    let parse = |s: &str| {
+        ScanFormat::parse(s.trim()).map_err(|e| BuildError::param("format", e.to_string()))
+    };
+    let formats: Vec<ScanFormat> = if text.contains(',') {
+        let list = text.split(',').map(parse).collect::<Result<Vec<_>, _>>()?;
+        if list.len() != channels {
+            return Err(BuildError::param(
+                "format",
+                format!(
+                    "lists {} channel formats but `channels` is {channels}",
+                    list.len()
+                ),
+            ));
+        }
+        list
+    } else {
+        vec![parse(text)?; channels]
+    };
+    Ok(formats)
+}
+
+/// Lays out the scan (by the kernel's alignment rules) and picks the elements named by the
+/// parameters in `element_params` (e.g. `["i", "q"]`), each a scan position.
+///
+/// `scale` = 0 means "1 / full scale of the element's format", so full scale maps to ±1.0
+/// (0 ≤ x < 1 for unsigned channels).
+pub fn scan_spec(p: &Params, element_params: &[&str]) -> Result<ScanSpec, BuildError> {
+    let formats = channel_formats(p)?;
+    let names: Vec<String> = (0..formats.len()).map(|i| i.to_string()).collect();
+    let layout = ScanLayout::new(
+        names
+            .iter()
+            .zip(&formats)
+            .enumerate()
+            .map(|(i, (n, f))| (n.as_str(), i as u32, *f)),
+    );
+    let scale = p.float("scale")?;
+    if !scale.is_finite() {
+        return Err(BuildError::param(
+            "scale",
+            format!("must be finite, found {scale}"),
+        ));
+    }
+    let mut elements = Vec::with_capacity(element_params.len());
+    for &name in element_params {
+        let index = p.uint(name)?;
+        let element = usize::try_from(index)
+            .ok()
+            .and_then(|i| layout.elements().get(i))
+            .ok_or_else(|| {
+                BuildError::param(
+                    name,
+                    format!(
+                        "element {index} is not in a scan of {} channels",
+                        formats.len()
+                    ),
+                )
+            })?;
+        if element.format.repeat != 1 {
+            // A repeated element (`X n`) is n values per scan: no single sample to convert.
+            return Err(BuildError::param(
+                name,
+                format!(
+                    "element {index} has repeated storage ({}); only single values can be converted",
+                    element.format
+                ),
+            ));
+        }
+        elements.push(ElementDecoder {
+            offset: element.offset,
+            format: element.format,
+            scale: if scale == 0.0 {
+                (1.0 / element.format.full_scale()) as f32
+            } else {
+                scale as f32
+            },
+        });
+    }
+    Ok(ScanSpec {
+        scan_bytes: layout.scan_bytes(),
+        elements,
+    })
+}
+
+/// An output item a scan converts to.
+pub trait FromScan: CpuSample + Copy {
+    /// The item for one whole `scan`, from the spec's elements.
+    fn from_scan(elements: &[ElementDecoder], scan: &[u8]) -> Self;
+}
+
+impl FromScan for Cf32 {
+    #[inline]
+    fn from_scan(e: &[ElementDecoder], scan: &[u8]) -> Self {
+        Cf32::new(e[0].value(scan), e[1].value(scan))
+    }
+}
+
+impl FromScan for f32 {
+    #[inline]
+    fn from_scan(e: &[ElementDecoder], scan: &[u8]) -> Self {
+        e[0].value(scan)
+    }
+}
+
+/// Converts a stream of raw scan bytes to one item per scan.
+///
+/// Only whole scans are converted. When an input chunk ends mid-scan (a DMA block that is not a
+/// multiple of the scan size, read by reference, never joins up with the next block), the
+/// partial scan is copied aside — at most one scan's bytes — and completed from the next chunk.
+/// A partial scan left when the stream ends is dropped (and counted as `partial_bytes_dropped`).
+/// Tags move from their byte index to the index of the scan holding that byte.
+#[derive(Block)]
+pub struct ScanConverter<O, R = DefaultCpuReader<u8>, W = DefaultCpuWriter<O>>
+where
+    O: FromScan,
+    R: CpuBufferReader<Item = u8>,
+    W: CpuBufferWriter<Item = O>,
+{
+    #[input]
+    input: R,
+    #[output]
+    output: W,
+    spec: ScanSpec,
+    /// Bytes of a scan begun in an earlier chunk.
+    carry: Vec<u8>,
+    /// Tags of the bytes in `carry`; they go on the scan it completes.
+    carry_tags: Vec<Tag>,
+    stats: Arc<BlockStats>,
+    address_log: Option<AddressLog>,
+}
+
+impl<O, R, W> ScanConverter<O, R, W>
+where
+    O: FromScan,
+    R: CpuBufferReader<Item = u8>,
+    W: CpuBufferWriter<Item = O>,
+{
+    /// A converter for scans described by `spec`.
+    pub fn new(spec: ScanSpec, stats: Arc<BlockStats>) -> Self {
+        stats.set_note("scan_bytes", spec.scan_bytes.to_string());
+        Self {
+            input: R::default(),
+            output: W::default(),
+            carry: Vec::with_capacity(spec.scan_bytes),
+            spec,
+            carry_tags: Vec::new(),
+            stats,
+            address_log: None,
+        }
+    }
+
+    /// Record the address range of every input slice read into `log`.
+    pub fn with_address_log(mut self, log: AddressLog) -> Self {
+        self.address_log = Some(log);
+        self
+    }
+}
+
+impl<O, R, W> Kernel for ScanConverter<O, R, W>
+where
+    O: FromScan,
+    R: CpuBufferReader<Item = u8>,
+    W: CpuBufferWriter<Item = O>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let sb = self.spec.scan_bytes;
+        let elements = &self.spec.elements;
+        let (i, i_tags) = self.input.slice_with_tags();
+        let (o, mut o_tags) = self.output.slice_with_tags();
+        if !i.is_empty()
+            && let Some(log) = &self.address_log
+        {
+            let start = i.as_ptr() as usize;
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(start..start + i.len());
+        }
+        let mut consumed = 0;
+        let mut produced = 0;
+
+        // Complete a scan begun in an earlier chunk.
+        if !self.carry.is_empty() && !o.is_empty() {
+            let take = (sb - self.carry.len()).min(i.len());
+            self.carry.extend_from_slice(&i[..take]);
+            self.carry_tags.extend(
+                i_tags
+                    .iter()
+                    .filter(|t| t.index < take)
+                    .map(|t| t.tag.clone()),
+            );
+            consumed = take;
+            if self.carry.len() == sb {
+                o[0] = O::from_scan(elements, &self.carry);
+                for tag in self.carry_tags.drain(..) {
+                    o_tags.add_tag(0, tag);
+                }
+                self.carry.clear();
+                produced = 1;
+            }
+        }
+
+        // Whole scans straight from the input.
+        if self.carry.is_empty() {
+            let rest = &i[consumed..];
+            let n = (rest.len() / sb).min(o.len() - produced);
+            for (scan, y) in rest
+                .chunks_exact(sb)
+                .zip(o[produced..produced + n].iter_mut())
+            {
+                *y = O::from_scan(elements, scan);
+            }
+            let end = consumed + n * sb;
+            for t in i_tags
+                .iter()
+                .filter(|t| t.index >= consumed && t.index < end)
+            {
+                o_tags.add_tag(produced + (t.index - consumed) / sb, t.tag.clone());
+            }
+            consumed = end;
+            produced += n;
+            // A partial scan at the end of the chunk: set it aside (see the type's doc).
+            let tail = i.len() - consumed;
+            if tail > 0 && tail < sb {
+                self.carry.extend_from_slice(&i[consumed..]);
+                self.carry_tags.extend(
+                    i_tags
+                        .iter()
+                        .filter(|t| t.index >= consumed)
+                        .map(|t| t.tag.clone()),
+                );
+                consumed = i.len();
+            }
+        }
+
+        let remaining = i.len() - consumed;
+        self.input.consume(consumed);
+        self.output.produce(produced);
+        self.stats.add_in(consumed);
+        self.stats.add_out(produced);
+        if self.input.finished() && remaining == 0 {
+            if !self.carry.is_empty() {
+                self.stats
+                    .set_counter("partial_bytes_dropped", self.carry.len() as u64);
+                self.carry.clear();
+            }
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+/// The parameters both scan converters take, followed by `elements` (which scan elements to
+/// convert).
+pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
+    let mut params = vec![
+        ParamSpec::required(
+            "format",
+            ParamType::Str,
+            "kernel scan type string, e.g. `le:s12/16>>4`, for every channel; or a comma-separated list, one per channel in scan order",
+        ),
+        ParamSpec::optional(
+            "channels",
+            ParamType::Int,
+            Value::Int(2),
+            "number of channels (elements) in one scan",
+        )
+        .range(Some(1.0), None),
+    ];
+    params.extend(elements);
+    params.push(ParamSpec::optional(
+        "scale",
+        ParamType::Float,
+        Value::Float(0.0),
+        "factor applied to the decoded integers; 0 = 1/full scale of the element's format (signed full scale → ±1.0, unsigned → 0..1)",
+    ));
+    params
+}

@@ -1,0 +1,64 @@
+//! `scan_to_cf32`: raw IIO scans (two elements as I and Q) to complex float.
+
+use futuresdr::runtime::BlockId;
+use weir_core::{
+    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, PortSpec, Ports, with_reader, with_writer,
+};
+
+use crate::scan::{ScanConverter, scan_spec};
+
+/// Raw scan bytes to `Cf32`: I and Q decoded from two elements of every scan.
+pub type ScanToCf32<R, W> = ScanConverter<Cf32, R, W>;
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    // Validate the format and element parameters when the flowgraph is loaded.
+    scan_spec(p, &["i", "q"])?;
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", ItemType::U8)],
+        outputs: vec![
+            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
+                .filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let spec = scan_spec(ctx.params, &["i", "q"])?;
+    let stats = ctx.stats();
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), u8, R => with_writer!(out, Cf32, W => {
+            let mut block = ScanToCf32::<R, W>::new(spec, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "scan_to_cf32",
+        doc: "Raw IIO scan bytes (kernel type strings such as `le:s12/16>>4`) to complex float, I and Q from two scan elements",
+        params: crate::scan::common_params(vec![
+            ParamSpec::optional(
+                "i",
+                ParamType::Int,
+                weir_core::Value::Int(0),
+                "position in the scan of the element holding I",
+            )
+            .range(Some(0.0), None),
+            ParamSpec::optional(
+                "q",
+                ParamType::Int,
+                weir_core::Value::Int(1),
+                "position in the scan of the element holding Q",
+            )
+            .range(Some(0.0), None),
+        ]),
+        ports,
+        build,
+    }
+}

@@ -1,0 +1,56 @@
+//! `scan_to_f32`: raw IIO scans (one element) to real float.
+
+use futuresdr::runtime::BlockId;
+use weir_core::{
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, with_reader, with_writer,
+};
+
+use crate::scan::{ScanConverter, scan_spec};
+
+/// Raw scan bytes to `f32`: one element decoded from every scan.
+pub type ScanToF32<R, W> = ScanConverter<f32, R, W>;
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    // Validate the format and element parameters when the flowgraph is loaded.
+    scan_spec(p, &["element"])?;
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", ItemType::U8)],
+        outputs: vec![
+            PortSpec::output("out", "output", ItemType::F32, BufferKind::Circular).filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let spec = scan_spec(ctx.params, &["element"])?;
+    let stats = ctx.stats();
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), u8, R => with_writer!(out, f32, W => {
+            let mut block = ScanToF32::<R, W>::new(spec, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "scan_to_f32",
+        doc: "Raw IIO scan bytes (kernel type strings such as `le:s12/16>>4`) to real float, one scan element",
+        params: crate::scan::common_params(vec![
+            ParamSpec::optional(
+                "element",
+                ParamType::Int,
+                weir_core::Value::Int(0),
+                "position in the scan of the element to convert",
+            )
+            .range(Some(0.0), None),
+        ]),
+        ports,
+        build,
+    }
+}

@@ -1,0 +1,381 @@
+//! `scan_to_cf32` / `scan_to_f32`: every scan format form against hand-computed values, through
+//! real FutureSDR flowgraphs (circular buffers, and by-reference blocks ending mid-scan).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{CollectSink, MappedSource, id_tag, tag_ids};
+use futuresdr::blocks::{VectorSink, VectorSource};
+use futuresdr::runtime::Flowgraph;
+use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter, ItemTag};
+use weir_core::buffer::MappedBlockReader;
+use weir_core::{BuildError, Cf32, ItemType, Params, Value};
+use weir_plugin_dsp::scan::{ScanSpec, scan_spec};
+use weir_plugin_dsp::{ScanConverter, scan_to_cf32, scan_to_f32};
+
+/// Resolved parameters of `scan_to_cf32` (defaults filled in) from `raw`.
+fn cf32_params(raw: &[(&str, Value)]) -> Result<Params, BuildError> {
+    scan_to_cf32::descriptor().resolve(raw.iter().map(|(k, v)| (*k, v.clone())))
+}
+
+fn f32_params(raw: &[(&str, Value)]) -> Result<Params, BuildError> {
+    scan_to_f32::descriptor().resolve(raw.iter().map(|(k, v)| (*k, v.clone())))
+}
+
+fn s(v: &str) -> Value {
+    Value::Str(v.into())
+}
+
+fn cf32_spec(raw: &[(&str, Value)]) -> ScanSpec {
+    scan_spec(&cf32_params(raw).expect("params"), &["i", "q"]).expect("spec")
+}
+
+/// Runs `bytes` through VectorSource → converter → VectorSink (circular buffers).
+fn convert_cf32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<Cf32> {
+    let mut fg = Flowgraph::new();
+    let src = fg.add(VectorSource::<u8>::new(bytes));
+    let conv = fg.add(ScanConverter::<
+        Cf32,
+        DefaultCpuReader<u8>,
+        DefaultCpuWriter<Cf32>,
+    >::new(spec, Arc::default()));
+    let snk = fg.add(VectorSink::<Cf32>::new(1024));
+    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
+        .expect("connect");
+    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
+        .expect("connect");
+    let fg = weir_core::runtime().run(fg).expect("runs");
+    fg.block(&snk).expect("sink").items().clone()
+}
+
+fn convert_f32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<f32> {
+    let mut fg = Flowgraph::new();
+    let src = fg.add(VectorSource::<u8>::new(bytes));
+    let conv = fg.add(ScanConverter::<
+        f32,
+        DefaultCpuReader<u8>,
+        DefaultCpuWriter<f32>,
+    >::new(spec, Arc::default()));
+    let snk = fg.add(VectorSink::<f32>::new(1024));
+    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
+        .expect("connect");
+    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
+        .expect("connect");
+    let fg = weir_core::runtime().run(fg).expect("runs");
+    fg.block(&snk).expect("sink").items().clone()
+}
+
+/// Runs by-reference `blocks` through the converter, as a DMABUF source's blocks would be.
+fn convert_mapped(
+    spec: ScanSpec,
+    blocks: Vec<(Vec<u8>, Vec<ItemTag>)>,
+) -> (Vec<Cf32>, Vec<(usize, u64)>, Option<u64>) {
+    let stats = Arc::new(weir_core::BlockStats::default());
+    let mut fg = Flowgraph::new();
+    let src = fg.add(MappedSource::new(blocks));
+    let conv = fg.add(ScanConverter::<
+        Cf32,
+        MappedBlockReader<u8>,
+        DefaultCpuWriter<Cf32>,
+    >::new(spec, stats.clone()));
+    let snk = fg.add(CollectSink::<Cf32>::default());
+    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
+        .expect("connect");
+    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
+        .expect("connect");
+    let fg = weir_core::runtime().run(fg).expect("runs");
+    let snk = fg.block(&snk).expect("sink");
+    (
+        snk.items.clone(),
+        tag_ids(&snk.tags),
+        stats.counter("partial_bytes_dropped"),
+    )
+}
+
+#[test]
+fn le_s12_shift_4_sign_extends_and_drops_the_noise_bits() {
+    // Two channels of le:s12/16>>4. Hand-decoded:
+    //   0x0010 → 1, 0xFFF0 → -1 (sign extension), 0x7FF0 → 2047, 0x800F → -2048 (the low
+    //   four bits are below the shift and ignored), 0x0005 → 0.
+    let bytes = vec![
+        0x10, 0x00, 0xF0, 0xFF, // scan 0: I = 1, Q = -1
+        0xF0, 0x7F, 0x0F, 0x80, // scan 1: I = 2047, Q = -2048
+        0x05, 0x00, 0x30, 0xFF, // scan 2: I = 0, Q = 0xFF30 >> 4 = 0xFF3 → -13
+    ];
+    let spec = cf32_spec(&[("format", s("le:s12/16>>4"))]);
+    assert_eq!(spec.scan_bytes, 4);
+    let out = convert_cf32(spec, bytes);
+    // Default scale: 1 / 2^11.
+    let fs = 2048.0;
+    assert_eq!(
+        out,
+        [
+            Cf32::new(1.0 / fs, -1.0 / fs),
+            Cf32::new(2047.0 / fs, -1.0),
+            Cf32::new(0.0, -13.0 / fs),
+        ]
+    );
+}
+
+#[test]
+fn be_s24_in_32_shift_8() {
+    // be:s24/32>>8: the value is in the three high bytes, the low byte is noise.
+    //   FF FF FE AB → 0xFFFFFE → -2;  40 00 00 00 → 0x400000 = 2^22 → 0.5 of full scale;
+    //   80 00 00 7F → 0x800000 → -2^23 → -1.0;  00 00 03 00 → 3.
+    let bytes = vec![
+        0xFF, 0xFF, 0xFE, 0xAB, 0x40, 0x00, 0x00, 0x00, // scan 0
+        0x80, 0x00, 0x00, 0x7F, 0x00, 0x00, 0x03, 0x00, // scan 1
+    ];
+    let spec = cf32_spec(&[("format", s("be:s24/32>>8"))]);
+    assert_eq!(spec.scan_bytes, 8);
+    let out = convert_cf32(spec, bytes.clone());
+    let fs = 8_388_608.0; // 2^23
+    assert_eq!(out, [Cf32::new(-2.0 / fs, 0.5), Cf32::new(-1.0, 3.0 / fs)]);
+    // Explicit scale: the raw integers.
+    let spec = cf32_spec(&[("format", s("be:s24/32>>8")), ("scale", Value::Float(1.0))]);
+    assert_eq!(
+        convert_cf32(spec, bytes),
+        [Cf32::new(-2.0, 4_194_304.0), Cf32::new(-8_388_608.0, 3.0)]
+    );
+}
+
+#[test]
+fn le_u12_is_unsigned_and_masked() {
+    // le:u12/16>>0: 0x0800 → 2048 → 0.5; 0xFFFF → bits above 12 masked → 4095;
+    // 0x0001 → 1; 0xF000 → 0.
+    let bytes = vec![0x00, 0x08, 0xFF, 0xFF, 0x01, 0x00, 0x00, 0xF0];
+    let spec = cf32_spec(&[("format", s("le:u12/16>>0"))]);
+    let out = convert_cf32(spec, bytes);
+    assert_eq!(
+        out,
+        [
+            Cf32::new(0.5, 4095.0 / 4096.0),
+            Cf32::new(1.0 / 4096.0, 0.0)
+        ]
+    );
+}
+
+#[test]
+fn mixed_channels_with_i_and_q_elsewhere_in_the_scan() {
+    // Four channels: s16 at 0, u8 at 2, s32 aligned to 4, s16 at 8; 10 bytes padded to the
+    // largest element (4) → 12. I is element 2 (the s32), Q is element 3 (the be s16).
+    let format = "le:s16/16>>0, le:u8/8>>0, le:s32/32>>0, be:s16/16>>0";
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("i", Value::Int(2)),
+        ("q", Value::Int(3)),
+        ("scale", Value::Float(1.0)),
+    ];
+    let spec = cf32_spec(&raw);
+    assert_eq!(spec.scan_bytes, 12);
+    assert_eq!(
+        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        [4, 8]
+    );
+    let mut bytes = Vec::new();
+    // scan 0: ch0 = 0x1111, ch1 = 0x22, pad, I = -100000 (LE), Q = -300 (BE), pad.
+    bytes.extend_from_slice(&[0x11, 0x11, 0x22, 0xEE]);
+    bytes.extend_from_slice(&[0x60, 0x79, 0xFE, 0xFF]); // 0xFFFE7960 = -100000
+    bytes.extend_from_slice(&[0xFE, 0xD4, 0xEE, 0xEE]); // 0xFED4 = -300
+    // scan 1: I = 70000 = 0x00011170, Q = 0x1234 = 4660.
+    bytes.extend_from_slice(&[0x00, 0x00, 0x00, 0x00]);
+    bytes.extend_from_slice(&[0x70, 0x11, 0x01, 0x00]);
+    bytes.extend_from_slice(&[0x12, 0x34, 0x00, 0x00]);
+    assert_eq!(
+        convert_cf32(spec, bytes.clone()),
+        [Cf32::new(-100_000.0, -300.0), Cf32::new(70_000.0, 4660.0)]
+    );
+    // The same scans as f32: element 1 (the u8) and element 3.
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("element", Value::Int(1)),
+    ];
+    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    assert_eq!(convert_f32(spec, bytes.clone()), [34.0 / 256.0, 0.0]);
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("element", Value::Int(3)),
+    ];
+    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    assert_eq!(
+        convert_f32(spec, bytes),
+        [-300.0 / 32768.0, 4660.0 / 32768.0]
+    );
+}
+
+#[test]
+fn swapped_i_and_q() {
+    let bytes = vec![0x01, 0x00, 0x02, 0x00];
+    let spec = cf32_spec(&[
+        ("format", s("le:s16/16>>0")),
+        ("i", Value::Int(1)),
+        ("q", Value::Int(0)),
+        ("scale", Value::Float(1.0)),
+    ]);
+    assert_eq!(convert_cf32(spec, bytes), [Cf32::new(2.0, 1.0)]);
+}
+
+#[test]
+fn a_large_stream_matches_weir_iio_sample_for_sample() {
+    // 300 000 scans of le:s12/16>>4 (more than one circular buffer's worth), checked against
+    // weir-iio's own extraction.
+    let n = 300_000usize;
+    let mut bytes = Vec::with_capacity(n * 4);
+    for k in 0..n {
+        let i = ((k * 7) % 4096) as i16 - 2048;
+        let q = 2047 - ((k * 13) % 4096) as i16;
+        bytes.extend_from_slice(&(((i << 4) as u16) | (k as u16 & 0xF)).to_le_bytes());
+        bytes.extend_from_slice(&((q << 4) as u16).to_le_bytes());
+    }
+    let f = weir_iio::ScanFormat::parse("le:s12/16>>4").expect("format");
+    let layout = weir_iio::ScanLayout::new([("i", 0, f), ("q", 1, f)]);
+    let mut i = vec![0f32; n];
+    let mut q = vec![0f32; n];
+    layout.extract_f32(&bytes, 0, &mut i);
+    layout.extract_f32(&bytes, 1, &mut q);
+    let out = convert_cf32(cf32_spec(&[("format", s("le:s12/16>>4"))]), bytes);
+    assert_eq!(out.len(), n);
+    for k in 0..n {
+        assert_eq!(out[k], Cf32::new(i[k], q[k]), "scan {k}");
+    }
+}
+
+#[test]
+fn by_reference_blocks_ending_mid_scan_are_joined_and_tags_move_to_scans() {
+    // be:s24/32>>8, two channels: 8-byte scans. Scan k has I = k, Q = -k (raw integers).
+    let spec = cf32_spec(&[("format", s("be:s24/32>>8")), ("scale", Value::Float(1.0))]);
+    let mut bytes = Vec::new();
+    for k in 0..20i32 {
+        bytes.extend_from_slice(&((k << 8) as u32).to_be_bytes());
+        bytes.extend_from_slice(&((-k << 8) as u32).to_be_bytes());
+    }
+    // Block sizes that cut scans anywhere, including blocks smaller than a scan, and a final
+    // partial scan of 3 bytes that the stream ends with.
+    let sizes = [5usize, 3, 1, 12, 7, 20, 4, 4, 60, 44];
+    assert_eq!(sizes.iter().sum::<usize>(), 160);
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    // Tags at absolute byte positions: 0 (scan 0), 6 (scan 0, carried), 9 (scan 1, carried
+    // across two blocks), 40 (scan 5), 159 (scan 19, within the block that completes it).
+    let tag_bytes = [(0usize, 100u64), (6, 101), (9, 102), (40, 103), (159, 104)];
+    for n in sizes {
+        let tags = tag_bytes
+            .iter()
+            .filter(|(b, _)| (start..start + n).contains(b))
+            .map(|(b, id)| id_tag(b - start, *id))
+            .collect();
+        blocks.push((bytes[start..start + n].to_vec(), tags));
+        start += n;
+    }
+    blocks.push((vec![0x00, 0x00, 0x01], vec![id_tag(0, 105)]));
+    let (out, tags, dropped) = convert_mapped(spec, blocks);
+    let expected: Vec<Cf32> = (0..20).map(|k| Cf32::new(k as f32, -(k as f32))).collect();
+    assert_eq!(out, expected);
+    assert_eq!(
+        tags,
+        [(0, 100), (0, 101), (1, 102), (5, 103), (19, 104)],
+        "the tag on the dropped partial scan goes nowhere"
+    );
+    assert_eq!(dropped, Some(3));
+}
+
+#[test]
+fn bad_parameters_are_clear_errors_naming_the_parameter() {
+    let ports = |raw: &[(&str, Value)]| {
+        let p = cf32_params(raw).expect("types are right");
+        (scan_to_cf32::descriptor().ports)(&p).expect_err("refused")
+    };
+    let name_and_message = |e: BuildError| match e {
+        BuildError::Param { name, message } => (name, message),
+        other => panic!("not a parameter error: {other}"),
+    };
+    let (name, msg) = name_and_message(ports(&[("format", s("le:s12/12>>4"))]));
+    assert_eq!(name, "format");
+    assert!(msg.contains("\"le:s12/12>>4\""), "{msg}");
+    assert!(msg.contains("storage bits"), "{msg}");
+    let (name, msg) = name_and_message(ports(&[("format", s("int16"))]));
+    assert_eq!(name, "format");
+    assert!(msg.contains("\"int16\""), "{msg}");
+    let (name, msg) = name_and_message(ports(&[(
+        "format",
+        s("le:s16/16>>0,le:s16/16>>0,le:s16/16>>0"),
+    )]));
+    assert_eq!(name, "format");
+    assert!(
+        msg.contains("lists 3 channel formats but `channels` is 2"),
+        "{msg}"
+    );
+    let (name, msg) = name_and_message(ports(&[("format", s("le:s16/16>>0,le:s1x/16>>0"))]));
+    assert_eq!(name, "format");
+    assert!(msg.contains("le:s1x/16>>0"), "{msg}");
+    let (name, msg) = name_and_message(ports(&[
+        ("format", s("le:s16/16>>0")),
+        ("q", Value::Int(2)),
+    ]));
+    assert_eq!(name, "q");
+    assert!(
+        msg.contains("element 2 is not in a scan of 2 channels"),
+        "{msg}"
+    );
+    let (name, msg) = name_and_message(ports(&[("format", s("le:s16/16X4>>0"))]));
+    assert_eq!(name, "i");
+    assert!(msg.contains("repeated"), "{msg}");
+    // Out-of-range numbers are refused by the descriptor itself.
+    let e = cf32_params(&[("format", s("le:s16/16>>0")), ("channels", Value::Int(0))])
+        .expect_err("no channels");
+    assert!(e.to_string().contains("channels"), "{e}");
+    let e = f32_params(&[("format", s("le:s16/16>>0")), ("element", Value::Int(-1))])
+        .expect_err("negative element");
+    assert!(e.to_string().contains("element"), "{e}");
+    // The format is required.
+    let e = cf32_params(&[]).expect_err("no format");
+    assert!(e.to_string().contains("format"), "{e}");
+}
+
+#[test]
+fn self_descriptions() {
+    for (d, elements) in [
+        (scan_to_cf32::descriptor(), &["i", "q"][..]),
+        (scan_to_f32::descriptor(), &["element"][..]),
+    ] {
+        let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+        let mut expected = vec!["format", "channels"];
+        expected.extend_from_slice(elements);
+        expected.push("scale");
+        assert_eq!(names, expected, "{}", d.type_name);
+        let get = |n: &str| d.params.iter().find(|p| p.name == n).expect("param");
+        assert_eq!(get("format").default, None);
+        assert_eq!(get("format").ty, weir_core::ParamType::Str);
+        assert_eq!(get("channels").default, Some(Value::Int(2)));
+        assert_eq!(get("channels").min, Some(1.0));
+        assert_eq!(get("scale").default, Some(Value::Float(0.0)));
+        for (k, e) in elements.iter().enumerate() {
+            assert_eq!(get(e).default, Some(Value::Int(k as i64)));
+            assert_eq!(get(e).min, Some(0.0));
+        }
+        let p = d
+            .resolve([("format", s("le:s12/16>>4"))])
+            .expect("resolves");
+        let ports = (d.ports)(&p).expect("ports");
+        assert_eq!(ports.inputs.len(), 1);
+        assert_eq!(
+            (ports.inputs[0].name, ports.inputs[0].item),
+            ("in", ItemType::U8)
+        );
+        assert_eq!(ports.outputs[0].name, "out");
+        assert!(ports.outputs[0].fills_blocks);
+        assert!(ports.message_inputs.is_empty());
+    }
+    let out = |d: weir_core::BlockDescriptor| {
+        let p = d
+            .resolve([("format", s("le:s12/16>>4"))])
+            .expect("resolves");
+        (d.ports)(&p).expect("ports").outputs[0].item
+    };
+    assert_eq!(out(scan_to_cf32::descriptor()), ItemType::Cf32);
+    assert_eq!(out(scan_to_f32::descriptor()), ItemType::F32);
+}
