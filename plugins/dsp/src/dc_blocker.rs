@@ -1,0 +1,182 @@
+//! `dc_blocker`: remove the DC component of a real or complex stream.
+
+use std::ops::{Add, Mul, Sub};
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
+    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+};
+
+/// An item the DC blocker filters: `f32` or `Cf32`.
+pub trait DcItem:
+    CpuSample + Copy + Default + Add<Output = Self> + Sub<Output = Self> + Mul<f32, Output = Self>
+{
+}
+impl DcItem for f32 {}
+impl DcItem for Cf32 {}
+
+/// Single-pole DC blocking IIR filter:
+///
+/// ```text
+///   y[n] = x[n] − x[n−1] + α · y[n−1]        H(z) = (1 − z⁻¹) / (1 − α z⁻¹)
+/// ```
+///
+/// A zero at DC (z = 1) and a pole just inside it at z = α, 0 ≤ α < 1. The gain is exactly 0 at
+/// DC and close to 1 away from it; the −3 dB corner is at about (1 − α)·fs / 2π (α = 0.999 at
+/// 48 kHz: ≈ 7.6 Hz), and a step in the offset decays as αⁿ (time constant 1/(1 − α) samples).
+/// This is the classic DC blocker (J. O. Smith, "Introduction to Digital Filters", "DC Blocker"),
+/// not GNU Radio's `dc_blocker_cc`, which subtracts cascaded moving averages of length D.
+/// The state starts at zero, so the first output sample is `x[0]`.
+#[derive(Block)]
+pub struct DcBlocker<T, R = DefaultCpuReader<T>, W = DefaultCpuWriter<T>>
+where
+    T: DcItem,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    #[input]
+    input: R,
+    #[output]
+    output: W,
+    alpha: f32,
+    x_prev: T,
+    y_prev: T,
+    stats: Arc<BlockStats>,
+}
+
+impl<T, R, W> DcBlocker<T, R, W>
+where
+    T: DcItem,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    /// A DC blocker with pole `alpha` (0 ≤ α < 1; larger is a narrower notch).
+    pub fn new(alpha: f32, stats: Arc<BlockStats>) -> Self {
+        Self {
+            input: R::default(),
+            output: W::default(),
+            alpha,
+            x_prev: T::default(),
+            y_prev: T::default(),
+            stats,
+        }
+    }
+}
+
+impl<T, R, W> Kernel for DcBlocker<T, R, W>
+where
+    T: DcItem,
+    R: CpuBufferReader<Item = T>,
+    W: CpuBufferWriter<Item = T>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let (i, i_tags) = self.input.slice_with_tags();
+        let (o, mut o_tags) = self.output.slice_with_tags();
+        let n = i.len().min(o.len());
+        let (mut xp, mut yp, a) = (self.x_prev, self.y_prev, self.alpha);
+        for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
+            yp = *x - xp + yp * a;
+            xp = *x;
+            *y = yp;
+        }
+        (self.x_prev, self.y_prev) = (xp, yp);
+        for t in i_tags.iter().filter(|t| t.index < n) {
+            o_tags.add_tag(t.index, t.tag.clone());
+        }
+        let remaining = i.len() - n;
+        self.input.consume(n);
+        self.output.produce(n);
+        self.stats.add_in(n);
+        self.stats.add_out(n);
+        if self.input.finished() && remaining == 0 {
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+fn item(p: &Params) -> Result<ItemType, BuildError> {
+    match p.item("item")? {
+        t @ (ItemType::Cf32 | ItemType::F32) => Ok(t),
+        other => Err(BuildError::param(
+            "item",
+            format!("the DC blocker filters `cf32` or `f32`, not `{other}`"),
+        )),
+    }
+}
+
+fn alpha(p: &Params) -> Result<f32, BuildError> {
+    let a = p.float("alpha")?;
+    // α = 1 puts the pole on the zero: the filter would pass DC unchanged (and is only
+    // marginally stable), so the range is half-open.
+    if !(0.0..1.0).contains(&a) {
+        return Err(BuildError::param(
+            "alpha",
+            format!("must be >= 0 and < 1, found {a}"),
+        ));
+    }
+    Ok(a as f32)
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    let item = item(p)?;
+    alpha(p)?;
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", item)],
+        outputs: vec![
+            PortSpec::output("out", "output", item, BufferKind::Circular).filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let alpha = alpha(ctx.params)?;
+    let stats = ctx.stats();
+    let kind = ctx.input_buffer("in");
+    let out = ctx.output_buffer("out");
+    Ok(match item(ctx.params)? {
+        ItemType::F32 => with_reader!(kind, f32, R => with_writer!(out, f32, W => {
+            let mut block = DcBlocker::<f32, R, W>::new(alpha, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+        _ => with_reader!(kind, Cf32, R => with_writer!(out, Cf32, W => {
+            let mut block = DcBlocker::<Cf32, R, W>::new(alpha, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    })
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "dc_blocker",
+        doc: "Remove DC: single-pole IIR y[n] = x[n] − x[n−1] + α·y[n−1] (cf32 or f32)",
+        params: vec![
+            ParamSpec::optional(
+                "alpha",
+                ParamType::Float,
+                Value::Float(0.999),
+                "pole α, 0 ≤ α < 1: closer to 1 is a narrower notch and slower settling (corner ≈ (1−α)·fs/2π)",
+            )
+            .range(Some(0.0), Some(1.0)),
+            ParamSpec::optional(
+                "item",
+                ParamType::Item,
+                Value::Str("cf32".into()),
+                "item type: `cf32` or `f32`",
+            ),
+        ],
+        ports,
+        build,
+    }
+}

@@ -1,0 +1,148 @@
+//! `power_db`: instantaneous power of complex samples in decibels.
+
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
+    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+};
+
+/// `max(10·log10(|x|²) + offset, floor)` for one sample.
+///
+/// `floor` keeps a zero sample (whose power is −∞ dB) finite; `f32::max` also maps a NaN
+/// sample to `floor`.
+#[inline]
+pub fn power_db(x: Cf32, offset: f32, floor: f32) -> f32 {
+    (10.0 * x.norm_sqr().log10() + offset).max(floor)
+}
+
+/// Converts every complex sample to its power in dB: `max(10·log10(|x|²) + offset, floor)`.
+///
+/// `offset` calibrates (e.g. to dBm or dBFS); `floor` is the smallest value produced, so that
+/// silence gives `floor` instead of −∞.
+#[derive(Block)]
+pub struct PowerDb<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<f32>>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = f32>,
+{
+    #[input]
+    input: R,
+    #[output]
+    output: W,
+    offset: f32,
+    floor: f32,
+    stats: Arc<BlockStats>,
+}
+
+impl<R, W> PowerDb<R, W>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = f32>,
+{
+    /// A converter adding `offset` dB and never going below `floor` dB.
+    pub fn new(offset: f32, floor: f32, stats: Arc<BlockStats>) -> Self {
+        Self {
+            input: R::default(),
+            output: W::default(),
+            offset,
+            floor,
+            stats,
+        }
+    }
+}
+
+impl<R, W> Kernel for PowerDb<R, W>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = f32>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let (i, i_tags) = self.input.slice_with_tags();
+        let (o, mut o_tags) = self.output.slice_with_tags();
+        let n = i.len().min(o.len());
+        for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
+            *y = power_db(*x, self.offset, self.floor);
+        }
+        for t in i_tags.iter().filter(|t| t.index < n) {
+            o_tags.add_tag(t.index, t.tag.clone());
+        }
+        let remaining = i.len() - n;
+        self.input.consume(n);
+        self.output.produce(n);
+        self.stats.add_in(n);
+        self.stats.add_out(n);
+        if self.input.finished() && remaining == 0 {
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+fn finite(p: &Params, name: &str) -> Result<f32, BuildError> {
+    let v = p.float(name)?;
+    if v.is_finite() {
+        Ok(v as f32)
+    } else {
+        Err(BuildError::param(
+            name,
+            format!("must be finite, found {v}"),
+        ))
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    finite(p, "offset")?;
+    finite(p, "floor")?;
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
+        outputs: vec![
+            PortSpec::output("out", "output", ItemType::F32, BufferKind::Circular).filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let offset = finite(ctx.params, "offset")?;
+    let floor = finite(ctx.params, "floor")?;
+    let stats = ctx.stats();
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, f32, W => {
+            let mut block = PowerDb::<R, W>::new(offset, floor, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "power_db",
+        doc: "Complex samples to power in dB: max(10·log10(|x|²) + offset, floor)",
+        params: vec![
+            ParamSpec::optional(
+                "offset",
+                ParamType::Float,
+                Value::Float(0.0),
+                "dB added to every value (calibration)",
+            ),
+            ParamSpec::optional(
+                "floor",
+                ParamType::Float,
+                Value::Float(-200.0),
+                "smallest value produced, in dB, applied after the offset: a zero sample gives this instead of −∞",
+            ),
+        ],
+        ports,
+        build,
+    }
+}
