@@ -21,6 +21,7 @@ pub mod scan;
 pub mod scan_to_cf32;
 pub mod scan_to_f32;
 pub mod signal_source;
+pub mod spectrum;
 
 pub use complex_to_iq::ComplexToIq;
 pub use dc_blocker::DcBlocker;
@@ -34,6 +35,7 @@ pub use power_db::PowerDb;
 pub use scan::{ScanConverter, ScanSpec};
 pub use scan_to_cf32::ScanToCf32;
 pub use scan_to_f32::ScanToF32;
+pub use spectrum::{Spectrum, SpectrumKernel};
 
 /// Registers the DSP blocks.
 pub struct DspPlugin;
@@ -58,5 +60,6 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(mixer::descriptor());
         registry.register(dc_blocker::descriptor());
         registry.register(power_db::descriptor());
+        registry.register(spectrum::descriptor());
     }
 }
