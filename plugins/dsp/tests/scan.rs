@@ -12,7 +12,7 @@ use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter, ItemTag};
 use weir_core::buffer::MappedBlockReader;
 use weir_core::{BuildError, Cf32, ItemType, Params, Value};
 use weir_plugin_dsp::scan::{ScanSpec, scan_spec};
-use weir_plugin_dsp::{ScanConverter, scan_to_cf32, scan_to_f32};
+use weir_plugin_dsp::{AddressLog, ScanConverter, scan_to_cf32, scan_to_f32};
 
 /// Resolved parameters of `scan_to_cf32` (defaults filled in) from `raw`.
 fn cf32_params(raw: &[(&str, Value)]) -> Result<Params, BuildError> {
@@ -72,19 +72,36 @@ fn convert_mapped(
     blocks: Vec<(Vec<u8>, Vec<ItemTag>)>,
 ) -> (Vec<Cf32>, Vec<(usize, u64)>, Option<u64>) {
     let stats = Arc::new(weir_core::BlockStats::default());
+    // Where the "device memory" is: the vectors' heap buffers move into the source unchanged.
+    let memory: Vec<std::ops::Range<usize>> = blocks
+        .iter()
+        .map(|(b, _)| b.as_ptr() as usize..b.as_ptr() as usize + b.len())
+        .collect();
+    let log = AddressLog::default();
     let mut fg = Flowgraph::new();
     let src = fg.add(MappedSource::new(blocks));
-    let conv = fg.add(ScanConverter::<
-        Cf32,
-        MappedBlockReader<u8>,
-        DefaultCpuWriter<Cf32>,
-    >::new(spec, stats.clone()));
+    let conv = fg.add(
+        ScanConverter::<Cf32, MappedBlockReader<u8>, DefaultCpuWriter<Cf32>>::new(
+            spec,
+            stats.clone(),
+        )
+        .with_address_log(log.clone()),
+    );
     let snk = fg.add(CollectSink::<Cf32>::default());
     fg.stream(&src, |b| b.output(), &conv, |b| b.input())
         .expect("connect");
     fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
         .expect("connect");
     let fg = weir_core::runtime().run(fg).expect("runs");
+    // Zero-copy: every slice the converter read lies inside one of the source's blocks.
+    let read = log.lock().expect("log").clone();
+    assert!(!read.is_empty());
+    for r in &read {
+        assert!(
+            memory.iter().any(|m| m.start <= r.start && r.end <= m.end),
+            "read {r:x?} outside the blocks {memory:x?}"
+        );
+    }
     let snk = fg.block(&snk).expect("sink");
     (
         snk.items.clone(),
