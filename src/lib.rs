@@ -9,6 +9,7 @@ pub use weir_core as core;
 pub use weir_iio as iio;
 pub use weir_plugin_dsp as dsp;
 pub use weir_plugin_iio as iio_blocks;
+pub use weir_plugin_net as net;
 pub use weir_plugin_seify as seify;
 
 /// A registry holding the blocks of every plugin bundled with weir.
@@ -17,6 +18,7 @@ pub fn registry() -> weir_core::Registry {
         .with_plugin(&weir_plugin_iio::IioPlugin)
         .with_plugin(&weir_plugin_dsp::DspPlugin)
         .with_plugin(&weir_plugin_seify::SeifyPlugin)
+        .with_plugin(&weir_plugin_net::NetPlugin)
 }
 
 /// The names most programs embedding weir need.
