@@ -156,3 +156,44 @@ fn drivers() -> String {
     }
     names.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_channels(text: &str) -> Params {
+        Params::new().with("channels", Value::Str(text.into()))
+    }
+
+    #[test]
+    fn channel_lists() {
+        assert_eq!(channels(&with_channels("0")).unwrap(), [0]);
+        assert_eq!(channels(&with_channels(" 2, 0 ")).unwrap(), [2, 0]);
+        for (bad, says) in [
+            ("", "expected comma-separated channel numbers"),
+            ("0,x", "expected comma-separated channel numbers"),
+            ("-1", "expected comma-separated channel numbers"),
+            ("1,1", "channel 1 is listed twice"),
+            ("0,1,2,3,4,5,6,7,8", "at most 8 channels"),
+        ] {
+            let e = channels(&with_channels(bad)).unwrap_err().to_string();
+            assert!(e.contains("`channels`") && e.contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_device_is_an_error_not_the_dummy() {
+        let p = Params::new()
+            .with("args", Value::Str("".into()))
+            .with("frequency", Value::Float(1e8))
+            .with("sample_rate", Value::Float(1e6))
+            .with("gain", Value::Float(0.0))
+            .with("antenna", Value::Str(String::new()))
+            .with("bandwidth", Value::Float(0.0))
+            .with("channels", Value::Str("0".into()));
+        let e = builder(&p).err().expect("refused").to_string();
+        assert!(e.contains("say \"driver=dummy\""), "{e}");
+        let p = p.with("args", Value::Str("driver=dummy".into()));
+        assert!(builder(&p).is_ok());
+    }
+}
