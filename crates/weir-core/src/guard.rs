@@ -166,3 +166,104 @@ impl<K: KernelInterface + Send> KernelInterface for Guarded<K> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futuresdr::runtime::Flowgraph;
+    use futuresdr::runtime::dev::prelude::*;
+
+    use super::*;
+
+    /// A block that fails as asked: in `init`, by panicking in `work`, and in its handler.
+    #[derive(Block)]
+    #[message_inputs(set)]
+    struct Fragile {
+        fail_init: bool,
+        panic_in_work: bool,
+    }
+
+    impl Fragile {
+        async fn set(
+            &mut self,
+            _io: &mut WorkIo,
+            _mo: &mut MessageOutputs,
+            _meta: &mut BlockMeta,
+            p: Pmt,
+        ) -> Result<Pmt> {
+            match p {
+                Pmt::U32(_) => Ok(Pmt::Ok),
+                _ => anyhow::bail!("not a u32"),
+            }
+        }
+    }
+
+    impl Kernel for Fragile {
+        async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+            if self.fail_init {
+                anyhow::bail!("device gone");
+            }
+            Ok(())
+        }
+
+        async fn work(
+            &mut self,
+            _io: &mut WorkIo,
+            _mo: &mut MessageOutputs,
+            _meta: &mut BlockMeta,
+        ) -> Result<()> {
+            if self.panic_in_work {
+                panic!("boom");
+            }
+            Ok(())
+        }
+    }
+
+    fn run(fail_init: bool, panic_in_work: bool) -> (Result<(), Error>, Arc<BlockStats>) {
+        let stats = Arc::new(BlockStats::default());
+        let mut fg = Flowgraph::new();
+        fg.add(Guarded::new(
+            Fragile {
+                fail_init,
+                panic_in_work,
+            },
+            stats.clone(),
+            "dev0",
+        ));
+        let result = crate::run::runtime().run(fg).map(|_| ());
+        (result, stats)
+    }
+
+    #[test]
+    fn init_errors_and_panics_are_recorded_with_the_context() {
+        let (result, stats) = run(true, false);
+        assert!(result.is_err());
+        assert_eq!(stats.error().as_deref(), Some("dev0: device gone"));
+
+        let (result, stats) = run(false, true);
+        assert!(result.is_err());
+        assert_eq!(stats.error().as_deref(), Some("dev0: panicked: boom"));
+    }
+
+    #[test]
+    fn a_refused_message_is_answered_and_the_block_keeps_running() {
+        let stats = Arc::new(BlockStats::default());
+        let mut fg = Flowgraph::new();
+        let block = fg.add(Guarded::new(
+            Fragile {
+                fail_init: false,
+                panic_in_work: false,
+            },
+            stats.clone(),
+            "dev0",
+        ));
+        let rt = crate::run::runtime();
+        let (task, handle) = rt.start(fg).expect("starts").split();
+        let call = |p| async_io::block_on(handle.call(block.id(), "set", p));
+        assert_eq!(call(Pmt::Null).expect("answered"), Pmt::InvalidValue);
+        assert_eq!(call(Pmt::U32(1)).expect("answered"), Pmt::Ok);
+        assert_eq!(stats.counter("rejected_messages"), Some(1));
+        async_io::block_on(handle.stop()).expect("stop");
+        async_io::block_on(task).expect("ends cleanly");
+        assert_eq!(stats.error(), None);
+    }
+}
