@@ -2,8 +2,9 @@
 //! data.
 //!
 //! weir's own block rather than FutureSDR's `SubSource`: a SUB socket connects lazily and never
-//! reports a missing publisher, so the block must time out by itself, and a message larger than
-//! the output buffer must be kept for the next call instead of being cut.
+//! reports a missing publisher, so the block must time out by itself; and a message larger than
+//! the output buffer must be kept for the next call (FutureSDR's block truncates it, yet reports
+//! its full length as produced).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
