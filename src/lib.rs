@@ -9,12 +9,16 @@ pub use weir_core as core;
 pub use weir_iio as iio;
 pub use weir_plugin_dsp as dsp;
 pub use weir_plugin_iio as iio_blocks;
+pub use weir_plugin_net as net;
+pub use weir_plugin_seify as seify;
 
 /// A registry holding the blocks of every plugin bundled with weir.
 pub fn registry() -> weir_core::Registry {
     weir_core::Registry::new()
         .with_plugin(&weir_plugin_iio::IioPlugin)
         .with_plugin(&weir_plugin_dsp::DspPlugin)
+        .with_plugin(&weir_plugin_seify::SeifyPlugin)
+        .with_plugin(&weir_plugin_net::NetPlugin)
 }
 
 /// The names most programs embedding weir need.

@@ -16,6 +16,7 @@ pub mod describe;
 pub mod error;
 pub mod fill_buffer;
 pub mod flowgraph;
+pub mod guard;
 pub mod item;
 pub mod registry;
 pub mod run;
@@ -26,6 +27,7 @@ pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
 pub use error::{LoadError, RunError};
 pub use fill_buffer::{EmptyBlock, FillBlockReader, FillBlockWriter, FillableBlock, FilledBlock};
 pub use flowgraph::FlowgraphSpec;
+pub use guard::Guarded;
 pub use item::{Cf32, Ci16, ItemType};
 pub use registry::{
     BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Plugin, PortSpec,

@@ -1,0 +1,46 @@
+//! weir-plugin-net: network blocks, one file per block.
+//!
+//! - `zmq_pub_sink` / `zmq_sub_source`: ZeroMQ PUB/SUB. The sink is FutureSDR's `PubSink`; the
+//!   source is weir's own, because a SUB socket never fails to connect: it takes a `timeout`
+//!   after which it fails with "no data from ... within N s" instead of waiting forever.
+//! - `tcp_sink` / `tcp_source`: raw items over one TCP connection; the sink listens, the source
+//!   connects, and a refused connection fails the flowgraph naming the block and address.
+//!
+//! Every block sends items in their in-memory (little-endian) layout, as GNU Radio's ZeroMQ and
+//! TCP blocks do, so the two ends must agree on the item type.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod tcp_sink;
+pub mod tcp_source;
+pub mod zmq_pub_sink;
+pub mod zmq_sub_source;
+
+pub use tcp_sink::TcpSink;
+pub use tcp_source::TcpSource;
+pub use zmq_sub_source::ZmqSubSource;
+
+/// Registers the network blocks.
+pub struct NetPlugin;
+
+impl weir_core::Plugin for NetPlugin {
+    fn name(&self) -> &'static str {
+        "net"
+    }
+
+    fn register(&self, registry: &mut weir_core::Registry) {
+        registry.register(zmq_pub_sink::descriptor());
+        registry.register(zmq_sub_source::descriptor());
+        registry.register(tcp_sink::descriptor());
+        registry.register(tcp_source::descriptor());
+    }
+}
+
+/// The `timeout` parameter as a duration; `None` for 0 (wait forever).
+pub(crate) fn timeout(
+    p: &weir_core::Params,
+) -> Result<Option<std::time::Duration>, weir_core::BuildError> {
+    let secs = p.float("timeout")?;
+    Ok((secs > 0.0).then(|| std::time::Duration::from_secs_f64(secs)))
+}

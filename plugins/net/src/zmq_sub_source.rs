@@ -1,0 +1,206 @@
+//! `zmq_sub_source`: receive items from a ZeroMQ PUB socket, failing after a timeout without
+//! data.
+//!
+//! weir's own block rather than FutureSDR's `SubSource`: a SUB socket connects lazily and never
+//! reports a missing publisher, so the block must time out by itself; and a message larger than
+//! the output buffer must be kept for the next call (FutureSDR's block truncates it, yet reports
+//! its full length as produced).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futuresdr::runtime::dev::prelude::*;
+use weir_core::{
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, ParamSpec, ParamType,
+    Params, PortSpec, Ports, Value, with_item_type, with_writer,
+};
+
+/// How long one `work()` call waits for a message before returning, so the block still sees a
+/// stop request while no data comes.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Subscribes to every message of the publisher at `address` and emits its items.
+///
+/// Each message must hold whole items. With a `timeout`, the block fails when no message
+/// arrives for that long (from the start, or since the last message).
+#[derive(Block)]
+#[blocking]
+pub struct ZmqSubSource<T, W = DefaultCpuWriter<T>>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    #[output]
+    output: W,
+    address: String,
+    timeout: Option<Duration>,
+    socket: Option<zmq::Socket>,
+    /// Bytes of the last message not yet emitted.
+    pending: Vec<u8>,
+    pending_at: usize,
+    last_data: Instant,
+    stats: Arc<BlockStats>,
+}
+
+impl<T, W> ZmqSubSource<T, W>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    /// A source subscribing to `address`; `timeout` `None` waits forever.
+    pub fn new(address: String, timeout: Option<Duration>, stats: Arc<BlockStats>) -> Self {
+        Self {
+            output: W::default(),
+            address,
+            timeout,
+            socket: None,
+            pending: Vec::new(),
+            pending_at: 0,
+            last_data: Instant::now(),
+            stats,
+        }
+    }
+
+    fn connect(&mut self) -> Result<()> {
+        let context = zmq::Context::new();
+        let socket = context.socket(zmq::SUB)?;
+        socket.set_rcvtimeo(POLL.as_millis() as i32)?;
+        socket
+            .connect(&self.address)
+            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", self.address))?;
+        socket.set_subscribe(b"")?;
+        self.socket = Some(socket);
+        self.last_data = Instant::now();
+        Ok(())
+    }
+
+    /// Copy pending bytes to the output; true when something was produced.
+    fn emit(&mut self) -> bool {
+        let out = self.output.slice();
+        let out: &mut [u8] = bytemuck::cast_slice_mut(out);
+        let n = out.len().min(self.pending.len() - self.pending_at);
+        let n = n - n % std::mem::size_of::<T>();
+        if n == 0 {
+            return false;
+        }
+        out[..n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
+        self.pending_at += n;
+        let items = n / std::mem::size_of::<T>();
+        self.output.produce(items);
+        self.stats.add_out(items);
+        true
+    }
+
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+        if self.pending_at < self.pending.len() {
+            self.emit();
+            // Output full: the runtime calls again when there is room.
+            if self.pending_at < self.pending.len() {
+                return Ok(());
+            }
+        }
+        let socket = self.socket.as_ref().context("not connected")?;
+        match socket.recv_bytes(0) {
+            Ok(message) => {
+                let size = std::mem::size_of::<T>();
+                if message.len() % size != 0 {
+                    anyhow::bail!(
+                        "a message from {} has {} bytes, not a whole number of {size}-byte items: \
+                         does the publisher send this item type?",
+                        self.address,
+                        message.len()
+                    );
+                }
+                self.last_data = Instant::now();
+                self.pending = message;
+                self.pending_at = 0;
+                self.emit();
+            }
+            Err(zmq::Error::EAGAIN) => {
+                if let Some(t) = self.timeout
+                    && self.last_data.elapsed() >= t
+                {
+                    anyhow::bail!("no data from {} within {} s", self.address, t.as_secs_f64());
+                }
+            }
+            Err(e) => anyhow::bail!("receiving from {}: {e}", self.address),
+        }
+        io.call_again = true;
+        Ok(())
+    }
+}
+
+impl<T, W> Kernel for ZmqSubSource<T, W>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+        let result = self.connect();
+        self.stats.record(result)
+    }
+
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let result = self.step(io);
+        self.stats.record(result)
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        outputs: vec![
+            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
+                .filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let address = ctx.params.str("address")?.to_string();
+    let timeout = crate::timeout(ctx.params)?;
+    let stats = ctx.stats();
+    let out = ctx.output_buffer("out");
+    Ok(with_item_type!(ctx.params.item("item")?, T => {
+        with_writer!(out, T, W => ctx.add(ZmqSubSource::<T, W>::new(address, timeout, stats)))
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "zmq_sub_source",
+        doc: "Receive items from a ZeroMQ PUB socket (zmq_pub_sink) at `address`, each message \
+              whole items in their in-memory layout. A subscriber misses what was published \
+              before it connected; with `timeout` > 0 it fails when no message arrives for that \
+              many seconds",
+        params: vec![
+            ParamSpec::required(
+                "address",
+                ParamType::Str,
+                "ZeroMQ endpoint to connect to, e.g. \"tcp://127.0.0.1:5555\"",
+            ),
+            ParamSpec::optional(
+                "item",
+                ParamType::Item,
+                Value::Str("cf32".into()),
+                "item type",
+            ),
+            ParamSpec::optional(
+                "timeout",
+                ParamType::Float,
+                Value::Float(10.0),
+                "seconds without a message after which the source fails (0 = wait forever)",
+            )
+            .range(Some(0.0), None),
+        ],
+        ports,
+        build,
+    }
+}

@@ -1,0 +1,311 @@
+//! Network blocks between two `weir run` processes over loopback: the simulated ADC's ramp
+//! goes out through `tcp_sink` / `zmq_pub_sink` and must arrive sample for sample; a missing
+//! peer fails the flowgraph with an error naming the block and the address.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest any step may take before the test gives up (a bound, not an expected duration).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A port no one listens on right now (the OS picks it; the listener is closed again).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write flowgraph");
+    path
+}
+
+fn spawn(file: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--stats-interval", "0"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir")
+}
+
+/// Wait for `child` to exit, at most [`DEADLINE`]; kill it if it does not.
+fn finish(mut child: Child, what: &str) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > DEADLINE {
+            child.kill().ok();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{what} still running after {DEADLINE:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn kill(mut child: Child) {
+    child.kill().ok();
+    child.wait().ok();
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Whether something listens on TCP `port` of 127.0.0.1 (Linux: `/proc/net/tcp`, state 0A).
+fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == local && f[3] == "0A"
+    })
+}
+
+/// Wait until `child` listens on `port`; fail if it exits first or takes too long.
+fn wait_listening(child: &mut Child, port: u16) {
+    let start = Instant::now();
+    while !listening(port) {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the sender exited ({status}) before listening on {port}");
+        }
+        assert!(start.elapsed() < DEADLINE, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The received ci16 items as the simulator's i16 ramp values.
+fn ramp_values(path: &Path, items: usize) -> Vec<i16> {
+    let bytes = std::fs::read(path).expect("output file");
+    assert_eq!(bytes.len(), items * 4, "{items} ci16 items received");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Every value follows the one before it on the simulator's ramp (+1, wrapping).
+fn assert_contiguous(values: &[i16]) {
+    for (n, w) in values.windows(2).enumerate() {
+        assert_eq!(
+            w[1],
+            w[0].wrapping_add(1),
+            "ramp broken after value {n} of {}",
+            values.len()
+        );
+    }
+}
+
+fn sender(port: u16, head: Option<u64>) -> String {
+    // With `head`, the sender ends after that many items and closes the connection; without,
+    // the DMABUF source feeds the sink directly (by reference) until the receiver goes away.
+    let (connections, head) = match head {
+        Some(n) => (
+            r#"["src.out -> head.in", "head.out -> tx.in"]"#.to_string(),
+            format!("[blocks.head]\ntype = \"head\"\nitem = \"ci16\"\nitems = {n}\n"),
+        ),
+        None => (r#"["src.out -> tx.in"]"#.to_string(), String::new()),
+    };
+    format!(
+        r#"
+connections = {connections}
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 4096
+[blocks.tx]
+type = "tcp_sink"
+item = "ci16"
+address = "127.0.0.1:{port}"
+timeout = 100
+{head}"#
+    )
+}
+
+fn receiver(port: u16, out: &Path, head: Option<u64>) -> String {
+    let (connections, head) = match head {
+        Some(n) => (
+            r#"["rx.out -> head.in", "head.out -> sink.in"]"#.to_string(),
+            format!("[blocks.head]\ntype = \"head\"\nitem = \"ci16\"\nitems = {n}\n"),
+        ),
+        None => (r#"["rx.out -> sink.in"]"#.to_string(), String::new()),
+    };
+    format!(
+        r#"
+connections = {connections}
+[blocks.rx]
+type = "tcp_source"
+item = "ci16"
+address = "127.0.0.1:{port}"
+[blocks.sink]
+type = "file_sink"
+item = "ci16"
+path = "{}"
+{head}"#,
+        out.display()
+    )
+}
+
+/// A finite stream: everything the sender sends arrives, then both ends finish cleanly.
+#[test]
+fn tcp_carries_a_finite_ramp_completely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rx.ci16");
+    // Not a multiple of the block or buffer size: the last partial buffer must arrive too.
+    let items = 1_000_003u64;
+    let port = free_port();
+    let mut tx = spawn(&write(dir.path(), "tx.toml", &sender(port, Some(items))));
+    wait_listening(&mut tx, port);
+    let rx = spawn(&write(dir.path(), "rx.toml", &receiver(port, &out, None)));
+    let rx = finish(rx, "receiver");
+    assert!(rx.status.success(), "{}", text(&rx));
+    let tx = finish(tx, "sender");
+    assert!(tx.status.success(), "{}", text(&tx));
+
+    let values = ramp_values(&out, items as usize);
+    assert_eq!(values[0], 0, "the stream starts at the ramp's start");
+    assert_contiguous(&values);
+}
+
+/// An endless stream read by reference from the DMABUF source: the receiver takes what it
+/// needs, and the sender then fails, saying its client went away.
+#[test]
+fn tcp_carries_the_dmabuf_ramp_and_the_sender_sees_the_receiver_go() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rx.ci16");
+    let items = 500_000u64;
+    let port = free_port();
+    let mut tx = spawn(&write(dir.path(), "tx.toml", &sender(port, None)));
+    wait_listening(&mut tx, port);
+    let rx = spawn(&write(
+        dir.path(),
+        "rx.toml",
+        &receiver(port, &out, Some(items)),
+    ));
+    let rx = finish(rx, "receiver");
+    assert!(rx.status.success(), "{}", text(&rx));
+    let values = ramp_values(&out, items as usize);
+    assert_eq!(values[0], 0);
+    assert_contiguous(&values);
+
+    let tx = finish(tx, "sender");
+    assert_eq!(tx.status.code(), Some(1), "{}", text(&tx));
+    let stderr = String::from_utf8_lossy(&tx.stderr);
+    assert!(stderr.contains("block `tx` failed"), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+}
+
+#[test]
+fn tcp_source_with_nobody_listening_fails_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let file = write(
+        dir.path(),
+        "rx.toml",
+        &receiver(port, &dir.path().join("rx.ci16"), Some(10)),
+    );
+    let rx = finish(spawn(&file), "receiver");
+    assert_eq!(rx.status.code(), Some(1), "{}", text(&rx));
+    let stderr = String::from_utf8_lossy(&rx.stderr);
+    assert!(stderr.contains("block `rx` failed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn subscriber(port: u16, out: &Path, items: u64, timeout: f64) -> String {
+    format!(
+        r#"
+connections = ["rx.out -> head.in", "head.out -> sink.in"]
+[blocks.rx]
+type = "zmq_sub_source"
+item = "ci16"
+address = "tcp://127.0.0.1:{port}"
+timeout = {timeout}
+[blocks.head]
+type = "head"
+item = "ci16"
+items = {items}
+[blocks.sink]
+type = "file_sink"
+item = "ci16"
+path = "{}"
+"#,
+        out.display()
+    )
+}
+
+/// The subscriber starts first; it may still miss the first messages (PUB/SUB joins late), so
+/// the test checks that what arrives is an unbroken run of the ramp, not where it starts.
+#[test]
+fn zeromq_carries_the_dmabuf_ramp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rx.ci16");
+    let items = 300_000u64;
+    let port = free_port();
+    let rx = spawn(&write(
+        dir.path(),
+        "rx.toml",
+        &subscriber(port, &out, items, 100.0),
+    ));
+    // Paced at 2 M samples/s so the publisher never outruns ZeroMQ's high-water mark; the
+    // DMABUF source feeds the publisher directly (by reference).
+    let tx = spawn(&write(
+        dir.path(),
+        "tx.toml",
+        &format!(
+            r#"
+connections = ["src.out -> tx.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 16384
+blocks = 8
+sample_rate = 2e6
+[blocks.tx]
+type = "zmq_pub_sink"
+item = "ci16"
+address = "tcp://127.0.0.1:{port}"
+"#
+        ),
+    ));
+    let rx = finish(rx, "subscriber");
+    kill(tx);
+    assert!(rx.status.success(), "{}", text(&rx));
+    assert_contiguous(&ramp_values(&out, items as usize));
+}
+
+#[test]
+fn zeromq_source_with_nobody_publishing_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let file = write(
+        dir.path(),
+        "rx.toml",
+        &subscriber(port, &dir.path().join("rx.ci16"), 10, 0.5),
+    );
+    let rx = finish(spawn(&file), "subscriber");
+    assert_eq!(rx.status.code(), Some(1), "{}", text(&rx));
+    let stderr = String::from_utf8_lossy(&rx.stderr);
+    assert!(stderr.contains("block `rx` failed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no data from tcp://127.0.0.1:{port} within 0.5 s")),
+        "{stderr}"
+    );
+}
