@@ -21,9 +21,26 @@ pub fn registry() -> weir_core::Registry {
         .with_plugin(&weir_plugin_net::NetPlugin)
 }
 
+/// The environment variable listing directories of plugin libraries (`PATH` syntax).
+pub const PLUGIN_PATH_VAR: &str = "WEIR_PLUGIN_PATH";
+
+/// [`registry`] plus the plugin libraries found in the directories of `WEIR_PLUGIN_PATH`.
+///
+/// Libraries that cannot be loaded (not a plugin, built against another weir version or by
+/// another compiler, ...) are listed in the returned [`PluginLoad`](weir_core::dynamic::PluginLoad)
+/// and skipped; the rest are registered.
+pub fn registry_with_plugin_path() -> (weir_core::Registry, weir_core::dynamic::PluginLoad) {
+    let mut registry = registry();
+    let load = match std::env::var_os(PLUGIN_PATH_VAR) {
+        Some(path) => registry.load_plugin_path(&path),
+        None => weir_core::dynamic::PluginLoad::default(),
+    };
+    (registry, load)
+}
+
 /// The names most programs embedding weir need.
 pub mod prelude {
-    pub use crate::registry;
+    pub use crate::{registry, registry_with_plugin_path};
     pub use weir_core::{
         BuiltFlowgraph, FlowgraphSpec, ItemType, LoadError, Registry, RunError, RunReport,
     };

@@ -50,6 +50,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the plugin libraries loaded from WEIR_PLUGIN_PATH, and those refused with why.
+    Plugins,
     /// Inspect IIO devices.
     Iio {
         #[command(subcommand)]
@@ -99,8 +101,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let registry = weir::registry();
+    let (registry, plugins) = weir::registry_with_plugin_path();
+    if !matches!(cli.command, Command::Plugins) {
+        // A refused plugin does not stop weir (its blocks are just missing), but it is never
+        // skipped silently.
+        for failed in &plugins.failed {
+            eprintln!("warning: plugin not loaded: {failed}");
+        }
+    }
     match cli.command {
+        Command::Plugins => list_plugins(&plugins),
         Command::Blocks { name, json } => blocks(&registry, name.as_deref(), json),
         Command::Check { file, set } => match FlowgraphSpec::load_with(&file, &registry, &set) {
             Ok(spec) => {
@@ -274,6 +284,31 @@ impl LiveStats {
         }
         self.lines_drawn = 0;
     }
+}
+
+fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
+    if plugins.loaded.is_empty() && plugins.failed.is_empty() {
+        println!(
+            "no plugin libraries ({} is {})",
+            weir::PLUGIN_PATH_VAR,
+            std::env::var(weir::PLUGIN_PATH_VAR)
+                .map(|v| format!("`{v}`"))
+                .unwrap_or_else(|_| "not set".into())
+        );
+    }
+    for p in &plugins.loaded {
+        println!(
+            "loaded  {} ({}): {}",
+            p.name,
+            p.path.display(),
+            p.blocks.join(", ")
+        );
+    }
+    for f in &plugins.failed {
+        println!("FAILED  {f}");
+    }
+    // Listing is the command's job: refused plugins are reported, not a failure of `plugins`.
+    ExitCode::SUCCESS
 }
 
 fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> ExitCode {

@@ -6,13 +6,16 @@
 //!   every error located at file:line:column;
 //! - [`BuiltFlowgraph`] / [`RunReport`]: run on FutureSDR and report per-block statistics;
 //! - [`buffer`]: the by-reference buffer through which device memory reaches DSP blocks
-//!   without a copy.
+//!   without a copy;
+//! - [`dynamic`]: plugins built as shared libraries, loaded from `WEIR_PLUGIN_PATH` after checking
+//!   they were built against this weir by this compiler.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
 pub mod buffer;
 pub mod describe;
+pub mod dynamic;
 pub mod error;
 pub mod fill_buffer;
 pub mod flowgraph;
