@@ -549,7 +549,9 @@ fn stock_blocks_describe_themselves() {
         ("sample_rate", "float", Some("0")),
     ];
     let item: Param = ("item", "item type", Some("\"cf32\""));
-    let cases: Vec<(&str, Vec<Param>, Option<(Vec<&str>, Vec<&str>)>)> = vec![
+    /// Input and output item types.
+    type PortItems = (Vec<&'static str>, Vec<&'static str>);
+    let cases: Vec<(&str, Vec<Param>, Option<PortItems>)> = vec![
         (
             "fir",
             [vec![item], taps.to_vec()].concat(),
