@@ -68,6 +68,26 @@ fn bad_item_type_value_is_rejected() {
 }
 
 #[test]
+fn wrong_list_element_type_is_located_at_the_element() {
+    let e = error_of("[blocks.f]\ntype = \"fir\"\ntaps = [0.5, 1, \"two\"]\n");
+    assert_eq!((e.line, e.column), (3, 17), "{e}");
+    assert_eq!(e.block.as_deref(), Some("f"));
+    assert!(
+        e.message
+            .contains("list element 3 is a string (\"two\"); lists hold numbers only"),
+        "{e}"
+    );
+    // In [vars] too.
+    let e = error_of("[vars]\ntaps = [1, [2]]\n");
+    assert_eq!((e.line, e.column), (2, 12), "{e}");
+    assert!(
+        e.message
+            .contains("variable `taps`: list element 2 is a array"),
+        "{e}"
+    );
+}
+
+#[test]
 fn bad_port_name_lists_the_ports() {
     let text = format!(
         "connections = [\n  \"src.output -> sink.in\",\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n{GOOD_TAIL}"

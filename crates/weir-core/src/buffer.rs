@@ -237,11 +237,23 @@ struct Current {
 }
 
 /// Reader half: `slice()` is the mapped memory of the current block, not a copy of it.
+///
+/// Blocks are separate mappings, so a slice never runs from one block into the next. A reader
+/// that needs `min_items` contiguous items ([`CpuBufferReader::set_min_items`]: a FIR's taps,
+/// an FFT frame) would stall on the last few items of a block. For those, and only there, the
+/// reader hands out a *seam*: a small copy of the rest of the current block followed by the
+/// first `min_items` items of the next, so a filter keeps its history across blocks. Everything
+/// else is read in place; a block is released as soon as the reader has consumed past its end.
 pub struct MappedBlockReader<T> {
     core: PortCore,
     state: ConnectionState<ConnectedReader>,
     current: Option<Current>,
     finished: bool,
+    min_items: usize,
+    /// The seam copy (rest of the current block, then the head of the next), when in use.
+    seam: Vec<T>,
+    seam_tags: Vec<ItemTag>,
+    seam_items_copied: u64,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -252,12 +264,22 @@ impl<T> Default for MappedBlockReader<T> {
             state: ConnectionState::disconnected(),
             current: None,
             finished: false,
+            min_items: 1,
+            seam: Vec::new(),
+            seam_tags: Vec::new(),
+            seam_items_copied: 0,
             _item: PhantomData,
         }
     }
 }
 
 impl<T> MappedBlockReader<T> {
+    /// Items copied into seams so far (see the type's documentation): zero when no block ever
+    /// ended with fewer than `min_items` items left.
+    pub fn seam_items_copied(&self) -> u64 {
+        self.seam_items_copied
+    }
+
     fn queue_is_empty(&self) -> bool {
         self.state
             .as_ref()
@@ -307,7 +329,14 @@ impl<T: Send + 'static> BufferReader for MappedBlockReader<T> {
     }
 
     fn finished(&self) -> bool {
-        self.finished && self.current.is_none() && self.queue_is_empty()
+        // Items left in the last block that are too few for the block to ever use do not hold
+        // the stream open (a FIR's last taps − 1 items, as with a circular buffer).
+        self.finished
+            && self
+                .current
+                .as_ref()
+                .is_none_or(|c| c.items - c.offset < self.min_items)
+            && self.queue_is_empty()
     }
 
     fn block_id(&self) -> BlockId {
@@ -325,6 +354,9 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
     type Item = T;
 
     fn slice_with_tags(&mut self) -> (&[T], &Vec<ItemTag>) {
+        if self.build_seam() {
+            return (&self.seam, &self.seam_tags);
+        }
         if self.current.is_none() {
             let Some(state) = self.state.as_ref() else {
                 return (&[], &NO_TAGS);
@@ -361,6 +393,44 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
         let Some(c) = self.current.as_mut() else {
             return;
         };
+        let left = c.items - c.offset;
+        if !self.seam.is_empty() && n >= left {
+            // Consumed past the end of the current block inside a seam: continue in place in
+            // the next block, which the seam was built from.
+            self.seam.clear();
+            self.seam_tags.clear();
+            let next = self.state.as_ref().and_then(|s| {
+                s.queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop_front()
+            });
+            self.current = next.map(|c| {
+                let skip = (n - left).min(c.items);
+                let tags = c
+                    .tags
+                    .into_iter()
+                    .filter(|t| t.index >= skip)
+                    .map(|mut t| {
+                        t.index -= skip;
+                        t
+                    })
+                    .collect();
+                Current {
+                    block: c.block,
+                    offset: skip,
+                    items: c.items,
+                    tags,
+                }
+            });
+            if self.current.as_ref().is_some_and(|c| c.offset == c.items) {
+                self.current = None;
+            }
+            self.core.inbox().notify();
+            return;
+        }
+        self.seam.clear();
+        self.seam_tags.clear();
         c.offset = (c.offset + n).min(c.items);
         // Tag indices are relative to the start of the current slice.
         c.tags.retain_mut(|t| {
@@ -381,6 +451,7 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
     }
 
     fn set_min_items(&mut self, n: usize) {
+        self.min_items = n.max(1);
         self.core.set_min_items(n);
     }
 
@@ -390,5 +461,42 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
 
     fn max_items(&self) -> usize {
         self.current.as_ref().map_or(usize::MAX, |c| c.items)
+    }
+}
+
+impl<T: CpuSample + bytemuck::Pod> MappedBlockReader<T> {
+    /// When fewer than `min_items` items are left in the current block and the next block has
+    /// arrived, (re)build the seam and return true.
+    fn build_seam(&mut self) -> bool {
+        let Some(c) = self.current.as_ref() else {
+            return false;
+        };
+        let left = c.items - c.offset;
+        if self.min_items <= 1 || left >= self.min_items {
+            return false;
+        }
+        let Some(state) = self.state.as_ref() else {
+            return false;
+        };
+        let queue = state.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(next) = queue.front() else {
+            return false;
+        };
+        let head = next.items.min(self.min_items);
+        let items: &[T] = bytemuck::cast_slice(c.block.bytes());
+        let next_items: &[T] = bytemuck::cast_slice(next.block.bytes());
+        self.seam.clear();
+        self.seam.extend_from_slice(&items[c.offset..c.items]);
+        self.seam.extend_from_slice(&next_items[..head]);
+        self.seam_items_copied += (left + head) as u64;
+        self.seam_tags.clear();
+        self.seam_tags.extend(c.tags.iter().cloned());
+        self.seam_tags
+            .extend(next.tags.iter().filter(|t| t.index < head).map(|t| {
+                let mut t = t.clone();
+                t.index += left;
+                t
+            }));
+        true
     }
 }

@@ -92,13 +92,92 @@ pub struct FlowgraphSpec {
 }
 
 /// A `[blocks.NAME]` table: `type` and the parameters, every key and value with its span.
-type BlockTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+type BlockTable = BTreeMap<Spanned<String>, Spanned<RawValue>>;
+
+/// A value as written in the file. Arrays keep the span of every element, so a wrong element
+/// type is reported at the element rather than at the start of a long list of taps.
+enum RawValue {
+    Array(Vec<Spanned<toml::Value>>),
+    Other(toml::Value),
+}
+
+impl RawValue {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            RawValue::Other(v) => v.as_str(),
+            RawValue::Array(_) => None,
+        }
+    }
+
+    /// The parameter value, or an error with the span of the offending element (`None`: the
+    /// whole value).
+    fn to_value(&self) -> Result<Value, (Option<Range<usize>>, String)> {
+        match self {
+            RawValue::Other(v) => to_value(v).map_err(|m| (None, m)),
+            RawValue::Array(elements) => elements
+                .iter()
+                .enumerate()
+                .map(|(i, e)| list_element(i, e.get_ref()).map_err(|m| (Some(e.span()), m)))
+                .collect::<Result<Vec<f64>, _>>()
+                .map(Value::List),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a TOML value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawValue, A::Error> {
+                let mut v = Vec::new();
+                while let Some(e) = seq.next_element::<Spanned<toml::Value>>()? {
+                    v.push(e);
+                }
+                Ok(RawValue::Array(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawValue, E> {
+                Ok(RawValue::Other(toml::Value::Boolean(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawValue, E> {
+                Ok(RawValue::Other(toml::Value::Integer(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawValue, E> {
+                i64::try_from(v)
+                    .map(|v| RawValue::Other(toml::Value::Integer(v)))
+                    .map_err(|_| E::custom(format!("integer {v} is too large")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawValue, E> {
+                Ok(RawValue::Other(toml::Value::Float(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawValue, E> {
+                Ok(RawValue::Other(toml::Value::String(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RawValue, E> {
+                Ok(RawValue::Other(toml::Value::String(v)))
+            }
+            // Tables and dates: let toml::Value take them, so they are reported as unsupported
+            // with their TOML type name like before.
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawValue, A::Error> {
+                toml::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawValue::Other)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileModel {
     #[serde(default)]
-    vars: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    vars: BTreeMap<Spanned<String>, Spanned<RawValue>>,
     #[serde(default)]
     connections: Vec<Spanned<ConnectionEntry>>,
     #[serde(default)]
@@ -111,8 +190,27 @@ fn to_value(v: &toml::Value) -> Result<Value, String> {
         toml::Value::Float(f) => Ok(Value::Float(*f)),
         toml::Value::String(s) => Ok(Value::Str(s.clone())),
         toml::Value::Boolean(b) => Ok(Value::Bool(*b)),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, e)| list_element(i, e))
+            .collect::<Result<Vec<f64>, _>>()
+            .map(Value::List),
         other => Err(format!(
-            "unsupported value type {} (use an integer, float, string or boolean)",
+            "unsupported value type {} (use an integer, float, string, boolean or a list of numbers)",
+            other.type_str()
+        )),
+    }
+}
+
+/// Element `i` (0-based) of a list: lists hold numbers only.
+fn list_element(i: usize, v: &toml::Value) -> Result<f64, String> {
+    match v {
+        toml::Value::Integer(x) => Ok(*x as f64),
+        toml::Value::Float(x) => Ok(*x),
+        other => Err(format!(
+            "list element {} is a {} ({other}); lists hold numbers only",
+            i + 1,
             other.type_str()
         )),
     }
@@ -295,8 +393,11 @@ impl FlowgraphSpec {
             if k.get_ref() == "type" {
                 continue;
             }
-            let value = to_value(v.get_ref())
-                .and_then(|value| vars.substitute(value))
+            let value = v.get_ref().to_value().map_err(|(at, m)| {
+                LoadError::at(source, at.unwrap_or_else(|| v.span()), Some(block), m)
+            })?;
+            let value = vars
+                .substitute(value)
                 .map_err(|m| LoadError::at(source, v.span(), Some(block), m))?;
             spans.insert(k.get_ref().as_str(), k.span());
             raw.push((k.get_ref().as_str(), value));
@@ -550,16 +651,16 @@ struct Vars {
 impl Vars {
     fn resolve(
         source: &Arc<SourceFile>,
-        declared: &BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+        declared: &BTreeMap<Spanned<String>, Spanned<RawValue>>,
         overrides: &[(String, String)],
     ) -> Result<Self, LoadError> {
         let mut values = BTreeMap::new();
         let mut spans = HashMap::new();
         for (k, v) in declared {
-            let value = to_value(v.get_ref()).map_err(|m| {
+            let value = v.get_ref().to_value().map_err(|(at, m)| {
                 LoadError::at(
                     source,
-                    v.span(),
+                    at.unwrap_or_else(|| v.span()),
                     None,
                     format!("variable `{}`: {m}", k.get_ref()),
                 )

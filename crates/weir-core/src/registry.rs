@@ -26,6 +26,8 @@ pub enum ParamType {
     Bool,
     /// An item type name (`"cf32"`, ...).
     Item,
+    /// A list of numbers (TOML array of integers and floats), e.g. FIR taps.
+    FloatList,
 }
 
 impl fmt::Display for ParamType {
@@ -36,6 +38,7 @@ impl fmt::Display for ParamType {
             ParamType::Str => "string",
             ParamType::Bool => "boolean",
             ParamType::Item => "item type",
+            ParamType::FloatList => "list of floats",
         })
     }
 }
@@ -51,6 +54,8 @@ pub enum Value {
     Str(String),
     /// Boolean.
     Bool(bool),
+    /// List of numbers (integers in the file are converted to floats).
+    List(Vec<f64>),
 }
 
 impl Value {
@@ -61,6 +66,7 @@ impl Value {
             Value::Float(_) => "float",
             Value::Str(_) => "string",
             Value::Bool(_) => "boolean",
+            Value::List(_) => "list of floats",
         }
     }
 }
@@ -72,6 +78,17 @@ impl fmt::Display for Value {
             Value::Float(v) => write!(f, "{v}"),
             Value::Str(v) => write!(f, "{v:?}"),
             Value::Bool(v) => write!(f, "{v}"),
+            // TOML array syntax, so a default reads as it would be written in a file.
+            Value::List(v) => {
+                f.write_str("[")?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{x:?}")?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }
@@ -156,7 +173,8 @@ impl ParamSpec {
             (ParamType::Int, v @ Value::Int(_))
             | (ParamType::Float, v @ Value::Float(_))
             | (ParamType::Str, v @ Value::Str(_))
-            | (ParamType::Bool, v @ Value::Bool(_)) => v,
+            | (ParamType::Bool, v @ Value::Bool(_))
+            | (ParamType::FloatList, v @ Value::List(_)) => v,
             (ParamType::Float, Value::Int(i)) => Value::Float(i as f64),
             (ParamType::Item, Value::Str(s)) => {
                 s.parse::<ItemType>()?;
@@ -174,6 +192,12 @@ impl ParamSpec {
         match &v {
             Value::Int(i) => self.check_range(*i as f64)?,
             Value::Float(f) => self.check_range(*f)?,
+            // A range on a list bounds every element.
+            Value::List(l) => {
+                for x in l {
+                    self.check_range(*x)?;
+                }
+            }
             _ => {}
         }
         Ok(v)
@@ -274,6 +298,17 @@ impl Params {
             v => Err(BuildError::param(
                 name,
                 format!("expected float, found {v}"),
+            )),
+        }
+    }
+
+    /// A list-of-floats parameter.
+    pub fn float_list(&self, name: &str) -> Result<&[f64], BuildError> {
+        match self.require(name)? {
+            Value::List(v) => Ok(v),
+            v => Err(BuildError::param(
+                name,
+                format!("expected list of floats, found {v}"),
             )),
         }
     }

@@ -7,21 +7,36 @@
 #![deny(unsafe_code)]
 
 pub mod complex_to_iq;
+pub mod copy;
 pub mod dc_blocker;
 pub mod fft;
 pub mod file_sink;
+pub mod file_source;
+pub mod fir;
 pub mod head;
+mod indexed;
 pub mod iq_to_complex;
+pub mod message_blocks;
 pub mod message_strobe;
 pub mod mixer;
+pub mod moving_avg;
 pub mod multiply_const;
 pub mod null_sink;
+pub mod null_source;
+pub mod pfb_arb_resampler;
+pub mod pfb_channelizer;
 pub mod power_db;
 pub mod scan;
 pub mod scan_to_cf32;
 pub mod scan_to_f32;
 pub mod signal_source;
 pub mod spectrum;
+pub mod stream_duplicator;
+pub mod tag_debug;
+mod taps;
+pub mod throttle;
+pub mod vector_source;
+pub mod xlating_fir;
 
 pub use complex_to_iq::ComplexToIq;
 pub use dc_blocker::DcBlocker;
@@ -61,5 +76,20 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(dc_blocker::descriptor());
         registry.register(power_db::descriptor());
         registry.register(spectrum::descriptor());
+        registry.register(fir::descriptor());
+        registry.register(xlating_fir::descriptor());
+        registry.register(pfb_arb_resampler::descriptor());
+        registry.register(pfb_channelizer::descriptor());
+        registry.register(throttle::descriptor());
+        registry.register(file_source::descriptor());
+        registry.register(vector_source::descriptor());
+        registry.register(null_source::descriptor());
+        registry.register(copy::descriptor());
+        registry.register(stream_duplicator::descriptor());
+        registry.register(moving_avg::descriptor());
+        registry.register(tag_debug::descriptor());
+        registry.register(message_blocks::copy_descriptor());
+        registry.register(message_blocks::sink_descriptor());
+        registry.register(message_blocks::burst_descriptor());
     }
 }

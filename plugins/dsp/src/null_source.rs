@@ -1,0 +1,41 @@
+//! `null_source`: FutureSDR's endless stream of zeros.
+
+use futuresdr::blocks::NullSource;
+use futuresdr::runtime::BlockId;
+use weir_core::{
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
+    Ports, Value, with_item_type, with_writer,
+};
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports {
+        outputs: vec![
+            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
+                .filling_blocks(),
+        ],
+        ..Ports::default()
+    })
+}
+
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
+    let out = ctx.output_buffer("out");
+    Ok(with_item_type!(ctx.params.item("item")?, T => {
+        with_writer!(out, T, W => ctx.add(NullSource::<T, W>::new()))
+    }))
+}
+
+/// Registry entry.
+pub fn descriptor() -> BlockDescriptor {
+    BlockDescriptor {
+        type_name: "null_source",
+        doc: "Endless stream of zeros (FutureSDR's NullSource); end it with a `head`",
+        params: vec![ParamSpec::optional(
+            "item",
+            ParamType::Item,
+            Value::Str("cf32".into()),
+            "item type",
+        )],
+        ports,
+        build,
+    }
+}
