@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""Tables and the throughput plot for BENCHMARKS.md, from criterion's results of
-`cargo bench --bench rx`.
+"""Tables and the throughput plots for BENCHMARKS.md, from criterion's results of
+`cargo bench --bench rx` and `cargo bench --bench tx`.
 
     /usr/bin/python3 benches/plot.py [CRITERION_DIR] [--png benches/throughput.png]
+                                     [--tx-png benches/tx_throughput.png]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion or target/criterion. Prints the markdown
-tables on stdout and writes the PNG (matplotlib: `apt-get install python3-matplotlib` or
+tables on stdout and writes each PNG whose results are there (matplotlib: `apt-get install python3-matplotlib` or
 `pip install matplotlib`). Every figure is the median over criterion's samples; throughput is
 the bytes (or items) of one iteration divided by that median.
 """
@@ -135,10 +136,59 @@ def tables(r: Results) -> None:
         if r.has(d) and r.has(o):
             print(f"| {name} ({unit}) | {fmt(r.rate(d))} | {fmt(r.rate(o))} | {r.rate(o) / r.rate(d):.2f} |")
 
-    noisy = sorted((r.spread(b), b) for b in r.bench if r.spread(b) > 0.5)
-    if noisy:
-        print("\nNoisy benchmarks ((max - min) / median of the samples above 50 %): "
-              + ", ".join(f"`{b}` {100 * s:.0f} %" for s, b in noisy))
+
+def tx_tables(r: Results) -> None:
+    print("\n### TX sweep: flowgraph, producer writing every byte -> DMABUF sink (GiB/s)\n")
+    print("| block | depth | zero-copy | copy | zero-copy / copy | same, fastest samples | "
+          "DAC checksum alone (4 blocks) | zero-copy % of it |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for bs in BLOCK_SIZES:
+        ck_id = f"tx_bandwidth/dac_checksum/{size_name(4 * bs)}"
+        for d in DEPTHS:
+            v = f"{size_name(bs)}_d{d}"
+            z, c = f"tx_sweep/zero_copy/{v}", f"tx_sweep/copy/{v}"
+            if not (r.has(z) and r.has(c)):
+                continue
+            ck = r.rate(ck_id) if r.has(ck_id) else float("nan")
+            print(f"| {size_name(bs)} | {d} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
+                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} | "
+                  f"{gib(ck)} | {100 * r.rate(z) / ck:.0f} % |")
+
+    print("\n### TX flowgraph into a DAC that costs no CPU (InstantDac), depth 4 (GiB/s)\n")
+    print("| block | zero-copy | copy | zero-copy / copy | same, fastest samples |")
+    print("|---:|---:|---:|---:|---:|")
+    for bs in BLOCK_SIZES:
+        v = f"{size_name(bs)}_d4"
+        z, c = f"tx_cpu_only/zero_copy/{v}", f"tx_cpu_only/copy/{v}"
+        if r.has(z) and r.has(c):
+            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
+                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} |")
+
+    print("\n### TX without a flowgraph, depth 4 (GiB/s)\n")
+    print("| block | transport cycle, fill in place | fill a buffer + copy in | ratio |")
+    print("|---:|---:|---:|---:|")
+    for bs in BLOCK_SIZES:
+        v = f"{size_name(bs)}_d4"
+        z, c = f"tx_raw/transport_in_place/{v}", f"tx_raw/transport_staged_copy/{v}"
+        if r.has(z) and r.has(c):
+            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | {r.rate(z) / r.rate(c):.2f} |")
+
+    print("\n### TX single-core cost per byte (GiB/s)\n")
+    print("| buffer | DAC checksum (SimTx's FNV-1a) | ramp fill (the producer) | memcpy (the copy sink) |")
+    print("|---:|---:|---:|---:|")
+    for ws in [4 * bs for bs in BLOCK_SIZES]:
+        ids = [f"tx_bandwidth/{k}/{size_name(ws)}" for k in ("dac_checksum", "ramp_fill", "memcpy")]
+        if all(r.has(i) for i in ids):
+            print(f"| {size_name(ws)} | " + " | ".join(gib(r.rate(i)) for i in ids) + " |")
+
+    print("\n### TX per-block handoff, 64-byte blocks (ns per block)\n")
+    print("| depth | transport cycle alone | flowgraph zero-copy | flowgraph copy | zero-copy / copy (time) |")
+    print("|---:|---:|---:|---:|---:|")
+    for d in (2, 8):
+        ids = [f"tx_handoff/{k}/64B_d{d}" for k in ("transport", "zero_copy", "copy")]
+        if all(r.has(i) for i in ids):
+            ns = [1e9 / r.rate(i) for i in ids]
+            print(f"| {d} | " + " | ".join(f"{x:.0f}" for x in ns) + f" | {ns[1] / ns[2]:.2f} |")
 
 
 def plot(r: Results, png: pathlib.Path) -> None:
@@ -190,20 +240,89 @@ def plot(r: Results, png: pathlib.Path) -> None:
     print(f"\nwrote {png}", file=sys.stderr)
 
 
+def tx_plot(r: Results, png: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    xs = BLOCK_SIZES
+    styles = {2: ":", 4: "-", 8: "--"}
+
+    def series(fmt):
+        return [r.rate(fmt(bs)) / 2**30 if r.has(fmt(bs)) else float("nan") for bs in xs]
+
+    for d in DEPTHS:
+        for path, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
+            label = f"{'zero-copy' if path == 'zero_copy' else 'copy'}, depth {d}"
+            left.plot(xs, series(lambda bs: f"tx_sweep/{path}/{size_name(bs)}_d{d}"), styles[d],
+                      color=color, marker="o", ms=3, label=label)
+    left.set_title("Flowgraph: producer writing every byte -> DMABUF sink")
+
+    for name, style, color, label in (
+        ("tx_bandwidth/dac_checksum/{ws}", "-", "black", "single core: the DAC's checksum (4 blocks)"),
+        ("tx_bandwidth/ramp_fill/{ws}", "--", "gray", "single core: the producer's ramp fill (4 blocks)"),
+    ):
+        right.plot(xs, series(lambda bs: name.format(ws=size_name(4 * bs))), style, color=color,
+                   marker="s", ms=3, label=label)
+    for name, style, color, label in (
+        ("tx_sweep/zero_copy/{v}", "-", "tab:blue", "flowgraph zero-copy, depth 4"),
+        ("tx_sweep/copy/{v}", "-", "tab:red", "flowgraph copy, depth 4"),
+        ("tx_cpu_only/zero_copy/{v}", ":", "tab:blue", "zero-copy into a DAC that costs no CPU"),
+        ("tx_cpu_only/copy/{v}", ":", "tab:red", "copy into a DAC that costs no CPU"),
+        ("tx_raw/transport_in_place/{v}", "-.", "tab:cyan", "no flowgraph: fill in place"),
+        ("tx_raw/transport_staged_copy/{v}", "-.", "tab:orange", "no flowgraph: fill a buffer + copy in"),
+    ):
+        right.plot(xs, series(lambda bs: name.format(v=f"{size_name(bs)}_d4")), style, color=color,
+                   marker={"-": "o", ":": "v"}.get(style, "^"), ms=3, label=label)
+    right.set_title("Depth 4: SimTx, a no-CPU DAC, no flowgraph; single-core cost per byte")
+
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [size_name(b) for b in xs])
+        ax.set_xlabel("DMA block size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7.5, loc="lower right")
+    left.set_ylabel("throughput (GiB/s, log)")
+    fig.suptitle("weir TX, simulated IIO DMABUF DAC at unlimited rate "
+                 f"({os.cpu_count()} cores; cargo bench --bench tx)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"\nwrote {png}", file=sys.stderr)
+
+
 def main() -> None:
     here = pathlib.Path(__file__).resolve().parent
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", here.parent / "target"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("criterion_dir", nargs="?", type=pathlib.Path, default=target / "criterion")
     ap.add_argument("--png", type=pathlib.Path, default=here / "throughput.png")
+    ap.add_argument("--tx-png", type=pathlib.Path, default=here / "tx_throughput.png")
     ap.add_argument("--no-png", action="store_true")
     args = ap.parse_args()
     if not args.criterion_dir.is_dir():
-        sys.exit(f"no criterion results in {args.criterion_dir}: run `cargo bench --bench rx` first")
+        sys.exit(f"no criterion results in {args.criterion_dir}: "
+                 "run `cargo bench --bench rx` or `--bench tx` first")
     r = Results(args.criterion_dir)
-    tables(r)
+    # Each bench writes its own results: a PNG is (re)drawn only from results that are there,
+    # so running one bench never blanks the other's plot.
+    has_rx = any(b.startswith("rx_sweep/") for b in r.bench)
+    has_tx = any(b.startswith("tx_sweep/") for b in r.bench)
+    if has_rx:
+        tables(r)
+    if has_tx:
+        tx_tables(r)
+    noisy = sorted((r.spread(b), b) for b in r.bench if r.spread(b) > 0.5)
+    if noisy:
+        print("\nNoisy benchmarks ((max - min) / median of the samples above 50 %): "
+              + ", ".join(f"`{b}` {100 * s:.0f} %" for s, b in noisy))
     if not args.no_png:
-        plot(r, args.png)
+        if has_rx:
+            plot(r, args.png)
+        if has_tx:
+            tx_plot(r, args.tx_png)
 
 
 if __name__ == "__main__":
