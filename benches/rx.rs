@@ -12,6 +12,8 @@
 //! The simulated device runs at unlimited rate: its producer thread (the "DMA engine") fills
 //! each queued block with the ramp pattern as fast as it can, so every number below includes
 //! writing the data once (on the producer's core) and reading it once (on the consumer's).
+//! `rx_cpu_only` repeats the sweep's flowgraphs on a device that does not write its blocks
+//! ([`Pattern::Untouched`]), as a real DMA engine costs no CPU.
 //!
 //! Streaming numbers exclude set-up: the timing sink ([`Meter`]) starts its clock only after
 //! `2 x depth` blocks went through (every block mapped, faulted in and cycled once) and stops
@@ -32,7 +34,7 @@ use futuresdr::runtime::dev::prelude::*;
 use futuresdr::runtime::scheduler::SmolScheduler;
 use futuresdr::runtime::{Flowgraph, Runtime};
 use weir_core::{BlockStats, Cf32, Ci16, MappedBlockReader, runtime};
-use weir_iio::sim::{SimConfig, SimRx};
+use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::transport::Transport;
 use weir_plugin_dsp::IqToComplex;
 use weir_plugin_iio::DmabufSource;
@@ -77,9 +79,15 @@ fn sum_u64(bytes: &[u8]) -> u64 {
 }
 
 fn sim(block_size: usize, block_count: usize) -> SimRx {
+    sim_with(block_size, block_count, Pattern::Ramp)
+}
+
+/// [`sim`] with another pattern: [`Pattern::Untouched`] is a DMA engine that costs no CPU.
+fn sim_with(block_size: usize, block_count: usize, pattern: Pattern) -> SimRx {
     SimRx::new(SimConfig {
         block_size,
         block_count,
+        pattern,
         ..SimConfig::default()
     })
     .expect("simulated device")
@@ -285,10 +293,15 @@ fn run_measured(fg: Flowgraph, result: &Measurement, nominal: u64) -> Duration {
 
 /// Zero-copy: DmabufSource -> Meter reading every byte through `MappedBlockReader`.
 fn zero_copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
+    zero_copy_run_with(block_size, depth, bytes, Pattern::Ramp)
+}
+
+/// [`zero_copy_run`] on a device with the given pattern.
+fn zero_copy_run_with(block_size: usize, depth: usize, bytes: u64, pattern: Pattern) -> Duration {
     let result = Measurement::default();
     let mut fg = Flowgraph::new();
     let src = fg.add(DmabufSource::<u64>::new(
-        Box::new(sim(block_size, depth)),
+        Box::new(sim_with(block_size, depth, pattern)),
         Arc::new(BlockStats::default()),
     ));
     let warm = (2 * depth * block_size) as u64;
@@ -305,10 +318,15 @@ fn zero_copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
 
 /// Copying: CopySource -> circular buffer -> Meter reading every byte.
 fn copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
+    copy_run_with(block_size, depth, bytes, Pattern::Ramp)
+}
+
+/// [`copy_run`] on a device with the given pattern.
+fn copy_run_with(block_size: usize, depth: usize, bytes: u64, pattern: Pattern) -> Duration {
     let result = Measurement::default();
     let mut fg = Flowgraph::new();
-    let src = fg.add(CopySource::<DefaultCpuWriter<u64>>::new(sim(
-        block_size, depth,
+    let src = fg.add(CopySource::<DefaultCpuWriter<u64>>::new(sim_with(
+        block_size, depth, pattern,
     )));
     let warm = (2 * depth * block_size) as u64;
     let sink = fg.add(Meter::<u64>::new(true, warm, bytes, result.clone()));
@@ -383,6 +401,28 @@ fn rx_sweep(c: &mut Criterion) {
                 b.iter_custom(|iters| copy_run(bs, depth, iters * SWEEP_BYTES))
             });
         }
+    }
+    g.finish();
+}
+
+/// The `rx_sweep` flowgraphs at depth 4 on a device whose DMA engine costs no CPU
+/// ([`Pattern::Untouched`]): what the CPU pays on the RX path itself, without the simulated
+/// producer writing every byte on the other core.
+fn rx_cpu_only(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rx_cpu_only");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Bytes(SWEEP_BYTES));
+    let depth = 4;
+    for &bs in &BLOCK_SIZES {
+        let id = format!("{}_d{depth}", size_name(bs));
+        g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
+            b.iter_custom(|iters| {
+                zero_copy_run_with(bs, depth, iters * SWEEP_BYTES, Pattern::Untouched)
+            })
+        });
+        g.bench_function(BenchmarkId::new("copy", &id), |b| {
+            b.iter_custom(|iters| copy_run_with(bs, depth, iters * SWEEP_BYTES, Pattern::Untouched))
+        });
     }
     g.finish();
 }
@@ -586,6 +626,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bandwidth, rx_sweep, rx_raw, handoff, pipeline, executors
+    targets = bandwidth, rx_sweep, rx_cpu_only, rx_raw, handoff, pipeline, executors
 }
 criterion_main!(benches);

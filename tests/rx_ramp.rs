@@ -207,3 +207,36 @@ timeout = 0.2
         assert!(message.contains("the device stalled"), "{message}");
     }
 }
+
+#[test]
+fn untouched_pattern_delivers_blocks_the_device_never_wrote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.ci16");
+    let samples: u64 = 40_000;
+    let text = format!(
+        r#"
+connections = ["src.out -> head.in", "head.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+pattern = "untouched"
+samples_per_block = 4096
+blocks = 3
+[blocks.head]
+type = "head"
+item = "ci16"
+items = {samples}
+[blocks.sink]
+type = "file_sink"
+item = "ci16"
+path = "{}"
+"#,
+        out.display()
+    );
+    let report = run(&text);
+    let bytes = std::fs::read(&out).expect("output file");
+    assert_eq!(bytes.len() as u64, samples * 4, "every sample written");
+    // The blocks are fresh memfds, zero, and the device never writes them (the ramp would).
+    assert!(bytes.iter().all(|&b| b == 0), "the device wrote its blocks");
+    let src = report.block("src").expect("source in report");
+    assert!(src.counter("blocks").expect("block count") >= samples.div_ceil(4096));
+}

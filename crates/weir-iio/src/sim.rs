@@ -54,6 +54,10 @@ pub enum Pattern {
         /// A, in i16 units.
         amplitude: f64,
     },
+    /// The producer does not write the blocks: they keep what they held (zeros at first). A
+    /// DMA engine costs no CPU, but the simulated one writes every byte with a core of the
+    /// machine; benchmarks use this pattern to measure the framework without that cost.
+    Untouched,
 }
 
 /// Configuration of a [`SimRx`].
@@ -233,6 +237,7 @@ impl Generator {
                     k = k.wrapping_add((run.len() / SAMPLE_SIZE) as u64);
                 }
             }
+            Pattern::Untouched => {}
         }
         self.next = self.next.wrapping_add(samples);
     }

@@ -418,3 +418,25 @@ fn memory_outlives_the_device() {
     drop(sim);
     check_ramp(&mem.as_bytes()[..bytes], 0);
 }
+
+#[test]
+fn untouched_pattern_completes_blocks_without_writing_them() {
+    let mut sim = SimRx::new(SimConfig {
+        pattern: Pattern::Untouched,
+        ..config(4096, 3)
+    })
+    .unwrap();
+    sim.start().unwrap();
+    for n in 0..9 {
+        let block = n % 3;
+        assert_eq!(wait(&mut sim, block), 4096, "block {n} is complete");
+        // A memfd starts zeroed and nobody writes it: the ramp would put 0x0001 in sample 0.
+        assert!(
+            sim.block_memory(block).as_bytes().iter().all(|&b| b == 0),
+            "block {n} was written"
+        );
+        sim.requeue(block, 4096).unwrap();
+    }
+    assert_eq!(sim.counters().blocks_completed, 9);
+    sim.stop().unwrap();
+}

@@ -121,3 +121,33 @@ fn paced_device_counts_underruns() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+#[test]
+fn without_checksum_blocks_are_consumed_and_counted_unhashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dac.bin");
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 4096,
+        block_count: 2,
+        output: Some(out.clone()),
+        checksum: false,
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    let data = payload(4096 + 1000);
+    for (block, chunk) in data.chunks(4096).enumerate() {
+        tx.block_mut(block).expect("cpu block")[..chunk.len()].copy_from_slice(chunk);
+        tx.requeue(block, chunk.len()).expect("enqueue");
+    }
+    for block in 0..2 {
+        assert!(tx.wait_complete(block, WAIT).expect("wait").is_some());
+    }
+    assert_eq!(tx.bytes_consumed(), data.len() as u64);
+    // The data was never hashed: the checksum is still that of an empty stream.
+    assert_eq!(tx.checksum(), SimTx::checksum_of(&[]));
+    assert_ne!(SimTx::checksum_of(&[]), SimTx::checksum_of(&data));
+    tx.stop().expect("stop");
+    drop(tx);
+    assert_eq!(std::fs::read(&out).expect("output"), data);
+}

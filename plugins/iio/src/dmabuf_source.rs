@@ -306,10 +306,11 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
             frequency: p.float("tone_frequency")?,
             amplitude: p.float("tone_amplitude")?,
         },
+        "untouched" => Pattern::Untouched,
         other => {
             return Err(BuildError::param(
                 "pattern",
-                format!("unknown pattern `{other}` (expected `ramp` or `tone`)"),
+                format!("unknown pattern `{other}` (expected `ramp`, `tone` or `untouched`)"),
             ));
         }
     };
@@ -382,7 +383,8 @@ pub fn descriptor() -> BlockDescriptor {
                 "pattern",
                 ParamType::Str,
                 Value::Str("ramp".into()),
-                "simulated signal: `ramp` (I/Q counter) or `tone`",
+                "simulated signal: `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
+                 written, as a DMA engine that costs no CPU: for benchmarks)",
             ),
             ParamSpec::optional(
                 "tone_frequency",
