@@ -32,15 +32,31 @@ pub struct BlockHandle {
 pub struct BuiltFlowgraph {
     flowgraph: Flowgraph,
     blocks: Vec<BlockHandle>,
+    /// Executor threads; 0 = one per core.
+    threads: usize,
 }
 
 /// A FutureSDR runtime configured for weir: no control-port web server (it would bind a fixed
 /// TCP port, so two flowgraphs could not run side by side) and quiet runtime logging unless
 /// `FUTURESDR_LOG` asks for more.
 pub fn runtime() -> Runtime<SmolScheduler> {
+    runtime_with_threads(0)
+}
+
+/// [`runtime`] with `threads` executor threads (0 = FutureSDR's default, one per core).
+///
+/// Fewer executors than cores can be faster when a device thread needs a core of its own, and
+/// because FutureSDR's circular buffer spins while a peer holds its lock: on a 2-core machine,
+/// one executor ran the simulated-RX pipelines 1.2-2.3x faster (BENCHMARKS.md). One executor
+/// cannot run two blocks at the same time, though, so wide flowgraphs want more.
+pub fn runtime_with_threads(threads: usize) -> Runtime<SmolScheduler> {
     futuresdr::runtime::config::set("ctrlport_enable", false);
     futuresdr::runtime::config::set("log_level", "warn");
-    Runtime::new()
+    if threads == 0 {
+        Runtime::new()
+    } else {
+        Runtime::with_scheduler(SmolScheduler::new(threads, false))
+    }
 }
 
 impl FlowgraphSpec {
@@ -158,7 +174,11 @@ impl FlowgraphSpec {
                 })?;
         }
 
-        Ok(BuiltFlowgraph { flowgraph, blocks })
+        Ok(BuiltFlowgraph {
+            flowgraph,
+            blocks,
+            threads: 0,
+        })
     }
 
     fn output_port(&self, block: &str, port: &str) -> Option<&crate::registry::PortSpec> {
@@ -194,9 +214,16 @@ impl BuiltFlowgraph {
         self.start()?.wait()
     }
 
+    /// Run on `threads` executor threads instead of one per core (0 = one per core); see
+    /// [`runtime_with_threads`].
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
     /// Start running in the background and return at once.
     pub fn start(self) -> Result<RunningFlowgraph, RunError> {
-        let runtime = runtime();
+        let runtime = runtime_with_threads(self.threads);
         let started = Instant::now();
         let running = runtime
             .start(self.flowgraph)
