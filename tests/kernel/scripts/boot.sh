@@ -10,7 +10,10 @@ log="$CACHE/build-$ver/serial.log"
 rm -f "$log"
 log "booting $ver-amd64 under QEMU (TCG)"
 set +e
-timeout --kill-after=10 "${WEIR_KBENCH_TIMEOUT:-300}" qemu-system-x86_64 \
+# `timeout` runs a program, not a shell function: export `qemu` to the bash it starts.
+export -f qemu
+export QEMU_ROOT
+timeout --kill-after=10 "${WEIR_KBENCH_TIMEOUT:-300}" bash -c 'qemu "$@"' qemu \
     -machine q35,accel=tcg -cpu max -m 1024 -smp 2 \
     -display none -monitor none -nodefaults -serial "file:$log" -no-reboot \
     -kernel "$kernel" -initrd "$initrd" \
