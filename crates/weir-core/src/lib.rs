@@ -36,7 +36,10 @@ pub use registry::{
     BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Plugin, PortSpec,
     Ports, Registry, Value,
 };
-pub use run::{BlockHandle, BlockReport, BuiltFlowgraph, RunReport, RunningFlowgraph, runtime};
+pub use run::{
+    BlockHandle, BlockReport, BuiltFlowgraph, ConnectionHandle, ConnectionReport, RunReport,
+    RunningFlowgraph, runtime,
+};
 pub use stats::BlockStats;
 
 /// Re-exported so plugins build against exactly the runtime weir-core uses.
