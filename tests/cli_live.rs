@@ -106,7 +106,8 @@ fn ctrl_c_stops_the_run_and_prints_the_final_report() {
     )
     .expect("send SIGINT");
     let (status, stdout) = finish(child);
-    seen.extend(rx.try_iter());
+    // The rest of stderr, up to its end (the reader thread stops at end of file).
+    seen.extend(rx.iter());
     let stderr = seen.join("\n");
     assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(

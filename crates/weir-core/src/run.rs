@@ -507,8 +507,11 @@ impl RunReport {
         connections: &[ConnectionHandle],
         elapsed: Duration,
     ) -> Self {
-        // Consumed before produced: both grow while we read, and reading the downstream count
-        // first keeps `produced - consumed` from going below zero.
+        // The counters are read without stopping anything. Produced is read before consumed,
+        // so a consumer that moves on in between makes the difference smaller, never larger.
+        // Blocks also count a little after they produce or consume: a consumer that has freed
+        // space but not yet counted it can make the difference exceed the buffer for an
+        // instant, so it is capped at the capacity.
         let connections = connections
             .iter()
             .map(|c| {
@@ -516,11 +519,13 @@ impl RunReport {
                     if !c.measurable {
                         return None;
                     }
-                    let dst = &blocks.get(c.to_block)?.stats;
                     let src = &blocks.get(c.from_block)?.stats;
-                    let consumed = dst.items_in();
+                    let dst = &blocks.get(c.to_block)?.stats;
                     let produced = src.items_out();
-                    (src.counts_out() && dst.counts_in()).then(|| produced.saturating_sub(consumed))
+                    let consumed = dst.items_in();
+                    let fill = produced.saturating_sub(consumed);
+                    (src.counts_out() && dst.counts_in())
+                        .then(|| c.capacity.map_or(fill, |cap| fill.min(cap as u64)))
                 })();
                 ConnectionReport {
                     from: c.from.clone(),
