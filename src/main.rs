@@ -4,15 +4,24 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use weir_core::{FlowgraphSpec, LoadError, RunReport};
 
 /// Run and inspect weir flowgraphs.
 #[derive(Parser)]
-#[command(name = "weir", version, about)]
+#[command(
+    name = "weir",
+    version,
+    about,
+    after_help = "Exit status: 0 success (also when `run` is stopped by --duration or Ctrl-C); \
+                  1 the flowgraph could not be built or failed while running (a device, file or \
+                  socket that cannot be opened, a block error), or Graphviz failed; 2 bad input \
+                  (command line, flowgraph file, parameters: what `weir check` rejects); 130 a \
+                  second Ctrl-C quit `run` without waiting for the flowgraph to stop."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +42,14 @@ enum Command {
         /// Print live statistics every this many seconds (0 = only at the end).
         #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
         stats_interval: f64,
+        /// Live statistics redrawn in place (`always`), as plain lines (`never`), or redrawn
+        /// only when stderr is a terminal (`auto`).
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
+        /// Executor threads the blocks run on (0 = one per core). Fewer than cores can be
+        /// faster when a device thread needs a core (see BENCHMARKS.md).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
     },
     /// Load and check a flowgraph without running it.
     Check {
@@ -61,10 +78,24 @@ enum Command {
     Graph {
         /// Flowgraph file.
         file: PathBuf,
+        /// Override a variable of the file's [vars] table (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+        set: Vec<(String, String)>,
         /// Also render it to this SVG file with Graphviz's `dot`.
         #[arg(long, value_name = "PATH")]
         svg: Option<PathBuf>,
     },
+}
+
+/// How `run` shows live statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Progress {
+    /// Redraw in place when stderr is a terminal, plain lines otherwise.
+    Auto,
+    /// Always redraw in place (ANSI cursor movement).
+    Always,
+    /// Always plain lines.
+    Never,
 }
 
 #[derive(Subcommand)]
@@ -89,8 +120,12 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 /// Exit status for input that could not be loaded (bad file, bad flowgraph, bad arguments).
 const EXIT_BAD_INPUT: u8 = 2;
-/// Exit status for a flowgraph that failed while running.
+/// Exit status for a flowgraph that could not be built (a device, file or socket a block needs
+/// cannot be opened) or failed while running: the input was fine, the world was not.
 const EXIT_RUN_FAILED: u8 = 1;
+/// Exit status when a second Ctrl-C quits without waiting for the flowgraph (128 + SIGINT, as
+/// shells report a process killed by Ctrl-C).
+const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -143,7 +178,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Graph { file, svg } => match FlowgraphSpec::load(&file, &registry) {
+        Command::Graph { file, set, svg } => match FlowgraphSpec::load_with(&file, &registry, &set)
+        {
             Ok(spec) => graph(&spec, svg),
             Err(e) => report_load_error(e),
         },
@@ -152,26 +188,57 @@ fn main() -> ExitCode {
             set,
             duration,
             stats_interval,
+            progress,
+            threads,
         } => {
-            let built = match FlowgraphSpec::load_with(&file, &registry, &set)
-                .and_then(|s| s.build(&registry))
-            {
-                Ok(b) => b,
+            let spec = match FlowgraphSpec::load_with(&file, &registry, &set) {
+                Ok(s) => s,
                 Err(e) => return report_load_error(e),
             };
-            run(built, duration, stats_interval)
+            // The file is valid (`weir check` would accept it); what fails now is a block
+            // creating what it needs (opening a device, a file, a socket): a run-time failure.
+            let built = match spec.build(&registry) {
+                Ok(b) => b.with_threads(threads),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!("{:?}", miette::Report::new(e));
+                    return ExitCode::from(EXIT_RUN_FAILED);
+                }
+            };
+            let terminal = match progress {
+                Progress::Auto => std::io::stderr().is_terminal(),
+                Progress::Always => true,
+                Progress::Never => false,
+            };
+            run(built, duration, stats_interval, terminal)
         }
     }
 }
 
-fn run(built: weir_core::BuiltFlowgraph, duration: Option<f64>, stats_interval: f64) -> ExitCode {
-    let interrupted = Arc::new(AtomicBool::new(false));
+fn run(
+    built: weir_core::BuiltFlowgraph,
+    duration: Option<f64>,
+    stats_interval: f64,
+    terminal: bool,
+) -> ExitCode {
+    let interrupts = Arc::new(AtomicUsize::new(0));
     {
-        let interrupted = interrupted.clone();
-        if let Err(e) = ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst)) {
+        let interrupts = interrupts.clone();
+        let handler = move || {
+            // The first Ctrl-C asks the flowgraph to stop and still prints the report; a
+            // second one is for a flowgraph that does not stop (a block stuck in a device
+            // call): quit at once. The handler runs on ctrlc's own thread, not in signal
+            // context, so exiting from it is fine.
+            if interrupts.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("second Ctrl-C: quitting without waiting for the flowgraph to stop");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        };
+        if let Err(e) = ctrlc::set_handler(handler) {
             eprintln!("warning: Ctrl-C will not stop the flowgraph cleanly: {e}");
         }
     }
+    let interrupted = || interrupts.load(Ordering::SeqCst) > 0;
     let mut running = match built.start() {
         Ok(r) => r,
         Err(e) => {
@@ -183,7 +250,7 @@ fn run(built: weir_core::BuiltFlowgraph, duration: Option<f64>, stats_interval: 
     let deadline = duration.map(|d| start + Duration::from_secs_f64(d.max(0.0)));
     let tick = Duration::from_millis(100);
     let interval = (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval));
-    let mut live = LiveStats::new(std::io::stderr().is_terminal());
+    let mut live = LiveStats::new(terminal);
     let mut next_stats = interval.map(|i| start + i);
     let mut stopping = false;
     let report = loop {
@@ -193,8 +260,12 @@ fn run(built: weir_core::BuiltFlowgraph, duration: Option<f64>, stats_interval: 
             Err(e) => break Err(e),
         }
         let now = Instant::now();
-        if !stopping && (interrupted.load(Ordering::SeqCst) || deadline.is_some_and(|d| now >= d)) {
+        if !stopping && (interrupted() || deadline.is_some_and(|d| now >= d)) {
             stopping = true;
+            if interrupted() {
+                live.clear();
+                eprintln!("Ctrl-C: stopping the flowgraph (Ctrl-C again to quit at once)");
+            }
             if let Err(e) = running.stop() {
                 break Err(e);
             }
@@ -210,7 +281,7 @@ fn run(built: weir_core::BuiltFlowgraph, duration: Option<f64>, stats_interval: 
     match report {
         Ok(report) => {
             print!("{report}");
-            if interrupted.load(Ordering::SeqCst) {
+            if interrupted() {
                 println!("stopped by Ctrl-C");
             }
             ExitCode::SUCCESS
@@ -249,29 +320,41 @@ impl LiveStats {
             .as_ref()
             .map_or(now.elapsed, |l| now.elapsed.saturating_sub(l.elapsed))
             .as_secs_f64();
+        let at = now.elapsed.as_secs_f64();
         let mut lines = 0;
         for b in &now.blocks {
-            let before = self
-                .last
-                .as_ref()
-                .and_then(|l| l.block(&b.name))
-                .map_or(0, |l| l.items());
-            let rate = if dt > 0.0 {
-                (b.items() - before) as f64 / dt
+            // Stock FutureSDR blocks do not count items: `-` rather than a rate of 0.
+            let (items, rate) = if b.counts_items() {
+                let before = self
+                    .last
+                    .as_ref()
+                    .and_then(|l| l.block(&b.name))
+                    .map_or(0, |l| l.items());
+                let rate = if dt > 0.0 {
+                    b.items().saturating_sub(before) as f64 / dt
+                } else {
+                    0.0
+                };
+                (b.items().to_string(), format!("{:.2} M/s", rate / 1e6))
             } else {
-                0.0
+                ("-".to_string(), "- M/s".to_string())
             };
-            let mut line = format!(
-                "[{:7.1} s] {:<12} {:>14} items {:>10.2} M/s",
-                now.elapsed.as_secs_f64(),
-                b.name,
-                b.items(),
-                rate / 1e6
-            );
+            let mut line = format!("[{at:7.1} s] {:<12} {items:>14} items {rate:>12}", b.name);
+            // Every counter a block keeps (`overruns` of any block among them) is shown.
             for (k, v) in &b.counters {
                 line.push_str(&format!("  {k}={v}"));
             }
             let _ = writeln!(out, "{line}");
+            lines += 1;
+        }
+        for c in &now.connections {
+            let _ = writeln!(
+                out,
+                "[{at:7.1} s] buffer {} -> {}  fill {}",
+                c.from,
+                c.to,
+                c.fill_text()
+            );
             lines += 1;
         }
         self.lines_drawn = if self.terminal { lines } else { 0 };

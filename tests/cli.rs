@@ -199,3 +199,24 @@ fn iio_list_reads_a_sysfs_tree() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/iio"));
 }
+
+#[test]
+fn run_on_one_executor_thread_moves_every_sample() {
+    let sim_rx = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/sim_rx.toml");
+    let out = weir(&["run", sim_rx, "--threads", "1", "--stats-interval", "0"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let head = stdout
+        .lines()
+        .find(|l| l.starts_with("head "))
+        .unwrap_or_else(|| panic!("no head line in {stdout}"));
+    assert!(
+        head.split_whitespace().any(|f| f == "100000000"),
+        "head passed 100 M samples: {head}"
+    );
+    // A bad thread count is bad input (clap), not a run-time failure.
+    assert_eq!(
+        weir(&["run", sim_rx, "--threads", "x"]).status.code(),
+        Some(2)
+    );
+}

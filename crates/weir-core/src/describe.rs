@@ -94,8 +94,13 @@ impl BlockDescriptor {
     }
 }
 
+/// `s` escaped for the inside of a DOT quoted string: only `"` and `\` are special there.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", escape(s))
 }
 
 impl FlowgraphSpec {
@@ -104,10 +109,13 @@ impl FlowgraphSpec {
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph flowgraph {\n  rankdir=LR;\n  node [shape=box];\n");
         for b in &self.blocks {
+            // The `\n` between the parts is Graphviz's line break: it must reach the DOT text
+            // unescaped, so the parts are escaped one by one.
             out.push_str(&format!(
-                "  {} [label={}];\n",
+                "  {} [label=\"{}\\n{}\"];\n",
                 quote(&b.name),
-                quote(&format!("{}\\n{}", b.name, b.type_name))
+                escape(&b.name),
+                escape(&b.type_name)
             ));
         }
         for c in &self.connections {

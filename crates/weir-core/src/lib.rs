@@ -37,8 +37,8 @@ pub use registry::{
     Ports, Registry, Value,
 };
 pub use run::{
-    BlockHandle, BlockReport, BuiltFlowgraph, RunReport, RunningFlowgraph, runtime,
-    runtime_with_threads,
+    BlockHandle, BlockReport, BuiltFlowgraph, ConnectionHandle, ConnectionReport, RunReport,
+    RunningFlowgraph, runtime, runtime_with_threads,
 };
 pub use stats::BlockStats;
 

@@ -32,8 +32,50 @@ pub struct BlockHandle {
 pub struct BuiltFlowgraph {
     flowgraph: Flowgraph,
     blocks: Vec<BlockHandle>,
+    connections: Vec<ConnectionHandle>,
     /// Executor threads; 0 = one per core.
     threads: usize,
+}
+
+/// A stream connection of a built flowgraph, as far as its buffer fill can be observed.
+///
+/// Items in the buffer = items produced by the upstream block minus items consumed by the
+/// downstream block. Statistics are kept per block, not per port, so this is exact only when
+/// the upstream block has a single stream output and the downstream block a single stream
+/// input, and both count their items (weir's blocks do; FutureSDR's stock blocks do not).
+#[derive(Debug, Clone)]
+pub struct ConnectionHandle {
+    /// Upstream end, `block.port`.
+    pub from: String,
+    /// Downstream end, `block.port`.
+    pub to: String,
+    /// Index of the upstream block in the flowgraph's blocks.
+    pub from_block: usize,
+    /// Index of the downstream block.
+    pub to_block: usize,
+    /// Whether the block counters measure this connection (single ports at both ends).
+    pub measurable: bool,
+    /// Items the buffer holds at most, when known.
+    pub capacity: Option<usize>,
+}
+
+/// The size in items of the circular buffer FutureSDR 0.0.40 creates for a connection
+/// (`runtime/buffer/circular.rs`, `Writer::connect`): the larger of the reader's minimum
+/// items and the asked-for size (or, when none is asked for, the configured `buffer_size`,
+/// 32768 bytes by default), rounded up to whole pages holding whole items.
+fn circular_capacity(item_size: usize, min_items: usize, asked: Option<usize>) -> usize {
+    let item_size = item_size.max(1);
+    let page = rustix::param::page_size();
+    let min_bytes = min_items.max(1) * item_size;
+    let want = match asked {
+        Some(n) => min_bytes.max(n * item_size),
+        None => min_bytes.max(futuresdr::runtime::config::config().buffer_size),
+    };
+    let mut bytes = page;
+    while bytes < want || !bytes.is_multiple_of(item_size) {
+        bytes += page;
+    }
+    bytes / item_size
 }
 
 /// A FutureSDR runtime configured for weir: no control-port web server (it would bind a fixed
@@ -174,11 +216,50 @@ impl FlowgraphSpec {
                 })?;
         }
 
+        let connections = self.connection_handles();
         Ok(BuiltFlowgraph {
             flowgraph,
             blocks,
+            connections,
             threads: 0,
         })
+    }
+
+    /// The stream connections with what is known of their buffers.
+    fn connection_handles(&self) -> Vec<ConnectionHandle> {
+        let index = |name: &str| self.blocks.iter().position(|b| b.name == name);
+        self.connections
+            .iter()
+            .filter(|c| c.kind == ConnectionKind::Stream)
+            .filter_map(|c| {
+                let from_block = index(&c.from.block)?;
+                let to_block = index(&c.to.block)?;
+                let src = &self.blocks[from_block];
+                let dst = &self.blocks[to_block];
+                let out = self.output_port(&c.from.block, &c.from.port)?;
+                let inp = self.input_port(&c.to.block, &c.to.port)?;
+                let capacity = match (out.buffer, inp.buffer) {
+                    // Device memory lent downstream: the source's queue of DMA blocks, whose
+                    // depth is, by the DMA blocks' convention, their `blocks` parameter.
+                    (BufferKind::MappedBlock, _) => out.fixed_buffer_items.and_then(|n| {
+                        let depth = src.params.int("blocks").ok()?;
+                        Some(n * usize::try_from(depth).ok()?)
+                    }),
+                    // A zero-copy sink's device blocks: their size in items is the sink's
+                    // business and is not declared on its port.
+                    (_, BufferKind::FillBlock) => None,
+                    _ => Some(circular_capacity(out.item.size(), inp.min_items, c.buffer)),
+                };
+                Some(ConnectionHandle {
+                    from: format!("{}.{}", c.from.block, c.from.port),
+                    to: format!("{}.{}", c.to.block, c.to.port),
+                    from_block,
+                    to_block,
+                    measurable: src.ports.outputs.len() == 1 && dst.ports.inputs.len() == 1,
+                    capacity,
+                })
+            })
+            .collect()
     }
 
     fn output_port(&self, block: &str, port: &str) -> Option<&crate::registry::PortSpec> {
@@ -202,6 +283,11 @@ impl BuiltFlowgraph {
     /// The blocks, in file order.
     pub fn blocks(&self) -> &[BlockHandle] {
         &self.blocks
+    }
+
+    /// The stream connections, in file order.
+    pub fn connections(&self) -> &[ConnectionHandle] {
+        &self.connections
     }
 
     /// The underlying FutureSDR flowgraph, e.g. to add blocks built in code.
@@ -234,6 +320,7 @@ impl BuiltFlowgraph {
             task: Some(task),
             handle,
             blocks: self.blocks,
+            connections: self.connections,
             started,
         })
     }
@@ -247,6 +334,7 @@ pub struct RunningFlowgraph {
     task: Option<FlowgraphTask>,
     handle: FlowgraphHandle,
     blocks: Vec<BlockHandle>,
+    connections: Vec<ConnectionHandle>,
     started: Instant,
 }
 
@@ -256,9 +344,14 @@ impl RunningFlowgraph {
         &self.blocks
     }
 
-    /// A snapshot of every block's statistics now.
+    /// The stream connections, in file order.
+    pub fn connections(&self) -> &[ConnectionHandle] {
+        &self.connections
+    }
+
+    /// A snapshot of every block's statistics and every connection's buffer fill now.
     pub fn stats(&self) -> RunReport {
-        RunReport::collect(&self.blocks, self.started.elapsed())
+        RunReport::collect_with_connections(&self.blocks, &self.connections, self.started.elapsed())
     }
 
     fn block_id(&self, block: &str) -> Result<BlockId, RunError> {
@@ -350,6 +443,10 @@ pub struct BlockReport {
     pub items_in: u64,
     /// Items produced.
     pub items_out: u64,
+    /// Whether the block counts consumed items (stock FutureSDR blocks do not).
+    pub counts_in: bool,
+    /// Whether the block counts produced items.
+    pub counts_out: bool,
     /// Named counters (blocks, overruns, ...).
     pub counters: Vec<(&'static str, u64)>,
     /// Notes (transport in use, ...).
@@ -362,12 +459,51 @@ impl BlockReport {
         self.items_in.max(self.items_out)
     }
 
+    /// Whether the block counts its items at all; when not, its zeros mean "not known".
+    pub fn counts_items(&self) -> bool {
+        self.counts_in || self.counts_out
+    }
+
     /// A named counter.
     pub fn counter(&self, name: &str) -> Option<u64> {
         self.counters
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| *v)
+    }
+}
+
+/// The fill of one stream connection's buffer.
+#[derive(Debug, Clone)]
+pub struct ConnectionReport {
+    /// Upstream end, `block.port`.
+    pub from: String,
+    /// Downstream end, `block.port`.
+    pub to: String,
+    /// Items in the buffer (produced upstream, not yet consumed downstream); `None` when the
+    /// block counters cannot tell (see [`ConnectionHandle`]).
+    pub items: Option<u64>,
+    /// Items the buffer holds at most, when known.
+    pub capacity: Option<usize>,
+}
+
+impl ConnectionReport {
+    /// The fill in percent of the capacity, when both are known.
+    pub fn percent(&self) -> Option<f64> {
+        match (self.items, self.capacity) {
+            (Some(n), Some(c)) if c > 0 => Some(n as f64 * 100.0 / c as f64),
+            _ => None,
+        }
+    }
+
+    /// The fill as text: `items/capacity (percent)`, `-` for what is not known.
+    pub fn fill_text(&self) -> String {
+        let items = self.items.map_or("-".to_string(), |n| n.to_string());
+        match (self.capacity, self.percent()) {
+            (Some(c), Some(p)) => format!("{items}/{c} ({p:.1} %)"),
+            (Some(c), None) => format!("{items}/{c}"),
+            (None, _) => items,
+        }
     }
 }
 
@@ -378,12 +514,53 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// One entry per block, in file order.
     pub blocks: Vec<BlockReport>,
+    /// One entry per stream connection, in file order.
+    pub connections: Vec<ConnectionReport>,
 }
 
 impl RunReport {
-    /// Snapshot the statistics of `blocks` after `elapsed`.
+    /// Snapshot the statistics of `blocks` after `elapsed` (no connections).
     pub fn collect(blocks: &[BlockHandle], elapsed: Duration) -> Self {
+        Self::collect_with_connections(blocks, &[], elapsed)
+    }
+
+    /// Snapshot the statistics of `blocks` and the buffer fill of `connections` after
+    /// `elapsed`.
+    pub fn collect_with_connections(
+        blocks: &[BlockHandle],
+        connections: &[ConnectionHandle],
+        elapsed: Duration,
+    ) -> Self {
+        // The counters are read without stopping anything. Produced is read before consumed,
+        // so a consumer that moves on in between makes the difference smaller, never larger.
+        // Blocks also count a little after they produce or consume: a consumer that has freed
+        // space but not yet counted it can make the difference exceed the buffer for an
+        // instant, so it is capped at the capacity.
+        let connections = connections
+            .iter()
+            .map(|c| {
+                let items = (|| {
+                    if !c.measurable {
+                        return None;
+                    }
+                    let src = &blocks.get(c.from_block)?.stats;
+                    let dst = &blocks.get(c.to_block)?.stats;
+                    let produced = src.items_out();
+                    let consumed = dst.items_in();
+                    let fill = produced.saturating_sub(consumed);
+                    (src.counts_out() && dst.counts_in())
+                        .then(|| c.capacity.map_or(fill, |cap| fill.min(cap as u64)))
+                })();
+                ConnectionReport {
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                    items,
+                    capacity: c.capacity,
+                }
+            })
+            .collect();
         Self {
+            connections,
             elapsed,
             blocks: blocks
                 .iter()
@@ -392,6 +569,8 @@ impl RunReport {
                     type_name: b.type_name.clone(),
                     items_in: b.stats.items_in(),
                     items_out: b.stats.items_out(),
+                    counts_in: b.stats.counts_in(),
+                    counts_out: b.stats.counts_out(),
                     counters: b.stats.counters(),
                     notes: b.stats.notes(),
                 })
@@ -414,20 +593,24 @@ impl fmt::Display for RunReport {
             "{:<12} {:<20} {:>14} {:>14} {:>12}",
             "block", "type", "items in", "items out", "rate"
         )?;
+        // A block that does not count its items (a stock FutureSDR block) shows `-`, not 0.
+        let count = |counted: bool, n: u64| if counted { n.to_string() } else { "-".into() };
         for b in &self.blocks {
-            let rate = if secs > 0.0 {
-                b.items() as f64 / secs
+            let rate = if !b.counts_items() {
+                "-".to_string()
+            } else if secs > 0.0 {
+                format!("{:.2} M/s", b.items() as f64 / secs / 1e6)
             } else {
-                0.0
+                "0.00 M/s".to_string()
             };
             write!(
                 f,
-                "{:<12} {:<20} {:>14} {:>14} {:>10.2} M/s",
+                "{:<12} {:<20} {:>14} {:>14} {:>14}",
                 b.name,
                 b.type_name,
-                b.items_in,
-                b.items_out,
-                rate / 1e6
+                count(b.counts_in, b.items_in),
+                count(b.counts_out, b.items_out),
+                rate
             )?;
             for (k, v) in &b.counters {
                 write!(f, "  {k}={v}")?;
@@ -436,6 +619,17 @@ impl fmt::Display for RunReport {
                 write!(f, "  {k}={v}")?;
             }
             writeln!(f)?;
+        }
+        if !self.connections.is_empty() {
+            writeln!(f, "{:<34} buffer fill (items/capacity)", "connection")?;
+            for c in &self.connections {
+                writeln!(
+                    f,
+                    "{:<34} {}",
+                    format!("{} -> {}", c.from, c.to),
+                    c.fill_text()
+                )?;
+            }
         }
         Ok(())
     }

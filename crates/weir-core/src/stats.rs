@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Counters of one block, shared between the running block and whoever reports on it.
 ///
@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct BlockStats {
     items_in: AtomicU64,
     items_out: AtomicU64,
+    // Whether the block counts its items at all: stock FutureSDR blocks wrapped by weir never
+    // call `add_in`/`add_out`, and their zeros must not read as "nothing went through".
+    counts_in: AtomicBool,
+    counts_out: AtomicBool,
     counters: Mutex<BTreeMap<&'static str, u64>>,
     notes: Mutex<BTreeMap<&'static str, String>>,
     error: Mutex<Option<String>>,
@@ -21,11 +25,23 @@ impl BlockStats {
     /// Count `n` items consumed from the block's inputs.
     pub fn add_in(&self, n: usize) {
         self.items_in.fetch_add(n as u64, Ordering::Relaxed);
+        self.counts_in.store(true, Ordering::Relaxed);
     }
 
     /// Count `n` items produced on the block's outputs.
     pub fn add_out(&self, n: usize) {
         self.items_out.fetch_add(n as u64, Ordering::Relaxed);
+        self.counts_out.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the block has counted consumed items ([`Self::add_in`] called at least once).
+    pub fn counts_in(&self) -> bool {
+        self.counts_in.load(Ordering::Relaxed)
+    }
+
+    /// Whether the block has counted produced items ([`Self::add_out`] called at least once).
+    pub fn counts_out(&self) -> bool {
+        self.counts_out.load(Ordering::Relaxed)
     }
 
     /// Items consumed so far.

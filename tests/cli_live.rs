@@ -1,0 +1,300 @@
+//! `weir run` while it runs: live statistics (plain lines and terminal redraw), Ctrl-C, and the
+//! exit status of each kind of failure.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+/// A failure guard only: every wait below ends on an observable event long before it.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
+
+fn weir(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .output()
+        .expect("run weir")
+}
+
+/// Start `weir` with piped stdout and stderr; stderr's lines arrive on the returned channel
+/// as they are written.
+fn spawn(args: &[&str]) -> (Child, Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Wait for a stderr line that satisfies `pred`; everything read so far is returned with it.
+fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, pred: impl Fn(&str) -> bool) {
+    loop {
+        match rx.recv_timeout(DEADLINE) {
+            Ok(line) => {
+                let done = pred(&line);
+                seen.push(line);
+                if done {
+                    return;
+                }
+            }
+            Err(e) => panic!("no such line on stderr ({e}); got:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// Wait for `child` to exit (within the guard deadline) and return its status and stdout.
+fn finish(mut child: Child) -> (ExitStatus, String) {
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let (done_tx, done_rx) = channel();
+    let pid = rustix::process::Pid::from_child(&child);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait().expect("wait"));
+    });
+    let status = match done_rx.recv_timeout(DEADLINE) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            panic!("weir did not exit within {DEADLINE:?}");
+        }
+    };
+    (status, rx.recv().expect("stdout read"))
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_prints_the_final_report() {
+    // A stream far too long to end by itself (about 10^12 samples), and no --duration: only
+    // the signal can stop it.
+    let (child, rx) = spawn(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--stats-interval",
+        "0.1",
+        "--progress",
+        "never",
+    ]);
+    let mut seen = Vec::new();
+    // Running for sure: a live statistics line of the sink has been printed.
+    wait_line(&rx, &mut seen, |l| {
+        l.contains("] sink ") && l.contains("M/s")
+    });
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .expect("send SIGINT");
+    let (status, stdout) = finish(child);
+    // The rest of stderr, up to its end (the reader thread stops at end of file).
+    seen.extend(rx.iter());
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("Ctrl-C: stopping the flowgraph"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("items in"), "{stdout}");
+    for name in ["src", "conv", "amp", "head", "sink"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no final line for {name} in\n{stdout}"));
+        let items: u64 = line
+            .split_whitespace()
+            .nth(if name == "src" { 3 } else { 2 })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no item count in `{line}`"));
+        assert!(items > 0, "{line}");
+        assert!(items < 1_000_000_000_000, "stopped early: {line}");
+    }
+    assert_eq!(stdout.lines().last(), Some("stopped by Ctrl-C"), "{stdout}");
+}
+
+#[test]
+fn plain_live_lines_show_rates_and_buffer_fill_without_escapes() {
+    let out = weir(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--duration",
+        "0.5",
+        "--stats-interval",
+        "0.1",
+        "--progress",
+        "never",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(!stderr.contains('\x1b'), "no ANSI escapes: {stderr:?}");
+    for name in ["src", "conv", "amp", "head", "sink"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("] {name} ")) && l.contains(" M/s")),
+            "no live line with a rate for {name}:\n{stderr}"
+        );
+    }
+    // The message strobe does not count items: shown as unknown, not as 0.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("] strobe ") && l.contains(" - items")),
+        "{stderr}"
+    );
+    // Every stream connection's fill, with its capacity: the DMA source's 4 blocks of 16384
+    // samples (its defaults), and FutureSDR's default 32 KiB circular buffers (4096 cf32).
+    for (conn, capacity) in [
+        ("src.out -> conv.in", 4 * 16384),
+        ("conv.out -> amp.in", 4096),
+        ("amp.out -> head.in", 4096),
+        ("head.out -> sink.in", 4096),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("buffer {conn}  fill ")))
+            .unwrap_or_else(|| panic!("no fill line for {conn}:\n{stderr}"));
+        let fill = line.split("fill ").nth(1).expect("fill");
+        let (items, rest) = fill.split_once('/').expect("items/capacity");
+        let items: u64 = items.parse().expect("items");
+        let cap: u64 = rest
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse().ok())
+            .expect("capacity");
+        assert_eq!(cap, capacity, "{line}");
+        assert!(items <= cap, "{line}");
+        assert!(rest.ends_with("%)"), "{line}");
+    }
+    // The final report has the fill table too.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("src.out -> conv.in") && l.contains("/65536 (")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn progress_always_redraws_in_place() {
+    let out = weir(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--duration",
+        "0.5",
+        "--stats-interval",
+        "0.1",
+        "--progress",
+        "always",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Each redraw moves the cursor up over the previous table (5 blocks, 1 message block,
+    // 4 connections) and clears to the end of the screen.
+    assert!(stderr.contains("\x1b[10A\x1b[J"), "{stderr:?}");
+    assert!(stderr.contains(" M/s"), "{stderr:?}");
+}
+
+fn write_flowgraph(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("fg.toml");
+    std::fs::write(&path, text).expect("write flowgraph");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+#[test]
+fn exit_status_2_for_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No such flowgraph file.
+    let missing = dir.path().join("nope.toml");
+    let missing = missing.to_str().expect("utf-8 path");
+    for cmd in ["run", "check", "graph"] {
+        let out = weir(&[cmd, missing]);
+        assert_eq!(out.status.code(), Some(2), "{cmd} {missing}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+    }
+    // A parameter out of range.
+    let file = write_flowgraph(
+        &dir,
+        "connections = [\"src.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\nblocks = 0\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"ci16\"\n",
+    );
+    let out = weir(&["run", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("blocks"));
+    // A bad --set, and a bad command line.
+    let out = weir(&["graph", TONE_GAIN, "--set", "samples=lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = weir(&["run", TONE_GAIN, "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn exit_status_1_when_a_device_cannot_be_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A seify driver this build does not have.
+    let file = write_flowgraph(
+        &dir,
+        "connections = [\"radio.out -> sink.in\"]\n[blocks.radio]\ntype = \"seify_source\"\nargs = \"driver=nosuch\"\nfrequency = 100e6\nsample_rate = 1e6\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"cf32\"\n",
+    );
+    // The file itself is fine...
+    assert_eq!(weir(&["check", &file]).status.code(), Some(0));
+    // ...but the device is not there.
+    let out = weir(&["run", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no seify device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A real IIO device that is absent (an empty sysfs tree).
+    let sysfs = tempfile::tempdir().expect("tempdir");
+    let file = write_flowgraph(
+        &dir,
+        &format!(
+            "connections = [\"src.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\ndevice = \"iio:device7\"\nsysfs_root = \"{}\"\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"ci16\"\n",
+            sysfs.path().display()
+        ),
+    );
+    assert_eq!(weir(&["check", &file]).status.code(), Some(0));
+    let out = weir(&["run", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot open IIO device `iio:device7`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_documents_the_exit_status_and_progress() {
+    let out = weir(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit status: 0"), "{help}");
+    assert!(help.contains("2 bad input"), "{help}");
+    assert!(help.contains("130"), "{help}");
+    let out = weir(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--progress"), "{help}");
+}
