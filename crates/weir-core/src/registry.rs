@@ -93,6 +93,35 @@ impl fmt::Display for Value {
     }
 }
 
+// Conversions for parameters given in code (`FlowgraphBuilder::block`), so `65536.into()`,
+// `0.5.into()` or `"cf32".into()` read like the TOML they stand for.
+macro_rules! value_from {
+    ($($t:ty => $v:ident($conv:expr)),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from(x: $t) -> Self {
+                Value::$v($conv(x))
+            }
+        })*
+    };
+}
+
+value_from! {
+    i64 => Int(std::convert::identity),
+    i32 => Int(i64::from),
+    i16 => Int(i64::from),
+    u32 => Int(i64::from),
+    u16 => Int(i64::from),
+    u8 => Int(i64::from),
+    f64 => Float(std::convert::identity),
+    f32 => Float(f64::from),
+    bool => Bool(std::convert::identity),
+    String => Str(std::convert::identity),
+    &str => Str(str::to_string),
+    Vec<f64> => List(std::convert::identity),
+    &[f64] => List(<[f64]>::to_vec),
+    ItemType => Str(|t: ItemType| t.name().to_string()),
+}
+
 /// Describes one parameter of a block type.
 #[derive(Debug, Clone)]
 pub struct ParamSpec {
