@@ -847,3 +847,52 @@ fn a_buffer_asked_for_must_fit_every_reader_of_the_output() {
         "{e}"
     );
 }
+
+// ---- Self-description ----------------------------------------------------------------------
+
+#[test]
+fn every_registered_block_describes_its_ports() {
+    let registry = weir::registry();
+    let mut missing = Vec::new();
+    for d in registry.iter() {
+        let info = d.info();
+        match &info.ports {
+            Some(p) => assert!(
+                !(p.inputs.is_empty()
+                    && p.outputs.is_empty()
+                    && p.message_inputs.is_empty()
+                    && p.message_outputs.is_empty()),
+                "`{}` describes no port at all",
+                d.type_name
+            ),
+            None => missing.push(d.type_name),
+        }
+    }
+    assert!(missing.is_empty(), "no ports described for {missing:?}");
+}
+
+#[test]
+fn described_ports_say_what_they_depend_on() {
+    let registry = weir::registry();
+    let info = |t: &str| {
+        registry
+            .get(t)
+            .expect("registered")
+            .info()
+            .ports
+            .expect("ports")
+    };
+    // `fft` needs `len`: described with an example value, its item types fixed.
+    let fft = info("fft");
+    assert_eq!(fft.inputs, vec![("in".to_string(), "cf32".to_string())]);
+    assert_eq!(fft.example_params, vec![("len", "1".to_string())]);
+    assert!(fft.depends_on.is_empty(), "{:?}", fft.depends_on);
+    // `head` passes any item type: its ports follow `item`.
+    let head = info("head");
+    assert_eq!(head.depends_on, vec!["item"]);
+    assert_eq!(head.example_params, vec![("items", "1".to_string())]);
+    // `null_sink` has no required parameter: nothing stands in for a default.
+    let sink = info("null_sink");
+    assert!(sink.example_params.is_empty());
+    assert_eq!(sink.depends_on, vec!["item"]);
+}

@@ -137,6 +137,9 @@ pub struct ParamSpec {
     pub min: Option<f64>,
     /// Largest allowed value (numbers only).
     pub max: Option<f64>,
+    /// A value to describe the block's ports with when the parameter is required (`weir
+    /// blocks`); `None`: one derived from the type and range.
+    pub example: Option<Value>,
 }
 
 impl ParamSpec {
@@ -149,6 +152,7 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            example: None,
         }
     }
 
@@ -161,6 +165,33 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            example: None,
+        }
+    }
+
+    /// Describe the block's ports with `value` for this (required) parameter.
+    pub fn with_example(mut self, value: Value) -> Self {
+        self.example = Some(value);
+        self
+    }
+
+    /// A valid value to describe the block's ports with: the given example, or one derived from
+    /// the type within the range (the smallest allowed number, at least 1; `cf32`; `[1.0]`).
+    pub fn example_value(&self) -> Value {
+        if let Some(v) = &self.example {
+            return v.clone();
+        }
+        let number = || {
+            let lowest = self.min.map_or(1.0, |m| m.max(1.0));
+            self.max.map_or(lowest, |m| lowest.min(m))
+        };
+        match self.ty {
+            ParamType::Int => Value::Int(number().ceil() as i64),
+            ParamType::Float => Value::Float(number()),
+            ParamType::Str => Value::Str(String::new()),
+            ParamType::Bool => Value::Bool(false),
+            ParamType::Item => Value::Str(ItemType::Cf32.name().to_string()),
+            ParamType::FloatList => Value::List(vec![number()]),
         }
     }
 
