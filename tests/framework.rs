@@ -896,3 +896,69 @@ fn described_ports_say_what_they_depend_on() {
     assert!(sink.example_params.is_empty());
     assert_eq!(sink.depends_on, vec!["item"]);
 }
+
+// ---- The async embedding API ---------------------------------------------------------------
+
+#[test]
+fn async_calls_and_wait() {
+    let registry = weir::registry();
+    let running = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [("samples_per_block", 1024.into())])
+        .block("conv", "ci16_to_cf32", [])
+        .block("amp", "multiply_const", [])
+        .block("sink", "null_sink", [])
+        .connect("src.out", "conv.in")
+        .connect("conv.out", "amp.in")
+        .connect("amp.out", "sink.in")
+        .build()
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let report = async_io::block_on(async {
+        let answer = running
+            .call_async("amp", "gain", Pmt::F64(0.25))
+            .await
+            .expect("gain handled");
+        assert_eq!(answer, Pmt::F32(0.25));
+        match running.call_async("nope", "gain", Pmt::F64(1.0)).await {
+            Err(weir_core::RunError::NoSuchBlock(b)) => assert_eq!(b, "nope"),
+            other => panic!("unknown block: {other:?}"),
+        }
+        match running.call_async("amp", "gian", Pmt::F64(1.0)).await {
+            Err(weir_core::RunError::Message { block, port, .. }) => {
+                assert_eq!((block.as_str(), port.as_str()), ("amp", "gian"));
+            }
+            other => panic!("unknown port: {other:?}"),
+        }
+        running.stop().expect("stop");
+        running.wait_async().await.expect("ends cleanly")
+    });
+    let amp = report.block("amp").expect("amp");
+    assert!(
+        amp.notes.iter().any(|(k, v)| *k == "gain" && v == "0.25"),
+        "{:?}",
+        amp.notes
+    );
+}
+
+#[test]
+fn wait_async_returns_the_final_statistics() {
+    let registry = weir::registry();
+    let running = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [])
+        .block(
+            "head",
+            "head",
+            [("items", 5000.into()), ("item", "ci16".into())],
+        )
+        .block("sink", "null_sink", [("item", "ci16".into())])
+        .connect("src.out", "head.in")
+        .connect("head.out", "sink.in")
+        .build()
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let report = async_io::block_on(running.wait_async()).expect("runs to the end");
+    assert_eq!(report.block("sink").expect("sink").items_in, 5000);
+    assert_eq!(report.block("head").expect("head").items_out, 5000);
+}
