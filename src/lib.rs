@@ -42,6 +42,7 @@ pub fn registry_with_plugin_path() -> (weir_core::Registry, weir_core::dynamic::
 pub mod prelude {
     pub use crate::{registry, registry_with_plugin_path};
     pub use weir_core::{
-        BuiltFlowgraph, FlowgraphSpec, ItemType, LoadError, Registry, RunError, RunReport,
+        BuiltFlowgraph, FlowgraphBuilder, FlowgraphSpec, ItemType, LoadError, Registry, RunError,
+        RunReport, Value,
     };
 }

@@ -425,3 +425,540 @@ fn a_connection_buffer_size_is_applied() {
     assert!(default < 65536, "default buffer holds {default} items");
     assert!(asked >= 65536, "buffer = 65536 gave room for {asked} items");
 }
+
+// ---- Flowgraphs built in code ------------------------------------------------------------
+
+use weir_core::{FlowgraphBuilder, LoadError, Value};
+
+const RAMP_GAIN_TOML: &str = r#"
+connections = ["src.out -> conv.in", "conv.out -> amp.in", "amp.out -> head.in", "head.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = 1024
+[blocks.conv]
+type = "ci16_to_cf32"
+[blocks.amp]
+type = "multiply_const"
+gain = 2.5
+[blocks.head]
+type = "head"
+items = 10000
+[blocks.sink]
+type = "file_sink"
+path = "PATH"
+"#;
+
+#[test]
+fn a_flowgraph_built_in_code_matches_its_toml_twin() {
+    let registry = weir::registry();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from_toml = dir.path().join("toml.cf32");
+    let from_code = dir.path().join("code.cf32");
+
+    let text = RAMP_GAIN_TOML.replace("PATH", &from_toml.display().to_string());
+    let toml_spec = FlowgraphSpec::parse(&text, "twin.toml", &registry).expect("loads");
+    let code_spec = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [("samples_per_block", 1024.into())])
+        .block("conv", "ci16_to_cf32", [])
+        .block("amp", "multiply_const", [("gain", 2.5.into())])
+        .block("head", "head", [("items", 10000.into())])
+        .block(
+            "sink",
+            "file_sink",
+            [("path", from_code.display().to_string().into())],
+        )
+        .connect("src.out", "conv.in")
+        .connect("conv.out", "amp.in")
+        .connect("amp.out", "head.in")
+        .connect("head.out", "sink.in")
+        .spec()
+        .expect("checks");
+
+    // The same checked model: blocks, resolved parameters (defaults included) and ports.
+    assert_eq!(code_spec.file_name(), "");
+    assert_eq!(code_spec.blocks.len(), toml_spec.blocks.len());
+    for (c, t) in code_spec.blocks.iter().zip(&toml_spec.blocks) {
+        assert_eq!((&c.name, &c.type_name), (&t.name, &t.type_name));
+        assert_eq!(c.ports, t.ports, "block {}", c.name);
+        if c.name != "sink" {
+            assert_eq!(
+                format!("{:?}", c.params),
+                format!("{:?}", t.params),
+                "block {}",
+                c.name
+            );
+        }
+    }
+    assert_eq!(
+        code_spec.to_dot(),
+        toml_spec.to_dot(),
+        "same blocks and connections"
+    );
+
+    for spec in [&toml_spec, &code_spec] {
+        let report = spec.build(&registry).expect("builds").run().expect("runs");
+        assert_eq!(report.block("sink").expect("sink").items_in, 10000);
+    }
+    let toml_bytes = std::fs::read(&from_toml).expect("toml output");
+    let code_bytes = std::fs::read(&from_code).expect("code output");
+    assert_eq!(toml_bytes.len(), 10000 * 8);
+    assert!(
+        toml_bytes.iter().any(|b| *b != 0),
+        "the ramp is not all zeros"
+    );
+    assert!(
+        toml_bytes == code_bytes,
+        "same samples from both flowgraphs"
+    );
+}
+
+#[test]
+fn a_flowgraph_built_in_code_takes_messages_while_running() {
+    let registry = weir::registry();
+    let running = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [("samples_per_block", 1024.into())])
+        .block("conv", "ci16_to_cf32", [])
+        .block("amp", "multiply_const", [])
+        .block("strobe", "message_strobe", [("value", 2.0.into())])
+        .block("sink", "null_sink", [])
+        .connect("src.out", "conv.in")
+        .connect("conv.out", "amp.in")
+        .connect("amp.out", "sink.in")
+        .message("strobe.out", "amp.gain")
+        .build()
+        .expect("builds")
+        .start()
+        .expect("starts");
+    assert_eq!(
+        running.call("amp", "gain", Pmt::F64(0.5)).expect("handled"),
+        Pmt::F32(0.5)
+    );
+    running.stop().expect("stop");
+    running.wait().expect("ends");
+}
+
+/// The error of a flowgraph built in code: no file, no position.
+fn code_error(builder: FlowgraphBuilder<'_>) -> LoadError {
+    let e = builder.spec().expect_err("must be refused");
+    assert_eq!(e.position(), None, "{e}");
+    assert_eq!((e.file.as_str(), e.line, e.column), ("", 0, 0), "{e}");
+    if let Some(block) = &e.block {
+        assert!(
+            e.to_string().starts_with(&format!("block `{block}`: ")),
+            "{e}"
+        );
+    }
+    e
+}
+
+fn source_and_sink<'r>(registry: &'r weir_core::Registry, sink_item: &str) -> FlowgraphBuilder<'r> {
+    FlowgraphBuilder::new(registry)
+        .block("src", "dmabuf_source", [])
+        .block("sink", "null_sink", [("item", sink_item.into())])
+}
+
+#[test]
+fn builder_errors_name_the_block() {
+    let registry = weir::registry();
+    let check = |builder: FlowgraphBuilder<'_>, block: Option<&str>, words: &[&str]| {
+        let e = code_error(builder);
+        assert_eq!(e.block.as_deref(), block, "{e}");
+        for w in words {
+            assert!(e.message.contains(w), "`{w}` not in: {e}");
+        }
+    };
+    let reg = &registry;
+
+    check(
+        FlowgraphBuilder::new(reg).block("src", "dmabuf_sorce", []),
+        Some("src"),
+        &[
+            "unknown block type `dmabuf_sorce`",
+            "did you mean `dmabuf_source`",
+        ],
+    );
+    check(
+        FlowgraphBuilder::new(reg).block("src", "dmabuf_source", [("samples_per_blok", 1.into())]),
+        Some("src"),
+        &[
+            "parameter `samples_per_blok`: unknown parameter for block type `dmabuf_source`",
+            "did you mean `samples_per_block`",
+        ],
+    );
+    check(
+        FlowgraphBuilder::new(reg).block("src", "dmabuf_source", [("blocks", "four".into())]),
+        Some("src"),
+        &[
+            "parameter `blocks`",
+            "expects integer, found string \"four\"",
+        ],
+    );
+    check(
+        FlowgraphBuilder::new(reg).block("src", "dmabuf_source", [("blocks", 0.into())]),
+        Some("src"),
+        &["parameter `blocks` must be 1 ..= 1024, found 0"],
+    );
+    check(
+        FlowgraphBuilder::new(reg).block("h", "head", []),
+        Some("h"),
+        &[
+            "parameter `items`",
+            "required by block type `head` but not given",
+        ],
+    );
+    check(
+        FlowgraphBuilder::new(reg)
+            .block("src", "dmabuf_source", [])
+            .block("src", "null_sink", []),
+        Some("src"),
+        &["already a block named `src`"],
+    );
+    check(
+        source_and_sink(reg, "ci16").connect("src.output", "sink.in"),
+        Some("src"),
+        &["no output port `output` on `src` (dmabuf_source); outputs: out"],
+    );
+    check(
+        source_and_sink(reg, "ci16").connect("src.out", "sink.input"),
+        Some("sink"),
+        &["no input port `input` on `sink` (null_sink); inputs: in"],
+    );
+    check(
+        source_and_sink(reg, "ci16").connect("scr.out", "sink.in"),
+        None,
+        &[
+            "unknown block `scr` in connection `scr.out -> sink.in`",
+            "did you mean `src`",
+        ],
+    );
+    check(
+        source_and_sink(reg, "ci16").connect("src", "sink.in"),
+        None,
+        &["`src` is not `block.port` in connection `src -> sink.in`"],
+    );
+    check(
+        source_and_sink(reg, "cf32").connect("src.out", "sink.in"),
+        Some("sink"),
+        &["item types differ: `src.out` produces ci16 but `sink.in` takes cf32"],
+    );
+    check(
+        source_and_sink(reg, "ci16"),
+        Some("sink"),
+        &["input `in` is not connected"],
+    );
+    let twice = source_and_sink(reg, "ci16")
+        .block("b", "dmabuf_source", [])
+        .connect("src.out", "sink.in")
+        .connect("b.out", "sink.in");
+    let e = code_error(twice);
+    assert_eq!(e.block.as_deref(), Some("sink"));
+    assert_eq!(
+        e.message,
+        "input `in` is connected twice: `b.out -> sink.in` after `src.out -> sink.in`"
+    );
+    check(
+        source_and_sink(reg, "ci16")
+            .block("strobe", "message_strobe", [("value", 1.0.into())])
+            .connect("src.out", "sink.in")
+            .message("strobe.out", "sink.gain"),
+        Some("sink"),
+        &["no message input `gain` on `sink` (null_sink); message inputs: none"],
+    );
+    let fft = |buffer: usize| {
+        FlowgraphBuilder::new(reg)
+            .block("src", "dmabuf_source", [("item", "cf32".into())])
+            .block("fft", "fft", [("len", 64.into())])
+            .block("conv", "multiply_const", [])
+            .block("sink", "null_sink", [])
+            .connect("src.out", "conv.in")
+            .connect_with_buffer("conv.out", "fft.in", buffer)
+            .connect("fft.out", "sink.in")
+    };
+    check(
+        fft(32),
+        Some("fft"),
+        &["`fft.in` needs 64 items per call but the buffer from `conv.out` holds 32"],
+    );
+    check(
+        fft(0),
+        None,
+        &["`buffer` must be a positive number of items, found 0"],
+    );
+    fft(64).spec().expect("a buffer of one FFT frame is enough");
+}
+
+#[test]
+fn values_convert_from_rust_types() {
+    assert_eq!(Value::from(3), Value::Int(3));
+    assert_eq!(Value::from(3u32), Value::Int(3));
+    assert_eq!(Value::from(0.5f32), Value::Float(0.5));
+    assert_eq!(Value::from(true), Value::Bool(true));
+    assert_eq!(Value::from("x"), Value::Str("x".into()));
+    assert_eq!(Value::from(vec![1.0, 2.0]), Value::List(vec![1.0, 2.0]));
+    assert_eq!(
+        Value::from(weir_core::ItemType::Cf32),
+        Value::Str("cf32".into())
+    );
+}
+
+// ---- One output feeding several inputs ----------------------------------------------------
+
+/// A head feeding a null sink first and an FFT of `len` second. The FFT's output buffer holds
+/// all it writes: FutureSDR 0.0.40's FFT ends as soon as its input has ended, dropping a frame
+/// it had no output room for at that moment.
+fn fan_out_to_fft(len: usize, path: &std::path::Path) -> String {
+    format!(
+        r#"
+connections = [
+    "src.out -> conv.in", "conv.out -> head.in", "head.out -> first.in", "head.out -> fft.in",
+    {{ connect = "fft.out -> sink.in", buffer = {items} }},
+]
+[blocks.src]
+type = "dmabuf_source"
+pattern = "tone"
+tone_frequency = 0.125
+tone_amplitude = 8192
+[blocks.conv]
+type = "ci16_to_cf32"
+[blocks.head]
+type = "head"
+items = {items}
+[blocks.first]
+type = "null_sink"
+[blocks.fft]
+type = "fft"
+len = {len}
+[blocks.sink]
+type = "file_sink"
+path = "{path}"
+"#,
+        items = 4 * len,
+        path = path.display()
+    )
+}
+
+#[test]
+fn a_later_reader_with_a_large_minimum_gets_a_buffer_it_fits_in() {
+    // FutureSDR 0.0.40 sizes a circular buffer for its first reader (here a null sink: the
+    // default 32 KiB, 4096 cf32) and ignores the second's needs: an 8192-point FFT reading the
+    // same output would wait forever. Validation sizes the output for both.
+    let default_items = futuresdr::runtime::config::config().buffer_size / 8;
+    let len = 2 * default_items;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("fft.cf32");
+    let spec = parse(&fan_out_to_fft(len, &out), &[]).expect("loads");
+    for c in spec.connections.iter().filter(|c| c.from.block == "head") {
+        assert_eq!(c.buffer, None, "nothing asked for in the file");
+        assert_eq!(c.effective_buffer, Some(len), "{} reader", c.to.block);
+    }
+    // Below the default, nothing is asked for: the runtime's default already fits.
+    let small = parse(&fan_out_to_fft(64, &out), &[]).expect("loads");
+    assert!(
+        small
+            .connections
+            .iter()
+            .filter(|c| c.from.block == "head")
+            .all(|c| c.effective_buffer.is_none())
+    );
+
+    let mut running = spec
+        .build(&weir::registry())
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let report = running
+        .wait_timeout(Duration::from_secs(120))
+        .expect("runs")
+        .expect("the FFT must not stall on a buffer smaller than its frame");
+    assert_eq!(
+        report.block("first").expect("first").items_in,
+        4 * len as u64
+    );
+    // Starved of whole frames, the FFT would end with the head, having written nothing.
+    let bytes = std::fs::read(&out).expect("output");
+    assert_eq!(bytes.len(), 4 * len * 8, "every frame transformed");
+    let frame = &bytes[..len * 8];
+    let power = |k: usize| {
+        let b = &frame[k * 8..k * 8 + 8];
+        let re = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let im = f32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        re * re + im * im
+    };
+    let peak = (0..len)
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .expect("bins");
+    assert_eq!(peak, len / 8, "0.125 cycles/sample");
+}
+
+#[test]
+fn a_buffer_asked_for_on_a_later_reader_sizes_the_whole_output() {
+    let mut registry = weir::registry();
+    registry.register(probe::descriptor());
+    let text = "connections = [\"p.out -> a.in\", { connect = \"p.out -> b.in\", buffer = 65536 }]\n[blocks.p]\ntype = \"room_probe\"\n[blocks.a]\ntype = \"null_sink\"\n[blocks.b]\ntype = \"null_sink\"\n";
+    let spec = FlowgraphSpec::parse(text, "probe.toml", &registry).expect("loads");
+    assert!(
+        spec.connections
+            .iter()
+            .all(|c| c.effective_buffer == Some(65536)),
+        "{:?}",
+        spec.connections
+    );
+    let running = spec
+        .build(&registry)
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let room =
+        |r: &weir_core::RunningFlowgraph| r.stats().block("p").and_then(|b| b.counter("room"));
+    wait_until("the probe's first call", || room(&running).is_some());
+    let value = room(&running).expect("room");
+    running.stop().expect("stop");
+    running.wait().expect("ends");
+    assert!(value >= 65536, "buffer = 65536 gave room for {value} items");
+}
+
+#[test]
+fn different_buffers_on_one_output_are_refused() {
+    let text = "connections = [\n  { connect = \"conv.out -> a.in\", buffer = 8192 },\n  { connect = \"conv.out -> b.in\", buffer = 4096 },\n  \"src.out -> conv.in\",\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n[blocks.conv]\ntype = \"ci16_to_cf32\"\n[blocks.a]\ntype = \"null_sink\"\n[blocks.b]\ntype = \"null_sink\"\n";
+    let e = parse(text, &[]).expect_err("conflicting buffers");
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column),
+        ("vars.toml", 3, 3),
+        "{e}"
+    );
+    assert_eq!(e.block.as_deref(), Some("conv"));
+    assert!(
+        e.message.contains(
+            "`conv.out` has one buffer for all its readers, but `conv.out -> b.in` asks for buffer = 4096 and `conv.out -> a.in` (line 2, column 3) for buffer = 8192"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_buffer_asked_for_must_fit_every_reader_of_the_output() {
+    let text = "connections = [\n  { connect = \"conv.out -> a.in\", buffer = 32 },\n  \"conv.out -> fft.in\",\n  \"src.out -> conv.in\",\n  \"fft.out -> b.in\",\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n[blocks.conv]\ntype = \"ci16_to_cf32\"\n[blocks.a]\ntype = \"null_sink\"\n[blocks.fft]\ntype = \"fft\"\nlen = 64\n[blocks.b]\ntype = \"null_sink\"\n";
+    let e = parse(text, &[]).expect_err("buffer too small for the FFT");
+    assert_eq!((e.line, e.column), (3, 3), "at the FFT's connection: {e}");
+    assert_eq!(e.block.as_deref(), Some("fft"));
+    assert!(
+        e.message
+            .contains("`fft.in` needs 64 items per call but the buffer from `conv.out` holds 32"),
+        "{e}"
+    );
+}
+
+// ---- Self-description ----------------------------------------------------------------------
+
+#[test]
+fn every_registered_block_describes_its_ports() {
+    let registry = weir::registry();
+    let mut missing = Vec::new();
+    for d in registry.iter() {
+        let info = d.info();
+        match &info.ports {
+            Some(p) => assert!(
+                !(p.inputs.is_empty()
+                    && p.outputs.is_empty()
+                    && p.message_inputs.is_empty()
+                    && p.message_outputs.is_empty()),
+                "`{}` describes no port at all",
+                d.type_name
+            ),
+            None => missing.push(d.type_name),
+        }
+    }
+    assert!(missing.is_empty(), "no ports described for {missing:?}");
+}
+
+#[test]
+fn described_ports_say_what_they_depend_on() {
+    let registry = weir::registry();
+    let info = |t: &str| {
+        registry
+            .get(t)
+            .expect("registered")
+            .info()
+            .ports
+            .expect("ports")
+    };
+    // `fft` needs `len`: described with an example value, its item types fixed.
+    let fft = info("fft");
+    assert_eq!(fft.inputs, vec![("in".to_string(), "cf32".to_string())]);
+    assert_eq!(fft.example_params, vec![("len", "1".to_string())]);
+    assert!(fft.depends_on.is_empty(), "{:?}", fft.depends_on);
+    // `head` passes any item type: its ports follow `item`.
+    let head = info("head");
+    assert_eq!(head.depends_on, vec!["item"]);
+    assert_eq!(head.example_params, vec![("items", "1".to_string())]);
+    // `null_sink` has no required parameter: nothing stands in for a default.
+    let sink = info("null_sink");
+    assert!(sink.example_params.is_empty());
+    assert_eq!(sink.depends_on, vec!["item"]);
+}
+
+// ---- The async embedding API ---------------------------------------------------------------
+
+#[test]
+fn async_calls_and_wait() {
+    let registry = weir::registry();
+    let running = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [("samples_per_block", 1024.into())])
+        .block("conv", "ci16_to_cf32", [])
+        .block("amp", "multiply_const", [])
+        .block("sink", "null_sink", [])
+        .connect("src.out", "conv.in")
+        .connect("conv.out", "amp.in")
+        .connect("amp.out", "sink.in")
+        .build()
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let report = async_io::block_on(async {
+        let answer = running
+            .call_async("amp", "gain", Pmt::F64(0.25))
+            .await
+            .expect("gain handled");
+        assert_eq!(answer, Pmt::F32(0.25));
+        match running.call_async("nope", "gain", Pmt::F64(1.0)).await {
+            Err(weir_core::RunError::NoSuchBlock(b)) => assert_eq!(b, "nope"),
+            other => panic!("unknown block: {other:?}"),
+        }
+        match running.call_async("amp", "gian", Pmt::F64(1.0)).await {
+            Err(weir_core::RunError::Message { block, port, .. }) => {
+                assert_eq!((block.as_str(), port.as_str()), ("amp", "gian"));
+            }
+            other => panic!("unknown port: {other:?}"),
+        }
+        running.stop().expect("stop");
+        running.wait_async().await.expect("ends cleanly")
+    });
+    let amp = report.block("amp").expect("amp");
+    assert!(
+        amp.notes.iter().any(|(k, v)| *k == "gain" && v == "0.25"),
+        "{:?}",
+        amp.notes
+    );
+}
+
+#[test]
+fn wait_async_returns_the_final_statistics() {
+    let registry = weir::registry();
+    let running = FlowgraphBuilder::new(&registry)
+        .block("src", "dmabuf_source", [])
+        .block(
+            "head",
+            "head",
+            [("items", 5000.into()), ("item", "ci16".into())],
+        )
+        .block("sink", "null_sink", [("item", "ci16".into())])
+        .connect("src.out", "head.in")
+        .connect("head.out", "sink.in")
+        .build()
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let report = async_io::block_on(running.wait_async()).expect("runs to the end");
+    assert_eq!(report.block("sink").expect("sink").items_in, 5000);
+    assert_eq!(report.block("head").expect("head").items_out, 5000);
+}

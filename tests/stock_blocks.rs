@@ -555,7 +555,7 @@ fn stock_blocks_describe_themselves() {
         (
             "fir",
             [vec![item], taps.to_vec()].concat(),
-            None, // the default (empty) taps are not a filter
+            Some((vec!["cf32"], vec!["cf32"])), // described with example taps: the default (empty) ones are not a filter
         ),
         (
             "xlating_fir",
@@ -568,7 +568,7 @@ fn stock_blocks_describe_themselves() {
                 taps[..4].to_vec(),
             ]
             .concat(),
-            None,
+            Some((vec!["cf32"], vec!["cf32"])),
         ),
         (
             "pfb_arb_resampler",
@@ -577,7 +577,7 @@ fn stock_blocks_describe_themselves() {
                 taps.to_vec(),
             ]
             .concat(),
-            None,
+            Some((vec!["cf32"], vec!["cf32"])),
         ),
         (
             "pfb_channelizer",
@@ -589,9 +589,13 @@ fn stock_blocks_describe_themselves() {
                 taps.to_vec(),
             ]
             .concat(),
-            None,
+            Some((vec!["cf32"], vec!["cf32", "cf32", "cf32"])),
         ),
-        ("throttle", vec![("rate", "float", None), item], None),
+        (
+            "throttle",
+            vec![("rate", "float", None), item],
+            Some((vec!["cf32"], vec!["cf32"])),
+        ),
         (
             "file_source",
             vec![
@@ -599,7 +603,7 @@ fn stock_blocks_describe_themselves() {
                 item,
                 ("repeat", "boolean", Some("false")),
             ],
-            None,
+            Some((vec![], vec!["cf32"])),
         ),
         (
             "vector_source",
@@ -608,7 +612,7 @@ fn stock_blocks_describe_themselves() {
                 item,
                 ("repeat", "boolean", Some("false")),
             ],
-            None,
+            Some((vec![], vec!["cf32"])),
         ),
         ("null_source", vec![item], Some((vec![], vec!["cf32"]))),
         ("copy", vec![item], Some((vec!["cf32"], vec!["cf32"]))),
@@ -624,7 +628,7 @@ fn stock_blocks_describe_themselves() {
                 ("decay", "float", Some("0.1")),
                 ("history", "integer", Some("1")),
             ],
-            None,
+            Some((vec!["f32"], vec!["f32"])),
         ),
         ("tag_debug", vec![item], Some((vec!["cf32"], vec![]))),
         ("message_copy", vec![], Some((vec![], vec![]))),
@@ -632,7 +636,7 @@ fn stock_blocks_describe_themselves() {
         (
             "message_burst",
             vec![("value", "float", None), ("count", "integer", None)],
-            None,
+            Some((vec![], vec![])),
         ),
     ];
     for (name, params, ports) in cases {

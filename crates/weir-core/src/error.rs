@@ -25,27 +25,32 @@ impl SourceFile {
     }
 }
 
-/// A flowgraph file problem, located at file:line:column and naming the block involved.
+/// A flowgraph problem, naming the block involved: in a flowgraph file located at
+/// file:line:column, in a flowgraph built in code (see
+/// [`FlowgraphBuilder`](crate::builder::FlowgraphBuilder)) by the block alone.
 ///
-/// `Display` gives the one-line form (`file:3:7: block `conv`: ...`); the miette
-/// [`Diagnostic`](miette::Diagnostic) renders the offending line with a caret.
+/// `Display` gives the one-line form (`file:3:7: block `conv`: ...`, or `block `conv`: ...` for a
+/// flowgraph built in code); the miette [`Diagnostic`](miette::Diagnostic) renders the offending
+/// line with a caret.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("{file}:{line}:{column}: {}{message}", block.as_ref().map(|b| format!("block `{b}`: ")).unwrap_or_default())]
+#[error("{}{}{message}", self.location(), block.as_ref().map(|b| format!("block `{b}`: ")).unwrap_or_default())]
 pub struct LoadError {
-    /// File name.
+    /// File name; empty for a flowgraph built in code.
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the error has no position (a flowgraph built in code, a
+    /// command-line override).
     pub line: usize,
-    /// 1-based column.
+    /// 1-based column; 0 when the error has no position.
     pub column: usize,
     /// Block instance the problem concerns, if any.
     pub block: Option<String>,
     /// What is wrong.
     pub message: String,
+    // Both absent for a flowgraph built in code: there is no text to show.
     #[source_code]
-    src: NamedSource<String>,
+    src: Option<NamedSource<String>>,
     #[label("here")]
-    span: SourceSpan,
+    span: Option<SourceSpan>,
     /// A hint on how to fix it.
     #[help]
     pub help: Option<String>,
@@ -66,9 +71,44 @@ impl LoadError {
             column,
             block: block.map(str::to_string),
             message: message.into(),
-            src: NamedSource::new(source.name.clone(), source.text.clone()),
-            span: (span.start, span.end.saturating_sub(span.start)).into(),
+            src: Some(NamedSource::new(source.name.clone(), source.text.clone())),
+            span: Some((span.start, span.end.saturating_sub(span.start)).into()),
             help: None,
+        }
+    }
+
+    /// An error in a flowgraph built in code: no file position, only the block (if any) and
+    /// what is wrong.
+    pub fn in_code(block: Option<&str>, message: impl Into<String>) -> Self {
+        Self::unlocated("", block, message)
+    }
+
+    /// An error about flowgraph `file` as a whole that no position in it can show, such as a
+    /// command-line `--set` of a variable the file does not declare.
+    pub fn unlocated(file: &str, block: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+            block: block.map(str::to_string),
+            message: message.into(),
+            src: None,
+            span: None,
+            help: None,
+        }
+    }
+
+    /// Line and column in the flowgraph file; `None` for a flowgraph built in code.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        (self.line > 0).then_some((self.line, self.column))
+    }
+
+    /// `file:line:column: `, `file: ` without a position, nothing without a file.
+    fn location(&self) -> String {
+        match self.position() {
+            Some((line, column)) => format!("{}:{line}:{column}: ", self.file),
+            None if !self.file.is_empty() => format!("{}: ", self.file),
+            None => String::new(),
         }
     }
 

@@ -65,8 +65,14 @@ pub struct Connection {
     pub to: Endpoint,
     /// Stream or message.
     pub kind: ConnectionKind,
-    /// Buffer size in items asked for on this (stream) connection.
+    /// Buffer size in items asked for on this (stream) connection, as written.
     pub buffer: Option<usize>,
+    /// Buffer size in items the build asks for on this connection's reader: the size asked for
+    /// on any connection from the same output, or what the output's most demanding reader
+    /// needs when that exceeds the runtime's default. FutureSDR 0.0.40 sizes an output's
+    /// buffer when its *first* reader connects and ignores what later readers ask for, so
+    /// every reader of an output asks for the same size.
+    pub effective_buffer: Option<usize>,
 }
 
 /// An entry of `connections`: `"a.out -> b.in"` or `{ connect = "a.out -> b.in", buffer = N }`.
@@ -86,9 +92,68 @@ enum ConnectionEntry {
 pub struct FlowgraphSpec {
     /// Blocks, in file order.
     pub blocks: Vec<BlockSpec>,
-    /// Stream connections.
+    /// Stream and message connections.
     pub connections: Vec<Connection>,
-    pub(crate) source: Arc<SourceFile>,
+    pub(crate) origin: Origin,
+}
+
+/// Where a flowgraph came from, so errors can point into it.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// A flowgraph file: errors carry file:line:column and show the line.
+    File(Arc<SourceFile>),
+    /// Built in code: there is no text, errors name the block alone.
+    Code,
+}
+
+impl Origin {
+    /// An error at `span` (ignored for code) concerning `block`.
+    pub(crate) fn error(
+        &self,
+        span: Range<usize>,
+        block: Option<&str>,
+        message: impl Into<String>,
+    ) -> LoadError {
+        match self {
+            Origin::File(source) => LoadError::at(source, span, block, message),
+            Origin::Code => LoadError::in_code(block, message),
+        }
+    }
+
+    /// ` (line L, column C)` for a file, nothing for code: to mention a second place in a
+    /// message.
+    fn position(&self, span: &Range<usize>) -> String {
+        match self {
+            Origin::File(source) => {
+                let (line, column) = source.line_column(span.start);
+                format!(" (line {line}, column {column})")
+            }
+            Origin::Code => String::new(),
+        }
+    }
+}
+
+/// A block before checking: the same for a file and for code.
+pub(crate) struct RawBlock {
+    pub(crate) name: String,
+    pub(crate) type_name: String,
+    /// Where the type is written (for a file).
+    pub(crate) type_span: Range<usize>,
+    /// The whole block (for a file): where a missing parameter is reported.
+    pub(crate) table_span: Range<usize>,
+    /// Parameters with the span of each key.
+    pub(crate) params: Vec<(String, Value, Range<usize>)>,
+}
+
+/// A connection before checking.
+pub(crate) struct RawConnection {
+    /// As written, for messages.
+    pub(crate) text: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) kind: ConnectionKind,
+    pub(crate) buffer: Option<i64>,
+    pub(crate) span: Range<usize>,
 }
 
 /// A `[blocks.NAME]` table: `type` and the parameters, every key and value with its span.
@@ -256,9 +321,10 @@ impl FlowgraphSpec {
             name: name.to_string(),
             text: text.to_string(),
         });
+        let origin = Origin::File(source.clone());
         let model: FileModel = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            LoadError::at(&source, span, None, e.message().to_string())
+            LoadError::at(&source, span, None, e.message().trim_end().to_string())
         })?;
 
         let vars = Vars::resolve(&source, &model.vars, overrides)?;
@@ -268,34 +334,132 @@ impl FlowgraphSpec {
 
         let mut blocks = Vec::with_capacity(entries.len());
         for (name, table) in entries {
-            blocks.push(Self::check_block(&source, registry, &vars, &name, table)?);
+            let raw = Self::read_block(&source, &vars, &name, table)?;
+            blocks.push(Self::check_block(&origin, registry, raw)?);
         }
 
-        let mut connections = Vec::new();
-        let mut driven: HashMap<(String, String), Range<usize>> = HashMap::new();
+        let mut connections = Vec::with_capacity(model.connections.len());
         for c in &model.connections {
-            let c_span = c.span();
-            let conn = Self::check_connection(&source, &blocks, c)?;
-            if conn.kind == ConnectionKind::Message {
-                // A message input may have any number of senders.
-                connections.push(conn);
+            connections.push(Self::read_connection(&origin, c)?);
+        }
+        Self::assemble(origin, blocks, connections)
+    }
+
+    /// A `[blocks.NAME]` table as a [`RawBlock`]: its `type`, and its parameters with
+    /// variables substituted.
+    fn read_block(
+        source: &Arc<SourceFile>,
+        vars: &Vars,
+        name: &Spanned<String>,
+        table: Spanned<BlockTable>,
+    ) -> Result<RawBlock, LoadError> {
+        let block = name.get_ref().as_str();
+        let table_span = table.span();
+        let table = table.into_inner();
+        let Some((_, type_value)) = table.iter().find(|(k, _)| k.get_ref() == "type") else {
+            return Err(LoadError::at(
+                source,
+                name.span(),
+                Some(block),
+                "missing `type = \"...\"`",
+            ));
+        };
+        let type_span = type_value.span();
+        let Some(type_name) = type_value.get_ref().as_str() else {
+            return Err(LoadError::at(
+                source,
+                type_span,
+                Some(block),
+                "`type` must be a string naming a block type",
+            ));
+        };
+        let mut params = Vec::new();
+        for (k, v) in &table {
+            if k.get_ref() == "type" {
                 continue;
             }
-            let key = (conn.to.block.clone(), conn.to.port.clone());
-            if let Some(first) = driven.get(&key) {
-                let (line, column) = source.line_column(first.start);
-                return Err(LoadError::at(
-                    &source,
-                    c_span,
-                    Some(&conn.to.block),
-                    format!(
-                        "input `{}` is connected twice (first at line {line}, column {column})",
-                        conn.to.port
-                    ),
-                ));
+            let value = v.get_ref().to_value().map_err(|(at, m)| {
+                LoadError::at(source, at.unwrap_or_else(|| v.span()), Some(block), m)
+            })?;
+            let value = vars
+                .substitute(value)
+                .map_err(|m| LoadError::at(source, v.span(), Some(block), m))?;
+            params.push((k.get_ref().clone(), value, k.span()));
+        }
+        Ok(RawBlock {
+            name: block.to_string(),
+            type_name: type_name.to_string(),
+            type_span,
+            table_span,
+            params,
+        })
+    }
+
+    /// An entry of `connections` as a [`RawConnection`]: split at its arrow.
+    fn read_connection(
+        origin: &Origin,
+        c: &Spanned<ConnectionEntry>,
+    ) -> Result<RawConnection, LoadError> {
+        let span = c.span();
+        let (text, buffer) = match c.get_ref() {
+            ConnectionEntry::Text(t) => (t, None),
+            ConnectionEntry::Table { connect, buffer } => (connect, *buffer),
+        };
+        let (kind, (from, to)) = if let Some(ends) = text.split_once("->") {
+            (ConnectionKind::Stream, ends)
+        } else if let Some(ends) = text.split_once("=>") {
+            (ConnectionKind::Message, ends)
+        } else {
+            return Err(origin.error(
+                span,
+                None,
+                format!(
+                    "`{text}` is not a connection; write \"block.port -> block.port\" for streams or \"block.port => block.port\" for messages"
+                ),
+            ));
+        };
+        Ok(RawConnection {
+            text: text.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+            kind,
+            buffer,
+            span,
+        })
+    }
+
+    /// Check every connection against the checked blocks, then the flowgraph as a whole:
+    /// inputs connected once, fill-in-place outputs feeding one input, and buffer sizes every
+    /// reader of an output can live with. Shared by files and [`FlowgraphBuilder`](crate::builder::FlowgraphBuilder).
+    pub(crate) fn assemble(
+        origin: Origin,
+        blocks: Vec<BlockSpec>,
+        raw_connections: Vec<RawConnection>,
+    ) -> Result<Self, LoadError> {
+        let mut connections = Vec::new();
+        let mut spans = Vec::new();
+        let mut driven: HashMap<(String, String), (Range<usize>, String)> = HashMap::new();
+        for c in &raw_connections {
+            let conn = Self::check_connection(&origin, &blocks, c)?;
+            if conn.kind == ConnectionKind::Stream {
+                // A message input may have any number of senders; a stream input only one.
+                let key = (conn.to.block.clone(), conn.to.port.clone());
+                if let Some((first, first_text)) = driven.get(&key) {
+                    return Err(origin.error(
+                        c.span.clone(),
+                        Some(&conn.to.block),
+                        format!(
+                            "input `{}` is connected twice: `{}` after `{first_text}`{}",
+                            conn.to.port,
+                            c.text,
+                            origin.position(first)
+                        ),
+                    ));
+                }
+                driven.insert(key, (c.span.clone(), c.text.clone()));
             }
-            driven.insert(key, c_span);
             connections.push(conn);
+            spans.push(c.span.clone());
         }
 
         // An output writing into a sink's device memory cannot feed anything else.
@@ -314,8 +478,7 @@ impl FlowgraphSpec {
                     .iter()
                     .find(|b| b.name == c.from.block)
                     .map_or(0..0, |b| b.span.clone());
-                return Err(LoadError::at(
-                    &source,
+                return Err(origin.error(
                     b,
                     Some(&c.from.block),
                     format!(
@@ -329,8 +492,7 @@ impl FlowgraphSpec {
         for b in &blocks {
             for input in &b.ports.inputs {
                 if !driven.contains_key(&(b.name.clone(), input.name.to_string())) {
-                    return Err(LoadError::at(
-                        &source,
+                    return Err(origin.error(
                         b.span.clone(),
                         Some(&b.name),
                         format!("input `{}` is not connected", input.name),
@@ -339,69 +501,162 @@ impl FlowgraphSpec {
             }
         }
 
+        Self::size_shared_buffers(&origin, &blocks, &mut connections, &spans)?;
+
         Ok(Self {
             blocks,
             connections,
-            source,
+            origin,
         })
     }
 
-    fn check_block(
-        source: &Arc<SourceFile>,
-        registry: &Registry,
-        vars: &Vars,
-        name: &Spanned<String>,
-        table: Spanned<BlockTable>,
-    ) -> Result<BlockSpec, LoadError> {
-        let block = name.get_ref().as_str();
-        let table_span = table.span();
-        let table = table.into_inner();
-        let Some((type_key, type_value)) = table.iter().find(|(k, _)| k.get_ref() == "type") else {
-            return Err(LoadError::at(
-                source,
-                name.span(),
-                Some(block),
-                "missing `type = \"...\"`",
-            ));
+    /// Decide the buffer size of every circular output once for all its readers.
+    ///
+    /// FutureSDR 0.0.40 creates an output's circular buffer when the first reader connects,
+    /// sized for the writer, that reader and their `buffer` requests; a later reader's request
+    /// and minimum chunk are only logged as a warning (`runtime/buffer/circular.rs`). So an
+    /// explicit `buffer` applies to the whole output (two different ones are refused), must
+    /// hold every reader's minimum chunk, and without one the output is sized for its most
+    /// demanding reader when the runtime's default buffer is too small for it.
+    fn size_shared_buffers(
+        origin: &Origin,
+        blocks: &[BlockSpec],
+        connections: &mut [Connection],
+        spans: &[Range<usize>],
+    ) -> Result<(), LoadError> {
+        let port = |e: &Endpoint, outputs: bool| {
+            blocks
+                .iter()
+                .find(|b| b.name == e.block)
+                .and_then(|b| {
+                    let ports = if outputs {
+                        &b.ports.outputs
+                    } else {
+                        &b.ports.inputs
+                    };
+                    ports.iter().find(|p| p.name == e.port)
+                })
+                .cloned()
         };
-        let _ = type_key;
-        let type_span = type_value.span();
-        let Some(type_name) = type_value.get_ref().as_str() else {
-            return Err(LoadError::at(
-                source,
-                type_span,
-                Some(block),
-                "`type` must be a string naming a block type",
-            ));
-        };
-        let Some(descriptor) = registry.get(type_name) else {
-            return Err(LoadError::at(
-                source,
-                type_span,
-                Some(block),
-                format!(
-                    "unknown block type `{type_name}`{}",
-                    did_you_mean(type_name, &registry.type_names())
-                ),
+        let describe = |c: &Connection| {
+            format!(
+                "{}.{} -> {}.{}",
+                c.from.block, c.from.port, c.to.block, c.to.port
             )
-            .with_help("`weir blocks` lists the block types"));
         };
-
-        let mut raw = Vec::new();
-        let mut spans: HashMap<&str, Range<usize>> = HashMap::new();
-        for (k, v) in &table {
-            if k.get_ref() == "type" {
+        let mut done: Vec<Endpoint> = Vec::new();
+        for i in 0..connections.len() {
+            let from = connections[i].from.clone();
+            if connections[i].kind != ConnectionKind::Stream || done.contains(&from) {
                 continue;
             }
-            let value = v.get_ref().to_value().map_err(|(at, m)| {
-                LoadError::at(source, at.unwrap_or_else(|| v.span()), Some(block), m)
-            })?;
-            let value = vars
-                .substitute(value)
-                .map_err(|m| LoadError::at(source, v.span(), Some(block), m))?;
-            spans.insert(k.get_ref().as_str(), k.span());
-            raw.push((k.get_ref().as_str(), value));
+            done.push(from.clone());
+            let Some(out) = port(&from, true) else {
+                continue;
+            };
+            // Device blocks have their own size, checked per connection.
+            if out.fixed_buffer_items.is_some() {
+                continue;
+            }
+            let readers: Vec<usize> = (i..connections.len())
+                .filter(|&j| {
+                    connections[j].kind == ConnectionKind::Stream && connections[j].from == from
+                })
+                .collect();
+            let mut asked: Option<usize> = None;
+            for &j in &readers {
+                let Some(size) = connections[j].buffer else {
+                    continue;
+                };
+                match asked {
+                    Some(first) if first != size => {
+                        let k = readers
+                            .iter()
+                            .copied()
+                            .find(|&k| connections[k].buffer == Some(first))
+                            .unwrap_or(i);
+                        return Err(origin.error(
+                            spans[j].clone(),
+                            Some(&from.block),
+                            format!(
+                                "`{}.{}` has one buffer for all its readers, but `{}` asks for buffer = {size} and `{}`{} for buffer = {first}; ask for one size (on one connection is enough)",
+                                from.block,
+                                from.port,
+                                describe(&connections[j]),
+                                describe(&connections[k]),
+                                origin.position(&spans[k]),
+                            ),
+                        ));
+                    }
+                    _ => asked = Some(size),
+                }
+            }
+            let effective = match asked {
+                Some(size) => {
+                    for &j in &readers {
+                        let c = &connections[j];
+                        let min = port(&c.to, false).map_or(1, |p| p.min_items);
+                        if size < min {
+                            return Err(origin.error(
+                                spans[j].clone(),
+                                Some(&c.to.block),
+                                format!(
+                                    "`{}.{}` needs {min} items per call but the buffer from `{}.{}` holds {size}: the flowgraph would stall",
+                                    c.to.block, c.to.port, from.block, from.port
+                                ),
+                            ));
+                        }
+                    }
+                    Some(size)
+                }
+                None => {
+                    // The writer and a reader each hold up to their minimum less one item
+                    // while waiting for the other: the buffer needs room for both.
+                    let need = readers
+                        .iter()
+                        .map(|&j| port(&connections[j].to, false).map_or(1, |p| p.min_items))
+                        .max()
+                        .unwrap_or(1)
+                        + out.min_items.max(1)
+                        - 1;
+                    let default =
+                        futuresdr::runtime::config::config().buffer_size / out.item.size().max(1);
+                    (need > default).then_some(need)
+                }
+            };
+            for &j in &readers {
+                connections[j].effective_buffer = effective;
+            }
         }
+        Ok(())
+    }
+
+    /// Check one block against the registry: its type, parameters and ports.
+    pub(crate) fn check_block(
+        origin: &Origin,
+        registry: &Registry,
+        raw: RawBlock,
+    ) -> Result<BlockSpec, LoadError> {
+        let block = raw.name.as_str();
+        let type_name = raw.type_name.as_str();
+        let type_span = raw.type_span.clone();
+        let Some(descriptor) = registry.get(type_name) else {
+            return Err(origin
+                .error(
+                    type_span,
+                    Some(block),
+                    format!(
+                        "unknown block type `{type_name}`{}",
+                        did_you_mean(type_name, &registry.type_names())
+                    ),
+                )
+                .with_help("`weir blocks` lists the block types"));
+        };
+        let spans: HashMap<&str, Range<usize>> = raw
+            .params
+            .iter()
+            .map(|(k, _, span)| (k.as_str(), span.clone()))
+            .collect();
         let locate = |e: BuildError| match &e {
             BuildError::Param { name, .. } => {
                 // Parameter errors point at the parameter's key (the block table when the
@@ -409,12 +664,14 @@ impl FlowgraphSpec {
                 let span = spans
                     .get(name.as_str())
                     .cloned()
-                    .unwrap_or_else(|| table_span.clone());
-                LoadError::at(source, span, Some(block), e.to_string())
+                    .unwrap_or_else(|| raw.table_span.clone());
+                origin.error(span, Some(block), e.to_string())
             }
-            BuildError::Other(m) => LoadError::at(source, type_span.clone(), Some(block), m),
+            BuildError::Other(m) => origin.error(type_span.clone(), Some(block), m),
         };
-        let params = descriptor.resolve(raw).map_err(locate)?;
+        let params = descriptor
+            .resolve(raw.params.iter().map(|(k, v, _)| (k.as_str(), v.clone())))
+            .map_err(locate)?;
         let ports = (descriptor.ports)(&params).map_err(locate)?;
         let param_spans = spans.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         Ok(BlockSpec {
@@ -428,31 +685,20 @@ impl FlowgraphSpec {
     }
 
     fn check_connection(
-        source: &Arc<SourceFile>,
+        origin: &Origin,
         blocks: &[BlockSpec],
-        c: &Spanned<ConnectionEntry>,
+        c: &RawConnection,
     ) -> Result<Connection, LoadError> {
-        let span = c.span();
-        let (text, buffer) = match c.get_ref() {
-            ConnectionEntry::Text(t) => (t, None),
-            ConnectionEntry::Table { connect, buffer } => (connect, *buffer),
-        };
-        let err = |block: Option<&str>, m: String| LoadError::at(source, span.clone(), block, m);
-        let (kind, (from, to)) = if let Some(ends) = text.split_once("->") {
-            (ConnectionKind::Stream, ends)
-        } else if let Some(ends) = text.split_once("=>") {
-            (ConnectionKind::Message, ends)
-        } else {
-            return Err(err(
-                None,
-                format!(
-                    "`{text}` is not a connection; write \"block.port -> block.port\" for streams or \"block.port => block.port\" for messages"
-                ),
-            ));
-        };
+        let text = &c.text;
+        let kind = c.kind;
+        let buffer = c.buffer;
+        let err = |block: Option<&str>, m: String| origin.error(c.span.clone(), block, m);
         let endpoint = |s: &str| -> Result<Endpoint, LoadError> {
             let s = s.trim();
-            let Some((block, port)) = s.split_once('.') else {
+            let Some((block, port)) = s
+                .split_once('.')
+                .filter(|(b, p)| !b.trim().is_empty() && !p.trim().is_empty())
+            else {
                 return Err(err(
                     None,
                     format!("`{s}` is not `block.port` in connection `{text}`"),
@@ -463,8 +709,8 @@ impl FlowgraphSpec {
                 port: port.trim().to_string(),
             })
         };
-        let from = endpoint(from)?;
-        let to = endpoint(to)?;
+        let from = endpoint(&c.from)?;
+        let to = endpoint(&c.to)?;
         let find = |e: &Endpoint| {
             blocks.iter().find(|b| b.name == e.block).ok_or_else(|| {
                 let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
@@ -510,6 +756,7 @@ impl FlowgraphSpec {
                 to,
                 kind,
                 buffer: None,
+                effective_buffer: None,
             });
         }
         let out = src
@@ -603,12 +850,17 @@ impl FlowgraphSpec {
             to,
             kind,
             buffer,
+            // Decided for the whole output by `size_shared_buffers`.
+            effective_buffer: buffer,
         })
     }
 
-    /// The file name this flowgraph came from.
+    /// The file name this flowgraph came from; empty for a flowgraph built in code.
     pub fn file_name(&self) -> &str {
-        &self.source.name
+        match &self.origin {
+            Origin::File(source) => &source.name,
+            Origin::Code => "",
+        }
     }
 
     /// A block by instance name.
@@ -617,7 +869,8 @@ impl FlowgraphSpec {
     }
 
     pub(crate) fn error_at_block(&self, block: &BlockSpec, message: String) -> LoadError {
-        LoadError::at(&self.source, block.span.clone(), Some(&block.name), message)
+        self.origin
+            .error(block.span.clone(), Some(&block.name), message)
     }
 
     /// A factory's error, located at the parameter it names when the file sets it.
@@ -626,8 +879,7 @@ impl FlowgraphSpec {
             BuildError::Param { name, .. } => block.param_spans.get(name).cloned(),
             BuildError::Other(_) => None,
         };
-        LoadError::at(
-            &self.source,
+        self.origin.error(
             span.unwrap_or_else(|| block.span.clone()),
             Some(&block.name),
             e.to_string(),
@@ -671,12 +923,11 @@ impl Vars {
         for (name, raw) in overrides {
             let Some(current) = values.get(name) else {
                 let names: Vec<&str> = values.keys().map(String::as_str).collect();
-                return Err(LoadError::at(
-                    source,
-                    0..0,
+                return Err(LoadError::unlocated(
+                    &source.name,
                     None,
                     format!(
-                        "--set {name}={raw}: the flowgraph has no variable `{name}` (variables: {}){}",
+                        "command line: --set {name}={raw}: the flowgraph has no variable `{name}` (variables: {}){}",
                         list(&names),
                         did_you_mean(name, &names)
                     ),

@@ -3,7 +3,7 @@
 //! - [`Registry`] of block types, filled by [`Plugin`]s, each type describing its parameters and
 //!   ports and building itself onto a FutureSDR [`Flowgraph`](futuresdr::runtime::Flowgraph);
 //! - [`FlowgraphSpec`]: TOML flowgraph files, checked against the registry before anything runs,
-//!   every error located at file:line:column;
+//!   every error located at file:line:column; [`FlowgraphBuilder`]: the same, built in code;
 //! - [`BuiltFlowgraph`] / [`RunReport`]: run on FutureSDR and report per-block statistics;
 //! - [`buffer`]: the by-reference buffer through which device memory reaches DSP blocks
 //!   without a copy;
@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 pub mod buffer;
+pub mod builder;
 pub mod describe;
 pub mod dynamic;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod stats;
 pub mod suggest;
 
 pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
+pub use builder::FlowgraphBuilder;
 pub use error::{LoadError, RunError};
 pub use fill_buffer::{EmptyBlock, FillBlockReader, FillBlockWriter, FillableBlock, FilledBlock};
 pub use flowgraph::FlowgraphSpec;

@@ -93,6 +93,35 @@ impl fmt::Display for Value {
     }
 }
 
+// Conversions for parameters given in code (`FlowgraphBuilder::block`), so `65536.into()`,
+// `0.5.into()` or `"cf32".into()` read like the TOML they stand for.
+macro_rules! value_from {
+    ($($t:ty => $v:ident($conv:expr)),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from(x: $t) -> Self {
+                Value::$v($conv(x))
+            }
+        })*
+    };
+}
+
+value_from! {
+    i64 => Int(std::convert::identity),
+    i32 => Int(i64::from),
+    i16 => Int(i64::from),
+    u32 => Int(i64::from),
+    u16 => Int(i64::from),
+    u8 => Int(i64::from),
+    f64 => Float(std::convert::identity),
+    f32 => Float(f64::from),
+    bool => Bool(std::convert::identity),
+    String => Str(std::convert::identity),
+    &str => Str(str::to_string),
+    Vec<f64> => List(std::convert::identity),
+    &[f64] => List(<[f64]>::to_vec),
+    ItemType => Str(|t: ItemType| t.name().to_string()),
+}
+
 /// Describes one parameter of a block type.
 #[derive(Debug, Clone)]
 pub struct ParamSpec {
@@ -108,6 +137,9 @@ pub struct ParamSpec {
     pub min: Option<f64>,
     /// Largest allowed value (numbers only).
     pub max: Option<f64>,
+    /// A value to describe the block's ports with when the parameter is required (`weir
+    /// blocks`); `None`: one derived from the type and range.
+    pub example: Option<Value>,
 }
 
 impl ParamSpec {
@@ -120,6 +152,7 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            example: None,
         }
     }
 
@@ -132,6 +165,33 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            example: None,
+        }
+    }
+
+    /// Describe the block's ports with `value` for this (required) parameter.
+    pub fn with_example(mut self, value: Value) -> Self {
+        self.example = Some(value);
+        self
+    }
+
+    /// A valid value to describe the block's ports with: the given example, or one derived from
+    /// the type within the range (the smallest allowed number, at least 1; `cf32`; `[1.0]`).
+    pub fn example_value(&self) -> Value {
+        if let Some(v) = &self.example {
+            return v.clone();
+        }
+        let number = || {
+            let lowest = self.min.map_or(1.0, |m| m.max(1.0));
+            self.max.map_or(lowest, |m| lowest.min(m))
+        };
+        match self.ty {
+            ParamType::Int => Value::Int(number().ceil() as i64),
+            ParamType::Float => Value::Float(number()),
+            ParamType::Str => Value::Str(String::new()),
+            ParamType::Bool => Value::Bool(false),
+            ParamType::Item => Value::Str(ItemType::Cf32.name().to_string()),
+            ParamType::FloatList => Value::List(vec![number()]),
         }
     }
 

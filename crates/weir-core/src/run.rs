@@ -127,7 +127,7 @@ impl FlowgraphSpec {
                     .map_or(BufferKind::Circular, |p| p.buffer);
                 if let Some(input) = b.ports.inputs.iter().find(|p| p.name == c.to.port) {
                     input_buffers.insert(input.name, kind);
-                    if let Some(n) = c.buffer {
+                    if let Some(n) = c.effective_buffer {
                         input_sizes.push((input.name, n));
                     }
                 }

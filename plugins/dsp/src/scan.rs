@@ -310,7 +310,8 @@ pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
             "format",
             ParamType::Str,
             "kernel scan type string, e.g. `le:s12/16>>4`, for every channel; or a comma-separated list, one per channel in scan order",
-        ),
+        )
+        .with_example(Value::Str("le:s12/16>>4".into())),
         ParamSpec::optional(
             "channels",
             ParamType::Int,

@@ -22,7 +22,9 @@ pub(crate) fn params(with_sample_rate: bool) -> Vec<ParamSpec> {
             ParamType::FloatList,
             Value::List(Vec::new()),
             "filter taps; leave empty to design a low-pass from `cutoff` and `transition`",
-        ),
+        )
+        // Enough taps for every filter bank's channels/filters, to describe its ports with.
+        .with_example(Value::List(vec![1.0 / 64.0; 64])),
         ParamSpec::optional(
             "cutoff",
             ParamType::Float,

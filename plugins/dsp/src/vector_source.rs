@@ -130,7 +130,8 @@ pub fn descriptor() -> BlockDescriptor {
                 "items",
                 ParamType::FloatList,
                 "the items; complex types take interleaved re, im pairs",
-            ),
+            )
+            .with_example(Value::List(vec![1.0, 0.0])),
             ParamSpec::optional(
                 "item",
                 ParamType::Item,
