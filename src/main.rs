@@ -450,6 +450,17 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
             for n in &ports.message_outputs {
                 println!("    msg out {n}");
             }
+            if !ports.depends_on.is_empty() {
+                println!("    ports depend on: {}", ports.depends_on.join(", "));
+            }
+            if !ports.example_params.is_empty() {
+                let examples: Vec<String> = ports
+                    .example_params
+                    .iter()
+                    .map(|(name, value)| format!("{name} = {value}"))
+                    .collect();
+                println!("    ports shown for: {}", examples.join(", "));
+            }
         }
     }
     ExitCode::SUCCESS

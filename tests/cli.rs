@@ -220,3 +220,23 @@ fn run_on_one_executor_thread_moves_every_sample() {
         Some(2)
     );
 }
+
+#[test]
+fn blocks_text_shows_ports_of_blocks_with_required_parameters() {
+    // `head` requires `items`, and its ports' item type is its `item` parameter.
+    let out = weir(&["blocks", "head"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("    in  in ("), "{text}");
+    assert!(text.contains("    out out ("), "{text}");
+    let depends = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("ports depend on:"))
+        .unwrap_or_else(|| panic!("no `ports depend on` line: {text}"));
+    assert!(depends.contains("item"), "{depends}");
+    let shown = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("ports shown for:"))
+        .unwrap_or_else(|| panic!("no `ports shown for` line: {text}"));
+    assert!(shown.contains("items = "), "{shown}");
+}
