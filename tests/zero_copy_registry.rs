@@ -27,7 +27,6 @@ use weir_core::buffer::address_probe::{self, Access, Record};
 const TAPS: [f64; 5] = [0.5, 0.25, 0.125, 1.0, -0.5];
 /// 256 ramp samples (two 16-bit words each) per DMA block = 128 cf32 items.
 const SAMPLES_PER_BLOCK: usize = 256;
-const BLOCK_ITEMS: usize = SAMPLES_PER_BLOCK / 2;
 const BLOCKS: usize = 4;
 
 /// Item m of the ramp viewed as cf32, in f64.
@@ -209,14 +208,15 @@ fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
     }
 
     // Control: through a copy, the FIR reads a circular buffer and the check fails, while
-    // the copy (first after the source) reads in place.
+    // the copy (first after the source) reads in place. 1000 outputs need 8 DMA blocks, so
+    // every one of the 4 was lent at least once, as `reads` checks.
     let run = run_probed(
         &format!(
             "[blocks.c]\ntype = \"copy\"\nitem = \"cf32\"\n[blocks.f]\ntype = \"fir\"\n{}",
             taps_toml()
         ),
         &["c", "f"],
-        100,
+        1000,
         &out,
     );
     let e = run.reads("f").err().expect("control: copied stream");
