@@ -90,8 +90,8 @@ macro_rules! with_writer {
 ///
 /// A registry-built block gets its reader type inside its factory (`with_reader!`), out of a
 /// test's reach, so a test cannot hand it an address log as it can to a block it builds itself.
-/// Once [`enable`]d, this records the memory of every block a [`MappedBlockWriter`] submits and
-/// every slice a [`MappedBlockReader`] hands out, with the FutureSDR id of the block owning the
+/// Once [`enable`](crate::buffer::address_probe::enable)d, this records the memory of every
+/// block a [`MappedBlockWriter`] submits and every slice a [`MappedBlockReader`] hands out, with the FutureSDR id of the block owning the
 /// writer or reader: a test then checks that the slices a block read lie inside the blocks its
 /// source submitted. Off by default (one relaxed atomic load per slice). Block ids are per
 /// flowgraph, so a test that enables it should be alone in its test binary and run one
