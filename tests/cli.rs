@@ -12,12 +12,21 @@ fn every_shipped_flowgraph_runs_through_the_cli() {
         .collect();
     files.sort();
     assert!(!files.is_empty());
+    // A flowgraph that writes a file names it in its `out` variable: point it into a directory
+    // of this test's own, not at a shared default path such as /tmp.
+    let scratch = tempfile::tempdir().expect("tempdir");
     for file in files {
-        let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-            .arg("run")
-            .arg(&file)
-            .output()
-            .expect("run weir");
+        let text = std::fs::read_to_string(&file).expect("flowgraph file");
+        let written = text.lines().any(|l| l.starts_with("out = ")).then(|| {
+            let stem = file.file_stem().expect("file name").to_string_lossy();
+            scratch.path().join(format!("{stem}.out"))
+        });
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
+        cmd.arg("run").arg(&file);
+        if let Some(path) = &written {
+            cmd.arg("--set").arg(format!("out={}", path.display()));
+        }
+        let out = cmd.output().expect("run weir");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -26,6 +35,14 @@ fn every_shipped_flowgraph_runs_through_the_cli() {
             file.display()
         );
         assert!(stdout.contains("items in"), "{stdout}");
+        if let Some(path) = written {
+            assert!(
+                path.exists(),
+                "{}: wrote no {}",
+                file.display(),
+                path.display()
+            );
+        }
     }
 }
 

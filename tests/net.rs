@@ -252,8 +252,21 @@ path = "{}"
     )
 }
 
+/// DMA block size of the ZeroMQ test, in ci16 samples: odd, so that whole blocks never add up
+/// to the ramp's period (32768 samples) within a run (see below).
+const ZMQ_BLOCK: usize = 10_007;
+
 /// The subscriber starts first; it may still miss the first messages (PUB/SUB joins late), so
-/// the test checks that what arrives is an unbroken run of the ramp, not where it starts.
+/// it may start at any block, but from its first sample on the data must be exact:
+///
+/// - the publisher reads the DMABUF blocks by reference, so each ZeroMQ message is one whole
+///   DMA block, and ZeroMQ delivers whole messages or none: the stream starts on a whole
+///   sample, an I value (even on the ramp);
+/// - from there every value follows on the ramp. The ramp repeats every 32768 samples; losing
+///   `L` whole blocks of 10007 samples keeps the ramp unbroken only if 32768 divides
+///   `L × 10007`, i.e. `L` is a multiple of 32768 blocks (10007 is odd) — more blocks than the
+///   publisher produces within the test's deadline. So any lost message breaks the check;
+/// - exactly `items` items arrive (the subscriber's head ends the run).
 #[test]
 fn zeromq_carries_the_dmabuf_ramp() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -265,8 +278,8 @@ fn zeromq_carries_the_dmabuf_ramp() {
         "rx.toml",
         &subscriber(port, &out, items, 100.0),
     ));
-    // Paced at 2 M samples/s so the publisher never outruns ZeroMQ's high-water mark; the
-    // DMABUF source feeds the publisher directly (by reference).
+    // Paced at 2 M samples/s so the publisher never outruns ZeroMQ's high-water mark (that
+    // would lose messages, and fail the test); the DMABUF source feeds the publisher directly.
     let tx = spawn(&write(
         dir.path(),
         "tx.toml",
@@ -275,7 +288,7 @@ fn zeromq_carries_the_dmabuf_ramp() {
 connections = ["src.out -> tx.in"]
 [blocks.src]
 type = "dmabuf_source"
-samples_per_block = 16384
+samples_per_block = {ZMQ_BLOCK}
 blocks = 8
 sample_rate = 2e6
 [blocks.tx]
@@ -288,7 +301,15 @@ address = "tcp://127.0.0.1:{port}"
     let rx = finish(rx, "subscriber");
     kill(tx);
     assert!(rx.status.success(), "{}", text(&rx));
-    assert_contiguous(&ramp_values(&out, items as usize));
+    let values = ramp_values(&out, items as usize);
+    // Sample k of the ramp has I = 2k and Q = 2k + 1 (mod 2^16).
+    assert_eq!(
+        values[0] % 2,
+        0,
+        "the first value {} is a Q value: a partial sample",
+        values[0]
+    );
+    assert_contiguous(&values);
 }
 
 #[test]

@@ -300,3 +300,48 @@ item = "cf32"
     assert!(stderr.contains("no seify device"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `seify_sink` frequency and gain set by message while samples flow, read back from the
+/// dummy device through the sink's `config` port (its `freq`/`gain` ports only set).
+#[test]
+fn sink_frequency_and_gain_change_by_message() {
+    let text = r#"
+connections = ["tone.out -> radio.in"]
+[blocks.tone]
+type = "signal_source"
+frequency = 1000
+sample_rate = 1e6
+[blocks.radio]
+type = "seify_sink"
+args = "driver=dummy"
+frequency = 433e6
+sample_rate = 1e6
+gain = 10
+"#;
+    let running = load(text)
+        .expect("loads")
+        .build(&weir::registry())
+        .expect("builds")
+        .start()
+        .expect("starts");
+    let read_back = |key: &str| match running.call("radio", "config", Pmt::Null) {
+        Ok(Pmt::MapStrPmt(m)) => m.get(key).cloned(),
+        other => panic!("config: {other:?}"),
+    };
+    assert_eq!(read_back("freq"), Some(Pmt::F64(433e6)));
+    assert_eq!(read_back("gain"), Some(Pmt::F64(10.0)));
+    assert_eq!(
+        running
+            .call("radio", "freq", Pmt::F64(434.5e6))
+            .expect("set"),
+        Pmt::Ok
+    );
+    assert_eq!(
+        running.call("radio", "gain", Pmt::F64(21.0)).expect("set"),
+        Pmt::Ok
+    );
+    assert_eq!(read_back("freq"), Some(Pmt::F64(434.5e6)));
+    assert_eq!(read_back("gain"), Some(Pmt::F64(21.0)));
+    running.stop().expect("stop");
+    running.wait().expect("stops cleanly");
+}

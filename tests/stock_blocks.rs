@@ -710,3 +710,367 @@ fn stock_blocks_describe_themselves() {
         (vec!["in"], vec!["out"])
     );
 }
+
+#[test]
+fn vector_sink_hands_its_items_to_the_embedding_application() {
+    let text = r#"
+connections = ["src.out -> keep.in"]
+[blocks.src]
+type = "vector_source"
+item = "f32"
+items = [1.5, -2, 3.25, 0]
+[blocks.keep]
+type = "vector_sink"
+item = "f32"
+key = "stock_blocks::vector_sink"
+"#;
+    run(text);
+    // The wrong item type is an error, and leaves the items there.
+    let e = weir_plugin_dsp::vector_sink::take::<weir_core::Cf32>("stock_blocks::vector_sink")
+        .expect_err("f32 items, not cf32");
+    assert!(e.contains("holds other items than"), "{e}");
+    assert_eq!(
+        weir_plugin_dsp::vector_sink::take::<f32>("stock_blocks::vector_sink"),
+        Ok(vec![1.5, -2.0, 3.25, 0.0])
+    );
+    // Taken: gone.
+    let e = weir_plugin_dsp::vector_sink::take::<f32>("stock_blocks::vector_sink")
+        .expect_err("taken already");
+    assert!(
+        e.contains("no finished vector_sink with key `stock_blocks::vector_sink`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn more_blocks_describe_themselves() {
+    // (type, [(param, type, default)], ports with default parameters): ports only for blocks
+    // without required parameters (those describe theirs only once the parameters are given).
+    type Param = (&'static str, &'static str, Option<&'static str>);
+    type PortItems = (Vec<&'static str>, Vec<&'static str>);
+    let item: Param = ("item", "item type", Some("\"cf32\""));
+    let cases: Vec<(&str, Vec<Param>, Option<PortItems>)> = vec![
+        (
+            "fft",
+            vec![
+                ("len", "integer", None),
+                ("direction", "string", Some("\"forward\"")),
+                ("shift", "boolean", Some("false")),
+                ("normalize", "float", Some("0")),
+            ],
+            None,
+        ),
+        (
+            "signal_source",
+            vec![
+                ("frequency", "float", None),
+                ("sample_rate", "float", None),
+                ("amplitude", "float", Some("1")),
+                ("phase", "float", Some("0")),
+            ],
+            None,
+        ),
+        (
+            "message_strobe",
+            vec![
+                ("value", "float", None),
+                ("interval", "float", Some("1")),
+                ("count", "integer", Some("0")),
+            ],
+            None,
+        ),
+        ("head", vec![("items", "integer", None), item], None),
+        ("null_sink", vec![item], Some((vec!["cf32"], vec![]))),
+        ("file_sink", vec![("path", "string", None), item], None),
+        (
+            "vector_sink",
+            vec![item, ("key", "string", Some("\"\""))],
+            Some((vec!["cf32"], vec![])),
+        ),
+        (
+            "zmq_pub_sink",
+            vec![("address", "string", None), item],
+            None,
+        ),
+        (
+            "zmq_sub_source",
+            vec![
+                ("address", "string", None),
+                item,
+                ("timeout", "float", Some("10")),
+            ],
+            None,
+        ),
+        (
+            "tcp_sink",
+            vec![
+                ("address", "string", None),
+                item,
+                ("timeout", "float", Some("0")),
+            ],
+            None,
+        ),
+        (
+            "tcp_source",
+            vec![
+                ("address", "string", None),
+                item,
+                ("timeout", "float", Some("10")),
+            ],
+            None,
+        ),
+    ];
+    let registry = weir::registry();
+    for (name, params, ports) in cases {
+        let info = registry
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is registered"))
+            .info();
+        assert_eq!(info.type_name, name);
+        assert!(info.doc.len() > 10, "{name}: {:?}", info.doc);
+        let got: Vec<(String, String, Option<String>)> = info
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), p.ty.clone(), p.default.clone()))
+            .collect();
+        let want: Vec<(String, String, Option<String>)> = params
+            .iter()
+            .map(|(n, t, d)| (n.to_string(), t.to_string(), d.map(str::to_string)))
+            .collect();
+        assert_eq!(got, want, "{name}");
+        if let Some((ins, outs)) = ports {
+            let p = info
+                .ports
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: ports"));
+            let items = |v: &[(String, String)]| -> Vec<String> {
+                v.iter().map(|(_, t)| t.clone()).collect()
+            };
+            assert_eq!(items(&p.inputs), ins, "{name}");
+            assert_eq!(items(&p.outputs), outs, "{name}");
+        }
+    }
+}
+
+/// Runs `text` and takes the items of its `vector_sink` with `key`.
+fn run_and_take<T: 'static>(text: &str, key: &str) -> Vec<T> {
+    run(text);
+    weir_plugin_dsp::vector_sink::take::<T>(key).expect("vector_sink items")
+}
+
+/// `signal_source` (`tone`, cf32, 10 kHz sample rate) -> BLOCK -> head -> vector_sink `key`.
+fn tone_through(tone: &str, block: &str, item: &str, items: usize, key: &str) -> String {
+    format!(
+        r#"
+connections = ["src.out -> b.in", "b.out -> head.in", "head.out -> keep.in"]
+[blocks.src]
+type = "signal_source"
+sample_rate = 10000
+{tone}
+[blocks.b]
+{block}
+[blocks.head]
+type = "head"
+item = "{item}"
+items = {items}
+[blocks.keep]
+type = "vector_sink"
+item = "{item}"
+key = "{key}"
+"#
+    )
+}
+
+#[test]
+fn fir_cutoff_passes_the_passband_and_stops_the_stopband() {
+    // Low-pass at 1 kHz (transition 500 Hz, ripple 1e-4) at 10 kHz: a 500 Hz tone passes with
+    // gain 1, a 3 kHz tone is attenuated by the design's ~80 dB. Every output has a full window
+    // of taps, so there is no start-up transient.
+    let lp = "type = \"fir\"\ncutoff = 1000\ntransition = 500\nsample_rate = 10000";
+    let pass: Vec<weir_core::Cf32> = run_and_take(
+        &tone_through("frequency = 500", lp, "cf32", 2000, "stock::fir_pass"),
+        "stock::fir_pass",
+    );
+    assert_eq!(pass.len(), 2000);
+    for (k, y) in pass.iter().enumerate() {
+        assert!((y.norm() - 1.0).abs() < 2e-3, "passband output {k}: |{y}|");
+    }
+    let stop: Vec<weir_core::Cf32> = run_and_take(
+        &tone_through("frequency = 3000", lp, "cf32", 2000, "stock::fir_stop"),
+        "stock::fir_stop",
+    );
+    assert_eq!(stop.len(), 2000);
+    for (k, y) in stop.iter().enumerate() {
+        assert!(y.norm() < 1e-3, "stopband output {k}: |{y}| = {}", y.norm());
+    }
+    // The same 3 kHz tone with the cutoff above it passes: the cutoff is what stopped it.
+    let wide = "type = \"fir\"\ncutoff = 4000\ntransition = 500\nsample_rate = 10000";
+    let passed: Vec<weir_core::Cf32> = run_and_take(
+        &tone_through("frequency = 3000", wide, "cf32", 2000, "stock::fir_wide"),
+        "stock::fir_wide",
+    );
+    for (k, y) in passed.iter().enumerate() {
+        assert!(
+            (y.norm() - 1.0).abs() < 2e-3,
+            "wide passband output {k}: |{y}|"
+        );
+    }
+}
+
+#[test]
+fn fft_direction_and_normalize_take_effect() {
+    // x = δ[n − 1] over 4 points: forward X[k] = e^{−j2πk/4} = [1, −j, −1, j]; inverse
+    // e^{+j2πk/4} = [1, j, −1, −j]; `normalize` scales every output.
+    let fft = |params: &str, key: &str| -> Vec<(f32, f32)> {
+        let text = format!(
+            r#"
+connections = ["src.out -> t.in", "t.out -> keep.in"]
+[blocks.src]
+type = "vector_source"
+items = [0, 0, 1, 0, 0, 0, 0, 0]
+[blocks.t]
+type = "fft"
+len = 4
+{params}
+[blocks.keep]
+type = "vector_sink"
+key = "{key}"
+"#
+        );
+        run_and_take::<weir_core::Cf32>(&text, key)
+            .iter()
+            .map(|c| (c.re, c.im))
+            .collect()
+    };
+    let check = |got: Vec<(f32, f32)>, want: [(f32, f32); 4]| {
+        assert_eq!(got.len(), 4);
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                close(g.0, w.0) && close(g.1, w.1),
+                "{got:?}, expected {want:?}"
+            );
+        }
+    };
+    check(
+        fft("", "stock::fft_fwd"),
+        [(1.0, 0.0), (0.0, -1.0), (-1.0, 0.0), (0.0, 1.0)],
+    );
+    check(
+        fft("direction = \"inverse\"", "stock::fft_inv"),
+        [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)],
+    );
+    check(
+        fft(
+            "direction = \"inverse\"\nnormalize = 0.25",
+            "stock::fft_inv_norm",
+        ),
+        [(0.25, 0.0), (0.0, 0.25), (-0.25, 0.0), (0.0, -0.25)],
+    );
+    // An unknown direction is refused when the flowgraph is built, naming the parameter.
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(
+        "connections = [\"s.out -> t.in\", \"t.out -> n.in\"]\n[blocks.s]\ntype = \"null_source\"\n\
+         [blocks.n]\ntype = \"null_sink\"\n[blocks.t]\ntype = \"fft\"\nlen = 4\ndirection = \"backward\"\n",
+        "bad.toml",
+        &registry,
+    )
+    .expect("the types are right");
+    let e = spec.build(&registry).err().expect("refused");
+    assert_eq!(e.block.as_deref(), Some("t"), "{e}");
+    assert_eq!(e.line, 9, "at `direction`: {e}");
+    assert!(e.message.contains("`forward` or `inverse`"), "{e}");
+    assert!(e.message.contains("direction"), "{e}");
+}
+
+#[test]
+fn signal_source_amplitude_and_phase_take_effect() {
+    // y[n] = a · e^{j(2π f/fs n + φ)}: 1 kHz at 8 kHz, a = 0.5, φ = π/3.
+    let text = r#"
+connections = ["src.out -> head.in", "head.out -> keep.in"]
+[blocks.src]
+type = "signal_source"
+frequency = 1000
+sample_rate = 8000
+amplitude = 0.5
+phase = 1.0471975511965976
+[blocks.head]
+type = "head"
+items = 1000
+[blocks.keep]
+type = "vector_sink"
+key = "stock::signal_source"
+"#;
+    let y: Vec<weir_core::Cf32> = run_and_take(text, "stock::signal_source");
+    assert_eq!(y.len(), 1000);
+    for (n, v) in y.iter().enumerate() {
+        let p = std::f64::consts::TAU * 1000.0 / 8000.0 * n as f64 + std::f64::consts::PI / 3.0;
+        let (re, im) = (0.5 * p.cos(), 0.5 * p.sin());
+        assert!(
+            (f64::from(v.re) - re).abs() < 1e-4 && (f64::from(v.im) - im).abs() < 1e-4,
+            "sample {n}: {v}, expected {re} + {im}j"
+        );
+    }
+}
+
+#[test]
+fn spectrum_in_parallel_equals_serial_and_finds_the_bin() {
+    // A tone at exactly bin 5 of 64 (10000 · 5 / 64 Hz), unit amplitude: |X[5]| = 64, so
+    // 10·log10(|X|²/64²) = 0 dB there and far below elsewhere.
+    let spectrum = |parallel: bool, key: &str| -> Vec<f32> {
+        run_and_take(
+            &tone_through(
+                "frequency = 781.25",
+                &format!("type = \"spectrum\"\nlen = 64\nparallel = {parallel}"),
+                "f32",
+                64 * 50,
+                key,
+            ),
+            key,
+        )
+    };
+    let serial = spectrum(false, "stock::spectrum_serial");
+    let parallel = spectrum(true, "stock::spectrum_parallel");
+    assert_eq!(parallel.len(), 64 * 50);
+    assert_eq!(
+        parallel, serial,
+        "frames in parallel give the serial result"
+    );
+    for (f, frame) in parallel.chunks_exact(64).enumerate() {
+        assert!(frame[5].abs() < 0.01, "frame {f}: bin 5 at {} dB", frame[5]);
+        for (k, db) in frame.iter().enumerate().filter(|(k, _)| *k != 5) {
+            assert!(*db < -60.0, "frame {f}: bin {k} at {db} dB");
+        }
+    }
+}
+
+#[test]
+fn dc_blocker_from_toml_removes_a_constant() {
+    // A constant 1: y[0] = 1, then y[n] = α y[n−1] = α^n (the state starts at zero).
+    let text = r#"
+connections = ["src.out -> dc.in", "dc.out -> head.in", "head.out -> keep.in"]
+[blocks.src]
+type = "vector_source"
+item = "f32"
+items = [1.0]
+repeat = true
+[blocks.dc]
+type = "dc_blocker"
+item = "f32"
+alpha = 0.9
+[blocks.head]
+type = "head"
+item = "f32"
+items = 200
+[blocks.keep]
+type = "vector_sink"
+item = "f32"
+key = "stock::dc_blocker"
+"#;
+    let y: Vec<f32> = run_and_take(text, "stock::dc_blocker");
+    assert_eq!(y.len(), 200);
+    for (n, v) in y.iter().enumerate() {
+        let want = 0.9f64.powi(n as i32) as f32;
+        assert!((v - want).abs() < 1e-5, "sample {n}: {v}, expected {want}");
+    }
+    assert!(y[199].abs() < 1e-8, "DC removed");
+}

@@ -86,6 +86,71 @@ macro_rules! with_writer {
     };
 }
 
+/// An opt-in, process-wide record of where mapped blocks are and where their readers read.
+///
+/// A registry-built block gets its reader type inside its factory (`with_reader!`), out of a
+/// test's reach, so a test cannot hand it an address log as it can to a block it builds itself.
+/// Once [`enable`](crate::buffer::address_probe::enable)d, this records the memory of every
+/// block a [`MappedBlockWriter`] submits and every slice a [`MappedBlockReader`] hands out, with the FutureSDR id of the block owning the
+/// writer or reader: a test then checks that the slices a block read lie inside the blocks its
+/// source submitted. Off by default (one relaxed atomic load per slice). Block ids are per
+/// flowgraph, so a test that enables it should be alone in its test binary and run one
+/// flowgraph at a time.
+pub mod address_probe {
+    use std::ops::Range;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futuresdr::runtime::BlockId;
+
+    /// What a record is about.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Access {
+        /// A writer submitted a mapped block occupying these bytes.
+        Submitted,
+        /// A reader handed these bytes to its block as its input slice.
+        Read,
+    }
+
+    /// One submitted block or one slice handed out.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Record {
+        /// The block owning the writer or the reader.
+        pub block: BlockId,
+        /// Submitted or read.
+        pub access: Access,
+        /// Address range.
+        pub bytes: Range<usize>,
+    }
+
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+    static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+
+    /// Start recording (for the rest of the process).
+    pub fn enable() {
+        ENABLED.store(true, Ordering::Relaxed);
+    }
+
+    /// The records so far, clearing them.
+    pub fn take() -> Vec<Record> {
+        std::mem::take(&mut *RECORDS.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(super) fn record(block: BlockId, access: Access, bytes: &[u8]) {
+        if ENABLED.load(Ordering::Relaxed) && !bytes.is_empty() {
+            let start = bytes.as_ptr() as usize;
+            RECORDS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Record {
+                    block,
+                    access,
+                    bytes: start..start + bytes.len(),
+                });
+        }
+    }
+}
+
 /// A block of memory owned by a device and lent to readers.
 ///
 /// Dropping the last reference releases the block (for DMABUF: back to the kernel).
@@ -145,6 +210,11 @@ impl<T: bytemuck::Pod> MappedBlockWriter<T> {
                 ))
             })?
             .len();
+        address_probe::record(
+            self.core.block_id(),
+            address_probe::Access::Submitted,
+            bytes,
+        );
         for link in &self.readers {
             link.queue
                 .lock()
@@ -354,36 +424,14 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
     type Item = T;
 
     fn slice_with_tags(&mut self) -> (&[T], &Vec<ItemTag>) {
-        if self.build_seam() {
-            return (&self.seam, &self.seam_tags);
-        }
-        if self.current.is_none() {
-            let Some(state) = self.state.as_ref() else {
-                return (&[], &NO_TAGS);
-            };
-            let next = state
-                .queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop_front();
-            match next {
-                Some(c) => {
-                    self.current = Some(Current {
-                        block: c.block,
-                        offset: 0,
-                        items: c.items,
-                        tags: c.tags,
-                    })
-                }
-                None => return (&[], &NO_TAGS),
-            }
-        }
-        let Some(c) = self.current.as_ref() else {
-            return (&[], &NO_TAGS);
-        };
-        // `submit` checked that the block casts to whole, aligned items.
-        let items: &[T] = bytemuck::cast_slice(c.block.bytes());
-        (&items[c.offset..c.items], &c.tags)
+        let block = self.core.block_id();
+        let (items, tags) = self.next_slice();
+        address_probe::record(
+            block,
+            address_probe::Access::Read,
+            bytemuck::cast_slice(items),
+        );
+        (items, tags)
     }
 
     fn consume(&mut self, n: usize) {
@@ -465,6 +513,40 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
 }
 
 impl<T: CpuSample + bytemuck::Pod> MappedBlockReader<T> {
+    /// The current input slice: the device block in place, or a seam.
+    fn next_slice(&mut self) -> (&[T], &Vec<ItemTag>) {
+        if self.build_seam() {
+            return (&self.seam, &self.seam_tags);
+        }
+        if self.current.is_none() {
+            let Some(state) = self.state.as_ref() else {
+                return (&[], &NO_TAGS);
+            };
+            let next = state
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            match next {
+                Some(c) => {
+                    self.current = Some(Current {
+                        block: c.block,
+                        offset: 0,
+                        items: c.items,
+                        tags: c.tags,
+                    })
+                }
+                None => return (&[], &NO_TAGS),
+            }
+        }
+        let Some(c) = self.current.as_ref() else {
+            return (&[], &NO_TAGS);
+        };
+        // `submit` checked that the block casts to whole, aligned items.
+        let items: &[T] = bytemuck::cast_slice(c.block.bytes());
+        (&items[c.offset..c.items], &c.tags)
+    }
+
     /// When fewer than `min_items` items are left in the current block and the next block has
     /// arrived, (re)build the seam and return true.
     fn build_seam(&mut self) -> bool {

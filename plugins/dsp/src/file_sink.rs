@@ -1,4 +1,11 @@
 //! `file_sink`: write raw items to a file.
+//!
+//! weir's own rather than FutureSDR's `FileSink` (0.0.40): that one opens the file only when
+//! the flowgraph starts, `unwrap()`s the handle and `panic!`s on a write error (a full disk
+//! takes its executor thread down), and keeps no statistics. weir's creates the file when the
+//! flowgraph is built, so a bad `path` is a load error naming the parameter; a write error
+//! ends the run with an error naming the block and the file; and items are counted in the
+//! block's [`BlockStats`].
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

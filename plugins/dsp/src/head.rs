@@ -1,4 +1,11 @@
 //! `head`: pass the first N items, then end the stream.
+//!
+//! weir's own rather than FutureSDR's `Head` (0.0.40), which it would otherwise register:
+//! FutureSDR's drops stream tags (it copies `slice()` only), so the DMABUF source's
+//! `dmabuf_block` / `dmabuf_overrun` tags would stop at a head; it never finishes when its input
+//! ends before `n` items (it does not look at `finished()`), so a finite source shorter than
+//! `items` would hang the flowgraph, and neither does it with `items = 0`; and it keeps no
+//! [`BlockStats`], so the run report would show nothing for it.
 
 use std::sync::Arc;
 

@@ -35,6 +35,7 @@ pub mod stream_duplicator;
 pub mod tag_debug;
 mod taps;
 pub mod throttle;
+pub mod vector_sink;
 pub mod vector_source;
 pub mod xlating_fir;
 
@@ -83,6 +84,7 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(throttle::descriptor());
         registry.register(file_source::descriptor());
         registry.register(vector_source::descriptor());
+        registry.register(vector_sink::descriptor());
         registry.register(null_source::descriptor());
         registry.register(copy::descriptor());
         registry.register(stream_duplicator::descriptor());

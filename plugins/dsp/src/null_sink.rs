@@ -1,4 +1,9 @@
 //! `null_sink`: consume and discard.
+//!
+//! weir's own rather than FutureSDR's `NullSink` (0.0.40), which behaves the same but counts
+//! into a private field: weir's counts into the block's [`BlockStats`], which is what the run
+//! report (items in, rate) and `RunningFlowgraph::stats` read, e.g. to see how many samples
+//! reached the end of a flowgraph.
 
 use std::sync::Arc;
 

@@ -396,3 +396,105 @@ fn self_descriptions() {
     assert_eq!(out(scan_to_cf32::descriptor()), ItemType::Cf32);
     assert_eq!(out(scan_to_f32::descriptor()), ItemType::F32);
 }
+
+/// Little-endian bytes of i16 words.
+fn le_words(words: &[i16]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[test]
+fn a_repeated_channel_before_i_and_q_shifts_their_offsets() {
+    // u8, then s16 X2 (4 bytes, aligned to 4), then I and Q as s16. Hand layout:
+    //   ch0 at 0 (1 byte), ch1 at ALIGN(1, 4) = 4 (4 bytes), I at 8, Q at 10; 12 bytes,
+    //   padded to the largest element (4): 12.
+    let format = "le:u8/8>>0, le:s16/16X2>>0, le:s16/16>>0, le:s16/16>>0";
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("i", Value::Int(2)),
+        ("q", Value::Int(3)),
+        ("scale", Value::Float(1.0)),
+    ];
+    let spec = cf32_spec(&raw);
+    assert_eq!(spec.scan_bytes, 12);
+    assert_eq!(
+        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        [8, 10]
+    );
+    // Scan k: ch0 = 0xAA, pad, ch1 = [1000 + k, -1000 - k], I = 7k - 3, Q = -5k.
+    let mut bytes = Vec::new();
+    for k in 0..5i16 {
+        bytes.extend_from_slice(&[0xAA, 0xEE, 0xEE, 0xEE]);
+        bytes.extend(le_words(&[1000 + k, -1000 - k, 7 * k - 3, -5 * k]));
+    }
+    let expected: Vec<Cf32> = (0..5)
+        .map(|k| Cf32::new((7 * k - 3) as f32, (-5 * k) as f32))
+        .collect();
+    assert_eq!(convert_cf32(spec.clone(), bytes.clone()), expected);
+    // The same scans by reference, in blocks that cut scans (and the repeated channel) apart.
+    let cuts = [5usize, 14, 3, 20, 18];
+    assert_eq!(cuts.iter().sum::<usize>(), bytes.len());
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for n in cuts {
+        blocks.push((bytes[start..start + n].to_vec(), Vec::new()));
+        start += n;
+    }
+    let (out, _, dropped) = convert_mapped(spec, blocks);
+    assert_eq!(out, expected);
+    assert_eq!(dropped, None, "no partial scan left over");
+}
+
+#[test]
+fn a_repeat_of_three_is_laid_out_as_the_kernel_aligns_it() {
+    // s16, then s16 X3 (6 bytes), then I and Q. The kernel's ALIGN(x, a) is
+    // (x + a − 1) & ~(a − 1), even for a = 6 (not a power of two):
+    //   ch0 at 0; ch1 at ALIGN(2, 6) = 7 & ~5 = 2 (ends at 8); I at 8, Q at 10;
+    //   scan bytes ALIGN(12, 6) = 17 & ~5 = 16.
+    let format = "le:s16/16>>0, le:s16/16X3>>0, le:s16/16>>0, le:s16/16>>0";
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("i", Value::Int(2)),
+        ("q", Value::Int(3)),
+        ("scale", Value::Float(1.0)),
+    ];
+    let spec = cf32_spec(&raw);
+    assert_eq!(spec.scan_bytes, 16);
+    assert_eq!(
+        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        [8, 10]
+    );
+    let mut bytes = Vec::new();
+    for k in 0..3i16 {
+        // ch0, ch1 × 3, I, Q, 4 padding bytes.
+        bytes.extend(le_words(&[
+            -1,
+            11,
+            22,
+            33,
+            100 * k + 1,
+            -100 * k - 2,
+            0x5555,
+            0x5555,
+        ]));
+    }
+    assert_eq!(
+        convert_cf32(spec, bytes.clone()),
+        [
+            Cf32::new(1.0, -2.0),
+            Cf32::new(101.0, -102.0),
+            Cf32::new(201.0, -202.0)
+        ]
+    );
+    // scan_to_f32 of the channel before the repeat: offset 0, unaffected.
+    let raw = [
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("element", Value::Int(0)),
+        ("scale", Value::Float(1.0)),
+    ];
+    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    assert_eq!(spec.scan_bytes, 16);
+    assert_eq!(convert_f32(spec, bytes), [-1.0, -1.0, -1.0]);
+}
