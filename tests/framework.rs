@@ -962,3 +962,61 @@ fn wait_async_returns_the_final_statistics() {
     assert_eq!(report.block("sink").expect("sink").items_in, 5000);
     assert_eq!(report.block("head").expect("head").items_out, 5000);
 }
+
+/// FutureSDR 0.0.40 drops an end-of-stream that reaches a block before its `Initialize`, and
+/// initialises blocks in the order they were added: weir adds every block after the blocks
+/// downstream of it, so that an upstream block that finishes at once cannot hang its readers.
+#[test]
+fn blocks_are_added_downstream_first_and_reported_in_file_order() {
+    let registry = weir::registry();
+    let text = r#"
+connections = [
+    "src.out -> conv.in",
+    "conv.out -> gain.in",
+    "gain.out -> head.in",
+    "head.out -> sink.in",
+    "strobe.out => gain.gain",
+]
+[blocks.src]
+type = "vector_source"
+item = "ci16"
+items = [1, 2, 3, 4]
+[blocks.conv]
+type = "ci16_to_cf32"
+[blocks.strobe]
+type = "message_strobe"
+interval = 1.0
+value = 2.0
+[blocks.gain]
+type = "multiply_const"
+gain = 1.0
+[blocks.head]
+type = "head"
+item = "cf32"
+items = 2
+[blocks.sink]
+type = "null_sink"
+item = "cf32"
+"#;
+    let spec = FlowgraphSpec::parse(text, "order.toml", &registry).expect("loads");
+    let built = spec.build(&registry).expect("builds");
+    let names: Vec<&str> = built.blocks().iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["src", "conv", "strobe", "gain", "head", "sink"]);
+    let id = |name: &str| {
+        built
+            .blocks()
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| b.id.0)
+            .expect("block")
+    };
+    for (up, down) in [
+        ("src", "conv"),
+        ("conv", "gain"),
+        ("strobe", "gain"),
+        ("gain", "head"),
+        ("head", "sink"),
+    ] {
+        assert!(id(down) < id(up), "`{down}` must be added before `{up}`");
+    }
+}

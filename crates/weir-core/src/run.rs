@@ -108,7 +108,8 @@ impl FlowgraphSpec {
         let mut ids: HashMap<&str, BlockId> = HashMap::new();
         let mut blocks = Vec::with_capacity(self.blocks.len());
 
-        for b in &self.blocks {
+        // Blocks are added downstream first: see `init_order`.
+        for b in self.init_order().into_iter().map(|i| &self.blocks[i]) {
             let descriptor = registry.get(&b.type_name).ok_or_else(|| {
                 self.error_at_block(
                     b,
@@ -164,6 +165,9 @@ impl FlowgraphSpec {
                 stats: ctx.into_stats(),
             });
         }
+
+        // Reported in file order, whatever order they were added in.
+        blocks.sort_by_key(|h: &BlockHandle| self.blocks.iter().position(|b| b.name == h.name));
 
         for c in self
             .connections
@@ -223,6 +227,44 @@ impl FlowgraphSpec {
             connections,
             threads: 0,
         })
+    }
+
+    /// Indices of the blocks, every block after the blocks downstream of it (stream and message
+    /// connections; in a cycle, in file order).
+    ///
+    /// FutureSDR 0.0.40 sends `Initialize` to the blocks in the order they were added, and a
+    /// block that is done sends `StreamInputDone` to the blocks downstream. A block that gets
+    /// that message while it still waits for its `Initialize` drops it ("unhandled message
+    /// during init") and then waits forever for an input that has already ended: a source that
+    /// finishes at once (a short `vector_source`) could hang its flowgraph. A block's inbox is
+    /// first-in first-out, so when every block gets its `Initialize` before any block upstream
+    /// of it does, no end-of-stream can overtake it.
+    fn init_order(&self) -> Vec<usize> {
+        let index = |name: &str| self.blocks.iter().position(|b| b.name == name);
+        let mut downstream = vec![Vec::new(); self.blocks.len()];
+        for c in &self.connections {
+            if let (Some(from), Some(to)) = (index(&c.from.block), index(&c.to.block)) {
+                downstream[from].push(to);
+            }
+        }
+        // Depth-first post-order: a block is listed once everything below it is.
+        fn visit(n: usize, downstream: &[Vec<usize>], seen: &mut [bool], order: &mut Vec<usize>) {
+            seen[n] = true;
+            for &d in &downstream[n] {
+                if !seen[d] {
+                    visit(d, downstream, seen, order);
+                }
+            }
+            order.push(n);
+        }
+        let mut seen = vec![false; self.blocks.len()];
+        let mut order = Vec::with_capacity(self.blocks.len());
+        for n in 0..self.blocks.len() {
+            if !seen[n] {
+                visit(n, &downstream, &mut seen, &mut order);
+            }
+        }
+        order
     }
 
     /// The stream connections with what is known of their buffers.
