@@ -513,17 +513,19 @@ type = "message_sink"
 "#;
     let registry = weir::registry();
     let spec = FlowgraphSpec::parse(text, "msg.toml", &registry).expect("loads");
-    let mut built = spec.build(&registry).expect("builds");
-    // Watch what message_copy forwards, next to the sink.
+    // Watch what message_copy forwards, next to the sink. The pipe goes into the flowgraph
+    // before the file's blocks, so that it is initialised before the burst starts sending.
+    let (tx, rx) = mpsc::channel(16);
+    let mut fg = futuresdr::runtime::Flowgraph::new();
+    let pipe = fg.add(futuresdr::blocks::MessagePipe::new(tx)).id();
+    let mut built = spec.build_into(&registry, fg).expect("builds");
     let copy = built
         .blocks()
         .iter()
         .find(|b| b.name == "copy")
         .expect("copy")
         .id;
-    let (tx, rx) = mpsc::channel(16);
     let fg = built.flowgraph_mut();
-    let pipe = fg.add(futuresdr::blocks::MessagePipe::new(tx)).id();
     fg.message(copy, "out", pipe, "in").expect("connect");
     // The pipe never ends by itself: take the five messages, then stop.
     let running = built.start().expect("starts");

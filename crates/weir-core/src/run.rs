@@ -104,7 +104,23 @@ pub fn runtime_with_threads(threads: usize) -> Runtime<SmolScheduler> {
 impl FlowgraphSpec {
     /// Instantiate every block (with the reader type its input connection needs) and connect them.
     pub fn build(&self, registry: &Registry) -> Result<BuiltFlowgraph, LoadError> {
-        let mut flowgraph = Flowgraph::new();
+        self.build_into(registry, Flowgraph::new())
+    }
+
+    /// [`build`](Self::build) into a FutureSDR flowgraph that already holds blocks built in code,
+    /// to be connected to this file's blocks afterwards through
+    /// [`BuiltFlowgraph::flowgraph_mut`].
+    ///
+    /// Add such blocks here rather than after the build when they receive from the file's
+    /// blocks: FutureSDR 0.0.40 initialises blocks in the order they were added and drops a
+    /// message or end-of-stream that reaches a block before its initialisation (see
+    /// `init_order`), so a block added after the build could miss what an upstream block sends
+    /// right after starting.
+    pub fn build_into(
+        &self,
+        registry: &Registry,
+        mut flowgraph: Flowgraph,
+    ) -> Result<BuiltFlowgraph, LoadError> {
         let mut ids: HashMap<&str, BlockId> = HashMap::new();
         let mut blocks = Vec::with_capacity(self.blocks.len());
 
@@ -332,7 +348,9 @@ impl BuiltFlowgraph {
         &self.connections
     }
 
-    /// The underlying FutureSDR flowgraph, e.g. to add blocks built in code.
+    /// The underlying FutureSDR flowgraph, e.g. to add blocks built in code (a block that
+    /// receives from this flowgraph's blocks is better added before the build: see
+    /// [`FlowgraphSpec::build_into`]).
     pub fn flowgraph_mut(&mut self) -> &mut Flowgraph {
         &mut self.flowgraph
     }
