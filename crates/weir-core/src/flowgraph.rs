@@ -865,7 +865,12 @@ impl FlowgraphSpec {
 
     /// A block by instance name.
     pub fn block(&self, name: &str) -> Option<&BlockSpec> {
-        self.blocks.iter().find(|b| b.name == name)
+        self.block_index(name).map(|i| &self.blocks[i])
+    }
+
+    /// The position of a block in file order, by instance name.
+    pub(crate) fn block_index(&self, name: &str) -> Option<usize> {
+        self.blocks.iter().position(|b| b.name == name)
     }
 
     pub(crate) fn error_at_block(&self, block: &BlockSpec, message: String) -> LoadError {

@@ -124,8 +124,8 @@ impl FlowgraphSpec {
         let mut ids: HashMap<&str, BlockId> = HashMap::new();
         let mut blocks = Vec::with_capacity(self.blocks.len());
 
-        // Blocks are added downstream first: see `init_order`.
-        for b in self.init_order().into_iter().map(|i| &self.blocks[i]) {
+        // Blocks are added downstream first (see `init_order`), each kept with its file position.
+        for (position, b) in self.init_order().into_iter().map(|i| (i, &self.blocks[i])) {
             let descriptor = registry.get(&b.type_name).ok_or_else(|| {
                 self.error_at_block(
                     b,
@@ -174,16 +174,20 @@ impl FlowgraphSpec {
             }
             let id = (descriptor.build)(&mut ctx).map_err(|e| self.build_error(b, e))?;
             ids.insert(&b.name, id);
-            blocks.push(BlockHandle {
-                name: b.name.clone(),
-                type_name: b.type_name.clone(),
-                id,
-                stats: ctx.into_stats(),
-            });
+            blocks.push((
+                position,
+                BlockHandle {
+                    name: b.name.clone(),
+                    type_name: b.type_name.clone(),
+                    id,
+                    stats: ctx.into_stats(),
+                },
+            ));
         }
 
         // Reported in file order, whatever order they were added in.
-        blocks.sort_by_key(|h: &BlockHandle| self.blocks.iter().position(|b| b.name == h.name));
+        blocks.sort_by_key(|(position, _)| *position);
+        let blocks: Vec<BlockHandle> = blocks.into_iter().map(|(_, b)| b).collect();
 
         for c in self
             .connections
@@ -256,10 +260,12 @@ impl FlowgraphSpec {
     /// first-in first-out, so when every block gets its `Initialize` before any block upstream
     /// of it does, no end-of-stream can overtake it.
     fn init_order(&self) -> Vec<usize> {
-        let index = |name: &str| self.blocks.iter().position(|b| b.name == name);
         let mut downstream = vec![Vec::new(); self.blocks.len()];
         for c in &self.connections {
-            if let (Some(from), Some(to)) = (index(&c.from.block), index(&c.to.block)) {
+            if let (Some(from), Some(to)) = (
+                self.block_index(&c.from.block),
+                self.block_index(&c.to.block),
+            ) {
                 downstream[from].push(to);
             }
         }
@@ -285,13 +291,12 @@ impl FlowgraphSpec {
 
     /// The stream connections with what is known of their buffers.
     fn connection_handles(&self) -> Vec<ConnectionHandle> {
-        let index = |name: &str| self.blocks.iter().position(|b| b.name == name);
         self.connections
             .iter()
             .filter(|c| c.kind == ConnectionKind::Stream)
             .filter_map(|c| {
-                let from_block = index(&c.from.block)?;
-                let to_block = index(&c.to.block)?;
+                let from_block = self.block_index(&c.from.block)?;
+                let to_block = self.block_index(&c.to.block)?;
                 let src = &self.blocks[from_block];
                 let dst = &self.blocks[to_block];
                 let out = self.output_port(&c.from.block, &c.from.port)?;
