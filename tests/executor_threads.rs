@@ -41,11 +41,24 @@ item = "cf32"
             .with_threads(threads)
             .start()
             .expect("starts");
-        assert_eq!(
-            executor_threads(),
-            threads,
-            "executor threads while running"
-        );
+        // A thread starts with the name of the thread that spawned it and renames itself a
+        // moment later, so a thread spawned from an executor (the simulator's, when the source
+        // starts) counts as one for an instant: count once the flowgraph is running, until the
+        // count is right or the deadline says it never will be.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while running
+            .stats()
+            .block("sink")
+            .is_none_or(|sink| sink.items_in == 0)
+            || executor_threads() != threads
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "executor threads while running: {} instead of {threads}",
+                executor_threads()
+            );
+            std::thread::yield_now();
+        }
         running.stop().expect("stop");
         let report = running.wait().expect("stops cleanly");
         assert!(report.block("sink").is_some());
