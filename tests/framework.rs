@@ -1020,3 +1020,26 @@ item = "cf32"
         assert!(id(down) < id(up), "`{down}` must be added before `{up}`");
     }
 }
+
+/// A buffer size asked for on one reader of an output sizes the whole output, so every reader's
+/// connection reports that capacity in the buffer fill.
+#[test]
+fn fan_out_connections_report_the_shared_buffer_capacity() {
+    let text = "connections = [\n  \"src.out -> conv.in\",\n  \"conv.out -> a.in\",\n  { connect = \"conv.out -> b.in\", buffer = 65536 },\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n[blocks.conv]\ntype = \"ci16_to_cf32\"\n[blocks.a]\ntype = \"null_sink\"\n[blocks.b]\ntype = \"null_sink\"\n";
+    let registry = weir::registry();
+    let built = parse(text, &[])
+        .expect("loads")
+        .build(&registry)
+        .expect("builds");
+    let capacity = |to: &str| {
+        built
+            .connections()
+            .iter()
+            .find(|c| c.to == to)
+            .and_then(|c| c.capacity)
+            .unwrap_or_else(|| panic!("no capacity for `{to}`"))
+    };
+    // 65536 cf32 are 512 KiB, a whole number of pages: exactly what was asked for.
+    assert_eq!(capacity("b.in"), 65536);
+    assert_eq!(capacity("a.in"), 65536, "the other reader shares the buffer");
+}

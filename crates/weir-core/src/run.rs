@@ -311,7 +311,12 @@ impl FlowgraphSpec {
                     // A zero-copy sink's device blocks: their size in items is the sink's
                     // business and is not declared on its port.
                     (_, BufferKind::FillBlock) => None,
-                    _ => Some(circular_capacity(out.item.size(), inp.min_items, c.buffer)),
+                    // The size the build asks for (the same for every reader of the output).
+                    _ => Some(circular_capacity(
+                        out.item.size(),
+                        inp.min_items,
+                        c.effective_buffer,
+                    )),
                 };
                 Some(ConnectionHandle {
                     from: format!("{}.{}", c.from.block, c.from.port),
