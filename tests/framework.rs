@@ -1041,5 +1041,9 @@ fn fan_out_connections_report_the_shared_buffer_capacity() {
     };
     // 65536 cf32 are 512 KiB, a whole number of pages: exactly what was asked for.
     assert_eq!(capacity("b.in"), 65536);
-    assert_eq!(capacity("a.in"), 65536, "the other reader shares the buffer");
+    assert_eq!(
+        capacity("a.in"),
+        65536,
+        "the other reader shares the buffer"
+    );
 }

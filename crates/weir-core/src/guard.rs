@@ -27,7 +27,12 @@ pub struct Guarded<K> {
     inner: K,
     stats: Arc<BlockStats>,
     context: String,
+    /// Run on the wrapped block after its `deinit` succeeded: to take what it collected.
+    on_deinit: Option<DeinitHook<K>>,
 }
+
+/// See [`Guarded::on_deinit`].
+type DeinitHook<K> = Box<dyn FnMut(&mut K) + Send>;
 
 impl<K> Guarded<K> {
     /// Wrap `inner`; recorded errors read `"{context}: {error}"` (just the error if `context`
@@ -37,7 +42,15 @@ impl<K> Guarded<K> {
             inner,
             stats,
             context: context.into(),
+            on_deinit: None,
         }
+    }
+
+    /// Call `hook` with the wrapped block when the flowgraph has ended and the block's own
+    /// `deinit` succeeded, e.g. to take the items a sink collected.
+    pub fn on_deinit(mut self, hook: impl FnMut(&mut K) + Send + 'static) -> Self {
+        self.on_deinit = Some(Box::new(hook));
+        self
     }
 
     /// The wrapped block, e.g. to configure its input before adding it.
@@ -92,7 +105,11 @@ impl<K: Kernel + Send> Kernel for Guarded<K> {
     }
 
     async fn deinit(&mut self, mo: &mut MessageOutputs, meta: &mut BlockMeta) -> Result<()> {
-        guard(&self.stats, &self.context, self.inner.deinit(mo, meta)).await
+        guard(&self.stats, &self.context, self.inner.deinit(mo, meta)).await?;
+        if let Some(hook) = self.on_deinit.as_mut() {
+            hook(&mut self.inner);
+        }
+        Ok(())
     }
 }
 
