@@ -53,6 +53,7 @@ pub mod dmabuf;
 pub mod error;
 pub mod fileio;
 pub mod format;
+pub mod loss;
 pub mod open;
 pub mod report;
 pub mod sim;

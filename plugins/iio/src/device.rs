@@ -17,6 +17,8 @@ pub struct OpenedDevice {
     pub transport: Box<dyn Transport>,
     /// Why faster transports were not used (empty for the simulator).
     pub rejected: Vec<String>,
+    /// The rate the device runs at, samples/s, when known: the loss estimate needs it.
+    pub sample_rate: Option<f64>,
 }
 
 /// Parameters every DMABUF block takes, beyond `device` and `item`.
@@ -182,6 +184,7 @@ pub fn open_real(
     Ok(OpenedDevice {
         transport: opened.transport,
         rejected,
+        sample_rate: None,
     })
 }
 

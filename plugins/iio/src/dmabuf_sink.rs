@@ -12,6 +12,7 @@ use weir_core::{
 use weir_iio::sim_tx::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
+use crate::accounting::TxLoss;
 use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
@@ -45,6 +46,7 @@ where
     cyclic_started: bool,
     blocks_sent: u64,
     max_in_flight: usize,
+    loss: TxLoss,
     stats: Arc<BlockStats>,
 }
 
@@ -62,6 +64,7 @@ where
     ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
         Self {
+            loss: TxLoss::new(transport.as_ref(), None, &stats),
             input: R::default(),
             transport,
             completions: None,
@@ -77,11 +80,18 @@ where
         }
     }
 
+    /// The device runs at `rate` samples/s (`None`: unknown): the underrun estimate turns the
+    /// time the device had nothing queued into samples.
+    pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
+        self.loss = TxLoss::new(self.transport.as_ref(), rate, &self.stats);
+        self
+    }
+
     fn publish_counters(&self) {
         let c = self.transport.counters();
         self.stats.set_counter("blocks", self.blocks_sent);
         self.stats.set_counter("bytes", c.bytes_completed);
-        self.stats.set_counter("underruns", c.underruns);
+        self.loss.publish(self.transport.as_ref(), &self.stats);
         self.stats
             .set_counter("in_flight", self.in_flight.len() as u64);
         self.stats
@@ -99,6 +109,7 @@ where
         } else {
             self.transport.requeue(block, self.filled)?;
         }
+        self.loss.queued(self.filled);
         self.in_flight.push_back(block);
         self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
         self.blocks_sent += 1;
@@ -127,6 +138,7 @@ where
                 break;
             }
             self.in_flight.pop_front();
+            self.loss.completed();
             self.free.push_back(block);
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
@@ -205,6 +217,7 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
+        self.loss.started();
         self.free.extend(0..self.transport.block_count());
         self.publish_counters();
         Ok(())
@@ -295,6 +308,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     Ok(OpenedDevice {
         transport: Box::new(sim),
         rejected: Vec::new(),
+        sample_rate: (rate > 0.0).then_some(rate),
     })
 }
 
@@ -302,6 +316,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        sample_rate,
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
     let timeout = crate::device::timeout(ctx.params)?;
@@ -319,10 +334,11 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         if zero_copy {
-            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats))
+            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats).with_sample_rate(sample_rate))
         } else {
             with_reader!(kind, T, R => {
-            let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats);
+            let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats)
+                .with_sample_rate(sample_rate);
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })
