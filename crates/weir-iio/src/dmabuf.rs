@@ -27,6 +27,15 @@
 //! as data. (It has to be exported while in flight: the kernel stops exporting a fence once
 //! it has signalled.)
 //!
+//! **`bytes_used == 0`.** Mainline refuses it (`EINVAL`), and so does this crate's requeue for
+//! every transport but the seed's, whose ABI defines 0 as "the whole DMABUF". The rule lives
+//! in the kernel operations (`DmabufOps::zero_bytes_used_transfers`: what 0 makes the
+//! kernel transfer, or `None`) and is published to callers as
+//! [`Transport::zero_bytes_used_is_whole_block`]. A seed requeue of 0 means the whole block:
+//! it is sent to the kernel as 0 when the DMABUF is exactly one block, and as the explicit
+//! block size when page rounding made the DMABUF larger (0 would send the padding too); its
+//! completion reports the block size either way.
+//!
 //! The buffer-addressed ioctls go through an [`IioIoctls`] object (the kernel, or a fake in
 //! the tests), and everything the transport asks of the kernel goes through one internal
 //! trait, so that the block cycle can be checked against a recording fake in the tests.
@@ -60,6 +69,10 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
     fn kind(&self) -> TransportKind;
     /// Whether DMABUFs must be attached (mainline) before use.
     fn uses_attach(&self) -> bool;
+    /// What `bytes_used` == 0 makes the kernel transfer: `Some(n)`, the whole DMABUF of `n`
+    /// bytes (the seed's ABI); `None`, nothing — the interface refuses 0 (mainline's
+    /// `EINVAL`), and so does the transport, before asking the kernel.
+    fn zero_bytes_used_transfers(&self) -> Option<u64>;
     fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
     fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
     fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()>;
@@ -76,7 +89,10 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Interface {
     Mainline,
-    Seed,
+    /// The seed's, with DMABUFs of `dmabuf_size` bytes (what its `bytes_used` 0 transfers).
+    Seed {
+        dmabuf_size: u64,
+    },
 }
 
 /// The real kernel: buffer ioctls through an [`IioIoctls`] on one target fd, DMABUF ioctls
@@ -141,7 +157,7 @@ impl DmabufOps for KernelOps {
     fn kind(&self) -> TransportKind {
         match self.interface {
             Interface::Mainline => TransportKind::Dmabuf,
-            Interface::Seed => TransportKind::Seed,
+            Interface::Seed { .. } => TransportKind::Seed,
         }
     }
 
@@ -149,17 +165,24 @@ impl DmabufOps for KernelOps {
         self.interface == Interface::Mainline
     }
 
+    fn zero_bytes_used_transfers(&self) -> Option<u64> {
+        match self.interface {
+            Interface::Mainline => None,
+            Interface::Seed { dmabuf_size } => Some(dmabuf_size),
+        }
+    }
+
     fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
         match self.interface {
             Interface::Mainline => self.ioctls.dmabuf_attach(self.target.as_fd(), dmabuf),
-            Interface::Seed => Ok(()),
+            Interface::Seed { .. } => Ok(()),
         }
     }
 
     fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
         match self.interface {
             Interface::Mainline => self.ioctls.dmabuf_detach(self.target.as_fd(), dmabuf),
-            Interface::Seed => Ok(()),
+            Interface::Seed { .. } => Ok(()),
         }
     }
 
@@ -169,9 +192,10 @@ impl DmabufOps for KernelOps {
                 self.ioctls
                     .dmabuf_enqueue(self.target.as_fd(), dmabuf, bytes_used)
             }
-            Interface::Seed => self
-                .ioctls
-                .seed_enqueue(self.target.as_fd(), dmabuf, bytes_used),
+            Interface::Seed { .. } => {
+                self.ioctls
+                    .seed_enqueue(self.target.as_fd(), dmabuf, bytes_used)
+            }
         }
     }
 
@@ -311,8 +335,11 @@ pub(crate) enum SeedFd {
 pub(crate) struct SeedAllocation {
     /// Where `ALLOC` succeeded.
     pub on: SeedFd,
-    /// The DMABUFs.
+    /// The DMABUFs, each of `dmabuf_size` bytes.
     pub dmabufs: Vec<OwnedFd>,
+    /// The size asked of `ALLOC` (the block size rounded up to pages): what the seed's
+    /// `bytes_used` 0 transfers.
+    pub dmabuf_size: u64,
 }
 
 /// Whether `errno`, for the first request on an fd, says that the fd does not know the
@@ -402,7 +429,11 @@ pub(crate) fn alloc_seed(
                     tried.join("; ")
                 );
             }
-            return Ok(SeedAllocation { on, dmabufs });
+            return Ok(SeedAllocation {
+                on,
+                dmabufs,
+                dmabuf_size: len,
+            });
         };
         last = Some(errno);
         if dmabufs.is_empty() {
@@ -595,7 +626,30 @@ impl<O: DmabufOps> DmabufTransport<O> {
         Ok(())
     }
 
-    fn enqueue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+    /// What to send the kernel for a requeue of `bytes_used`, and the bytes the block then
+    /// holds. 0 is refused (`EINVAL`) unless the interface defines it (the seed: the whole
+    /// DMABUF); then it means the whole block, sent as 0 when the DMABUF is exactly the
+    /// block and as the block size when page rounding made the DMABUF larger (0 would then
+    /// send the padding past the block as well).
+    fn wire_bytes(&self, op: &'static str, bytes_used: usize) -> Result<(u64, usize)> {
+        let block = self.config.block_size;
+        if bytes_used == 0
+            && let Some(whole) = self.ops.zero_bytes_used_transfers()
+        {
+            let sent = if whole == block as u64 {
+                0
+            } else {
+                block as u64
+            };
+            return Ok((sent, block));
+        }
+        self.config.check_bytes_used(op, bytes_used)?;
+        Ok((bytes_used as u64, bytes_used))
+    }
+
+    /// Enqueues `block`: `sent` is the `bytes_used` given to the kernel, `bytes` what the
+    /// block holds (they differ only for the seed's 0).
+    fn enqueue(&mut self, block: usize, sent: u64, bytes: usize) -> Result<()> {
         self.end_cpu_access(block)?;
         if self.ops.uses_attach() && !self.blocks[block].attached {
             return Err(self.err(
@@ -605,14 +659,14 @@ impl<O: DmabufOps> DmabufTransport<O> {
             ));
         }
         let fd = self.blocks[block].fd.as_fd();
-        self.ops.enqueue(fd, bytes_used as u64).map_err(|e| {
+        self.ops.enqueue(fd, sent).map_err(|e| {
             self.err(
                 "IIO_BUFFER_DMABUF_ENQUEUE",
                 e,
-                format!("block {block}, {bytes_used} bytes"),
+                format!("block {block}, bytes_used {sent}"),
             )
         })?;
-        self.blocks[block].state = BlockState::InFlight { bytes: bytes_used };
+        self.blocks[block].state = BlockState::InFlight { bytes };
         // Export the fence while the transfer is in flight: once signalled it is no longer
         // exported, and its error status would be lost.
         let fence = if self.fences == Fences::Unsupported {
@@ -653,7 +707,9 @@ impl<O: DmabufOps> DmabufTransport<O> {
         if self.config.direction == Direction::In {
             for block in 0..self.blocks.len() {
                 if self.blocks[block].state == BlockState::Cpu {
-                    self.enqueue(block, self.config.block_size)?;
+                    // Explicit sizes on RX, for either interface: nothing depends on 0 here.
+                    let bytes = self.config.block_size;
+                    self.enqueue(block, bytes as u64, bytes)?;
                 }
             }
         }
@@ -802,11 +858,13 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     }
 
     /// Ends the CPU access (SYNC END), then enqueues `block` with `bytes_used` bytes.
-    /// `EBUSY` while it is in flight; `EINVAL` for a size that is 0, larger than the block,
-    /// or not a multiple of [`Transport::bytes_used_align`].
+    /// `EBUSY` while it is in flight; `EINVAL` for a size larger than the block, not a
+    /// multiple of [`Transport::bytes_used_align`], or 0 — except on the seed's interface,
+    /// where 0 is the whole block (see the module documentation) and completes with the
+    /// block size.
     fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
         self.check_block("requeue", block)?;
-        self.config.check_bytes_used("requeue", bytes_used)?;
+        let (sent, bytes) = self.wire_bytes("requeue", bytes_used)?;
         if self.blocks[block].state != BlockState::Cpu {
             return Err(self.err(
                 "requeue",
@@ -814,7 +872,11 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 format!("block {block} is in flight"),
             ));
         }
-        self.enqueue(block, bytes_used)
+        self.enqueue(block, sent, bytes)
+    }
+
+    fn zero_bytes_used_is_whole_block(&self) -> bool {
+        self.ops.zero_bytes_used_transfers().is_some()
     }
 
     /// Writes `enable` = 0 (which aborts what is queued), waits (up to 5 s, and only if the
@@ -1005,6 +1067,8 @@ pub(crate) mod tests {
     pub(crate) struct FakeOps {
         pub state: Arc<Mutex<FakeState>>,
         pub seed: bool,
+        /// The seed's DMABUF size (what its 0 transfers); `None`: 4096, the fake's blocks.
+        pub dmabuf_size: Option<u64>,
     }
 
     impl FakeOps {
@@ -1032,6 +1096,9 @@ pub(crate) mod tests {
         }
         fn uses_attach(&self) -> bool {
             !self.seed
+        }
+        fn zero_bytes_used_transfers(&self) -> Option<u64> {
+            self.seed.then(|| self.dmabuf_size.unwrap_or(4096))
         }
         fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
             let b = self.block(dmabuf);
@@ -1408,5 +1475,114 @@ pub(crate) mod tests {
                 page_align(4096)
             )
         );
+    }
+
+    fn seed_ops() -> FakeOps {
+        FakeOps {
+            seed: true,
+            ..FakeOps::default()
+        }
+    }
+
+    #[test]
+    fn seed_tx_sends_zero_for_a_whole_block_and_completes_with_its_size() {
+        let ops = seed_ops();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 2)).unwrap();
+        assert!(t.zero_bytes_used_is_whole_block());
+        t.start().unwrap();
+        let n = ops.calls().len();
+        t.block_mut(0).unwrap()[..4].copy_from_slice(&[1, 2, 3, 4]);
+        t.requeue(0, 0).unwrap();
+        assert_eq!(
+            ops.calls()[n..],
+            [
+                Call::Sync(0, START | W),
+                Call::Sync(0, END | W),
+                Call::Enqueue(0, 0),
+                Call::Export(0)
+            ]
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        // Explicit sizes still go as they are, and the rules for them still hold.
+        t.requeue(1, 16).unwrap();
+        assert_eq!(ops.calls().last(), Some(&Call::Export(1)));
+        assert!(ops.calls().contains(&Call::Enqueue(1, 16)));
+        ops.finish(1, 1);
+        assert_eq!(t.try_complete(1).unwrap(), Some(16));
+        assert_eq!(t.requeue(0, 12).unwrap_err().errno(), Some(Errno::INVAL));
+        assert_eq!(t.requeue(0, 4104).unwrap_err().errno(), Some(Errno::INVAL));
+        let c = t.counters();
+        assert_eq!((c.blocks_completed, c.bytes_completed), (2, 4096 + 16));
+    }
+
+    #[test]
+    fn seed_zero_on_a_page_rounded_dmabuf_is_sent_as_the_block_size() {
+        // A 4000-byte block in a 4096-byte DMABUF: the seed's 0 would transfer 4096 bytes,
+        // the padding included, so "whole block" goes as 4000.
+        let ops = FakeOps {
+            dmabuf_size: Some(4096),
+            ..seed_ops()
+        };
+        let bufs = dmabufs(&ops, 1);
+        let config = StreamConfig {
+            block_size: 4000,
+            ..config(Direction::Out, 1)
+        };
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config).unwrap();
+        t.start().unwrap();
+        t.requeue(0, 0).unwrap();
+        assert!(
+            ops.calls().contains(&Call::Enqueue(0, 4000)),
+            "{:?}",
+            ops.calls()
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4000));
+    }
+
+    #[test]
+    fn seed_rx_enqueues_explicit_sizes_and_takes_zero_as_the_whole_block() {
+        let ops = seed_ops();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        t.start().unwrap();
+        // At start: explicit whole blocks.
+        assert_eq!(
+            ops.calls()[..5],
+            [
+                Call::Length(2048),
+                Call::Enqueue(0, 4096),
+                Call::Export(0),
+                Call::Enqueue(1, 4096),
+                Call::Export(1),
+            ]
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        // A requeue of 0 is the whole block, and completes as one.
+        t.requeue(0, 0).unwrap();
+        assert!(ops.calls().contains(&Call::Enqueue(0, 0)));
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+    }
+
+    #[test]
+    fn mainline_refuses_zero_before_asking_the_kernel() {
+        for direction in [Direction::In, Direction::Out] {
+            let ops = FakeOps::default();
+            let bufs = dmabufs(&ops, 1);
+            let mut t = DmabufTransport::new(ops.clone(), bufs, config(direction, 1)).unwrap();
+            assert!(!t.zero_bytes_used_is_whole_block());
+            t.start().unwrap();
+            if direction == Direction::In {
+                ops.finish(0, 1);
+                t.try_complete(0).unwrap().unwrap();
+            }
+            let n = ops.calls().len();
+            assert_eq!(t.requeue(0, 0).unwrap_err().errno(), Some(Errno::INVAL));
+            assert_eq!(ops.calls()[n..], [], "{direction}");
+        }
     }
 }

@@ -446,7 +446,12 @@ impl TransportBackend for KernelBackend {
             "seed DMABUFs allocated; ENQUEUE goes to the same fd"
         );
         // ENQUEUE on the fd ALLOC succeeded on.
-        let ops = self.ops(Interface::Seed, allocation.on)?;
+        let ops = self.ops(
+            Interface::Seed {
+                dmabuf_size: allocation.dmabuf_size,
+            },
+            allocation.on,
+        )?;
         Ok(Box::new(DmabufTransport::new(
             ops,
             allocation.dmabufs,

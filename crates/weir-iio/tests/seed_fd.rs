@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::io::Errno;
 use weir_iio::testing::{
@@ -17,6 +18,8 @@ use weir_iio::testing::{
     SeedRoute,
 };
 use weir_iio::{Allocator, BufferOptions, Device, Error, Sysfs, TransportChoice, TransportKind};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A two-channel 16-bit device (`in` or `out`) with `buffers` buffers and a FIFO node.
 fn tree(direction: &str, buffers: u32) -> FakeSysfs {
@@ -335,6 +338,87 @@ fn another_buffer_uses_its_buffer_fd_only() {
     let allocs = kernel.calls_of(KernelOp::SeedAlloc);
     assert_eq!(allocs.len(), 1);
     assert_eq!(allocs[0].on, FdRole::Buffer(1));
+}
+
+#[test]
+fn a_whole_block_requeue_of_zero_is_sent_as_zero_by_the_seed_only() {
+    let fake = tree("out", 1);
+    let device = device(&fake);
+
+    // The seed: requeue(block, 0) goes to the kernel as 0, on the node, and completes with
+    // the whole block.
+    let kernel = kernel(&fake, FakeKernelConfig::default());
+    let opened = device
+        .open_buffer_with(&options(&fake, TransportChoice::Seed, 0), kernel.clone())
+        .unwrap();
+    let mut t = opened.transport;
+    assert!(t.zero_bytes_used_is_whole_block());
+    t.start().unwrap();
+    assert!(
+        kernel.calls_of(KernelOp::SeedEnqueue).is_empty(),
+        "TX starts empty"
+    );
+    t.requeue(0, 0).unwrap();
+    let enqueues = kernel.calls_of(KernelOp::SeedEnqueue);
+    assert_eq!(
+        enqueues,
+        [KernelCall {
+            op: KernelOp::SeedEnqueue,
+            on: FdRole::Node,
+            dmabuf: Some(0),
+            bytes_used: Some(0),
+            result: Ok(()),
+        }]
+    );
+    assert_eq!(t.wait_complete(0, TIMEOUT).unwrap(), Some(t.block_size()));
+    // A partial block still goes with its exact size.
+    t.requeue(1, 8).unwrap();
+    assert_eq!(
+        kernel.calls_of(KernelOp::SeedEnqueue)[1].bytes_used,
+        Some(8)
+    );
+    assert_eq!(t.wait_complete(1, TIMEOUT).unwrap(), Some(8));
+    drop(t);
+
+    // Mainline refuses 0 before the kernel sees it (which would say EINVAL too).
+    let kernel = self::kernel(
+        &fake,
+        FakeKernelConfig {
+            seed: SeedRoute::Absent,
+            mainline: Mainline::Supported,
+            ..FakeKernelConfig::default()
+        },
+    );
+    let opened = device
+        .open_buffer_with(
+            &with_heap(&fake, options(&fake, TransportChoice::Dmabuf, 0)),
+            kernel.clone(),
+        )
+        .unwrap();
+    assert_eq!(opened.transport.kind(), TransportKind::Dmabuf);
+    let mut t = opened.transport;
+    assert!(!t.zero_bytes_used_is_whole_block());
+    t.start().unwrap();
+    let e = t.requeue(0, 0).unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::INVAL), "{e}");
+    assert!(kernel.calls_of(KernelOp::Enqueue).is_empty());
+    let block = t.block_size();
+    t.requeue(0, block).unwrap();
+    let enqueues = kernel.calls_of(KernelOp::Enqueue);
+    assert_eq!(enqueues.len(), 1);
+    assert!(ok(KernelOp::Enqueue, FdRole::Buffer(0))(&enqueues[0]));
+    assert_eq!(enqueues[0].bytes_used, Some(block as u64));
+    drop(t);
+
+    // read()/write() refuses 0 as well.
+    let kernel = self::kernel(&fake, FakeKernelConfig::default());
+    let mut t = device
+        .open_buffer_with(&options(&fake, TransportChoice::FileIo, 0), kernel)
+        .unwrap()
+        .transport;
+    assert!(!t.zero_bytes_used_is_whole_block());
+    t.start().unwrap();
+    assert_eq!(t.requeue(0, 0).unwrap_err().errno(), Some(Errno::INVAL));
 }
 
 #[test]
