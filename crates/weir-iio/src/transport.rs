@@ -148,7 +148,9 @@ pub trait Transport: Send {
     /// If `block >= block_count()`.
     fn block_memory(&self, block: usize) -> Arc<MappedRegion>;
     /// Give a completed block back to the hardware with `bytes_used` (RX: normally the whole
-    /// block).
+    /// block). `bytes_used` must be `1..=block_size()` and a multiple of
+    /// [`Self::bytes_used_align`] (`EINVAL` otherwise); 0 is accepted only where
+    /// [`Self::zero_bytes_used_is_whole_block`] says so, and then means the whole block.
     fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()>;
     /// Disable, wait for or abort outstanding transfers, detach everything. Idempotent; also
     /// done on drop.
@@ -174,6 +176,15 @@ pub trait Transport: Send {
     /// Defaults to [`Self::sample_size`].
     fn bytes_used_align(&self) -> usize {
         self.sample_size()
+    }
+
+    /// Whether [`Self::requeue`] (and [`Self::return_block`]) take `bytes_used` == 0 as "the
+    /// whole block", completing with [`Self::block_size`] bytes. Only the seed's DMABUF
+    /// interface defines 0 so (its ABI: "if zero, the full buffer is used"); every other
+    /// transport, mainline DMABUF included (its kernel answers `EINVAL`), refuses 0 with
+    /// `EINVAL`, which is the default.
+    fn zero_bytes_used_is_whole_block(&self) -> bool {
+        false
     }
 
     /// TX: queue `block` to be sent over and over until the transport stops (the kernel's
