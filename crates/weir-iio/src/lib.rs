@@ -9,6 +9,8 @@
 //! - [`sysfs::Device::open_buffer`]: opens a buffer of a real device with the best transport
 //!   the kernel offers — mainline DMABUF, the seed's DMABUF interface, or read()/write() —
 //!   or the one asked for, and says why the others were refused ([`Opened`]).
+//! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
+//!   the driver accepted ([`Device::set_sampling_frequency`]).
 //! - [`report::list_report`]: the text of `weir iio list`.
 //!
 //! All `unsafe` code lives in [`sys`].
@@ -54,6 +56,7 @@ pub mod error;
 pub mod fileio;
 pub mod format;
 pub mod open;
+pub mod rate;
 pub mod report;
 pub mod sim;
 pub mod sim_tx;
@@ -67,6 +70,7 @@ pub use error::{Error, Result};
 pub use fileio::{FileIo, StreamConfig};
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
+pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};
 pub use sim_tx::{SimTx, SimTxConfig};
