@@ -11,6 +11,7 @@
 //!   or the one asked for, and says why the others were refused ([`Opened`]).
 //! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
 //!   the driver accepted ([`Device::set_sampling_frequency`]).
+//! - [`xflow`]: overflow/underflow latched by Analog Devices' HDL cores, read through debugfs.
 //! - [`report::list_report`]: the text of `weir iio list`.
 //!
 //! All `unsafe` code lives in [`sys`].
@@ -65,6 +66,7 @@ pub mod sys;
 pub mod sysfs;
 pub mod testing;
 pub mod transport;
+pub mod xflow;
 
 pub use error::{Error, Result};
 pub use fileio::{FileIo, StreamConfig};
@@ -77,3 +79,4 @@ pub use sim_tx::{SimTx, SimTxConfig};
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};
 pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+pub use xflow::{XflowMonitor, XflowStatus};
