@@ -14,9 +14,14 @@
 //!
 //! The helpers panic (with the path) when the file system refuses: they are for tests.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::{Error, Result};
+use crate::xflow::RegisterAccess;
 
 /// A temporary fake sysfs tree; see the [module documentation](self).
 #[derive(Debug)]
@@ -185,6 +190,18 @@ impl FakeDevice {
     /// Writes a device attribute file.
     pub fn attr(self, attr: &str, value: &str) -> Self {
         write(&self.path.join(attr), value);
+        self
+    }
+
+    /// Gives the device a device-tree node whose `compatible` is `compatible` (the file
+    /// `of_node/compatible`, NUL-terminated as the kernel shows it), e.g.
+    /// `adi,axi-ad9361-6.00.a` for an Analog Devices HDL core.
+    pub fn of_compatible(self, compatible: &str) -> Self {
+        let dir = self.path.join("of_node");
+        mkdir(&dir);
+        let path = dir.join("compatible");
+        fs::write(&path, format!("{compatible}\0"))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         self
     }
 
@@ -641,5 +658,73 @@ impl crate::kernel::IioIoctls for FakeKernel {
             Some(bytes_used),
             result,
         )
+    }
+}
+
+/// A fake register file for [`xflow`](crate::xflow): registers read as zero until a test
+/// [latches](Self::latch) bits, and writing a value clears the bits it sets
+/// (write-one-to-clear, like the HDL cores' status register). Clones share the registers, so
+/// a test keeps one to latch events while the code under test holds another.
+#[derive(Debug, Clone, Default)]
+pub struct FakeRegisters {
+    state: Arc<Mutex<FakeRegisterState>>,
+}
+
+#[derive(Debug, Default)]
+struct FakeRegisterState {
+    values: BTreeMap<u32, u32>,
+    writes: Vec<(u32, u32)>,
+    fail_reads: bool,
+}
+
+impl FakeRegisters {
+    /// Registers that all read zero.
+    pub fn new() -> FakeRegisters {
+        FakeRegisters::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeRegisterState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets `bits` in the register at `address`, as the hardware latches an event.
+    pub fn latch(&self, address: u32, bits: u32) {
+        *self.state().values.entry(address).or_default() |= bits;
+    }
+
+    /// The register at `address` now.
+    pub fn value(&self, address: u32) -> u32 {
+        self.state().values.get(&address).copied().unwrap_or(0)
+    }
+
+    /// Every write so far, `(address, value)`, in order.
+    pub fn writes(&self) -> Vec<(u32, u32)> {
+        self.state().writes.clone()
+    }
+
+    /// Makes reads fail with `EACCES` (as debugfs does for a user who may not read it).
+    pub fn fail_reads(&self, fail: bool) {
+        self.state().fail_reads = fail;
+    }
+}
+
+impl RegisterAccess for FakeRegisters {
+    fn read(&mut self, address: u32) -> Result<u32> {
+        if self.state().fail_reads {
+            return Err(Error::File {
+                op: "read",
+                path: PathBuf::from("fake direct_reg_access"),
+                errno: rustix::io::Errno::ACCESS,
+                detail: String::new(),
+            });
+        }
+        Ok(self.value(address))
+    }
+
+    fn write(&mut self, address: u32, value: u32) -> Result<()> {
+        let mut state = self.state();
+        state.writes.push((address, value));
+        *state.values.entry(address).or_default() &= !value;
+        Ok(())
     }
 }

@@ -264,6 +264,7 @@ fn zero_copy(p: &Params) -> Result<bool, BuildError> {
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    crate::device::check_params(p, crate::device::SIM_ONLY_SINK)?;
     let input = PortSpec::input("in", "input", p.item("item")?);
     let input = if zero_copy(p)? {
         input.wanting_filled_blocks()
@@ -289,7 +290,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         );
     }
     let item = p.item("item")?;
-    let rate = p.float("sample_rate")?;
+    let rate = crate::device::sample_rate(p)?;
     let output = p.str("sim_output")?;
     let config = SimTxConfig {
         sample_rate: (rate > 0.0).then_some(rate),
@@ -305,11 +306,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimTx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice {
-        transport: Box::new(sim),
-        rejected: Vec::new(),
-        sample_rate: (rate > 0.0).then_some(rate),
-    })
+    Ok(OpenedDevice::simulated(Box::new(sim), rate))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -317,6 +314,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         transport,
         rejected,
         sample_rate,
+        sample_rate_note,
+        ..
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
     let timeout = crate::device::timeout(ctx.params)?;
@@ -330,6 +329,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
+    }
+    if let Some(note) = sample_rate_note {
+        stats.set_note("sample_rate", note);
     }
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
@@ -380,7 +382,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "simulated DAC rate in samples/s; 0 = as fast as possible",
+                "samples/s: the simulated DAC's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
             )
             .range(Some(0.0), None),
             ParamSpec::optional(

@@ -433,6 +433,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    crate::device::check_params(p, crate::device::SIM_ONLY_SOURCE)?;
     let item = p.item("item")?;
     let block_items = p.positive("samples_per_block")? * SAMPLE_BYTES / item.size();
     Ok(Ports {
@@ -459,13 +460,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     }
     let item = p.item("item")?;
     let samples = p.positive("samples_per_block")?;
-    let rate = p.float("sample_rate")?;
-    if rate < 0.0 || !rate.is_finite() {
-        return Err(BuildError::param(
-            "sample_rate",
-            format!("must be a finite rate >= 0 (0 = as fast as possible), found {rate}"),
-        ));
-    }
+    let rate = crate::device::sample_rate(p)?;
     let pattern = match p.str("pattern")? {
         "ramp" => Pattern::Ramp,
         "tone" => Pattern::Tone {
@@ -499,11 +494,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimRx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice {
-        transport: Box::new(sim),
-        rejected: Vec::new(),
-        sample_rate: (rate > 0.0).then_some(rate),
-    })
+    Ok(OpenedDevice::simulated(Box::new(sim), rate))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -511,11 +502,16 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         transport,
         rejected,
         sample_rate,
+        sample_rate_note,
+        ..
     } = open_transport(ctx.params)?;
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
+    }
+    if let Some(note) = sample_rate_note {
+        stats.set_note("sample_rate", note);
     }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         ctx.add(DmabufSource::<T>::with_timeout(transport, timeout, stats).with_sample_rate(sample_rate))
@@ -544,21 +540,21 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "simulated sample rate in samples/s; 0 = as fast as possible",
+                "samples/s: the simulator's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
             )
             .range(Some(0.0), None),
             ParamSpec::optional(
                 "pattern",
                 ParamType::Str,
                 Value::Str("ramp".into()),
-                "simulated signal: `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
+                "simulator only: the signal, `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
                  written, as a DMA engine that costs no CPU: for benchmarks)",
             ),
             ParamSpec::optional(
                 "tone_frequency",
                 ParamType::Float,
                 Value::Float(0.01),
-                "tone frequency in Hz (cycles/sample when sample_rate is 0)",
+                "simulator only: tone frequency in Hz (cycles/sample when sample_rate is 0)",
             ),
             ParamSpec::optional(
                 "sim_fail_block",
@@ -571,7 +567,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "tone_amplitude",
                 ParamType::Float,
                 Value::Float(16384.0),
-                "tone amplitude in i16 units",
+                "simulator only: tone amplitude in i16 units",
             )
             .range(Some(0.0), Some(32767.0)),
         ]
