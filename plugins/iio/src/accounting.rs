@@ -32,8 +32,22 @@ impl TxLoss {
         stats.label_counter("underruns", label(evidence, false));
         stats.label_counter("est_underruns", label(LossEvidence::Estimate, false));
         stats.label_counter("est_underrun_samples", label(LossEvidence::Estimate, true));
+        let meter = LossMeter::output(rate);
+        if meter.rate().is_none() {
+            // Without the rate, idle time is an underrun only for a DAC on its own clock.
+            let unknown = label(LossEvidence::Estimate, false);
+            let unknown = CounterLabel {
+                evidence: Some(crate::dmabuf_source::UNKNOWN_RATE.to_string()),
+                ..unknown
+            };
+            stats.label_counter("est_underruns", unknown.clone());
+            if evidence == LossEvidence::Estimate {
+                stats.label_counter("underruns", unknown);
+                stats.set_note("loss_evidence", crate::dmabuf_source::UNKNOWN_RATE);
+            }
+        }
         TxLoss {
-            meter: LossMeter::output(rate),
+            meter,
             evidence,
             sample_size: transport.sample_size().max(1),
             xflow: None,
@@ -81,10 +95,15 @@ impl TxLoss {
     /// Publish the underrun counters into `stats`.
     pub(crate) fn publish(&self, transport: &dyn Transport, stats: &BlockStats) {
         let est = self.meter.totals_at(monotonic_ns());
-        stats.set_counter("starved_us", est.starved_ns / 1000);
-        stats.set_counter("est_underruns", est.events);
-        if self.meter.rate().is_some() {
-            stats.set_counter("est_underrun_samples", est.samples);
+        let rate_known = self.meter.rate().is_some();
+        // Beside an exact count, an estimate without the device's rate says nothing (an
+        // unpaced simulator takes blocks as they come: its idle time is no underrun).
+        if self.evidence != LossEvidence::Exact || rate_known {
+            stats.set_counter("starved_us", est.starved_ns / 1000);
+            stats.set_counter("est_underruns", est.events);
+            if rate_known {
+                stats.set_counter("est_underrun_samples", est.samples);
+            }
         }
         let underruns = match self.evidence {
             LossEvidence::Estimate => est.events,

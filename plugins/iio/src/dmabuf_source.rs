@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::tags::{BlockTime, Overrun};
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, MappedBlock,
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, MappedBlock,
     MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_item_type,
 };
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
@@ -206,10 +206,14 @@ where
         let rate_known = self.meter.rate().is_some();
         self.stats.set_counter("blocks", self.sequence);
         self.stats.set_counter("bytes_copied", c.bytes_copied);
-        self.stats.set_counter("starved_us", est.starved_ns / 1000);
-        self.stats.set_counter("est_overruns", est.events);
-        if rate_known {
-            self.stats.set_counter("est_dropped_samples", est.samples);
+        // Beside an exact count, an estimate without the device's rate says nothing (an
+        // unpaced simulator waits for its blocks: its idle time is no loss).
+        if self.evidence != LossEvidence::Exact || rate_known {
+            self.stats.set_counter("starved_us", est.starved_ns / 1000);
+            self.stats.set_counter("est_overruns", est.events);
+            if rate_known {
+                self.stats.set_counter("est_dropped_samples", est.samples);
+            }
         }
         match self.evidence {
             LossEvidence::Estimate => {
@@ -250,6 +254,20 @@ where
         self.stats
             .label_counter("overruns", label(self.evidence, false));
         self.stats.label_counter("dropped_samples", dropped);
+        if self.meter.rate().is_none() {
+            // Without the device's rate the estimate cannot tell a clocked ADC, which lost
+            // samples whenever no block was queued, from one that waits for its blocks: say
+            // so rather than report either "none" or a loss as certain.
+            let unknown = CounterLabel {
+                approximate: false,
+                evidence: Some(UNKNOWN_RATE.to_string()),
+            };
+            self.stats.label_counter("est_overruns", unknown.clone());
+            if self.evidence == LossEvidence::Estimate {
+                self.stats.label_counter("overruns", unknown);
+                self.stats.set_note("loss_evidence", UNKNOWN_RATE);
+            }
+        }
     }
 
     /// The loss to tag on the block completing now, by the best evidence.
@@ -305,6 +323,10 @@ where
         Some(format.decode(word))
     }
 }
+
+/// The evidence of an estimate made without the device's rate: intervals without a queued
+/// block, which lost samples only if the device runs on its own clock.
+pub(crate) const UNKNOWN_RATE: &str = "estimate, rate unknown";
 
 fn tag_evidence(e: LossEvidence) -> weir_core::tags::Evidence {
     match e {
