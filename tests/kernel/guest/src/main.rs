@@ -10,8 +10,10 @@
 //! every test passed. Every test must also leave as many open file descriptors, DMABUF
 //! objects and DMABUF attachments behind as it found.
 //!
-//! The `weir_run_*` tests (module `weir_run`) run the real `weir` command (`/weir`, static) on
-//! the TOML flowgraphs in `/flowgraphs` and check the data end to end.
+//! The `weir_run_*` tests (modules `weir_run`, `formats`) run the real `weir`
+//! command (`/weir`, static) on the TOML flowgraphs in `/flowgraphs` and check the data end to
+//! end. `weir-sim-adi` and `weir-sim-mixed` carry real converters' channel formats (module
+//! `formats`).
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -35,6 +37,7 @@ macro_rules! ensure {
     };
 }
 
+mod formats;
 mod weir_run;
 
 /// Formats an error with a context.
@@ -630,6 +633,11 @@ const TESTS: &[Test] = &[
     // The `weir` command on TOML flowgraphs (last: they need /weir and /flowgraphs).
     ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
     ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
+    // Real channel formats, raw bytes through weir, decoded here.
+    ("weir_run_rx_format_adi_4ch", formats::weir_run_rx_format_adi_4ch),
+    ("weir_run_rx_format_adi_2ch", formats::weir_run_rx_format_adi_2ch),
+    ("weir_run_rx_format_mixed_3ch", formats::weir_run_rx_format_mixed_3ch),
+    ("weir_run_rx_format_mixed_2ch", formats::weir_run_rx_format_mixed_2ch),
 ];
 
 fn main() {

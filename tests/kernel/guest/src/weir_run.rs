@@ -22,14 +22,16 @@ const BLOCK_SAMPLES: u64 = 4096;
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a finished `weir run` printed.
-struct Run {
-    stdout: String,
-    secs: f64,
+pub(crate) struct Run {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) status: std::process::ExitStatus,
+    pub(crate) secs: f64,
 }
 
 impl Run {
     /// The report row of block `name` (`name  type  in  out  rate  notes…`).
-    fn row(&self, name: &str) -> Result<&str, String> {
+    pub(crate) fn row(&self, name: &str) -> Result<&str, String> {
         self.stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(name))
@@ -37,7 +39,7 @@ impl Run {
     }
 
     /// Checks that block `name`'s row carries every `key=value` of `want`.
-    fn expect(&self, name: &str, want: &[String]) -> Result<String, String> {
+    pub(crate) fn expect(&self, name: &str, want: &[String]) -> Result<String, String> {
         let row = self.row(name)?;
         let notes: Vec<&str> = row.split_whitespace().collect();
         for w in want {
@@ -48,10 +50,40 @@ impl Run {
         }
         Ok(row.split_whitespace().collect::<Vec<_>>().join(" "))
     }
+
+    /// The value of counter or note `key` in block `name`'s row: the report separates its
+    /// `key=value` fields by two spaces, and a note's value may hold single spaces
+    /// (`loss_evidence=starvation estimate`).
+    pub(crate) fn field(&self, name: &str, key: &str) -> Result<String, String> {
+        let row = self.row(name)?;
+        let start = row
+            .find(&format!("  {key}="))
+            .ok_or_else(|| format!("block `{name}`: no `{key}=` in its report row:\n{row}"))?
+            + key.len()
+            + 3;
+        let rest = &row[start..];
+        Ok(rest[..rest.find("  ").unwrap_or(rest.len())].trim().to_string())
+    }
+
+    /// Counter `key` of block `name`, as a number.
+    pub(crate) fn counter(&self, name: &str, key: &str) -> Result<u64, String> {
+        let v = self.field(name, key)?;
+        v.parse()
+            .map_err(|e| format!("block `{name}`: `{key}={v}` is not a count: {e}"))
+    }
+
+    /// Everything it printed, for a failure message.
+    pub(crate) fn shown(&self) -> String {
+        format!(
+            "--- stdout\n{}--- stderr\n{}---",
+            self.stdout, self.stderr
+        )
+    }
 }
 
-/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0`; `Err` unless it exits 0.
-fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
+/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0` to its end, whatever its exit
+/// status; `Err` only when it cannot be started or has to be killed after RUN_TIMEOUT.
+pub(crate) fn weir_run_any(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
     let (out_path, err_path) = ("/tmp/weir-run.stdout", "/tmp/weir-run.stderr");
     let mut cmd = Command::new(WEIR);
     cmd.arg("run").arg(format!("{FLOWGRAPHS}/{flowgraph}"));
@@ -82,14 +114,29 @@ fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
     let stderr = std::fs::read_to_string(err_path).unwrap_or_default();
     let _ = std::fs::remove_file(out_path);
     let _ = std::fs::remove_file(err_path);
-    let shown = format!("--- stdout\n{stdout}--- stderr\n{stderr}---");
     match status {
         None => Err(format!(
-            "weir run {flowgraph}: killed after {RUN_TIMEOUT:?}\n{shown}"
+            "weir run {flowgraph}: killed after {RUN_TIMEOUT:?}\n--- stdout\n{stdout}--- stderr\n{stderr}---"
         )),
-        Some(s) if !s.success() => Err(format!("weir run {flowgraph}: {s}\n{shown}")),
-        Some(_) => Ok(Run { stdout, secs }),
+        Some(status) => Ok(Run {
+            stdout,
+            stderr,
+            status,
+            secs,
+        }),
     }
+}
+
+/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0`; `Err` unless it exits 0.
+pub(crate) fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
+    let run = weir_run_any(flowgraph, sets)?;
+    ensure!(
+        run.status.success(),
+        "weir run {flowgraph}: {}\n{}",
+        run.status,
+        run.shown()
+    );
+    Ok(run)
 }
 
 /// The ramp's first `samples` I/Q samples as bytes: the n-th 16-bit LE value is (u16)n.
