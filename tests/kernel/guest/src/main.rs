@@ -10,10 +10,11 @@
 //! every test passed. Every test must also leave as many open file descriptors, DMABUF
 //! objects and DMABUF attachments behind as it found.
 //!
-//! The `weir_run_*` tests (modules `weir_run`, `formats`) run the real `weir`
+//! The `weir_run_*` tests (modules `weir_run`, `formats`, `overrun`) run the real `weir`
 //! command (`/weir`, static) on the TOML flowgraphs in `/flowgraphs` and check the data end to
 //! end. `weir-sim-adi` and `weir-sim-mixed` carry real converters' channel formats (module
-//! `formats`).
+//! `formats`); `weir-sim-adc` runs on its own clock when its `in_voltage_sampling_frequency`
+//! is set, losing scans when no block is queued (module `overrun`).
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -38,6 +39,7 @@ macro_rules! ensure {
 }
 
 mod formats;
+mod overrun;
 mod weir_run;
 
 /// Formats an error with a context.
@@ -638,6 +640,8 @@ const TESTS: &[Test] = &[
     ("weir_run_rx_format_adi_2ch", formats::weir_run_rx_format_adi_2ch),
     ("weir_run_rx_format_mixed_3ch", formats::weir_run_rx_format_mixed_3ch),
     ("weir_run_rx_format_mixed_2ch", formats::weir_run_rx_format_mixed_2ch),
+    // A clocked ADC losing scans behind a slow consumer, against weir's loss accounting.
+    ("weir_run_rx_overrun", overrun::weir_run_rx_overrun),
 ];
 
 fn main() {
