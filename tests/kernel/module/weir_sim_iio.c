@@ -86,6 +86,10 @@ static int tx_fail_block = -1;
 module_param(tx_fail_block, int, 0644);
 MODULE_PARM_DESC(tx_fail_block, "This DMABUF block (0-based, since enable) of the output device fails with -EINTR; -1 = none");
 
+static int rx_fail_submit = -1;
+module_param(rx_fail_submit, int, 0644);
+MODULE_PARM_DESC(rx_fail_submit, "submit() of this DMABUF block (0-based, since enable) of an input device fails with -EIO; -1 = none");
+
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
 #define FNV64_PRIME 0x100000001b3ULL
 /* Blocks queued at once at most (weir asks for 1024 at most). */
@@ -149,6 +153,7 @@ struct weir_sim {
 	u64 pos;		   /* weir-sim-fifo: value position in the ramp */
 	u64 bytes;
 	u64 blocks;		   /* blocks completed (or failed) since enable */
+	u64 submits;		   /* blocks submitted since enable */
 	u64 checksum;
 };
 
@@ -434,6 +439,20 @@ static int weir_submit(struct iio_dma_buffer_queue *queue, struct iio_dma_buffer
 
 	if (block->cyclic)
 		return -EOPNOTSUPP;
+	if (weir_is_input(sim) && !block->fileio) {
+		int n = READ_ONCE(rx_fail_submit);
+		bool fail;
+
+		spin_lock_irq(&sim->lock);
+		fail = n >= 0 && sim->submits == (u64)n;
+		sim->submits++;
+		spin_unlock_irq(&sim->lock);
+		if (fail) {
+			dev_info(&sim->indio_dev->dev, "fault injection: submit of block %d fails\n", n);
+			weir_transfer(sim, block, 0, 0xa5);
+			return -EIO;
+		}
+	}
 	spin_lock_irq(&sim->lock);
 	if (sim->start_count == WEIR_MAX_QUEUED) {
 		spin_unlock_irq(&sim->lock);
@@ -568,6 +587,7 @@ static int weir_preenable(struct iio_dev *indio_dev)
 	sim->end = 0;
 	sim->bytes = 0;
 	sim->blocks = 0;
+	sim->submits = 0;
 	sim->checksum = FNV64_OFFSET;
 	sim->lost_scans = 0;
 	sim->lost_gaps = 0;
