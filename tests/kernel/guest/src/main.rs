@@ -38,6 +38,7 @@ macro_rules! ensure {
     };
 }
 
+mod failures;
 mod formats;
 mod overrun;
 mod weir_run;
@@ -642,6 +643,10 @@ const TESTS: &[Test] = &[
     ("weir_run_rx_format_mixed_2ch", formats::weir_run_rx_format_mixed_2ch),
     // A clocked ADC losing scans behind a slow consumer, against weir's loss accounting.
     ("weir_run_rx_overrun", overrun::weir_run_rx_overrun),
+    // A block the kernel fails (as the DMA buffer layer fails an aborted one), RX and TX.
+    ("weir_run_rx_failed_block", failures::weir_run_rx_failed_block),
+    ("weir_run_tx_failed_block", failures::weir_run_tx_failed_block),
+    ("weir_run_rx_submit_failed", failures::weir_run_rx_submit_failed),
 ];
 
 fn main() {
