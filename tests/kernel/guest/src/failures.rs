@@ -76,7 +76,9 @@ fn expect_failure(run: &Run, device: &str) -> Result<String, String> {
         .to_string();
     let w = words(&line);
     ensure!(
-        w.contains("EINTR") || line.contains("Interrupted system call") || line.contains("os error 4"),
+        w.contains("EINTR")
+            || line.contains("Interrupted system call")
+            || line.contains("os error 4"),
         "the error does not name the errno (EINTR): {line}\n{}",
         run.shown()
     );

@@ -111,7 +111,11 @@ impl Chan {
     fn value(&self, scan: u64, repeat: u32) -> i64 {
         let raw = self.raw(scan, repeat) as i64;
         let top = 1i64 << (self.real - 1);
-        if self.sign == 'u' { raw } else { (raw ^ top) - top }
+        if self.sign == 'u' {
+            raw
+        } else {
+            (raw ^ top) - top
+        }
     }
 
     /// The storage word as the module writes it, as an integer.
@@ -154,7 +158,10 @@ fn layout(chans: &[&Chan]) -> (Vec<usize>, usize) {
 
 fn rx_format(device: &str, all: &[Chan], enabled: &[&str]) -> TestResult {
     let chans: Vec<&Chan> = all.iter().filter(|c| enabled.contains(&c.id)).collect();
-    ensure!(chans.len() == enabled.len(), "unknown channel in {enabled:?}");
+    ensure!(
+        chans.len() == enabled.len(),
+        "unknown channel in {enabled:?}"
+    );
     let (offsets, scan_bytes) = layout(&chans);
 
     // What the kernel reports, through weir-iio.
@@ -269,7 +276,11 @@ pub fn weir_run_rx_format_adi_2ch() -> TestResult {
 }
 
 pub fn weir_run_rx_format_mixed_3ch() -> TestResult {
-    rx_format("weir-sim-mixed", MIXED, &["voltage0", "voltage1", "voltage2"])
+    rx_format(
+        "weir-sim-mixed",
+        MIXED,
+        &["voltage0", "voltage1", "voltage2"],
+    )
 }
 
 pub fn weir_run_rx_format_mixed_2ch() -> TestResult {

@@ -637,16 +637,37 @@ const TESTS: &[Test] = &[
     ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
     ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
     // Real channel formats, raw bytes through weir, decoded here.
-    ("weir_run_rx_format_adi_4ch", formats::weir_run_rx_format_adi_4ch),
-    ("weir_run_rx_format_adi_2ch", formats::weir_run_rx_format_adi_2ch),
-    ("weir_run_rx_format_mixed_3ch", formats::weir_run_rx_format_mixed_3ch),
-    ("weir_run_rx_format_mixed_2ch", formats::weir_run_rx_format_mixed_2ch),
+    (
+        "weir_run_rx_format_adi_4ch",
+        formats::weir_run_rx_format_adi_4ch,
+    ),
+    (
+        "weir_run_rx_format_adi_2ch",
+        formats::weir_run_rx_format_adi_2ch,
+    ),
+    (
+        "weir_run_rx_format_mixed_3ch",
+        formats::weir_run_rx_format_mixed_3ch,
+    ),
+    (
+        "weir_run_rx_format_mixed_2ch",
+        formats::weir_run_rx_format_mixed_2ch,
+    ),
     // A clocked ADC losing scans behind a slow consumer, against weir's loss accounting.
     ("weir_run_rx_overrun", overrun::weir_run_rx_overrun),
     // A block the kernel fails (as the DMA buffer layer fails an aborted one), RX and TX.
-    ("weir_run_rx_failed_block", failures::weir_run_rx_failed_block),
-    ("weir_run_tx_failed_block", failures::weir_run_tx_failed_block),
-    ("weir_run_rx_submit_failed", failures::weir_run_rx_submit_failed),
+    (
+        "weir_run_rx_failed_block",
+        failures::weir_run_rx_failed_block,
+    ),
+    (
+        "weir_run_tx_failed_block",
+        failures::weir_run_tx_failed_block,
+    ),
+    (
+        "weir_run_rx_submit_failed",
+        failures::weir_run_rx_submit_failed,
+    ),
 ];
 
 fn main() {

@@ -219,16 +219,13 @@ pub fn weir_run_rx_overrun() -> TestResult {
     let tags = tag_positions(&run.stdout, "dmabuf_overrun")?;
     let mut tagged = Vec::new();
     for &t in &tags {
-        let g = in_file
-            .iter()
-            .find(|g| g.delivered == t)
-            .ok_or_else(|| {
-                format!(
-                    "a dmabuf_overrun tag at sample {t}, where the device lost nothing \
+        let g = in_file.iter().find(|g| g.delivered == t).ok_or_else(|| {
+            format!(
+                "a dmabuf_overrun tag at sample {t}, where the device lost nothing \
                      (gaps {gaps:?})\n{}",
-                    run.shown()
-                )
-            })?;
+                run.shown()
+            )
+        })?;
         tagged.push(*g);
     }
     for g in in_file.iter().filter(|g| g.lost > ALLOWANCE) {

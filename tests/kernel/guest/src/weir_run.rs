@@ -62,7 +62,9 @@ impl Run {
             + key.len()
             + 3;
         let rest = &row[start..];
-        Ok(rest[..rest.find("  ").unwrap_or(rest.len())].trim().to_string())
+        Ok(rest[..rest.find("  ").unwrap_or(rest.len())]
+            .trim()
+            .to_string())
     }
 
     /// Counter `key` of block `name`, as a number.
@@ -74,10 +76,7 @@ impl Run {
 
     /// Everything it printed, for a failure message.
     pub(crate) fn shown(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}---",
-            self.stdout, self.stderr
-        )
+        format!("--- stdout\n{}--- stderr\n{}---", self.stdout, self.stderr)
     }
 }
 
