@@ -232,7 +232,7 @@ pub fn weir_run_rx_overrun() -> TestResult {
         ensure!(
             tags.contains(&g.delivered),
             "the device lost {} scans before sample {}, weir put no dmabuf_overrun tag there \
-             (tags at {tags:?})\n{}",
+             (tags at {tags:?}; the device's gaps {gaps:?})\n{}",
             g.lost,
             g.delivered,
             run.shown()
