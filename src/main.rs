@@ -341,8 +341,8 @@ impl LiveStats {
             };
             let mut line = format!("[{at:7.1} s] {:<12} {items:>14} items {rate:>12}", b.name);
             // Every counter a block keeps (`overruns` of any block among them) is shown.
-            for (k, v) in &b.counters {
-                line.push_str(&format!("  {k}={v}"));
+            for text in b.counter_texts() {
+                line.push_str(&format!("  {text}"));
             }
             let _ = writeln!(out, "{line}");
             lines += 1;

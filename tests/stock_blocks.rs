@@ -492,6 +492,13 @@ item = "ci16"
             line.contains(&format!("NamedUsize(\"dmabuf_block\", {seq})")),
             "{line}"
         );
+        // The block's time tag is printed as text, not as an opaque payload.
+        let time = format!("/abs {abs} -- dmabuf_time: block {seq} completed at ");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("TagDebug dbg:") && l.contains(&time))
+            .unwrap_or_else(|| panic!("no block time at {abs} in\n{stdout}"));
+        assert!(line.ends_with(&format!("first sample {abs}")), "{line}");
     }
 }
 

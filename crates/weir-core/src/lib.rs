@@ -26,6 +26,7 @@ pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod suggest;
+pub mod tags;
 
 pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
 pub use builder::FlowgraphBuilder;
@@ -42,7 +43,7 @@ pub use run::{
     BlockHandle, BlockReport, BuiltFlowgraph, ConnectionHandle, ConnectionReport, RunReport,
     RunningFlowgraph, runtime, runtime_with_threads,
 };
-pub use stats::BlockStats;
+pub use stats::{BlockStats, CounterLabel};
 
 /// Re-exported so plugins build against exactly the runtime weir-core uses.
 pub use futuresdr;

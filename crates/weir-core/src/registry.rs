@@ -1,7 +1,7 @@
 //! The block registry: block types by name, each describing its parameters and ports and
 //! knowing how to build itself onto a FutureSDR flowgraph.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -291,9 +291,16 @@ impl BuildError {
 }
 
 /// Resolved parameters of one block instance (defaults filled in, types checked).
+///
+/// It remembers which values came from the descriptor's defaults
+/// ([`BlockDescriptor::resolve`]) rather than from the flowgraph, so that a block can refuse a
+/// parameter that makes no sense in its configuration only when the user wrote it
+/// ([`is_set`](Self::is_set)).
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     values: BTreeMap<String, Value>,
+    /// Names whose value is the descriptor's default, filled in by `resolve`.
+    defaulted: BTreeSet<String>,
 }
 
 impl Params {
@@ -304,18 +311,32 @@ impl Params {
 
     /// Set a parameter (builder style).
     pub fn with(mut self, name: &str, value: Value) -> Self {
-        self.values.insert(name.to_string(), value);
+        self.set(name, value);
         self
     }
 
-    /// Set a parameter.
+    /// Set a parameter. It counts as [set](Self::is_set), even to its default value.
     pub fn set(&mut self, name: &str, value: Value) {
+        self.defaulted.remove(name);
         self.values.insert(name.to_string(), value);
+    }
+
+    /// Fill in a parameter with its default: it has a value but is not [set](Self::is_set).
+    fn set_default(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
+        self.defaulted.insert(name.to_string());
     }
 
     /// The raw value of a parameter.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name)
+    }
+
+    /// Whether parameter `name` was given (in the flowgraph file, through a variable, or in
+    /// code with [`set`](Self::set)), as opposed to taking its default or being absent. A
+    /// parameter written with its default value counts as given: the user asked for it.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name) && !self.defaulted.contains(name)
     }
 
     fn require(&self, name: &str) -> Result<&Value, BuildError> {
@@ -642,7 +663,7 @@ impl BlockDescriptor {
         for spec in &self.params {
             if params.get(spec.name).is_none() {
                 match &spec.default {
-                    Some(d) => params.set(spec.name, d.clone()),
+                    Some(d) => params.set_default(spec.name, d.clone()),
                     None => {
                         return Err(BuildError::param(
                             spec.name,
@@ -700,5 +721,51 @@ impl Registry {
     /// All type names, sorted.
     pub fn type_names(&self) -> Vec<&'static str> {
         self.blocks.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor() -> BlockDescriptor {
+        BlockDescriptor {
+            type_name: "probe",
+            doc: "",
+            params: vec![
+                ParamSpec::required("rate", ParamType::Float, ""),
+                ParamSpec::optional("pattern", ParamType::Str, Value::Str("ramp".into()), ""),
+                ParamSpec::optional("count", ParamType::Int, Value::Int(4), ""),
+            ],
+            ports: |_| Ok(Ports::default()),
+            build: |_| Err(BuildError::Other("not built in this test".into())),
+        }
+    }
+
+    #[test]
+    fn is_set_tells_given_parameters_from_defaults() {
+        let p = descriptor()
+            .resolve([("rate", Value::Int(5)), ("count", Value::Int(4))])
+            .expect("resolves");
+        assert!(p.is_set("rate"));
+        // Given with the default value: still given.
+        assert!(p.is_set("count"));
+        // Filled in from the default.
+        assert!(!p.is_set("pattern"));
+        assert_eq!(p.str("pattern").expect("default"), "ramp");
+        assert!(!p.is_set("nonexistent"));
+    }
+
+    #[test]
+    fn setting_a_defaulted_parameter_makes_it_set() {
+        let mut p = descriptor()
+            .resolve([("rate", Value::Float(1.0))])
+            .expect("resolves");
+        assert!(!p.is_set("pattern"));
+        p.set("pattern", Value::Str("tone".into()));
+        assert!(p.is_set("pattern"));
+        // Parameters made in code are all given.
+        let q = Params::new().with("pattern", Value::Str("ramp".into()));
+        assert!(q.is_set("pattern"));
     }
 }

@@ -521,9 +521,27 @@ pub struct BlockReport {
     pub counters: Vec<(&'static str, u64)>,
     /// Notes (transport in use, ...).
     pub notes: Vec<(&'static str, String)>,
+    /// How the counters that have a label are known (estimates, their evidence).
+    pub counter_labels: Vec<(&'static str, crate::stats::CounterLabel)>,
 }
 
 impl BlockReport {
+    /// Each counter as `name=value`, or as its label says (`overruns=3 (estimate)`,
+    /// `dropped_samples≈49152`), sorted by name.
+    pub fn counter_texts(&self) -> Vec<String> {
+        self.counters
+            .iter()
+            .map(|(k, v)| {
+                let label = self
+                    .counter_labels
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, l)| l);
+                crate::stats::CounterLabel::format(label, k, *v)
+            })
+            .collect()
+    }
+
     /// Items processed: produced by sources, consumed by everything else.
     pub fn items(&self) -> u64 {
         self.items_in.max(self.items_out)
@@ -643,6 +661,7 @@ impl RunReport {
                     counts_out: b.stats.counts_out(),
                     counters: b.stats.counters(),
                     notes: b.stats.notes(),
+                    counter_labels: b.stats.counter_labels(),
                 })
                 .collect(),
         }
@@ -682,8 +701,8 @@ impl fmt::Display for RunReport {
                 count(b.counts_out, b.items_out),
                 rate
             )?;
-            for (k, v) in &b.counters {
-                write!(f, "  {k}={v}")?;
+            for text in b.counter_texts() {
+                write!(f, "  {text}")?;
             }
             for (k, v) in &b.notes {
                 write!(f, "  {k}={v}")?;

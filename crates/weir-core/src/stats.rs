@@ -17,6 +17,7 @@ pub struct BlockStats {
     counts_in: AtomicBool,
     counts_out: AtomicBool,
     counters: Mutex<BTreeMap<&'static str, u64>>,
+    labels: Mutex<BTreeMap<&'static str, CounterLabel>>,
     notes: Mutex<BTreeMap<&'static str, String>>,
     error: Mutex<Option<String>>,
 }
@@ -81,6 +82,26 @@ impl BlockStats {
             .collect()
     }
 
+    /// Say how counter `name` is known: `approximate` values are printed `name≈value`, and an
+    /// `evidence` after it in parentheses (`overruns=3 (estimate)`). A loss counter that was
+    /// inferred must never read as one that was counted.
+    pub fn label_counter(&self, name: &'static str, label: CounterLabel) {
+        self.labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, label);
+    }
+
+    /// The labels of the counters that have one, sorted by counter name.
+    pub fn counter_labels(&self) -> Vec<(&'static str, CounterLabel)> {
+        self.labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
     /// Set a named note (e.g. `transport = sim`).
     pub fn set_note(&self, name: &'static str, value: impl Into<String>) {
         self.notes
@@ -123,5 +144,67 @@ impl BlockStats {
     /// The recorded failure, if any.
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// How a counter's value is known (see [`BlockStats::label_counter`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterLabel {
+    /// The value is an estimate: printed with `≈`.
+    pub approximate: bool,
+    /// Where it comes from, printed after it in parentheses.
+    pub evidence: Option<String>,
+}
+
+impl CounterLabel {
+    /// `name=value`, `name≈value`, with ` (evidence)` when there is one.
+    pub fn format(label: Option<&CounterLabel>, name: &str, value: u64) -> String {
+        let Some(label) = label else {
+            return format!("{name}={value}");
+        };
+        let sign = if label.approximate { '≈' } else { '=' };
+        match &label.evidence {
+            Some(e) => format!("{name}{sign}{value} ({e})"),
+            None => format!("{name}{sign}{value}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labelled_counters_say_how_they_are_known() {
+        let s = BlockStats::default();
+        s.set_counter("overruns", 3);
+        s.label_counter(
+            "overruns",
+            CounterLabel {
+                approximate: false,
+                evidence: Some("estimate".into()),
+            },
+        );
+        s.label_counter(
+            "dropped_samples",
+            CounterLabel {
+                approximate: true,
+                evidence: None,
+            },
+        );
+        let labels = s.counter_labels();
+        let find = |n: &str| labels.iter().find(|(k, _)| *k == n).map(|(_, l)| l);
+        assert_eq!(
+            CounterLabel::format(find("overruns"), "overruns", 3),
+            "overruns=3 (estimate)"
+        );
+        assert_eq!(
+            CounterLabel::format(find("dropped_samples"), "dropped_samples", 49152),
+            "dropped_samples≈49152"
+        );
+        assert_eq!(
+            CounterLabel::format(find("blocks"), "blocks", 7),
+            "blocks=7"
+        );
     }
 }

@@ -1,12 +1,22 @@
 //! The zero-copy transports: mainline IIO DMABUF (Linux 6.11+) and the seed's interface.
 //!
-//! Both move data in DMABUFs that user space maps; they differ in who allocates them and in
-//! the ioctls (see `DESIGN.md`, "IIO DMABUF: the kernel interfaces"):
+//! Both move data in DMABUFs that user space maps; they differ in who allocates them, in
+//! the ioctls, and in which file descriptor those go to (see `DESIGN.md`, "IIO DMABUF: the
+//! kernel interfaces"):
 //!
 //! - **mainline**: user space allocates (dma-heap or udmabuf, see [`alloc_dma_heap`] and
 //!   [`alloc_udmabuf`]), then `ATTACH`es every DMABUF to the buffer **before** enabling it,
-//!   `ENQUEUE`s them, and `DETACH`es them at the end;
-//! - **the seed**: IIO allocates (its `ALLOC` ioctl); there is no attach/detach.
+//!   `ENQUEUE`s them, and `DETACH`es them at the end — all on the **buffer fd** from
+//!   `IIO_BUFFER_GET_FD_IOCTL`, the only fd whose handler (6.11+) knows them;
+//! - **the seed**: IIO allocates (its `ALLOC` ioctl); there is no attach/detach. Its diff
+//!   serves `ALLOC` and `ENQUEUE` in `iio_device_buffer_ioctl`, the handler of the **device
+//!   node** (`/dev/iio:deviceX`, which stands for buffer0), next to `GET_FD`; before 6.11 the
+//!   anonymous buffer fd had no ioctl handler at all (`ENOTTY`). So for buffer0 they go to
+//!   the node first and, if it does not know them (`ENOTTY`, `EINVAL`, or `ENODEV` — what the
+//!   node answers to an ioctl no handler takes), to the buffer fd, which a later kernel may
+//!   serve; for another buffer only the buffer fd can address it. `ENQUEUE` then goes to the
+//!   fd that `ALLOC` succeeded on. Every try and its errno end up in the error (and so in the
+//!   reason the transport choice records).
 //!
 //! The block cycle is the same: `ENQUEUE` with `bytes_used`; completion is `POLLOUT` on the
 //! DMABUF fd; the CPU brackets its accesses with `DMA_BUF_IOCTL_SYNC` `START`/`END` (`READ`
@@ -17,8 +27,18 @@
 //! as data. (It has to be exported while in flight: the kernel stops exporting a fence once
 //! it has signalled.)
 //!
-//! Everything the transport asks of the kernel goes through one internal trait, so that the block
-//! cycle can be checked against a recording fake in the tests.
+//! **`bytes_used == 0`.** Mainline refuses it (`EINVAL`), and so does this crate's requeue for
+//! every transport but the seed's, whose ABI defines 0 as "the whole DMABUF". The rule lives
+//! in the kernel operations (`DmabufOps::zero_bytes_used_transfers`: what 0 makes the
+//! kernel transfer, or `None`) and is published to callers as
+//! [`Transport::zero_bytes_used_is_whole_block`]. A seed requeue of 0 means the whole block:
+//! it is sent to the kernel as 0 when the DMABUF is exactly one block, and as the explicit
+//! block size when page rounding made the DMABUF larger (0 would send the padding too); its
+//! completion reports the block size either way.
+//!
+//! The buffer-addressed ioctls go through an [`IioIoctls`] object (the kernel, or a fake in
+//! the tests), and everything the transport asks of the kernel goes through one internal
+//! trait, so that the block cycle can be checked against a recording fake in the tests.
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -30,8 +50,9 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, errno_name};
 use crate::fileio::StreamConfig;
+use crate::kernel::{IioIoctls, LinuxIoctls};
 use crate::sys::ioctl::{
     self, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
 };
@@ -48,6 +69,10 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
     fn kind(&self) -> TransportKind;
     /// Whether DMABUFs must be attached (mainline) before use.
     fn uses_attach(&self) -> bool;
+    /// What `bytes_used` == 0 makes the kernel transfer: `Some(n)`, the whole DMABUF of `n`
+    /// bytes (the seed's ABI); `None`, nothing — the interface refuses 0 (mainline's
+    /// `EINVAL`), and so does the transport, before asking the kernel.
+    fn zero_bytes_used_transfers(&self) -> Option<u64>;
     fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
     fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()>;
     fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()>;
@@ -64,30 +89,40 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Interface {
     Mainline,
-    Seed,
+    /// The seed's, with DMABUFs of `dmabuf_size` bytes (what its `bytes_used` 0 transfers).
+    Seed {
+        dmabuf_size: u64,
+    },
 }
 
-/// The real kernel: ioctls on the buffer fd and the DMABUFs, sysfs for length/enable.
+/// The real kernel: buffer ioctls through an [`IioIoctls`] on one target fd, DMABUF ioctls
+/// on the DMABUFs, sysfs for length/enable.
 #[derive(Debug)]
 pub(crate) struct KernelOps {
     interface: Interface,
-    buffer: OwnedFd,
-    /// Keeps the device node open (exclusive access).
-    _device: Option<OwnedFd>,
+    ioctls: Arc<dyn IioIoctls>,
+    /// Where `ATTACH`/`DETACH`/`ENQUEUE` go: mainline, the buffer fd; the seed, the fd its
+    /// `ALLOC` succeeded on (the device node or the buffer fd).
+    target: OwnedFd,
+    /// Kept open, never addressed: the device node (exclusive access) and the buffer fd (the
+    /// claim on the buffer) when the target is the other one.
+    _keep: Vec<OwnedFd>,
     control: Option<BufferControl>,
 }
 
 impl KernelOps {
     pub(crate) fn new(
         interface: Interface,
-        buffer: OwnedFd,
-        device: Option<OwnedFd>,
+        ioctls: Arc<dyn IioIoctls>,
+        target: OwnedFd,
+        keep: Vec<OwnedFd>,
         control: Option<BufferControl>,
     ) -> KernelOps {
         KernelOps {
             interface,
-            buffer,
-            _device: device,
+            ioctls,
+            target,
+            _keep: keep,
             control,
         }
     }
@@ -122,7 +157,7 @@ impl DmabufOps for KernelOps {
     fn kind(&self) -> TransportKind {
         match self.interface {
             Interface::Mainline => TransportKind::Dmabuf,
-            Interface::Seed => TransportKind::Seed,
+            Interface::Seed { .. } => TransportKind::Seed,
         }
     }
 
@@ -130,26 +165,37 @@ impl DmabufOps for KernelOps {
         self.interface == Interface::Mainline
     }
 
+    fn zero_bytes_used_transfers(&self) -> Option<u64> {
+        match self.interface {
+            Interface::Mainline => None,
+            Interface::Seed { dmabuf_size } => Some(dmabuf_size),
+        }
+    }
+
     fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
         match self.interface {
-            Interface::Mainline => ioctl::iio_dmabuf_attach(self.buffer.as_fd(), dmabuf),
-            Interface::Seed => Ok(()),
+            Interface::Mainline => self.ioctls.dmabuf_attach(self.target.as_fd(), dmabuf),
+            Interface::Seed { .. } => Ok(()),
         }
     }
 
     fn detach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
         match self.interface {
-            Interface::Mainline => ioctl::iio_dmabuf_detach(self.buffer.as_fd(), dmabuf),
-            Interface::Seed => Ok(()),
+            Interface::Mainline => self.ioctls.dmabuf_detach(self.target.as_fd(), dmabuf),
+            Interface::Seed { .. } => Ok(()),
         }
     }
 
     fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()> {
         match self.interface {
             Interface::Mainline => {
-                ioctl::iio_dmabuf_enqueue(self.buffer.as_fd(), dmabuf, bytes_used)
+                self.ioctls
+                    .dmabuf_enqueue(self.target.as_fd(), dmabuf, bytes_used)
             }
-            Interface::Seed => ioctl::seed_dmabuf_enqueue(self.buffer.as_fd(), dmabuf, bytes_used),
+            Interface::Seed { .. } => {
+                self.ioctls
+                    .seed_enqueue(self.target.as_fd(), dmabuf, bytes_used)
+            }
         }
     }
 
@@ -196,6 +242,16 @@ pub(crate) fn page_align(size: usize) -> usize {
 /// `heap` (e.g. `/dev/dma_heap/system`). Opening the heap fails with `ENOENT` (no such
 /// heap) or `EACCES` (permission), both named with the path.
 pub fn alloc_dma_heap(heap: &Path, size: usize, count: usize) -> Result<Vec<OwnedFd>> {
+    alloc_dma_heap_with(&LinuxIoctls, heap, size, count)
+}
+
+/// [`alloc_dma_heap`] with the allocation ioctl sent through `ioctls`.
+pub(crate) fn alloc_dma_heap_with(
+    ioctls: &dyn IioIoctls,
+    heap: &Path,
+    size: usize,
+    count: usize,
+) -> Result<Vec<OwnedFd>> {
     let fd =
         rustix::fs::open(heap, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
             Error::File {
@@ -208,12 +264,14 @@ pub fn alloc_dma_heap(heap: &Path, size: usize, count: usize) -> Result<Vec<Owne
     let len = page_align(size) as u64;
     (0..count)
         .map(|_| {
-            ioctl::dma_heap_alloc(fd.as_fd(), len).map_err(|e| Error::File {
-                op: "DMA_HEAP_IOCTL_ALLOC",
-                path: heap.to_path_buf(),
-                errno: e,
-                detail: format!("{len} bytes"),
-            })
+            ioctls
+                .dma_heap_alloc(fd.as_fd(), len)
+                .map_err(|e| Error::File {
+                    op: "DMA_HEAP_IOCTL_ALLOC",
+                    path: heap.to_path_buf(),
+                    errno: e,
+                    detail: format!("{len} bytes"),
+                })
         })
         .collect()
 }
@@ -250,26 +308,155 @@ pub fn alloc_udmabuf(
         .collect()
 }
 
-/// Asks IIO (the seed's interface) for `count` DMABUFs of `size` bytes on `buffer`.
+/// The file descriptors through which the seed's ioctls can reach one buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeedTargets<'a> {
+    /// The device node (`/dev/iio:deviceX`): it serves buffer0.
+    pub node: BorrowedFd<'a>,
+    /// Its path, for the reasons.
+    pub node_path: &'a Path,
+    /// The buffer fd (from `IIO_BUFFER_GET_FD_IOCTL`).
+    pub buffer: BorrowedFd<'a>,
+    /// The buffer's index.
+    pub index: u32,
+    /// The buffer fd is the node itself (a kernel without `IIO_BUFFER_GET_FD_IOCTL`).
+    pub buffer_is_node: bool,
+}
+
+/// Which fd the seed's `ALLOC` succeeded on: its `ENQUEUE`s go to the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeedFd {
+    Node,
+    Buffer,
+}
+
+/// DMABUFs from the seed's `ALLOC`.
+#[derive(Debug)]
+pub(crate) struct SeedAllocation {
+    /// Where `ALLOC` succeeded.
+    pub on: SeedFd,
+    /// The DMABUFs, each of `dmabuf_size` bytes.
+    pub dmabufs: Vec<OwnedFd>,
+    /// The size asked of `ALLOC` (the block size rounded up to pages): what the seed's
+    /// `bytes_used` 0 transfers.
+    pub dmabuf_size: u64,
+}
+
+/// Whether `errno`, for the first request on an fd, says that the fd does not know the
+/// request (as opposed to the seed's handler answering it): `ENOTTY` from a file without an
+/// ioctl handler (the buffer fd before 6.11), `EINVAL` from an IIO handler that does not
+/// know it (the buffer fd on 6.11+; the node on some 5.x), `ENODEV` from the device node when
+/// none of its handlers takes it.
+fn unknown_request(errno: Errno) -> bool {
+    matches!(errno, Errno::NOTTY | Errno::INVAL | Errno::NODEV)
+}
+
+/// Asks IIO (the seed's interface) for `count` DMABUFs of `size` bytes (rounded up to pages)
+/// for the buffer behind `targets`, on the fd the seed serves.
+///
+/// Buffer0: the device node first — the seed's diff handles `ALLOC` in the node's
+/// `iio_device_buffer_ioctl` — then, if the node does not know the request, the buffer fd (a
+/// kernel may serve it there), unless the buffer fd is the node itself. Another buffer: only
+/// its buffer fd (the node stands for buffer0). An fd that knows the request and refuses it
+/// (`EPERM`: the driver's buffer has no DMABUF support; `ENOMEM` …) ends the search: another
+/// fd of the same buffer would not do better. A failure after the first DMABUF is an error
+/// as is; what was allocated is closed again.
+///
+/// The error is an [`Error::Os`] with the last errno and, as its detail, every fd tried with
+/// its errno: `device node /dev/iio:device0: ENODEV; buffer fd: ENOTTY; 4096 bytes`.
 pub(crate) fn alloc_seed(
-    buffer: BorrowedFd<'_>,
+    ioctls: &dyn IioIoctls,
+    targets: SeedTargets<'_>,
     size: usize,
     count: usize,
     name: &str,
-) -> Result<Vec<OwnedFd>> {
+) -> Result<SeedAllocation> {
     let len = page_align(size) as u64;
-    (0..count)
-        .map(|_| {
-            ioctl::seed_dmabuf_alloc(buffer, len).map_err(|e| {
-                Error::os_detail(
-                    "IIO_BUFFER_DMABUF_ALLOC (seed)",
-                    name,
-                    e,
-                    format!("{len} bytes"),
-                )
-            })
-        })
-        .collect()
+    let node_label = format!("device node {}", targets.node_path.display());
+    // The fds to try in order, and those not to try with the reason: the reason names both,
+    // so that "buffer fd: ENOTTY" alone is not mistaken for "the node was tried too".
+    let mut plan: Vec<std::result::Result<(SeedFd, BorrowedFd<'_>, String), String>> = Vec::new();
+    if targets.index == 0 {
+        plan.push(Ok((SeedFd::Node, targets.node, node_label)));
+        plan.push(if targets.buffer_is_node {
+            Err("buffer fd: not tried (it is the device node: no IIO_BUFFER_GET_FD_IOCTL)".into())
+        } else {
+            Ok((SeedFd::Buffer, targets.buffer, "buffer fd".to_string()))
+        });
+    } else {
+        plan.push(Err(format!(
+            "{node_label}: not tried (it serves buffer0, not buffer{})",
+            targets.index
+        )));
+        plan.push(Ok((
+            SeedFd::Buffer,
+            targets.buffer,
+            "buffer fd".to_string(),
+        )));
+    }
+    let mut tried = Vec::new();
+    let mut last = None;
+    // Set once an fd's handler answered: another fd of the same buffer would not do better.
+    let mut answered = false;
+    for step in plan {
+        let (on, fd, label) = match step {
+            Err(skipped) => {
+                tried.push(skipped);
+                continue;
+            }
+            Ok((_, _, label)) if answered => {
+                tried.push(format!("{label}: not tried (the seed's handler answered)"));
+                continue;
+            }
+            Ok(t) => t,
+        };
+        let mut dmabufs = Vec::with_capacity(count);
+        let mut failed = None;
+        for _ in 0..count {
+            match ioctls.seed_alloc(fd, len) {
+                Ok(dmabuf) => dmabufs.push(dmabuf),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let Some(errno) = failed else {
+            if !tried.is_empty() {
+                tracing::info!(
+                    device = name,
+                    "seed DMABUFs allocated on the {label} after: {}",
+                    tried.join("; ")
+                );
+            }
+            return Ok(SeedAllocation {
+                on,
+                dmabufs,
+                dmabuf_size: len,
+            });
+        };
+        last = Some(errno);
+        if dmabufs.is_empty() {
+            tried.push(format!("{label}: {}", errno_name(errno)));
+            answered = !unknown_request(errno);
+        } else {
+            // The fd knows the request: the seed refuses more DMABUFs. Closes what it gave.
+            tried.push(format!(
+                "{label}: {} after {} of {count} DMABUFs",
+                errno_name(errno),
+                dmabufs.len()
+            ));
+            answered = true;
+            drop(dmabufs);
+        }
+    }
+    tried.push(format!("{len} bytes"));
+    Err(Error::os_detail(
+        "IIO_BUFFER_DMABUF_ALLOC (seed)",
+        name,
+        last.unwrap_or(Errno::NOTTY),
+        tried.join("; "),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,7 +626,30 @@ impl<O: DmabufOps> DmabufTransport<O> {
         Ok(())
     }
 
-    fn enqueue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
+    /// What to send the kernel for a requeue of `bytes_used`, and the bytes the block then
+    /// holds. 0 is refused (`EINVAL`) unless the interface defines it (the seed: the whole
+    /// DMABUF); then it means the whole block, sent as 0 when the DMABUF is exactly the
+    /// block and as the block size when page rounding made the DMABUF larger (0 would then
+    /// send the padding past the block as well).
+    fn wire_bytes(&self, op: &'static str, bytes_used: usize) -> Result<(u64, usize)> {
+        let block = self.config.block_size;
+        if bytes_used == 0
+            && let Some(whole) = self.ops.zero_bytes_used_transfers()
+        {
+            let sent = if whole == block as u64 {
+                0
+            } else {
+                block as u64
+            };
+            return Ok((sent, block));
+        }
+        self.config.check_bytes_used(op, bytes_used)?;
+        Ok((bytes_used as u64, bytes_used))
+    }
+
+    /// Enqueues `block`: `sent` is the `bytes_used` given to the kernel, `bytes` what the
+    /// block holds (they differ only for the seed's 0).
+    fn enqueue(&mut self, block: usize, sent: u64, bytes: usize) -> Result<()> {
         self.end_cpu_access(block)?;
         if self.ops.uses_attach() && !self.blocks[block].attached {
             return Err(self.err(
@@ -449,14 +659,14 @@ impl<O: DmabufOps> DmabufTransport<O> {
             ));
         }
         let fd = self.blocks[block].fd.as_fd();
-        self.ops.enqueue(fd, bytes_used as u64).map_err(|e| {
+        self.ops.enqueue(fd, sent).map_err(|e| {
             self.err(
                 "IIO_BUFFER_DMABUF_ENQUEUE",
                 e,
-                format!("block {block}, {bytes_used} bytes"),
+                format!("block {block}, bytes_used {sent}"),
             )
         })?;
-        self.blocks[block].state = BlockState::InFlight { bytes: bytes_used };
+        self.blocks[block].state = BlockState::InFlight { bytes };
         // Export the fence while the transfer is in flight: once signalled it is no longer
         // exported, and its error status would be lost.
         let fence = if self.fences == Fences::Unsupported {
@@ -497,7 +707,9 @@ impl<O: DmabufOps> DmabufTransport<O> {
         if self.config.direction == Direction::In {
             for block in 0..self.blocks.len() {
                 if self.blocks[block].state == BlockState::Cpu {
-                    self.enqueue(block, self.config.block_size)?;
+                    // Explicit sizes on RX, for either interface: nothing depends on 0 here.
+                    let bytes = self.config.block_size;
+                    self.enqueue(block, bytes as u64, bytes)?;
                 }
             }
         }
@@ -646,11 +858,13 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     }
 
     /// Ends the CPU access (SYNC END), then enqueues `block` with `bytes_used` bytes.
-    /// `EBUSY` while it is in flight; `EINVAL` for a size that is 0, larger than the block,
-    /// or not a multiple of [`Transport::bytes_used_align`].
+    /// `EBUSY` while it is in flight; `EINVAL` for a size larger than the block, not a
+    /// multiple of [`Transport::bytes_used_align`], or 0 — except on the seed's interface,
+    /// where 0 is the whole block (see the module documentation) and completes with the
+    /// block size.
     fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()> {
         self.check_block("requeue", block)?;
-        self.config.check_bytes_used("requeue", bytes_used)?;
+        let (sent, bytes) = self.wire_bytes("requeue", bytes_used)?;
         if self.blocks[block].state != BlockState::Cpu {
             return Err(self.err(
                 "requeue",
@@ -658,7 +872,11 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 format!("block {block} is in flight"),
             ));
         }
-        self.enqueue(block, bytes_used)
+        self.enqueue(block, sent, bytes)
+    }
+
+    fn zero_bytes_used_is_whole_block(&self) -> bool {
+        self.ops.zero_bytes_used_transfers().is_some()
     }
 
     /// Writes `enable` = 0 (which aborts what is queued), waits (up to 5 s, and only if the
@@ -849,6 +1067,8 @@ pub(crate) mod tests {
     pub(crate) struct FakeOps {
         pub state: Arc<Mutex<FakeState>>,
         pub seed: bool,
+        /// The seed's DMABUF size (what its 0 transfers); `None`: 4096, the fake's blocks.
+        pub dmabuf_size: Option<u64>,
     }
 
     impl FakeOps {
@@ -876,6 +1096,9 @@ pub(crate) mod tests {
         }
         fn uses_attach(&self) -> bool {
             !self.seed
+        }
+        fn zero_bytes_used_transfers(&self) -> Option<u64> {
+            self.seed.then(|| self.dmabuf_size.unwrap_or(4096))
         }
         fn attach(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<()> {
             let b = self.block(dmabuf);
@@ -1229,9 +1452,137 @@ pub(crate) mod tests {
         );
         let e = alloc_udmabuf(Path::new("/nonexistent/udmabuf"), 4096, 2, "t").unwrap_err();
         assert_eq!(e.errno(), Some(Errno::NOENT));
-        // A file that is not a heap: the allocation ioctl is refused.
-        let f = sys::memfd("not-a-heap", 16).unwrap();
-        let e = alloc_seed(f.as_fd(), 4096, 1, "t").unwrap_err();
+        // A file that is not an IIO device: the seed's allocation ioctl is refused on both
+        // fds, and the error says so for each.
+        let node = sys::memfd("not-a-node", 16).unwrap();
+        let buffer = sys::memfd("not-a-buffer", 16).unwrap();
+        let targets = SeedTargets {
+            node: node.as_fd(),
+            node_path: Path::new("/dev/iio:device7"),
+            buffer: buffer.as_fd(),
+            index: 0,
+            buffer_is_node: false,
+        };
+        let e = alloc_seed(&LinuxIoctls, targets, 4096, 1, "t").unwrap_err();
         assert_eq!(e.errno(), Some(Errno::NOTTY));
+        let Error::Os { detail, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            detail,
+            &format!(
+                "device node /dev/iio:device7: ENOTTY; buffer fd: ENOTTY; {} bytes",
+                page_align(4096)
+            )
+        );
+    }
+
+    fn seed_ops() -> FakeOps {
+        FakeOps {
+            seed: true,
+            ..FakeOps::default()
+        }
+    }
+
+    #[test]
+    fn seed_tx_sends_zero_for_a_whole_block_and_completes_with_its_size() {
+        let ops = seed_ops();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 2)).unwrap();
+        assert!(t.zero_bytes_used_is_whole_block());
+        t.start().unwrap();
+        let n = ops.calls().len();
+        t.block_mut(0).unwrap()[..4].copy_from_slice(&[1, 2, 3, 4]);
+        t.requeue(0, 0).unwrap();
+        assert_eq!(
+            ops.calls()[n..],
+            [
+                Call::Sync(0, START | W),
+                Call::Sync(0, END | W),
+                Call::Enqueue(0, 0),
+                Call::Export(0)
+            ]
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        // Explicit sizes still go as they are, and the rules for them still hold.
+        t.requeue(1, 16).unwrap();
+        assert_eq!(ops.calls().last(), Some(&Call::Export(1)));
+        assert!(ops.calls().contains(&Call::Enqueue(1, 16)));
+        ops.finish(1, 1);
+        assert_eq!(t.try_complete(1).unwrap(), Some(16));
+        assert_eq!(t.requeue(0, 12).unwrap_err().errno(), Some(Errno::INVAL));
+        assert_eq!(t.requeue(0, 4104).unwrap_err().errno(), Some(Errno::INVAL));
+        let c = t.counters();
+        assert_eq!((c.blocks_completed, c.bytes_completed), (2, 4096 + 16));
+    }
+
+    #[test]
+    fn seed_zero_on_a_page_rounded_dmabuf_is_sent_as_the_block_size() {
+        // A 4000-byte block in a 4096-byte DMABUF: the seed's 0 would transfer 4096 bytes,
+        // the padding included, so "whole block" goes as 4000.
+        let ops = FakeOps {
+            dmabuf_size: Some(4096),
+            ..seed_ops()
+        };
+        let bufs = dmabufs(&ops, 1);
+        let config = StreamConfig {
+            block_size: 4000,
+            ..config(Direction::Out, 1)
+        };
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config).unwrap();
+        t.start().unwrap();
+        t.requeue(0, 0).unwrap();
+        assert!(
+            ops.calls().contains(&Call::Enqueue(0, 4000)),
+            "{:?}",
+            ops.calls()
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4000));
+    }
+
+    #[test]
+    fn seed_rx_enqueues_explicit_sizes_and_takes_zero_as_the_whole_block() {
+        let ops = seed_ops();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        t.start().unwrap();
+        // At start: explicit whole blocks.
+        assert_eq!(
+            ops.calls()[..5],
+            [
+                Call::Length(2048),
+                Call::Enqueue(0, 4096),
+                Call::Export(0),
+                Call::Enqueue(1, 4096),
+                Call::Export(1),
+            ]
+        );
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        // A requeue of 0 is the whole block, and completes as one.
+        t.requeue(0, 0).unwrap();
+        assert!(ops.calls().contains(&Call::Enqueue(0, 0)));
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+    }
+
+    #[test]
+    fn mainline_refuses_zero_before_asking_the_kernel() {
+        for direction in [Direction::In, Direction::Out] {
+            let ops = FakeOps::default();
+            let bufs = dmabufs(&ops, 1);
+            let mut t = DmabufTransport::new(ops.clone(), bufs, config(direction, 1)).unwrap();
+            assert!(!t.zero_bytes_used_is_whole_block());
+            t.start().unwrap();
+            if direction == Direction::In {
+                ops.finish(0, 1);
+                t.try_complete(0).unwrap().unwrap();
+            }
+            let n = ops.calls().len();
+            assert_eq!(t.requeue(0, 0).unwrap_err().errno(), Some(Errno::INVAL));
+            assert_eq!(ops.calls()[n..], [], "{direction}");
+        }
     }
 }

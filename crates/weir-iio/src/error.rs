@@ -171,6 +171,30 @@ pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
     Errno::from_io_error(e).unwrap_or(Errno::IO)
 }
 
+/// The symbolic name of the errnos the ioctl paths meet (`ENOTTY`, `EINVAL` …), for reasons a
+/// user reads side by side ("device node …: ENODEV; buffer fd: ENOTTY"); any other errno in
+/// its usual words.
+pub(crate) fn errno_name(errno: Errno) -> String {
+    let name = match errno {
+        Errno::NOTTY => "ENOTTY",
+        Errno::INVAL => "EINVAL",
+        Errno::NODEV => "ENODEV",
+        Errno::PERM => "EPERM",
+        Errno::ACCESS => "EACCES",
+        Errno::BUSY => "EBUSY",
+        Errno::NOMEM => "ENOMEM",
+        Errno::NOENT => "ENOENT",
+        Errno::NOSYS => "ENOSYS",
+        Errno::OPNOTSUPP => "EOPNOTSUPP",
+        Errno::FAULT => "EFAULT",
+        Errno::MFILE => "EMFILE",
+        Errno::BADF => "EBADF",
+        Errno::IO => "EIO",
+        other => return other.to_string(),
+    };
+    name.to_string()
+}
+
 /// Result with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -80,6 +80,9 @@ impl StreamConfig {
         Ok(())
     }
 
+    /// `bytes_used` must be `1..=block_size` and a multiple of `bytes_align`; `EINVAL`
+    /// otherwise. 0 is refused here for every transport: the seed's transport, whose ABI
+    /// reads 0 as "the whole DMABUF", handles 0 before calling this (see `crate::dmabuf`).
     pub(crate) fn check_bytes_used(&self, op: &'static str, bytes_used: usize) -> Result<()> {
         if bytes_used == 0
             || bytes_used > self.block_size

@@ -9,6 +9,9 @@
 //! - [`sysfs::Device::open_buffer`]: opens a buffer of a real device with the best transport
 //!   the kernel offers — mainline DMABUF, the seed's DMABUF interface, or read()/write() —
 //!   or the one asked for, and says why the others were refused ([`Opened`]).
+//! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
+//!   the driver accepted ([`Device::set_sampling_frequency`]).
+//! - [`xflow`]: overflow/underflow latched by Analog Devices' HDL cores, read through debugfs.
 //! - [`report::list_report`]: the text of `weir iio list`.
 //!
 //! All `unsafe` code lives in [`sys`].
@@ -53,7 +56,10 @@ pub mod dmabuf;
 pub mod error;
 pub mod fileio;
 pub mod format;
+pub mod kernel;
+pub mod loss;
 pub mod open;
+pub mod rate;
 pub mod report;
 pub mod sim;
 pub mod sim_tx;
@@ -62,14 +68,18 @@ pub mod sys;
 pub mod sysfs;
 pub mod testing;
 pub mod transport;
+pub mod xflow;
 
 pub use error::{Error, Result};
 pub use fileio::{FileIo, StreamConfig};
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
+pub use kernel::{IioIoctls, LinuxIoctls};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
+pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};
 pub use sim_tx::{SimTx, SimTxConfig};
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};
 pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+pub use xflow::{XflowMonitor, XflowStatus};

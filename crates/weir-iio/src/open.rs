@@ -6,22 +6,38 @@
 //! Every refusal is logged and returned with its reason ([`Opened::rejected`]), so that an
 //! application can say which transport it uses and why.
 //!
+//! Which fd each transport talks to:
+//!
+//! - mainline DMABUF: `ATTACH`/`DETACH`/`ENQUEUE` on the buffer fd from
+//!   `IIO_BUFFER_GET_FD_IOCTL` (6.11+ serves them there only);
+//! - the seed's interface: `ALLOC` and `ENQUEUE` on the **device node** for buffer0 — the
+//!   seed's diff handles them in the node's `iio_device_buffer_ioctl`, beside `GET_FD`, and
+//!   before 6.11 the buffer fd had no ioctl handler at all — then, if the node does not know
+//!   them, on the buffer fd; for another buffer on its buffer fd only (the node stands for
+//!   buffer0). `ENQUEUE` goes to the fd `ALLOC` succeeded on. Each fd tried and its errno
+//!   is in the seed's reason, e.g. `device node /dev/iio:device0: ENODEV; buffer fd:
+//!   ENOTTY` (see [`crate::dmabuf`]);
+//! - read()/write(): the buffer fd (the node itself on kernels without `GET_FD`).
+//!
 //! The decision itself, [`choose_transport`], only sees a [`TransportBackend`]: the kernel one
-//! here, or a fake in tests.
+//! here, or a fake in tests. The kernel backend sends its buffer ioctls through an
+//! [`IioIoctls`] ([`Device::open_buffer_with`]), so that a fake kernel can check which fd
+//! each one reaches.
 
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps};
+use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedFd, SeedTargets};
 use crate::error::{Error, Result};
 use crate::fileio::{FileIo, StreamConfig};
 use crate::format::ScanLayout;
-use crate::sys::ioctl;
+use crate::kernel::{IioIoctls, LinuxIoctls};
 use crate::sysfs::{Buffer, BufferControl, Device};
 use crate::transport::{Direction, Transport, TransportKind};
 
@@ -219,7 +235,8 @@ fn kernel_reason(kind: TransportKind, e: &Error) -> String {
             "the kernel has no mainline IIO DMABUF interface (Linux 6.11+)"
         }
         (TransportKind::Dmabuf, Some(Errno::PERM)) => "the buffer does not support DMABUF",
-        (TransportKind::Seed, Some(Errno::NOTTY | Errno::INVAL)) => {
+        // ENODEV: the device node's answer to an ioctl none of its handlers takes.
+        (TransportKind::Seed, Some(Errno::NOTTY | Errno::INVAL | Errno::NODEV)) => {
             "the kernel has no seed DMABUF interface"
         }
         (TransportKind::Seed, Some(Errno::PERM)) => "the buffer does not support DMABUF",
@@ -349,14 +366,16 @@ pub fn choose_transport(
     })
 }
 
-/// The kernel as a [`TransportBackend`]: one buffer fd (and the device node), duplicated for
+/// The kernel as a [`TransportBackend`]: one buffer fd and the device node, duplicated for
 /// each attempt, so that a failed attempt closes only its own copies.
 #[derive(Debug)]
 pub(crate) struct KernelBackend {
     pub(crate) config: StreamConfig,
-    pub(crate) device: OwnedFd,
-    pub(crate) buffer: OwnedFd,
+    pub(crate) fds: BufferFds,
+    pub(crate) node_path: PathBuf,
+    pub(crate) index: u32,
     pub(crate) control: Option<BufferControl>,
+    pub(crate) ioctls: Arc<dyn IioIoctls>,
 }
 
 impl KernelBackend {
@@ -370,11 +389,18 @@ impl KernelBackend {
         })
     }
 
-    fn ops(&self, interface: Interface) -> Result<KernelOps> {
+    /// Kernel operations whose buffer ioctls go to `target` (a dup of the node or of the
+    /// buffer fd); the other one is kept open beside it.
+    fn ops(&self, interface: Interface, target: SeedFd) -> Result<KernelOps> {
+        let (target, keep) = match target {
+            SeedFd::Node => (&self.fds.node, &self.fds.buffer),
+            SeedFd::Buffer => (&self.fds.buffer, &self.fds.node),
+        };
         Ok(KernelOps::new(
             interface,
-            self.dup(&self.buffer)?,
-            Some(self.dup(&self.device)?),
+            Arc::clone(&self.ioctls),
+            self.dup(target)?,
+            vec![self.dup(keep)?],
             self.control.clone(),
         ))
     }
@@ -384,39 +410,62 @@ impl TransportBackend for KernelBackend {
     fn dmabuf(&mut self, allocator: &Allocator) -> Result<Box<dyn Transport>, Refusal> {
         let (size, count) = (self.config.block_size, self.config.block_count);
         let dmabufs = match allocator {
-            Allocator::DmaHeap(path) => dmabuf::alloc_dma_heap(path, size, count),
+            Allocator::DmaHeap(path) => {
+                dmabuf::alloc_dma_heap_with(&*self.ioctls, path, size, count)
+            }
             Allocator::Udmabuf(path) => {
                 dmabuf::alloc_udmabuf(path, size, count, &self.config.memfd_stem())
             }
         }
         .map_err(Refusal::Allocator)?;
-        let ops = self.ops(Interface::Mainline).map_err(Refusal::Kernel)?;
+        // Mainline's ioctls: on the buffer fd.
+        let ops = self
+            .ops(Interface::Mainline, SeedFd::Buffer)
+            .map_err(Refusal::Kernel)?;
         let t = DmabufTransport::new(ops, dmabufs, self.config.clone()).map_err(Refusal::Kernel)?;
         Ok(Box::new(t))
     }
 
     fn seed(&mut self) -> Result<Box<dyn Transport>> {
-        let dmabufs = dmabuf::alloc_seed(
-            std::os::fd::AsFd::as_fd(&self.buffer),
+        let allocation = dmabuf::alloc_seed(
+            &*self.ioctls,
+            SeedTargets {
+                node: self.fds.node.as_fd(),
+                node_path: &self.node_path,
+                buffer: self.fds.buffer.as_fd(),
+                index: self.index,
+                buffer_is_node: self.fds.buffer_is_node,
+            },
             self.config.block_size,
             self.config.block_count,
             &self.config.name,
         )?;
-        let ops = self.ops(Interface::Seed)?;
+        tracing::debug!(
+            device = %self.config.name,
+            on = ?allocation.on,
+            "seed DMABUFs allocated; ENQUEUE goes to the same fd"
+        );
+        // ENQUEUE on the fd ALLOC succeeded on.
+        let ops = self.ops(
+            Interface::Seed {
+                dmabuf_size: allocation.dmabuf_size,
+            },
+            allocation.on,
+        )?;
         Ok(Box::new(DmabufTransport::new(
             ops,
-            dmabufs,
+            allocation.dmabufs,
             self.config.clone(),
         )?))
     }
 
     fn fileio(&mut self) -> Result<Box<dyn Transport>> {
         let t = FileIo::new(
-            self.dup(&self.buffer)?,
+            self.dup(&self.fds.buffer)?,
             self.config.clone(),
             self.control.clone(),
         )?
-        .with_device_fd(self.dup(&self.device)?);
+        .with_device_fd(self.dup(&self.fds.node)?);
         Ok(Box::new(t))
     }
 }
@@ -425,9 +474,24 @@ fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
+/// The device node and the fd of one of its buffers.
+#[derive(Debug)]
+pub(crate) struct BufferFds {
+    /// The device node (`/dev/iio:deviceN`), open read-write.
+    pub(crate) node: OwnedFd,
+    /// The buffer fd from `IIO_BUFFER_GET_FD_IOCTL`, or a dup of the node.
+    pub(crate) buffer: OwnedFd,
+    /// `buffer` is a dup of `node`: the kernel has no `IIO_BUFFER_GET_FD_IOCTL`.
+    pub(crate) buffer_is_node: bool,
+}
+
 /// Opens the device node and gets the fd of buffer `index`: `IIO_BUFFER_GET_FD_IOCTL`
 /// (Linux 5.13+); on older kernels (`ENOTTY`/`EINVAL`) buffer 0 is the node itself.
-pub(crate) fn open_buffer_fd(device: &Device, index: u32) -> Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn open_buffer_fd(
+    device: &Device,
+    index: u32,
+    ioctls: &dyn IioIoctls,
+) -> Result<BufferFds> {
     let node = rustix::fs::open(&device.node, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
         .map_err(|errno| Error::File {
             op: "open",
@@ -435,8 +499,12 @@ pub(crate) fn open_buffer_fd(device: &Device, index: u32) -> Result<(OwnedFd, Ow
             errno,
             detail: String::new(),
         })?;
-    match ioctl::iio_buffer_get_fd(std::os::fd::AsFd::as_fd(&node), index) {
-        Ok(buffer) => Ok((node, buffer)),
+    match ioctls.buffer_get_fd(node.as_fd(), index) {
+        Ok(buffer) => Ok(BufferFds {
+            node,
+            buffer,
+            buffer_is_node: false,
+        }),
         Err(Errno::NOTTY | Errno::INVAL) if index == 0 => {
             tracing::debug!(
                 device = %device.id,
@@ -448,7 +516,11 @@ pub(crate) fn open_buffer_fd(device: &Device, index: u32) -> Result<(OwnedFd, Ow
                 errno: Errno::from_io_error(&e).unwrap_or(Errno::MFILE),
                 detail: String::new(),
             })?;
-            Ok((node, buffer))
+            Ok(BufferFds {
+                node,
+                buffer,
+                buffer_is_node: true,
+            })
         }
         Err(errno) => Err(Error::File {
             op: "IIO_BUFFER_GET_FD_IOCTL",
@@ -473,6 +545,19 @@ impl Device {
     /// The transport is returned not started: [`Transport::start`] writes `length` and
     /// `enable`. Errors name the device, the file and the errno.
     pub fn open_buffer(&self, options: &BufferOptions) -> Result<Opened> {
+        self.open_buffer_with(options, Arc::new(LinuxIoctls))
+    }
+
+    /// [`Self::open_buffer`] with the buffer ioctls (`GET_FD`, the dma-heap allocation,
+    /// mainline's `ATTACH`/`DETACH`/`ENQUEUE`, the seed's `ALLOC`/`ENQUEUE`) sent through
+    /// `ioctls` instead of straight to the kernel: for tests with a fake kernel that checks
+    /// which fd each request reaches ([`crate::testing::FakeKernel`]). Everything else —
+    /// opening the node, sysfs, mappings, the ioctls on the DMABUFs themselves — is real.
+    pub fn open_buffer_with(
+        &self,
+        options: &BufferOptions,
+        ioctls: Arc<dyn IioIoctls>,
+    ) -> Result<Opened> {
         let config_error = |message: String| Error::Config {
             device: self.display_name().to_string(),
             message,
@@ -531,12 +616,14 @@ impl Device {
             watermark: (direction == Direction::In).then_some(samples_per_block),
         };
         config.validate()?;
-        let (device_fd, buffer_fd) = open_buffer_fd(self, buffer.index)?;
+        let fds = open_buffer_fd(self, buffer.index, &*ioctls)?;
         let mut backend = KernelBackend {
             control: Some(buffer.control(config.name.clone())),
             config,
-            device: device_fd,
-            buffer: buffer_fd,
+            fds,
+            node_path: self.node.clone(),
+            index: buffer.index,
+            ioctls,
         };
         let name = backend.config.name.clone();
         let chosen = choose_transport(&name, options.transport, &options.allocators, &mut backend)?;
@@ -754,6 +841,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn attach_eperm_with_the_seed_offered_chooses_the_seed() {
+        // A vendor kernel with both interfaces whose driver only supports the seed's:
+        // mainline's attach says EPERM, the seed's ALLOC works.
+        let mut s = Script::default();
+        s.dmabuf.push_back(Err((false, Errno::PERM)));
+        s.seed.push_back(None);
+        let c = run(&mut s, TransportChoice::Auto).unwrap();
+        // EPERM is the kernel's answer: the other allocator is not tried, fileio neither.
+        assert_eq!(s.calls, [HEAP, "seed"]);
+        assert_eq!(c.allocator, None);
+        assert_eq!(c.rejected.len(), 1);
+        let (kind, reason) = &c.rejected[0];
+        assert_eq!(*kind, TransportKind::Dmabuf);
+        assert!(
+            reason.starts_with("the buffer does not support DMABUF"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -5,9 +5,13 @@ use std::path::Path;
 
 use rustix::fs::Access;
 
-use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedTargets};
 use crate::error::{Error, Result};
 use crate::fileio::StreamConfig;
+use crate::kernel::LinuxIoctls;
 use crate::open::{Allocator, open_buffer_fd};
 use crate::sysfs::{Buffer, Device, Sysfs};
 use crate::transport::{Direction, TransportKind};
@@ -17,8 +21,9 @@ use crate::transport::{Direction, TransportKind};
 pub struct ReportOptions {
     /// Try the DMABUF interfaces on each buffer whose device node is accessible: open the
     /// node, get the buffer fd, allocate one page-sized DMABUF and attach/detach it
-    /// (mainline), ask IIO for one (the seed's). Nothing is enabled and no sysfs attribute is
-    /// written, but the buffer is busy for that moment (a buffer in use reports `EBUSY`).
+    /// (mainline), ask IIO for one (the seed's, on the device node first, as the transport
+    /// does). Nothing is enabled and no sysfs attribute is written, but the buffer is busy
+    /// for that moment (a buffer in use reports `EBUSY`).
     pub probe: bool,
     /// The DMABUF allocators to probe with, in order.
     pub allocators: Vec<Allocator>,
@@ -218,7 +223,7 @@ fn transports_line(
 
 /// Tries both DMABUF interfaces on `buffer`; "dmabuf: …; seed: …".
 fn probe(device: &Device, buffer: &Buffer, allocators: &[Allocator]) -> String {
-    let (node, buffer_fd) = match open_buffer_fd(device, buffer.index) {
+    let fds = match open_buffer_fd(device, buffer.index, &LinuxIoctls) {
         Ok(fds) => fds,
         Err(e) => return format!("dmabuf: untested ({e}); seed: untested"),
     };
@@ -249,10 +254,16 @@ fn probe(device: &Device, buffer: &Buffer, allocators: &[Allocator]) -> String {
                 continue;
             }
         };
-        let Some(buffer_dup) = dup(&buffer_fd) else {
+        let Some(buffer_dup) = dup(&fds.buffer) else {
             break;
         };
-        let ops = KernelOps::new(Interface::Mainline, buffer_dup, None, None);
+        let ops = KernelOps::new(
+            Interface::Mainline,
+            Arc::new(LinuxIoctls),
+            buffer_dup,
+            Vec::new(),
+            None,
+        );
         mainline = Some(match DmabufTransport::new(ops, dmabufs, config.clone()) {
             Ok(_t) => format!("yes (with {allocator})"),
             Err(e) => format!("no ({})", short(&e)),
@@ -265,17 +276,40 @@ fn probe(device: &Device, buffer: &Buffer, allocators: &[Allocator]) -> String {
             allocator_reasons.join("; ")
         )
     });
-    let seed = match dmabuf::alloc_seed(std::os::fd::AsFd::as_fd(&buffer_fd), size, 1, &config.name)
-    {
-        Ok(_dmabufs) => "yes".to_string(),
-        Err(e) => format!("no ({})", short(&e)),
+    // The same fds, in the same order, as the transport would use.
+    let seed = match dmabuf::alloc_seed(
+        &LinuxIoctls,
+        SeedTargets {
+            node: fds.node.as_fd(),
+            node_path: &device.node,
+            buffer: fds.buffer.as_fd(),
+            index: buffer.index,
+            buffer_is_node: fds.buffer_is_node,
+        },
+        size,
+        1,
+        &config.name,
+    ) {
+        Ok(allocation) => match allocation.on {
+            dmabuf::SeedFd::Node => "yes (on the device node)".to_string(),
+            dmabuf::SeedFd::Buffer => "yes (on the buffer fd)".to_string(),
+        },
+        Err(e) => format!("no ({})", seed_short(&e)),
     };
-    drop(node);
+    drop(fds);
     format!(
         "{}: {mainline}; {}: {seed}",
         TransportKind::Dmabuf,
         TransportKind::Seed
     )
+}
+
+/// The seed's refusal in a few words: each fd tried with its errno.
+fn seed_short(e: &Error) -> String {
+    match e {
+        Error::Os { detail, .. } if !detail.is_empty() => detail.clone(),
+        other => short(other),
+    }
 }
 
 /// An error in a few words: the errno, else the message.

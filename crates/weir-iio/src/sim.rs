@@ -30,6 +30,7 @@ use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::loss::LossEvidence;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Interest, Transport, TransportCounters, TransportKind};
 
@@ -79,6 +80,10 @@ pub struct SimConfig {
     /// filled, not overruns) completes with `EIO`, like a DMA transfer whose fence signals an
     /// error.
     pub fail_block: Option<u64>,
+    /// Whether the transport reports the losses it counts (`loss_evidence` = exact, the
+    /// default). `false` makes it behave like a kernel transport, which sees no loss: its
+    /// counters then stay with [`SimRx::loss_probe`] and users must rely on the estimate.
+    pub report_losses: bool,
 }
 
 impl Default for SimConfig {
@@ -91,6 +96,7 @@ impl Default for SimConfig {
             block_count: 4,
             pattern: Pattern::Ramp,
             fail_block: None,
+            report_losses: true,
         }
     }
 }
@@ -556,9 +562,16 @@ impl SimRx {
         }
     }
 
-    /// The running totals (same as [`Transport::counters`]).
+    /// The running totals (same as [`Transport::counters`], unless the losses are not
+    /// reported: then those are zero there, and counted here).
     pub fn counters(&self) -> TransportCounters {
         self.shared.lock().counters.clone()
+    }
+
+    /// A handle on the device's own counters that outlives handing the transport to a block:
+    /// tests compare the loss estimate with the exact count through it.
+    pub fn loss_probe(&self) -> SimLossProbe {
+        SimLossProbe(Arc::clone(&self.shared))
     }
 
     /// The copying `read()` path (like the kernel's fileio mode): waits for the oldest queued
@@ -677,6 +690,12 @@ fn on_device(name: &str) -> impl Fn(Error) -> Error + '_ {
 impl Transport for SimRx {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
+    }
+
+    /// The simulated ADC counts every sample it could not write: exact (unless configured not
+    /// to report them, see [`SimConfig::report_losses`]).
+    fn loss_evidence(&self) -> Option<LossEvidence> {
+        self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
     fn device(&self) -> &str {
@@ -816,7 +835,12 @@ impl Transport for SimRx {
     }
 
     fn counters(&self) -> TransportCounters {
-        SimRx::counters(self)
+        let mut c = SimRx::counters(self);
+        if !self.config.report_losses {
+            c.overruns = 0;
+            c.dropped_samples = 0;
+        }
+        c
     }
 }
 
@@ -880,7 +904,8 @@ impl Producer {
     /// Real time at `rate` samples/s on a virtual clock: a block slot lasts
     /// `samples / rate` seconds and its block completes at the slot's end, like a DMA
     /// transfer completing with its last sample. A slot that starts with no block queued is
-    /// an overrun: its samples are lost, the pattern moves past them, and time goes on.
+    /// lost: its samples are gone, the pattern moves past them, and time goes on. A run of such
+    /// slots is one overrun (one gap); `dropped_samples` counts every sample of it.
     ///
     /// The clock is re-anchored when the producer itself falls behind by more than a slot
     /// (the process was descheduled): catching up would complete several blocks in a burst
@@ -890,6 +915,9 @@ impl Producer {
         let slot_length = Duration::from_secs_f64(hw.samples_per_block as f64 / rate);
         let mut anchor = Instant::now();
         let mut elapsed_samples: u64 = 0;
+        // Consecutive slots without a block are one overrun (one gap in the stream), as the
+        // loss estimate counts one per starvation interval.
+        let mut in_gap = false;
         loop {
             let block = {
                 let mut st = self.shared.lock();
@@ -898,9 +926,15 @@ impl Producer {
                 }
                 let block = st.queue.pop_front();
                 match block {
-                    Some(block) => st.slots[block].state = BlockState::Filling,
+                    Some(block) => {
+                        st.slots[block].state = BlockState::Filling;
+                        in_gap = false;
+                    }
                     None => {
-                        st.counters.overruns += 1;
+                        if !in_gap {
+                            st.counters.overruns += 1;
+                            in_gap = true;
+                        }
                         st.counters.dropped_samples += hw.samples_per_block;
                     }
                 }
@@ -971,5 +1005,17 @@ impl Producer {
             // only miss this block's signal.
             tracing::error!("signalling completion of block {block}: {e}");
         }
+    }
+}
+
+/// The simulated ADC's own counters, readable after the transport was handed on
+/// ([`SimRx::loss_probe`]).
+#[derive(Debug, Clone)]
+pub struct SimLossProbe(Arc<Shared>);
+
+impl SimLossProbe {
+    /// The device's running totals, losses included whether reported or not.
+    pub fn counters(&self) -> TransportCounters {
+        self.0.lock().counters.clone()
     }
 }

@@ -22,6 +22,7 @@ use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::loss::LossEvidence;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
 
@@ -72,6 +73,10 @@ pub struct SimTxConfig {
     /// but as a plain sum of 64-bit words (near the core's read bandwidth), and the checksum
     /// stays that of an empty stream: for benchmarks. Default `true`.
     pub checksum: bool,
+    /// Whether the transport reports the underruns it counts (`loss_evidence` = exact, the
+    /// default). `false` makes it behave like a kernel transport, which sees none: they are
+    /// then only readable through [`SimTx::loss_probe`].
+    pub report_losses: bool,
 }
 
 impl Default for SimTxConfig {
@@ -83,6 +88,7 @@ impl Default for SimTxConfig {
             block_count: 4,
             output: None,
             checksum: true,
+            report_losses: true,
         }
     }
 }
@@ -108,6 +114,7 @@ struct State {
     busy: bool,
 }
 
+#[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
@@ -131,6 +138,12 @@ pub struct SimTx {
 }
 
 impl SimTx {
+    /// A handle on the device's own counters that outlives handing the transport to a block:
+    /// tests compare the underrun estimate with the exact count through it.
+    pub fn loss_probe(&self) -> SimTxLossProbe {
+        SimTxLossProbe(Arc::clone(&self.shared))
+    }
+
     /// Allocates the blocks; the device starts consuming on [`Transport::start`].
     pub fn new(config: SimTxConfig) -> Result<SimTx> {
         let bad = |message: String| Error::Config {
@@ -286,6 +299,8 @@ fn consume(
     // Only this thread updates the checksum: it runs over the data outside the state lock, so
     // the CPU side's `try_complete`/`requeue` never waits for a block's worth of hashing.
     let mut hash = FNV_OFFSET;
+    // Consecutive empty slots are one underrun (one gap in the output).
+    let mut in_gap = false;
     let mut s = shared.lock();
     loop {
         if s.stop {
@@ -301,7 +316,10 @@ fn consume(
                 // Real time goes on: a slot with nothing to send is an underrun, once the
                 // stream has begun.
                 Some(r) if clock.is_some() => {
-                    s.counters.underruns += 1;
+                    if !in_gap {
+                        s.counters.underruns += 1;
+                        in_gap = true;
+                    }
                     let slot = Duration::from_secs_f64(1024.0 / r);
                     let (guard, _) = shared
                         .wake
@@ -315,6 +333,7 @@ fn consume(
             continue;
         };
         s.busy = true;
+        in_gap = false;
         drop(s);
         let data = &device[block].as_bytes()[..bytes];
         if let Some(r) = rate {
@@ -377,6 +396,12 @@ fn consume(
 impl Transport for SimTx {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
+    }
+
+    /// The simulated DAC sees every slot it had nothing to send for: exact (unless configured
+    /// not to report it, see [`SimTxConfig::report_losses`]).
+    fn loss_evidence(&self) -> Option<LossEvidence> {
+        self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
     fn device(&self) -> &str {
@@ -488,7 +513,11 @@ impl Transport for SimTx {
     }
 
     fn counters(&self) -> TransportCounters {
-        self.shared.lock().counters.clone()
+        let mut c = self.shared.lock().counters.clone();
+        if !self.config.report_losses {
+            c.underruns = 0;
+        }
+        c
     }
 
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
@@ -566,5 +595,17 @@ impl Drop for SimTx {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// The simulated DAC's own counters, readable after the transport was handed on
+/// ([`SimTx::loss_probe`]).
+#[derive(Debug, Clone)]
+pub struct SimTxLossProbe(Arc<Shared>);
+
+impl SimTxLossProbe {
+    /// The device's running totals, underruns included whether reported or not.
+    pub fn counters(&self) -> TransportCounters {
+        self.0.lock().counters.clone()
     }
 }

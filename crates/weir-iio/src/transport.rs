@@ -27,6 +27,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::loss::LossEvidence;
 use crate::sys::MappedRegion;
 
 /// Direction of a channel or a buffer, as IIO names it.
@@ -90,13 +91,16 @@ pub struct TransportCounters {
     pub blocks_completed: u64,
     /// Sum of `bytes_used` over those blocks.
     pub bytes_completed: u64,
-    /// Times the hardware found no queued block (RX): samples were lost.
+    /// Gaps in the stream (RX): times the hardware found no queued block and lost samples,
+    /// a run of lost samples counting once. Only counted by transports that see the device's
+    /// losses ([`Transport::loss_evidence`]); 0 otherwise.
     pub overruns: u64,
     /// Samples lost to those overruns.
     pub dropped_samples: u64,
     /// Bytes copied between device memory and user memory (0 on zero-copy paths).
     pub bytes_copied: u64,
-    /// Times the hardware found no queued block to send (TX): the output had a gap.
+    /// Times the hardware found no queued block to send (TX): the output had a gap. Only
+    /// counted by transports that see it ([`Transport::loss_evidence`]); 0 otherwise.
     pub underruns: u64,
 }
 
@@ -144,13 +148,23 @@ pub trait Transport: Send {
     /// If `block >= block_count()`.
     fn block_memory(&self, block: usize) -> Arc<MappedRegion>;
     /// Give a completed block back to the hardware with `bytes_used` (RX: normally the whole
-    /// block).
+    /// block). `bytes_used` must be `1..=block_size()` and a multiple of
+    /// [`Self::bytes_used_align`] (`EINVAL` otherwise); 0 is accepted only where
+    /// [`Self::zero_bytes_used_is_whole_block`] says so, and then means the whole block.
     fn requeue(&mut self, block: usize, bytes_used: usize) -> Result<()>;
     /// Disable, wait for or abort outstanding transfers, detach everything. Idempotent; also
     /// done on drop.
     fn stop(&mut self) -> Result<()>;
     /// The running totals.
     fn counters(&self) -> TransportCounters;
+
+    /// Whether the transport sees the device's losses itself, and how well: the simulator
+    /// counts them exactly; the kernel transports see none (`None`, the default), so their
+    /// `overruns`/`underruns`/`dropped_samples` counters stay 0 and the loss must be estimated
+    /// ([`crate::loss::LossMeter`]) or read from the device's status.
+    fn loss_evidence(&self) -> Option<LossEvidence> {
+        None
+    }
 
     /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
     fn direction(&self) -> Direction {
@@ -162,6 +176,15 @@ pub trait Transport: Send {
     /// Defaults to [`Self::sample_size`].
     fn bytes_used_align(&self) -> usize {
         self.sample_size()
+    }
+
+    /// Whether [`Self::requeue`] (and [`Self::return_block`]) take `bytes_used` == 0 as "the
+    /// whole block", completing with [`Self::block_size`] bytes. Only the seed's DMABUF
+    /// interface defines 0 so (its ABI: "if zero, the full buffer is used"); every other
+    /// transport, mainline DMABUF included (its kernel answers `EINVAL`), refuses 0 with
+    /// `EINVAL`, which is the default.
+    fn zero_bytes_used_is_whole_block(&self) -> bool {
+        false
     }
 
     /// TX: queue `block` to be sent over and over until the transport stops (the kernel's

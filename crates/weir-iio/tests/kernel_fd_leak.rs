@@ -7,13 +7,16 @@
 
 use std::fs;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use weir_iio::fileio::{FileIo, StreamConfig};
-use weir_iio::testing::{FakeChannel, FakeSysfs};
+use weir_iio::testing::{
+    FakeChannel, FakeKernel, FakeKernelConfig, FakeSysfs, Mainline, SeedRoute,
+};
 use weir_iio::{
     Allocator, BufferOptions, Direction, ReportOptions, Sysfs, Transport, TransportChoice,
-    list_report_with,
+    TransportKind, list_report_with,
 };
 
 fn open_fds() -> usize {
@@ -89,6 +92,68 @@ fn exercise(fake: &FakeSysfs) {
             .unwrap_err();
         assert!(!e.to_string().is_empty());
     }
+    // Through a fake kernel that serves the DMABUF ioctls: the seed on the node, the seed on
+    // the buffer fd after the node refused, mainline refused with EPERM then the seed, the
+    // seed refusing after one DMABUF, no seed at all. Every refused attempt closes its
+    // copies and its DMABUFs; the transports chosen close theirs on drop.
+    let node = fake.dev_root().join("iio:device0");
+    let seed_on_buffer = FakeKernelConfig {
+        seed: SeedRoute::BufferFd,
+        ..FakeKernelConfig::default()
+    };
+    let configs = [
+        (FakeKernelConfig::default(), TransportChoice::Auto),
+        (seed_on_buffer, TransportChoice::Auto),
+        (
+            FakeKernelConfig {
+                mainline: Mainline::Refused(rustix::io::Errno::PERM),
+                ..FakeKernelConfig::default()
+            },
+            TransportChoice::Auto,
+        ),
+        (
+            FakeKernelConfig {
+                mainline: Mainline::Supported,
+                ..FakeKernelConfig::default()
+            },
+            TransportChoice::Auto,
+        ),
+        (
+            FakeKernelConfig {
+                seed_alloc_limit: Some(1),
+                ..FakeKernelConfig::default()
+            },
+            TransportChoice::Seed,
+        ),
+        (
+            FakeKernelConfig {
+                seed: SeedRoute::Absent,
+                ..FakeKernelConfig::default()
+            },
+            TransportChoice::Auto,
+        ),
+    ];
+    for (config, transport) in configs {
+        let kernel = Arc::new(FakeKernel::new(&node, config));
+        let opened = device.open_buffer_with(
+            &BufferOptions {
+                transport,
+                allocators: vec![Allocator::DmaHeap(heap_file.clone())],
+                ..options.clone()
+            },
+            kernel,
+        );
+        if let Ok(opened) = opened {
+            let mut t = opened.transport;
+            // read() on the fake's buffer fd (an empty memfd) is an end of file: start only
+            // the DMABUF transports.
+            if t.kind() != TransportKind::FileIo {
+                t.start().unwrap();
+            }
+            drop(t);
+        }
+    }
+
     // Bad channel: fails before anything is opened.
     assert!(
         device

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use weir_core::{BuildError, ItemType, ParamSpec, ParamType, Params, Value};
+use weir_iio::SampleRate;
 use weir_iio::open::{Allocator, BufferOptions, TransportChoice};
 use weir_iio::sysfs::Sysfs;
 use weir_iio::transport::{Direction, Transport};
@@ -17,6 +18,106 @@ pub struct OpenedDevice {
     pub transport: Box<dyn Transport>,
     /// Why faster transports were not used (empty for the simulator).
     pub rejected: Vec<String>,
+    /// The rate the device runs at, in samples (scans) per second: a real device's, read back
+    /// from its sampling-frequency attribute after setting it (`None` when it has none); the
+    /// simulator's configured rate when > 0 (`None`: unpaced).
+    pub sample_rate: Option<f64>,
+    /// The `sample_rate` note of the block statistics, e.g.
+    /// `30720000 Hz (in_voltage_sampling_frequency)`; `None` when no rate is known.
+    pub sample_rate_note: Option<String>,
+}
+
+impl OpenedDevice {
+    /// The simulator's transport, paced at `rate` samples/s (0: unpaced).
+    pub fn simulated(transport: Box<dyn Transport>, rate: f64) -> OpenedDevice {
+        let sample_rate = (rate > 0.0).then_some(rate);
+        OpenedDevice {
+            transport,
+            rejected: Vec::new(),
+            sample_rate,
+            sample_rate_note: sample_rate.map(|r| format!("{r} Hz (simulated)")),
+        }
+    }
+}
+
+/// Parameters of the simulator only: a real device refuses them at load time when the
+/// flowgraph sets them.
+pub const SIM_ONLY_SOURCE: &[&str] = &[
+    "pattern",
+    "sim_fail_block",
+    "tone_frequency",
+    "tone_amplitude",
+];
+/// Parameters of the simulated DAC only.
+pub const SIM_ONLY_SINK: &[&str] = &["sim_output"];
+
+/// The `sample_rate` parameter: a finite rate >= 0.
+pub fn sample_rate(p: &Params) -> Result<f64, BuildError> {
+    let rate = p.float("sample_rate")?;
+    if rate < 0.0 || !rate.is_finite() {
+        return Err(BuildError::param(
+            "sample_rate",
+            format!(
+                "must be a finite rate >= 0 (0 = leave it / as fast as possible), found {rate}"
+            ),
+        ));
+    }
+    Ok(rate)
+}
+
+fn sysfs(p: &Params) -> Result<Sysfs, BuildError> {
+    Ok(Sysfs::new(p.str("sysfs_root")?).with_dev_root(p.str("dev_root")?))
+}
+
+/// Load-time checks of a source's or sink's parameters against a real device (called from
+/// the blocks' `ports()`, so that `weir check` refuses them too, located at the parameter):
+/// simulator-only parameters (`sim_only`) that the flowgraph sets, and a non-zero
+/// `sample_rate` on a device without a sampling-frequency attribute.
+///
+/// The device is looked up only for a non-zero `sample_rate`. A device that cannot be found
+/// at load time is left to the build, which refuses it (exit status 1: the flowgraph is
+/// fine, the device is missing) — the check cannot tell before then whether it has the
+/// attribute, and the build checks again.
+pub fn check_params(p: &Params, sim_only: &[&str]) -> Result<(), BuildError> {
+    let device_name = p.str("device")?;
+    let rate = sample_rate(p)?;
+    if device_name == SIMULATOR {
+        return Ok(());
+    }
+    if let Some(name) = sim_only.iter().find(|n| p.is_set(n)) {
+        return Err(BuildError::param(
+            name,
+            format!(
+                "`{name}` configures the simulator (`device = \"{SIMULATOR}\"`); `{device_name}` is a real IIO device: remove it"
+            ),
+        ));
+    }
+    if rate > 0.0
+        && let Ok(device) = sysfs(p)?.find(device_name)
+    {
+        let buffer = p.uint("buffer")? as u32;
+        let channels = split_list(p.str("channels")?, ',');
+        if device
+            .sampling_frequency_attrs(buffer, &channels)
+            .is_empty()
+        {
+            return Err(no_rate_attribute(&device, buffer, &channels));
+        }
+    }
+    Ok(())
+}
+
+fn no_rate_attribute(device: &weir_iio::Device, buffer: u32, channels: &[String]) -> BuildError {
+    BuildError::param(
+        "sample_rate",
+        format!(
+            "`{}` has no sampling-frequency attribute (looked for {}), so its rate cannot be set: remove `sample_rate`, or set the driver's own attribute with `attrs`",
+            device.display_name(),
+            device
+                .sampling_frequency_candidates(buffer, channels)
+                .join(", ")
+        ),
+    )
 }
 
 /// Parameters every DMABUF block takes, beyond `device` and `item`.
@@ -114,8 +215,7 @@ pub fn open_real(
 ) -> Result<OpenedDevice, BuildError> {
     let device_name = p.str("device")?;
     let other = |e: weir_iio::Error| BuildError::Other(e.to_string());
-    let sysfs = Sysfs::new(p.str("sysfs_root")?).with_dev_root(p.str("dev_root")?);
-    let device = sysfs.find(device_name).map_err(|e| {
+    let device = sysfs(p)?.find(device_name).map_err(|e| {
         BuildError::param(
             "device",
             format!("cannot open IIO device `{device_name}`: {e}"),
@@ -125,6 +225,9 @@ pub fn open_real(
     device
         .apply_params(&attrs)
         .map_err(|e| BuildError::param("attrs", e.to_string()))?;
+    let buffer = p.uint("buffer")? as u32;
+    let channels = split_list(p.str("channels")?, ',');
+    let rate = device_rate(&device, buffer, &channels, sample_rate(p)?)?;
     let transport: TransportChoice = p
         .str("transport")?
         .parse()
@@ -145,8 +248,8 @@ pub fn open_real(
         }
     };
     let options = BufferOptions {
-        buffer: p.uint("buffer")? as u32,
-        channels: split_list(p.str("channels")?, ','),
+        buffer,
+        channels,
         samples_per_block,
         block_count,
         transport,
@@ -182,7 +285,53 @@ pub fn open_real(
     Ok(OpenedDevice {
         transport: opened.transport,
         rejected,
+        sample_rate: rate.as_ref().map(|r| r.hz).filter(|hz| *hz > 0.0),
+        sample_rate_note: rate.as_ref().map(ToString::to_string),
     })
+}
+
+/// Sets the rate of a real device's buffer when `asked` > 0 and reads back what the driver
+/// accepted; with `asked` = 0 reads the rate it runs at, if it has the attribute. Said at the
+/// default log level, since it is what every rate-dependent number rests on.
+fn device_rate(
+    device: &weir_iio::Device,
+    buffer: u32,
+    channels: &[String],
+    asked: f64,
+) -> Result<Option<SampleRate>, BuildError> {
+    let name = device.display_name();
+    let rate = if asked > 0.0 {
+        if device.sampling_frequency_attrs(buffer, channels).is_empty() {
+            return Err(no_rate_attribute(device, buffer, channels));
+        }
+        let rate = device
+            .set_sampling_frequency(buffer, channels, asked)
+            .map_err(|e| BuildError::param("sample_rate", e.to_string()))?;
+        if rate.differs_from_request() {
+            tracing::warn!(
+                "{name}: asked for {asked} Hz, the device runs at {} Hz ({})",
+                rate.hz,
+                rate.attr
+            );
+        } else {
+            tracing::warn!("{name}: sample rate {rate}");
+        }
+        Some(rate)
+    } else {
+        // Only informative: a device whose attribute cannot be read still streams.
+        match device.sampling_frequency(buffer, channels) {
+            Ok(Some(rate)) => {
+                tracing::warn!("{name}: sample rate {rate} (as the device was set)");
+                Some(rate)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("{name}: cannot read its sample rate: {e}");
+                None
+            }
+        }
+    };
+    Ok(rate)
 }
 
 /// The `timeout` parameter.

@@ -8,6 +8,7 @@ use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, EmptyBlock, FillBlockReader, FillableBlock};
 use weir_iio::sys::MappedRegion;
 
+use crate::accounting::TxLoss;
 use crate::completion::Completions;
 use weir_iio::transport::Transport;
 
@@ -42,6 +43,7 @@ where
     in_flight: VecDeque<usize>,
     blocks_sent: u64,
     max_in_flight: usize,
+    loss: TxLoss,
     stats: Arc<BlockStats>,
 }
 
@@ -58,6 +60,7 @@ where
         stats.set_note("transport", transport.kind().to_string());
         stats.set_note("mode", "zero_copy");
         Self {
+            loss: TxLoss::new(transport.as_ref(), None, &stats),
             input: FillBlockReader::default(),
             transport,
             completions: None,
@@ -67,6 +70,13 @@ where
             max_in_flight: 0,
             stats,
         }
+    }
+
+    /// The device runs at `rate` samples/s (`None`: unknown): the underrun estimate turns the
+    /// time the device had nothing queued into samples.
+    pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
+        self.loss = TxLoss::new(self.transport.as_ref(), rate, &self.stats);
+        self
     }
 
     fn lend(&mut self, index: usize) -> Result<()> {
@@ -82,7 +92,7 @@ where
         let c = self.transport.counters();
         self.stats.set_counter("blocks", self.blocks_sent);
         self.stats.set_counter("bytes", c.bytes_completed);
-        self.stats.set_counter("underruns", c.underruns);
+        self.loss.publish(self.transport.as_ref(), &self.stats);
         self.stats.set_counter("bytes_copied", c.bytes_copied);
         self.stats
             .set_counter("in_flight", self.in_flight.len() as u64);
@@ -96,6 +106,7 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
+        self.loss.started();
         for block in 0..self.transport.block_count() {
             self.lend(block)?;
         }
@@ -110,6 +121,7 @@ where
                 break;
             }
             self.in_flight.pop_front();
+            self.loss.completed();
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
             }
@@ -129,6 +141,7 @@ where
             }
             self.transport
                 .return_block(filled.index, lent.0, filled.bytes)?;
+            self.loss.queued(filled.bytes);
             self.in_flight.push_back(filled.index);
             self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
             self.blocks_sent += 1;

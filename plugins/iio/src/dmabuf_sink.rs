@@ -12,6 +12,7 @@ use weir_core::{
 use weir_iio::sim_tx::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
+use crate::accounting::TxLoss;
 use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
@@ -45,6 +46,7 @@ where
     cyclic_started: bool,
     blocks_sent: u64,
     max_in_flight: usize,
+    loss: TxLoss,
     stats: Arc<BlockStats>,
 }
 
@@ -62,6 +64,7 @@ where
     ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
         Self {
+            loss: TxLoss::new(transport.as_ref(), None, &stats),
             input: R::default(),
             transport,
             completions: None,
@@ -77,11 +80,18 @@ where
         }
     }
 
+    /// The device runs at `rate` samples/s (`None`: unknown): the underrun estimate turns the
+    /// time the device had nothing queued into samples.
+    pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
+        self.loss = TxLoss::new(self.transport.as_ref(), rate, &self.stats);
+        self
+    }
+
     fn publish_counters(&self) {
         let c = self.transport.counters();
         self.stats.set_counter("blocks", self.blocks_sent);
         self.stats.set_counter("bytes", c.bytes_completed);
-        self.stats.set_counter("underruns", c.underruns);
+        self.loss.publish(self.transport.as_ref(), &self.stats);
         self.stats
             .set_counter("in_flight", self.in_flight.len() as u64);
         self.stats
@@ -99,6 +109,7 @@ where
         } else {
             self.transport.requeue(block, self.filled)?;
         }
+        self.loss.queued(self.filled);
         self.in_flight.push_back(block);
         self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
         self.blocks_sent += 1;
@@ -127,6 +138,7 @@ where
                 break;
             }
             self.in_flight.pop_front();
+            self.loss.completed();
             self.free.push_back(block);
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
@@ -205,6 +217,7 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
+        self.loss.started();
         self.free.extend(0..self.transport.block_count());
         self.publish_counters();
         Ok(())
@@ -251,6 +264,7 @@ fn zero_copy(p: &Params) -> Result<bool, BuildError> {
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    crate::device::check_params(p, crate::device::SIM_ONLY_SINK)?;
     let input = PortSpec::input("in", "input", p.item("item")?);
     let input = if zero_copy(p)? {
         input.wanting_filled_blocks()
@@ -276,7 +290,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         );
     }
     let item = p.item("item")?;
-    let rate = p.float("sample_rate")?;
+    let rate = crate::device::sample_rate(p)?;
     let output = p.str("sim_output")?;
     let config = SimTxConfig {
         sample_rate: (rate > 0.0).then_some(rate),
@@ -292,16 +306,16 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimTx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice {
-        transport: Box::new(sim),
-        rejected: Vec::new(),
-    })
+    Ok(OpenedDevice::simulated(Box::new(sim), rate))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        sample_rate,
+        sample_rate_note,
+        ..
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
     let timeout = crate::device::timeout(ctx.params)?;
@@ -316,13 +330,17 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
+    if let Some(note) = sample_rate_note {
+        stats.set_note("sample_rate", note);
+    }
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         if zero_copy {
-            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats))
+            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats).with_sample_rate(sample_rate))
         } else {
             with_reader!(kind, T, R => {
-            let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats);
+            let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats)
+                .with_sample_rate(sample_rate);
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })
@@ -364,7 +382,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "simulated DAC rate in samples/s; 0 = as fast as possible",
+                "samples/s: the simulated DAC's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
             )
             .range(Some(0.0), None),
             ParamSpec::optional(

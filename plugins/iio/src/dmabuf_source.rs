@@ -5,24 +5,37 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::tags::{BlockTime, Overrun};
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, MappedBlock,
     MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_item_type,
 };
+use weir_iio::ScanFormat;
+use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Transport};
 
+use crate::accounting::label;
 use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
-/// Tag name carried at the first item of a block after samples were lost: samples dropped since
-/// the previous such tag. The source learns of a loss from the transport's counters, so the tag
-/// sits on the first block it completes after the loss was counted: the block right after the
-/// gap, or one before it when the source was late to collect that block.
-pub const OVERRUN_TAG: &str = "dmabuf_overrun";
+/// Tag name carried at the first item of a block after samples were lost, with a
+/// [`weir_core::tags::Overrun`] payload: the samples lost since the previous such tag, the gaps
+/// they came from, and the evidence. With the estimate (every kernel transport) the tag is on
+/// the block right after the gap: a starvation loss ends when a block is queued again, and that
+/// block is the next to complete. With exact counts from the device (the simulator) the source
+/// learns of a loss from the transport's counters, so the tag sits on the first block it
+/// completes after the loss was counted: the block right after the gap, or one before it when
+/// the source was late to collect that block.
+pub const OVERRUN_TAG: &str = weir_core::tags::OVERRUN;
+/// Tag name carried at the first item of every block, with a [`weir_core::tags::BlockTime`]
+/// payload: when the block's completion was seen (monotonic ns), the index of its first sample
+/// in the device's stream (lost samples included), and the device's timestamp channel when
+/// enabled.
+pub const TIME_TAG: &str = weir_core::tags::BLOCK_TIME;
 
 /// Bytes per sample of the simulated ADC: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -95,7 +108,18 @@ where
     in_flight: VecDeque<usize>,
     returns: Arc<ReturnQueue>,
     sequence: u64,
-    dropped_seen: u64,
+    /// The estimate of the device's loss from the block cycle (every transport).
+    meter: LossMeter,
+    /// The transport's own loss counts, where it has them (the simulator); else the estimate.
+    evidence: LossEvidence,
+    /// The transport's `(overruns, dropped_samples)` already tagged.
+    exact_seen: (u64, u64),
+    /// Estimated losses not tagged yet: `(events, samples)`, samples `None` when unknown.
+    pending: (u64, Option<u64>),
+    /// Index in the device's stream of the next block's first sample.
+    stream_position: u64,
+    /// Where the device's timestamp channel sits in a scan, when it is enabled.
+    timestamp: Option<(usize, ScanFormat)>,
     stats: Arc<BlockStats>,
 }
 
@@ -115,7 +139,15 @@ where
         stats: Arc<BlockStats>,
     ) -> Self {
         stats.set_note("transport", transport.kind().to_string());
+        let evidence = transport.loss_evidence().unwrap_or(LossEvidence::Estimate);
+        stats.set_note("loss_evidence", evidence.to_string());
         Self {
+            meter: LossMeter::input(None),
+            evidence,
+            exact_seen: (0, 0),
+            pending: (0, Some(0)),
+            stream_position: 0,
+            timestamp: None,
             output: MappedBlockWriter::default(),
             transport,
             completions: None,
@@ -126,17 +158,119 @@ where
                 notifier: Mutex::new(None),
             }),
             sequence: 0,
-            dropped_seen: 0,
             stats,
         }
     }
 
+    /// The device runs at `rate` samples/s (`None`: unknown): the loss estimate turns the time
+    /// the device had no block into samples, and checks completion timing.
+    pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
+        self.meter = LossMeter::input(rate);
+        self
+    }
+
+    /// The device's timestamp channel is enabled, at byte `offset` of every scan, stored as
+    /// `format`: each block's [`TIME_TAG`] carries the timestamp of its first scan.
+    pub fn with_timestamp_channel(mut self, offset: usize, format: ScanFormat) -> Self {
+        self.timestamp = Some((offset, format));
+        self
+    }
+
+    fn samples_per_block(&self) -> u64 {
+        (self.transport.block_size() / self.transport.sample_size().max(1)) as u64
+    }
+
     fn publish_counters(&self) {
         let c = self.transport.counters();
+        let est = self.meter.totals_at(monotonic_ns());
+        let rate_known = self.meter.rate().is_some();
         self.stats.set_counter("blocks", self.sequence);
-        self.stats.set_counter("overruns", c.overruns);
-        self.stats.set_counter("dropped_samples", c.dropped_samples);
         self.stats.set_counter("bytes_copied", c.bytes_copied);
+        self.stats.set_counter("starved_us", est.starved_ns / 1000);
+        self.stats.set_counter("est_overruns", est.events);
+        if rate_known {
+            self.stats.set_counter("est_dropped_samples", est.samples);
+        }
+        match self.evidence {
+            LossEvidence::Estimate => {
+                self.stats.set_counter("overruns", est.events);
+                // Without the device's rate the samples lost are unknown: not counted as 0.
+                if rate_known {
+                    self.stats.set_counter("dropped_samples", est.samples);
+                }
+            }
+            LossEvidence::Exact | LossEvidence::HardwareStatus => {
+                self.stats.set_counter("overruns", c.overruns);
+                self.stats.set_counter("dropped_samples", c.dropped_samples);
+            }
+        }
+    }
+
+    /// Label the loss counters with their evidence, so a report never shows an estimate as a
+    /// count.
+    fn label_counters(&self) {
+        let estimate = LossEvidence::Estimate;
+        self.stats
+            .label_counter("est_overruns", label(estimate, false));
+        self.stats
+            .label_counter("est_dropped_samples", label(estimate, true));
+        // The count of samples is exact only when the device counted them; the hardware
+        // status says that samples were lost, not how many.
+        let approximate = self.evidence != LossEvidence::Exact;
+        self.stats
+            .label_counter("overruns", label(self.evidence, false));
+        self.stats
+            .label_counter("dropped_samples", label(self.evidence, approximate));
+    }
+
+    /// The loss to tag on the block completing now, by the best evidence.
+    fn loss_to_tag(&mut self) -> Option<Overrun> {
+        match self.evidence {
+            LossEvidence::Exact | LossEvidence::HardwareStatus => {
+                let c = self.transport.counters();
+                let (events, dropped) = (
+                    c.overruns - self.exact_seen.0.min(c.overruns),
+                    c.dropped_samples - self.exact_seen.1.min(c.dropped_samples),
+                );
+                self.exact_seen = (c.overruns, c.dropped_samples);
+                (events > 0 || dropped > 0).then_some(Overrun {
+                    lost_samples: Some(dropped),
+                    events,
+                    evidence: tag_evidence(self.evidence),
+                })
+            }
+            LossEvidence::Estimate => {
+                let (events, samples) = std::mem::replace(&mut self.pending, (0, Some(0)));
+                (events > 0).then_some(Overrun {
+                    lost_samples: samples,
+                    events,
+                    evidence: weir_core::tags::Evidence::Estimate,
+                })
+            }
+        }
+    }
+
+    fn note_loss(&mut self, loss: weir_iio::loss::Loss) {
+        self.pending.0 += 1;
+        self.pending.1 = match (self.pending.1, loss.samples) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
+
+    /// The device timestamp of the first scan of `bytes`, when the channel is enabled.
+    fn device_timestamp(&self, bytes: &[u8]) -> Option<i64> {
+        let (offset, format) = self.timestamp?;
+        let word = bytes.get(offset..offset + format.storage_bytes())?;
+        Some(format.decode(word))
+    }
+}
+
+fn tag_evidence(e: LossEvidence) -> weir_core::tags::Evidence {
+    match e {
+        LossEvidence::Exact => weir_core::tags::Evidence::Exact,
+        LossEvidence::HardwareStatus => weir_core::tags::Evidence::HardwareStatus,
+        LossEvidence::Estimate => weir_core::tags::Evidence::Estimate,
     }
 }
 
@@ -146,9 +280,17 @@ where
 {
     /// One `work()` call; errors are recorded in the block statistics by the caller.
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+        // Collect what has completed before requeuing: a block that completed while none was
+        // queued behind it left the device idle, and the loss estimate must see that
+        // completion before the requeue that ends the idle time.
+        self.collect(io, false)?;
         let block_size = self.transport.block_size();
+        let samples_per_block = self.samples_per_block();
         for block in self.returns.take() {
             self.transport.requeue(block, block_size)?;
+            if let Some(loss) = self.meter.queued(monotonic_ns(), samples_per_block) {
+                self.note_loss(loss);
+            }
             if self.in_flight.is_empty()
                 && let Some(c) = self.completions.as_mut()
             {
@@ -157,44 +299,7 @@ where
             }
             self.in_flight.push_back(block);
         }
-
-        while let Some(&block) = self.in_flight.front() {
-            let Some(len) = self.transport.try_complete(block)? else {
-                if let Some(c) = &self.completions {
-                    c.wait(io, self.transport.as_ref(), block)?;
-                }
-                break;
-            };
-            self.in_flight.pop_front();
-            if let Some(c) = self.completions.as_mut() {
-                c.progress();
-            }
-            let dropped = self.transport.counters().dropped_samples;
-            let mut tags = vec![ItemTag {
-                index: 0,
-                tag: Tag::NamedUsize(BLOCK_TAG.to_string(), self.sequence as usize),
-            }];
-            if dropped > self.dropped_seen {
-                tags.push(ItemTag {
-                    index: 0,
-                    tag: Tag::NamedUsize(
-                        OVERRUN_TAG.to_string(),
-                        (dropped - self.dropped_seen) as usize,
-                    ),
-                });
-                self.dropped_seen = dropped;
-            }
-            let lease = Arc::new(Lease {
-                memory: self.transport.block_memory(block),
-                len,
-                block,
-                returns: self.returns.clone(),
-            });
-            let items = self.output.submit(lease, tags)?;
-            self.sequence += 1;
-            self.stats.add_out(items);
-            self.publish_counters();
-        }
+        self.collect(io, true)?;
         if self.in_flight.is_empty() {
             // Every block is held downstream, so the hardware is starving and no completion
             // will wake us: a released block will (through the notifier), and until then the
@@ -203,6 +308,61 @@ where
             io.block_on(async {
                 Timer::after(STARVED_REFRESH).await;
             });
+        }
+        Ok(())
+    }
+
+    /// Deliver every completed block, oldest first; with `wait`, have the block woken when
+    /// the next one completes.
+    fn collect(&mut self, io: &mut WorkIo, wait: bool) -> Result<()> {
+        while let Some(&block) = self.in_flight.front() {
+            let Some(len) = self.transport.try_complete(block)? else {
+                if wait && let Some(c) = &self.completions {
+                    c.wait(io, self.transport.as_ref(), block)?;
+                }
+                break;
+            };
+            let completed_ns = monotonic_ns();
+            self.in_flight.pop_front();
+            if let Some(c) = self.completions.as_mut() {
+                c.progress();
+            }
+            if let Some(loss) = self.meter.completed(completed_ns) {
+                self.note_loss(loss);
+            }
+            let mut tags = vec![ItemTag {
+                index: 0,
+                tag: Tag::NamedUsize(BLOCK_TAG.to_string(), self.sequence as usize),
+            }];
+            if let Some(overrun) = self.loss_to_tag() {
+                self.stream_position += overrun.lost_samples.unwrap_or(0);
+                tags.push(ItemTag {
+                    index: 0,
+                    tag: overrun.tag(),
+                });
+            }
+            let memory = self.transport.block_memory(block);
+            tags.push(ItemTag {
+                index: 0,
+                tag: BlockTime {
+                    sequence: self.sequence,
+                    completed_ns,
+                    first_sample: self.stream_position,
+                    device_timestamp_ns: self.device_timestamp(&memory.as_bytes()[..len]),
+                }
+                .tag(),
+            });
+            self.stream_position += (len / self.transport.sample_size().max(1)) as u64;
+            let lease = Arc::new(Lease {
+                memory,
+                len,
+                block,
+                returns: self.returns.clone(),
+            });
+            let items = self.output.submit(lease, tags)?;
+            self.sequence += 1;
+            self.stats.add_out(items);
+            self.publish_counters();
         }
         Ok(())
     }
@@ -224,7 +384,13 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
+        self.meter.start(
+            monotonic_ns(),
+            self.transport.block_count(),
+            self.samples_per_block(),
+        );
         self.in_flight.extend(0..self.transport.block_count());
+        self.label_counters();
         self.publish_counters();
         Ok(())
     }
@@ -267,6 +433,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
+    crate::device::check_params(p, crate::device::SIM_ONLY_SOURCE)?;
     let item = p.item("item")?;
     let block_items = p.positive("samples_per_block")? * SAMPLE_BYTES / item.size();
     Ok(Ports {
@@ -293,13 +460,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     }
     let item = p.item("item")?;
     let samples = p.positive("samples_per_block")?;
-    let rate = p.float("sample_rate")?;
-    if rate < 0.0 || !rate.is_finite() {
-        return Err(BuildError::param(
-            "sample_rate",
-            format!("must be a finite rate >= 0 (0 = as fast as possible), found {rate}"),
-        ));
-    }
+    let rate = crate::device::sample_rate(p)?;
     let pattern = match p.str("pattern")? {
         "ramp" => Pattern::Ramp,
         "tone" => Pattern::Tone {
@@ -333,24 +494,27 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimRx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice {
-        transport: Box::new(sim),
-        rejected: Vec::new(),
-    })
+    Ok(OpenedDevice::simulated(Box::new(sim), rate))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        sample_rate,
+        sample_rate_note,
+        ..
     } = open_transport(ctx.params)?;
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
+    if let Some(note) = sample_rate_note {
+        stats.set_note("sample_rate", note);
+    }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        ctx.add(DmabufSource::<T>::with_timeout(transport, timeout, stats))
+        ctx.add(DmabufSource::<T>::with_timeout(transport, timeout, stats).with_sample_rate(sample_rate))
     }))
 }
 
@@ -376,21 +540,21 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "simulated sample rate in samples/s; 0 = as fast as possible",
+                "samples/s: the simulator's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
             )
             .range(Some(0.0), None),
             ParamSpec::optional(
                 "pattern",
                 ParamType::Str,
                 Value::Str("ramp".into()),
-                "simulated signal: `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
+                "simulator only: the signal, `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
                  written, as a DMA engine that costs no CPU: for benchmarks)",
             ),
             ParamSpec::optional(
                 "tone_frequency",
                 ParamType::Float,
                 Value::Float(0.01),
-                "tone frequency in Hz (cycles/sample when sample_rate is 0)",
+                "simulator only: tone frequency in Hz (cycles/sample when sample_rate is 0)",
             ),
             ParamSpec::optional(
                 "sim_fail_block",
@@ -403,7 +567,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "tone_amplitude",
                 ParamType::Float,
                 Value::Float(16384.0),
-                "tone amplitude in i16 units",
+                "simulator only: tone amplitude in i16 units",
             )
             .range(Some(0.0), Some(32767.0)),
         ]
