@@ -31,7 +31,9 @@
  * Clocked (in_voltage_sampling_frequency > 0 on an input DMA device; module parameter adc_rate
  * sets it at probe): the ADC produces scans on its own clock from the moment the buffer is
  * enabled, scan s at enable + s / rate. Each queued block takes the next scans and completes
- * when its last scan has been produced (an hrtimer at that instant). When a scan is due and no
+ * when its last scan has been produced (an hrtimer at that instant; its data, known in
+ * advance, is written as soon as it is the first block queued, so that the completion is not
+ * late by the time the CPU takes to write it). When a scan is due and no
  * block is queued to take it, it is lost: the stream position moves on (the data shows the gap
  * as a jump of the ramp), and the device counts the lost scans and the gaps in sysfs
  * (lost_scans, lost_gaps, and lost_log: one line "DELIVERED LOST" per gap, the gap sitting
@@ -109,6 +111,14 @@ static const char *const weir_names[] = {
 	[WEIR_FIFO] = "weir-sim-fifo",
 };
 
+/* A submitted block, beside the active list (same order): where its data begins in the
+ * stream, and what its transfer did once done. */
+struct weir_slot {
+	u64 start;	/* stream byte position of its first byte */
+	s64 moved;	/* bytes written or consumed; -1 while not transferred yet */
+	bool fail;	/* fault injection: completes as failed */
+};
+
 /* One gap of a clocked stream. */
 struct weir_gap {
 	u64 delivered; /* scans handed to user space before the gap */
@@ -129,7 +139,7 @@ struct weir_sim {
 
 	spinlock_t lock;	   /* protects everything below but the work items */
 	struct list_head active;   /* blocks submitted, not yet completed, in order */
-	u64 starts[WEIR_MAX_QUEUED]; /* stream byte position of each active block (a ring) */
+	struct weir_slot slots[WEIR_MAX_QUEUED]; /* of the active blocks (a ring) */
 	unsigned int start_head, start_count;
 	struct work_struct work;   /* transfers the active blocks */
 	bool stopping;
@@ -369,26 +379,44 @@ static void weir_work(struct work_struct *work)
 {
 	struct weir_sim *sim = container_of(work, struct weir_sim, work);
 	struct iio_dma_buffer_block *block;
+	struct weir_slot *slot;
 	bool fail;
-	size_t moved;
-	u64 start;
+	s64 moved;
 
 	while (!READ_ONCE(sim->stopping)) {
 		spin_lock_irq(&sim->lock);
 		block = list_first_entry_or_null(&sim->active, struct iio_dma_buffer_block, head);
-		if (!block) {
+		if (!block || (weir_clocked(sim) && !sim->clock_on)) {
+			/* Nothing queued; or clocked and not started yet (postenable queues us) or
+			 * stopping. */
 			spin_unlock_irq(&sim->lock);
 			return;
 		}
-		start = sim->starts[sim->start_head];
-		if (weir_clocked(sim)) {
-			u64 full = div_u64(start + block->bytes_used, sim->scan_bytes);
+		slot = &sim->slots[sim->start_head];
+		if (slot->moved < 0) {
+			u64 start = slot->start;
 
-			if (!sim->clock_on) {
-				/* Not started yet (postenable queues us) or stopping. */
-				spin_unlock_irq(&sim->lock);
-				return;
-			}
+			/* Only this work item takes blocks off the ring, and abort() waits for it:
+			 * the slot stays the first while it is written. The block stays on the
+			 * active list meanwhile, so that a submit() sees a queue that is not empty,
+			 * as it is in stream time. A clocked block is written as soon as it is the
+			 * first (its data is known in advance) and completes when its last scan is
+			 * due, as a DMA completion comes when the block is full. */
+			fail = weir_should_fail(sim, block);
+			spin_unlock_irq(&sim->lock);
+			if (!weir_clocked(sim) && transfer_us)
+				usleep_range(transfer_us, transfer_us + transfer_us / 4 + 1);
+			if (fail)
+				moved = weir_is_input(sim) ? weir_transfer(sim, block, 0, 0xa5) : 0;
+			else
+				moved = weir_transfer(sim, block, start, -1);
+			spin_lock_irq(&sim->lock);
+			slot->moved = moved;
+			slot->fail = fail;
+		}
+		if (weir_clocked(sim)) {
+			u64 full = div_u64(slot->start + block->bytes_used, sim->scan_bytes);
+
 			if (weir_produced(sim, ktime_get()) < full) {
 				/* Not all its scans are due yet: wake when they are (+1 ns: the
 				 * division rounds down). */
@@ -400,19 +428,8 @@ static void weir_work(struct work_struct *work)
 				return;
 			}
 		}
-		fail = weir_should_fail(sim, block);
-		spin_unlock_irq(&sim->lock);
-
-		/* The block stays on the active list while it is written, so that a submit()
-		 * meanwhile sees a queue that is not empty, as it is in stream time. */
-		if (!weir_clocked(sim) && transfer_us)
-			usleep_range(transfer_us, transfer_us + transfer_us / 4 + 1);
-		if (fail)
-			moved = weir_is_input(sim) ? weir_transfer(sim, block, 0, 0xa5) : 0;
-		else
-			moved = weir_transfer(sim, block, start, -1);
-
-		spin_lock_irq(&sim->lock);
+		fail = slot->fail;
+		moved = slot->moved;
 		list_del_init(&block->head);
 		sim->start_head = (sim->start_head + 1) % WEIR_MAX_QUEUED;
 		sim->start_count--;
@@ -436,6 +453,7 @@ static void weir_work(struct work_struct *work)
 static int weir_submit(struct iio_dma_buffer_queue *queue, struct iio_dma_buffer_block *block)
 {
 	struct weir_sim *sim = queue_to_sim(queue);
+	struct weir_slot *slot;
 
 	if (block->cyclic)
 		return -EOPNOTSUPP;
@@ -460,7 +478,10 @@ static int weir_submit(struct iio_dma_buffer_queue *queue, struct iio_dma_buffer
 	}
 	/* Scans due before this block arrived that no earlier block takes are lost. */
 	weir_account_loss(sim, ktime_get(), true);
-	sim->starts[(sim->start_head + sim->start_count) % WEIR_MAX_QUEUED] = sim->end;
+	slot = &sim->slots[(sim->start_head + sim->start_count) % WEIR_MAX_QUEUED];
+	slot->start = sim->end;
+	slot->moved = -1;
+	slot->fail = false;
 	sim->start_count++;
 	sim->end += block->bytes_used;
 	list_add_tail(&block->head, &sim->active);
