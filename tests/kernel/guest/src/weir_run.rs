@@ -51,27 +51,40 @@ impl Run {
         Ok(row.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
-    /// The value of counter or note `key` in block `name`'s row: the report separates its
-    /// `key=value` fields by two spaces, and a note's value may hold single spaces
-    /// (`loss_evidence=starvation estimate`).
-    pub(crate) fn field(&self, name: &str, key: &str) -> Result<String, String> {
+    /// The field `key` of block `name`'s row: the sign between key and value (`=`, or `≈` for
+    /// a counter that is an estimate) and the value, up to the next field (the report
+    /// separates its fields by two spaces; a value may hold single spaces:
+    /// `overruns=3 (estimate)`).
+    pub(crate) fn field(&self, name: &str, key: &str) -> Result<(char, String), String> {
         let row = self.row(name)?;
-        let start = row
-            .find(&format!("  {key}="))
-            .ok_or_else(|| format!("block `{name}`: no `{key}=` in its report row:\n{row}"))?
-            + key.len()
-            + 3;
-        let rest = &row[start..];
-        Ok(rest[..rest.find("  ").unwrap_or(rest.len())]
-            .trim()
-            .to_string())
+        let (at, sign) = ['=', '≈']
+            .iter()
+            .find_map(|&c| row.find(&format!("  {key}{c}")).map(|at| (at, c)))
+            .ok_or_else(|| format!("block `{name}`: no `{key}` in its report row:\n{row}"))?;
+        let rest = &row[at + 2 + key.len() + sign.len_utf8()..];
+        let value = rest[..rest.find("  ").unwrap_or(rest.len())].trim();
+        Ok((sign, value.to_string()))
     }
 
-    /// Counter `key` of block `name`, as a number.
-    pub(crate) fn counter(&self, name: &str, key: &str) -> Result<u64, String> {
-        let v = self.field(name, key)?;
-        v.parse()
-            .map_err(|e| format!("block `{name}`: `{key}={v}` is not a count: {e}"))
+    /// Counter `key` of block `name`: its number, whether it is printed as an estimate (`≈`),
+    /// and the evidence in parentheses after it, if any.
+    pub(crate) fn counter(
+        &self,
+        name: &str,
+        key: &str,
+    ) -> Result<(u64, bool, Option<String>), String> {
+        let (sign, v) = self.field(name, key)?;
+        let (number, evidence) = match v.split_once(' ') {
+            Some((n, e)) => (
+                n,
+                Some(e.trim_matches(|c| c == '(' || c == ')').to_string()),
+            ),
+            None => (v.as_str(), None),
+        };
+        let n = number
+            .parse()
+            .map_err(|e| format!("block `{name}`: `{key}{sign}{v}` is not a count: {e}"))?;
+        Ok((n, sign == '≈', evidence))
     }
 
     /// Everything it printed, for a failure message.
