@@ -142,6 +142,11 @@ path = "{}"
         .expect_err("the failed transfer must stop the flowgraph");
     let message = err.to_string();
     assert!(message.contains("transfer of block"), "{message}");
+    // Named by its place in the stream: the 6th block (sequence 5), first sample 5000.
+    assert!(
+        message.contains("DMA block 5 of the stream (first sample 5000)"),
+        "{message}"
+    );
     // Only the blocks before the failed one were delivered, and they are intact.
     let bytes = std::fs::read(&out).expect("output");
     assert!(bytes.len() <= 5 * 1000 * 4, "{} bytes", bytes.len());

@@ -2,6 +2,7 @@
 //! `weir_iio::loss`), shared by the copying and the zero-copy sink.
 
 use weir_core::{BlockStats, CounterLabel};
+use weir_iio::XflowMonitor;
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
 use weir_iio::transport::Transport;
 
@@ -19,6 +20,7 @@ pub(crate) struct TxLoss {
     meter: LossMeter,
     evidence: LossEvidence,
     sample_size: usize,
+    xflow: Option<XflowMonitor>,
 }
 
 impl TxLoss {
@@ -34,12 +36,30 @@ impl TxLoss {
             meter: LossMeter::output(rate),
             evidence,
             sample_size: transport.sample_size().max(1),
+            xflow: None,
         }
     }
 
+    /// The device latches underflows in a status register: its events are the reported
+    /// underruns (evidence `hardware status`), unless the transport counts exactly.
+    pub(crate) fn with_xflow(mut self, xflow: Option<XflowMonitor>, stats: &BlockStats) -> Self {
+        if xflow.is_some() && self.evidence != LossEvidence::Exact {
+            self.evidence = LossEvidence::HardwareStatus;
+            stats.set_note("loss_evidence", self.evidence.to_string());
+            stats.label_counter("underruns", label(self.evidence, false));
+        }
+        self.xflow = xflow;
+        self
+    }
+
     /// The device was started: the stream begins with the first block queued.
-    pub(crate) fn started(&mut self) {
+    pub(crate) fn started(&mut self) -> weir_iio::Result<()> {
+        if let Some(x) = self.xflow.as_mut() {
+            // A DAC with nothing queued yet underflows: no loss of this stream.
+            x.clear()?;
+        }
         self.meter.start(monotonic_ns(), 0, 0);
+        Ok(())
     }
 
     /// A block of `bytes` was queued to the device just now.
@@ -50,8 +70,12 @@ impl TxLoss {
     }
 
     /// The oldest queued block's completion was collected just now.
-    pub(crate) fn completed(&mut self) {
+    pub(crate) fn completed(&mut self) -> weir_iio::Result<()> {
         let _ = self.meter.completed(monotonic_ns());
+        if let Some(x) = self.xflow.as_mut() {
+            x.check()?;
+        }
+        Ok(())
     }
 
     /// Publish the underrun counters into `stats`.
@@ -64,7 +88,8 @@ impl TxLoss {
         }
         let underruns = match self.evidence {
             LossEvidence::Estimate => est.events,
-            LossEvidence::Exact | LossEvidence::HardwareStatus => transport.counters().underruns,
+            LossEvidence::HardwareStatus => self.xflow.as_ref().map_or(0, XflowMonitor::events),
+            LossEvidence::Exact => transport.counters().underruns,
         };
         stats.set_counter("underruns", underruns);
     }

@@ -18,6 +18,8 @@ pub struct OpenedDevice {
     pub transport: Box<dyn Transport>,
     /// Why faster transports were not used (empty for the simulator).
     pub rejected: Vec<String>,
+    /// Where the DMABUFs come from (mainline DMABUF), e.g. `dma-heap /dev/dma_heap/system`.
+    pub allocator: Option<String>,
     /// The rate the device runs at, in samples (scans) per second: a real device's, read back
     /// from its sampling-frequency attribute after setting it (`None` when it has none); the
     /// simulator's configured rate when > 0 (`None`: unpaced).
@@ -25,6 +27,9 @@ pub struct OpenedDevice {
     /// The `sample_rate` note of the block statistics, e.g.
     /// `30720000 Hz (in_voltage_sampling_frequency)`; `None` when no rate is known.
     pub sample_rate_note: Option<String>,
+    /// The device's latched over/underflow status (Analog Devices HDL cores), when it has one
+    /// that can be read: exact loss events, better than the estimate.
+    pub xflow: Option<weir_iio::XflowMonitor>,
 }
 
 impl OpenedDevice {
@@ -34,8 +39,10 @@ impl OpenedDevice {
         OpenedDevice {
             transport,
             rejected: Vec::new(),
+            allocator: None,
             sample_rate,
             sample_rate_note: sample_rate.map(|r| format!("{r} Hz (simulated)")),
+            xflow: None,
         }
     }
 }
@@ -281,12 +288,20 @@ pub fn open_real(
         .iter()
         .map(|(kind, why)| format!("{kind}: {why}"))
         .collect();
-    tracing::info!("{device_name}: using {}", opened.summary());
+    if opened.rejected.is_empty() {
+        tracing::info!("{device_name}: using {}", opened.summary());
+    } else {
+        // A slower transport than the kernel could offer (a copy, or no fence status): the user
+        // must see why at the default log level, not only in the final report.
+        tracing::warn!("{device_name}: using {}", opened.summary());
+    }
     Ok(OpenedDevice {
+        allocator: opened.allocator.as_ref().map(ToString::to_string),
         transport: opened.transport,
         rejected,
         sample_rate: rate.as_ref().map(|r| r.hz).filter(|hz| *hz > 0.0),
         sample_rate_note: rate.as_ref().map(ToString::to_string),
+        xflow: weir_iio::XflowMonitor::open(&device, direction),
     })
 }
 

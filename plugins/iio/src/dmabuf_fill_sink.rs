@@ -4,6 +4,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, EmptyBlock, FillBlockReader, FillableBlock};
 use weir_iio::sys::MappedRegion;
@@ -79,6 +80,19 @@ where
         self
     }
 
+    /// The device latches underflows in a status register (`xflow`): its events are the
+    /// reported underruns (evidence `hardware status`), unless the transport counts exactly.
+    /// Call after [`Self::with_sample_rate`].
+    pub fn with_xflow(mut self, xflow: Option<weir_iio::XflowMonitor>) -> Self {
+        let stats = Arc::clone(&self.stats);
+        self.loss = std::mem::replace(
+            &mut self.loss,
+            TxLoss::new(self.transport.as_ref(), None, &stats),
+        )
+        .with_xflow(xflow, &stats);
+        self
+    }
+
     fn lend(&mut self, index: usize) -> Result<()> {
         let memory = self.transport.lend_block(index)?;
         self.input.give_empty(EmptyBlock {
@@ -106,7 +120,7 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
-        self.loss.started();
+        self.loss.started()?;
         for block in 0..self.transport.block_count() {
             self.lend(block)?;
         }
@@ -117,11 +131,19 @@ where
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         // Sent blocks go back upstream to be filled again.
         while let Some(&block) = self.in_flight.front() {
-            if self.transport.try_complete(block)?.is_none() {
+            // A failed transfer is named by its place in the stream, not only by its ring
+            // slot.
+            let sequence = self.blocks_sent - self.in_flight.len() as u64;
+            if self
+                .transport
+                .try_complete(block)
+                .with_context(|| format!("DMA block {sequence} of the stream"))?
+                .is_none()
+            {
                 break;
             }
             self.in_flight.pop_front();
-            self.loss.completed();
+            self.loss.completed()?;
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
             }

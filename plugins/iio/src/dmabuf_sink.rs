@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
@@ -87,6 +88,19 @@ where
         self
     }
 
+    /// The device latches underflows in a status register (`xflow`): its events are the
+    /// reported underruns (evidence `hardware status`), unless the transport counts exactly.
+    /// Call after [`Self::with_sample_rate`].
+    pub fn with_xflow(mut self, xflow: Option<weir_iio::XflowMonitor>) -> Self {
+        let stats = Arc::clone(&self.stats);
+        self.loss = std::mem::replace(
+            &mut self.loss,
+            TxLoss::new(self.transport.as_ref(), None, &stats),
+        )
+        .with_xflow(xflow, &stats);
+        self
+    }
+
     fn publish_counters(&self) {
         let c = self.transport.counters();
         self.stats.set_counter("blocks", self.blocks_sent);
@@ -134,11 +148,19 @@ where
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         // Collect sent blocks: they are free again.
         while let Some(&block) = self.in_flight.front() {
-            if self.transport.try_complete(block)?.is_none() {
+            // A failed transfer is named by its place in the stream, not only by its ring
+            // slot.
+            let sequence = self.blocks_sent - self.in_flight.len() as u64;
+            if self
+                .transport
+                .try_complete(block)
+                .with_context(|| format!("DMA block {sequence} of the stream"))?
+                .is_none()
+            {
                 break;
             }
             self.in_flight.pop_front();
-            self.loss.completed();
+            self.loss.completed()?;
             self.free.push_back(block);
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
@@ -217,7 +239,7 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
-        self.loss.started();
+        self.loss.started()?;
         self.free.extend(0..self.transport.block_count());
         self.publish_counters();
         Ok(())
@@ -313,8 +335,10 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        allocator,
         sample_rate,
         sample_rate_note,
+        mut xflow,
         ..
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
@@ -327,6 +351,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         ));
     }
     let stats = ctx.stats();
+    if let Some(allocator) = allocator {
+        stats.set_note("allocator", allocator);
+    }
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
@@ -336,11 +363,16 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         if zero_copy {
-            ctx.add(crate::DmabufFillSink::<T>::new(transport, timeout, stats).with_sample_rate(sample_rate))
+            ctx.add(
+                crate::DmabufFillSink::<T>::new(transport, timeout, stats)
+                    .with_sample_rate(sample_rate)
+                    .with_xflow(xflow.take()),
+            )
         } else {
             with_reader!(kind, T, R => {
             let mut block = DmabufSink::<T, R>::new(transport, cyclic, timeout, stats)
-                .with_sample_rate(sample_rate);
+                .with_sample_rate(sample_rate)
+                .with_xflow(xflow.take());
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })

@@ -4,17 +4,18 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::tags::{BlockTime, Overrun};
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, MappedBlock,
     MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_item_type,
 };
-use weir_iio::ScanFormat;
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Transport};
+use weir_iio::{ScanFormat, XflowMonitor};
 
 use crate::accounting::label;
 use crate::completion::Completions;
@@ -120,6 +121,10 @@ where
     stream_position: u64,
     /// Where the device's timestamp channel sits in a scan, when it is enabled.
     timestamp: Option<(usize, ScanFormat)>,
+    /// The device's latched overflow status, when it has one.
+    xflow: Option<XflowMonitor>,
+    /// Overflows the status showed that are not tagged yet.
+    xflow_pending: u64,
     stats: Arc<BlockStats>,
 }
 
@@ -148,6 +153,8 @@ where
             pending: (0, Some(0)),
             stream_position: 0,
             timestamp: None,
+            xflow: None,
+            xflow_pending: 0,
             output: MappedBlockWriter::default(),
             transport,
             completions: None,
@@ -166,6 +173,19 @@ where
     /// the device had no block into samples, and checks completion timing.
     pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
         self.meter = LossMeter::input(rate);
+        self
+    }
+
+    /// The device latches overflows in a status register (`xflow`): its events are the
+    /// reported overruns (evidence `hardware status`), unless the transport counts exactly; the
+    /// samples lost still come from the estimate, since the status does not count them.
+    pub fn with_xflow(mut self, xflow: Option<XflowMonitor>) -> Self {
+        if xflow.is_some() && self.evidence != LossEvidence::Exact {
+            self.evidence = LossEvidence::HardwareStatus;
+            self.stats
+                .set_note("loss_evidence", self.evidence.to_string());
+        }
+        self.xflow = xflow;
         self
     }
 
@@ -199,9 +219,16 @@ where
                     self.stats.set_counter("dropped_samples", est.samples);
                 }
             }
-            LossEvidence::Exact | LossEvidence::HardwareStatus => {
+            LossEvidence::Exact => {
                 self.stats.set_counter("overruns", c.overruns);
                 self.stats.set_counter("dropped_samples", c.dropped_samples);
+            }
+            LossEvidence::HardwareStatus => {
+                let events = self.xflow.as_ref().map_or(0, XflowMonitor::events);
+                self.stats.set_counter("overruns", events);
+                if rate_known {
+                    self.stats.set_counter("dropped_samples", est.samples);
+                }
             }
         }
     }
@@ -215,18 +242,31 @@ where
         self.stats
             .label_counter("est_dropped_samples", label(estimate, true));
         // The count of samples is exact only when the device counted them; the hardware
-        // status says that samples were lost, not how many.
-        let approximate = self.evidence != LossEvidence::Exact;
+        // status says that samples were lost, not how many: those come from the estimate.
+        let dropped = match self.evidence {
+            LossEvidence::Exact => label(LossEvidence::Exact, false),
+            _ => label(estimate, true),
+        };
         self.stats
             .label_counter("overruns", label(self.evidence, false));
-        self.stats
-            .label_counter("dropped_samples", label(self.evidence, approximate));
+        self.stats.label_counter("dropped_samples", dropped);
     }
 
     /// The loss to tag on the block completing now, by the best evidence.
     fn loss_to_tag(&mut self) -> Option<Overrun> {
         match self.evidence {
-            LossEvidence::Exact | LossEvidence::HardwareStatus => {
+            LossEvidence::HardwareStatus => {
+                // The status decides whether samples were lost; the estimate, how many (when
+                // it saw the gap too).
+                let (_, samples) = std::mem::replace(&mut self.pending, (0, Some(0)));
+                let events = std::mem::take(&mut self.xflow_pending);
+                (events > 0).then_some(Overrun {
+                    lost_samples: samples.filter(|&n| n > 0),
+                    events,
+                    evidence: weir_core::tags::Evidence::HardwareStatus,
+                })
+            }
+            LossEvidence::Exact => {
                 let c = self.transport.counters();
                 let (events, dropped) = (
                     c.overruns - self.exact_seen.0.min(c.overruns),
@@ -316,7 +356,13 @@ where
     /// the next one completes.
     fn collect(&mut self, io: &mut WorkIo, wait: bool) -> Result<()> {
         while let Some(&block) = self.in_flight.front() {
-            let Some(len) = self.transport.try_complete(block)? else {
+            // A failed transfer is named by its place in the stream, not only by its ring
+            // slot: the block's sequence number and first sample.
+            let (sequence, first_sample) = (self.sequence, self.stream_position);
+            let Some(len) = self.transport.try_complete(block).with_context(|| {
+                format!("DMA block {sequence} of the stream (first sample {first_sample})")
+            })?
+            else {
                 if wait && let Some(c) = &self.completions {
                     c.wait(io, self.transport.as_ref(), block)?;
                 }
@@ -329,6 +375,11 @@ where
             }
             if let Some(loss) = self.meter.completed(completed_ns) {
                 self.note_loss(loss);
+            }
+            if let Some(x) = self.xflow.as_mut()
+                && x.check()?.lost()
+            {
+                self.xflow_pending += 1;
             }
             let mut tags = vec![ItemTag {
                 index: 0,
@@ -384,6 +435,10 @@ where
             self.timeout,
         )?);
         self.transport.start()?;
+        if let Some(x) = self.xflow.as_mut() {
+            // What latched before the DMA ran is no loss of this stream.
+            x.clear()?;
+        }
         self.meter.start(
             monotonic_ns(),
             self.transport.block_count(),
@@ -501,12 +556,17 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        allocator,
         sample_rate,
         sample_rate_note,
+        xflow,
         ..
     } = open_transport(ctx.params)?;
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
+    if let Some(allocator) = allocator {
+        stats.set_note("allocator", allocator);
+    }
     if !rejected.is_empty() {
         stats.set_note("not_used", rejected.join("; "));
     }
@@ -514,7 +574,11 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         stats.set_note("sample_rate", note);
     }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        ctx.add(DmabufSource::<T>::with_timeout(transport, timeout, stats).with_sample_rate(sample_rate))
+        ctx.add(
+            DmabufSource::<T>::with_timeout(transport, timeout, stats)
+                .with_sample_rate(sample_rate)
+                .with_xflow(xflow),
+        )
     }))
 }
 
