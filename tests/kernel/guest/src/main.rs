@@ -476,9 +476,22 @@ fn errors_raw_ioctls() -> TestResult {
             Errno::PERM,
         )?);
         // Enabled with nothing attached: read()/write() mode; attaching now is refused.
-        set_enable(&dev, true)?;
-        let after_enable = ioctl::iio_dmabuf_attach(buf, b);
-        set_enable(&dev, false)?;
+        // The kernel frees a detached DMABUF's block in a work item
+        // (iio_buffer_block_release_atomic -> iio_dma_buffer_cleanup_worker); until it has
+        // run, the queue still counts the DMABUF, an enable picks DMABUF mode, and there an
+        // attach while enabled is accepted. So: while an attach after enable is accepted,
+        // undo it and try again, until the release has run (2 s at most).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let after_enable = loop {
+            set_enable(&dev, true)?;
+            let r = ioctl::iio_dmabuf_attach(buf, b);
+            set_enable(&dev, false)?;
+            if r.is_err() || Instant::now() > deadline {
+                break r;
+            }
+            ioctl::iio_dmabuf_detach(buf, b).map_err(ctx("detach (retry)"))?;
+            std::thread::sleep(Duration::from_millis(10));
+        };
         seen.push(expect_errno(
             "attach after enable",
             after_enable,
@@ -500,16 +513,30 @@ fn errors_typed_attach_after_enable() -> TestResult {
             .map_err(ctx("enable channel"))?;
     }
     let dev = device(ADC)?; // reload: channels now enabled
-    set_enable(&dev, true)?;
-    let result = dev.open_buffer(&BufferOptions {
-        channels: channels(),
-        samples_per_block: 4096,
-        block_count: 2,
-        transport: TransportChoice::Dmabuf,
-        allocators: vec![Allocator::DmaHeap(HEAP.into())],
-        ..BufferOptions::default()
-    });
-    set_enable(&dev, false)?;
+    // As in errors_raw_ioctls: a DMABUF detached just before (the previous test's) is freed
+    // by the kernel in a work item, and until then an enable picks DMABUF mode, where the
+    // attach is accepted. Retry while it is (2 s at most).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let result = loop {
+        set_enable(&dev, true)?;
+        let result = dev.open_buffer(&BufferOptions {
+            channels: channels(),
+            samples_per_block: 4096,
+            block_count: 2,
+            transport: TransportChoice::Dmabuf,
+            allocators: vec![Allocator::DmaHeap(HEAP.into())],
+            ..BufferOptions::default()
+        });
+        set_enable(&dev, false)?;
+        match result {
+            Ok(opened) if Instant::now() < deadline => {
+                drop(opened);
+                settled(None);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
     match result {
         Err(e @ Error::Os { op, errno, .. }) => {
             ensure!(
