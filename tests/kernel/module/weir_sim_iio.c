@@ -31,9 +31,10 @@
  * Clocked (in_voltage_sampling_frequency > 0 on an input DMA device; module parameter adc_rate
  * sets it at probe): the ADC produces scans on its own clock from the moment the buffer is
  * enabled, scan s at enable + s / rate. Each queued block takes the next scans and completes
- * when its last scan has been produced (an hrtimer at that instant; its data, known in
- * advance, is written as soon as it is the first block queued, so that the completion is not
- * late by the time the CPU takes to write it). When a scan is due and no
+ * when its last scan has been produced (an hrtimer at that instant, completing it in softirq
+ * context as a DMA controller's callback would; its data, known in advance, is written by the
+ * work item as soon as it is the first block queued, so that the completion is not late by
+ * the time the CPU takes to write it). When a scan is due and no
  * block is queued to take it, it is lost: the stream position moves on (the data shows the gap
  * as a jump of the ramp), and the device counts the lost scans and the gaps in sysfs
  * (lost_scans, lost_gaps, and lost_log: one line "DELIVERED LOST" per gap, the gap sitting
@@ -359,10 +360,38 @@ static u64 weir_account_loss(struct weir_sim *sim, ktime_t now, bool commit)
 	return lost;
 }
 
+/*
+ * The clock reached the end of the first queued block: complete it here, in softirq context,
+ * as a DMA controller's completion callback would (iio_dma_buffer_block_done() is made for
+ * that), so that the completion is not late by a work item's scheduling. The work item then
+ * writes the next block and arms the timer for it; it also takes over whatever this cannot
+ * do here (a block not written yet, a failing one).
+ */
 static enum hrtimer_restart weir_timer_fired(struct hrtimer *timer)
 {
 	struct weir_sim *sim = container_of(timer, struct weir_sim, timer);
+	struct iio_dma_buffer_block *block;
+	unsigned long flags;
 
+	spin_lock_irqsave(&sim->lock, flags);
+	block = list_first_entry_or_null(&sim->active, struct iio_dma_buffer_block, head);
+	if (block && sim->clock_on && !READ_ONCE(sim->stopping)) {
+		struct weir_slot *slot = &sim->slots[sim->start_head];
+		u64 full = div_u64(slot->start + block->bytes_used, sim->scan_bytes);
+
+		if (slot->moved >= 0 && !slot->fail && weir_produced(sim, ktime_get()) >= full) {
+			list_del_init(&block->head);
+			sim->start_head = (sim->start_head + 1) % WEIR_MAX_QUEUED;
+			sim->start_count--;
+			sim->blocks++;
+			sim->bytes += slot->moved;
+			spin_unlock_irqrestore(&sim->lock, flags);
+			iio_dma_buffer_block_done(block);
+			queue_work(system_unbound_wq, &sim->work);
+			return HRTIMER_NORESTART;
+		}
+	}
+	spin_unlock_irqrestore(&sim->lock, flags);
 	queue_work(system_unbound_wq, &sim->work);
 	return HRTIMER_NORESTART;
 }
@@ -423,7 +452,7 @@ static void weir_work(struct work_struct *work)
 				ktime_t at = ktime_add_ns(sim->t0, mul_u64_u32_div(full, NSEC_PER_SEC,
 										 sim->clock_rate) + 1);
 
-				hrtimer_start(&sim->timer, at, HRTIMER_MODE_ABS);
+				hrtimer_start(&sim->timer, at, HRTIMER_MODE_ABS_SOFT);
 				spin_unlock_irq(&sim->lock);
 				return;
 			}
@@ -963,7 +992,7 @@ static int weir_probe(struct platform_device *pdev)
 	INIT_LIST_HEAD(&sim->active);
 	INIT_WORK(&sim->work, weir_work);
 	INIT_DELAYED_WORK(&sim->fifo_work, weir_fifo_work);
-	hrtimer_init(&sim->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
+	hrtimer_init(&sim->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	sim->timer.function = weir_timer_fired;
 	sim->checksum = FNV64_OFFSET;
 

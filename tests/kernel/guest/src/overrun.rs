@@ -39,8 +39,8 @@
 //! delay, per gap, is the one weir's own loss model grants a completion before it counts it
 //! late (`LossMeter::timing_tolerance`: two block periods plus 10 ms, 51 ms at 200 kS/s,
 //! `ALLOWANCE` scans): a machine slower than that to run weir breaks weir's assumptions, and
-//! the test says so. (Seen under TCG on the 2-core bench machine shared with other builds:
-//! estimates short by up to 30 ms, long by up to 17 ms.)
+//! the test says so. (Seen under TCG on the 2-core bench machine shared with other builds,
+//! load average 5–6, five runs: estimates short by up to 20 ms, long by up to 8 ms.)
 //!
 //! The device's gap always contains the span from weir's collection of the last completion
 //! to the submit() of the next block — weir's own processing, tens of µs at least under TCG,
