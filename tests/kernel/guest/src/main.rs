@@ -10,8 +10,11 @@
 //! every test passed. Every test must also leave as many open file descriptors, DMABUF
 //! objects and DMABUF attachments behind as it found.
 //!
-//! The `weir_run_*` tests (module `weir_run`) run the real `weir` command (`/weir`, static) on
-//! the TOML flowgraphs in `/flowgraphs` and check the data end to end.
+//! The `weir_run_*` tests (modules `weir_run`, `formats`, `overrun`) run the real `weir`
+//! command (`/weir`, static) on the TOML flowgraphs in `/flowgraphs` and check the data end to
+//! end. `weir-sim-adi` and `weir-sim-mixed` carry real converters' channel formats (module
+//! `formats`); `weir-sim-adc` runs on its own clock when its `in_voltage_sampling_frequency`
+//! is set, losing scans when no block is queued (module `overrun`).
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -35,6 +38,9 @@ macro_rules! ensure {
     };
 }
 
+mod failures;
+mod formats;
+mod overrun;
 mod weir_run;
 
 /// Formats an error with a context.
@@ -470,9 +476,22 @@ fn errors_raw_ioctls() -> TestResult {
             Errno::PERM,
         )?);
         // Enabled with nothing attached: read()/write() mode; attaching now is refused.
-        set_enable(&dev, true)?;
-        let after_enable = ioctl::iio_dmabuf_attach(buf, b);
-        set_enable(&dev, false)?;
+        // The kernel frees a detached DMABUF's block in a work item
+        // (iio_buffer_block_release_atomic -> iio_dma_buffer_cleanup_worker); until it has
+        // run, the queue still counts the DMABUF, an enable picks DMABUF mode, and there an
+        // attach while enabled is accepted. So: while an attach after enable is accepted,
+        // undo it and try again, until the release has run (2 s at most).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let after_enable = loop {
+            set_enable(&dev, true)?;
+            let r = ioctl::iio_dmabuf_attach(buf, b);
+            set_enable(&dev, false)?;
+            if r.is_err() || Instant::now() > deadline {
+                break r;
+            }
+            ioctl::iio_dmabuf_detach(buf, b).map_err(ctx("detach (retry)"))?;
+            std::thread::sleep(Duration::from_millis(10));
+        };
         seen.push(expect_errno(
             "attach after enable",
             after_enable,
@@ -494,16 +513,30 @@ fn errors_typed_attach_after_enable() -> TestResult {
             .map_err(ctx("enable channel"))?;
     }
     let dev = device(ADC)?; // reload: channels now enabled
-    set_enable(&dev, true)?;
-    let result = dev.open_buffer(&BufferOptions {
-        channels: channels(),
-        samples_per_block: 4096,
-        block_count: 2,
-        transport: TransportChoice::Dmabuf,
-        allocators: vec![Allocator::DmaHeap(HEAP.into())],
-        ..BufferOptions::default()
-    });
-    set_enable(&dev, false)?;
+    // As in errors_raw_ioctls: a DMABUF detached just before (the previous test's) is freed
+    // by the kernel in a work item, and until then an enable picks DMABUF mode, where the
+    // attach is accepted. Retry while it is (2 s at most).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let result = loop {
+        set_enable(&dev, true)?;
+        let result = dev.open_buffer(&BufferOptions {
+            channels: channels(),
+            samples_per_block: 4096,
+            block_count: 2,
+            transport: TransportChoice::Dmabuf,
+            allocators: vec![Allocator::DmaHeap(HEAP.into())],
+            ..BufferOptions::default()
+        });
+        set_enable(&dev, false)?;
+        match result {
+            Ok(opened) if Instant::now() < deadline => {
+                drop(opened);
+                settled(None);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
     match result {
         Err(e @ Error::Os { op, errno, .. }) => {
             ensure!(
@@ -630,6 +663,38 @@ const TESTS: &[Test] = &[
     // The `weir` command on TOML flowgraphs (last: they need /weir and /flowgraphs).
     ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
     ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
+    // Real channel formats, raw bytes through weir, decoded here.
+    (
+        "weir_run_rx_format_adi_4ch",
+        formats::weir_run_rx_format_adi_4ch,
+    ),
+    (
+        "weir_run_rx_format_adi_2ch",
+        formats::weir_run_rx_format_adi_2ch,
+    ),
+    (
+        "weir_run_rx_format_mixed_3ch",
+        formats::weir_run_rx_format_mixed_3ch,
+    ),
+    (
+        "weir_run_rx_format_mixed_2ch",
+        formats::weir_run_rx_format_mixed_2ch,
+    ),
+    // A clocked ADC losing scans behind a slow consumer, against weir's loss accounting.
+    ("weir_run_rx_overrun", overrun::weir_run_rx_overrun),
+    // A block the kernel fails (as the DMA buffer layer fails an aborted one), RX and TX.
+    (
+        "weir_run_rx_failed_block",
+        failures::weir_run_rx_failed_block,
+    ),
+    (
+        "weir_run_tx_failed_block",
+        failures::weir_run_tx_failed_block,
+    ),
+    (
+        "weir_run_rx_submit_failed",
+        failures::weir_run_rx_submit_failed,
+    ),
 ];
 
 fn main() {

@@ -22,14 +22,16 @@ const BLOCK_SAMPLES: u64 = 4096;
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a finished `weir run` printed.
-struct Run {
-    stdout: String,
-    secs: f64,
+pub(crate) struct Run {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) status: std::process::ExitStatus,
+    pub(crate) secs: f64,
 }
 
 impl Run {
     /// The report row of block `name` (`name  type  in  out  rate  notes…`).
-    fn row(&self, name: &str) -> Result<&str, String> {
+    pub(crate) fn row(&self, name: &str) -> Result<&str, String> {
         self.stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(name))
@@ -37,7 +39,7 @@ impl Run {
     }
 
     /// Checks that block `name`'s row carries every `key=value` of `want`.
-    fn expect(&self, name: &str, want: &[String]) -> Result<String, String> {
+    pub(crate) fn expect(&self, name: &str, want: &[String]) -> Result<String, String> {
         let row = self.row(name)?;
         let notes: Vec<&str> = row.split_whitespace().collect();
         for w in want {
@@ -48,10 +50,52 @@ impl Run {
         }
         Ok(row.split_whitespace().collect::<Vec<_>>().join(" "))
     }
+
+    /// The field `key` of block `name`'s row: the sign between key and value (`=`, or `≈` for
+    /// a counter that is an estimate) and the value, up to the next field (the report
+    /// separates its fields by two spaces; a value may hold single spaces:
+    /// `overruns=3 (estimate)`).
+    pub(crate) fn field(&self, name: &str, key: &str) -> Result<(char, String), String> {
+        let row = self.row(name)?;
+        let (at, sign) = ['=', '≈']
+            .iter()
+            .find_map(|&c| row.find(&format!("  {key}{c}")).map(|at| (at, c)))
+            .ok_or_else(|| format!("block `{name}`: no `{key}` in its report row:\n{row}"))?;
+        let rest = &row[at + 2 + key.len() + sign.len_utf8()..];
+        let value = rest[..rest.find("  ").unwrap_or(rest.len())].trim();
+        Ok((sign, value.to_string()))
+    }
+
+    /// Counter `key` of block `name`: its number, whether it is printed as an estimate (`≈`),
+    /// and the evidence in parentheses after it, if any.
+    pub(crate) fn counter(
+        &self,
+        name: &str,
+        key: &str,
+    ) -> Result<(u64, bool, Option<String>), String> {
+        let (sign, v) = self.field(name, key)?;
+        let (number, evidence) = match v.split_once(' ') {
+            Some((n, e)) => (
+                n,
+                Some(e.trim_matches(|c| c == '(' || c == ')').to_string()),
+            ),
+            None => (v.as_str(), None),
+        };
+        let n = number
+            .parse()
+            .map_err(|e| format!("block `{name}`: `{key}{sign}{v}` is not a count: {e}"))?;
+        Ok((n, sign == '≈', evidence))
+    }
+
+    /// Everything it printed, for a failure message.
+    pub(crate) fn shown(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}---", self.stdout, self.stderr)
+    }
 }
 
-/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0`; `Err` unless it exits 0.
-fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
+/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0` to its end, whatever its exit
+/// status; `Err` only when it cannot be started or has to be killed after RUN_TIMEOUT.
+pub(crate) fn weir_run_any(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
     let (out_path, err_path) = ("/tmp/weir-run.stdout", "/tmp/weir-run.stderr");
     let mut cmd = Command::new(WEIR);
     cmd.arg("run").arg(format!("{FLOWGRAPHS}/{flowgraph}"));
@@ -82,14 +126,29 @@ fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
     let stderr = std::fs::read_to_string(err_path).unwrap_or_default();
     let _ = std::fs::remove_file(out_path);
     let _ = std::fs::remove_file(err_path);
-    let shown = format!("--- stdout\n{stdout}--- stderr\n{stderr}---");
     match status {
         None => Err(format!(
-            "weir run {flowgraph}: killed after {RUN_TIMEOUT:?}\n{shown}"
+            "weir run {flowgraph}: killed after {RUN_TIMEOUT:?}\n--- stdout\n{stdout}--- stderr\n{stderr}---"
         )),
-        Some(s) if !s.success() => Err(format!("weir run {flowgraph}: {s}\n{shown}")),
-        Some(_) => Ok(Run { stdout, secs }),
+        Some(status) => Ok(Run {
+            stdout,
+            stderr,
+            status,
+            secs,
+        }),
     }
+}
+
+/// Runs `weir run FLOWGRAPH --set k=v… --stats-interval 0`; `Err` unless it exits 0.
+pub(crate) fn weir_run(flowgraph: &str, sets: &[(&str, String)]) -> Result<Run, String> {
+    let run = weir_run_any(flowgraph, sets)?;
+    ensure!(
+        run.status.success(),
+        "weir run {flowgraph}: {}\n{}",
+        run.status,
+        run.shown()
+    );
+    Ok(run)
 }
 
 /// The ramp's first `samples` I/Q samples as bytes: the n-th 16-bit LE value is (u16)n.
