@@ -13,7 +13,9 @@ use weir_iio::sim_tx::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
 use crate::completion::Completions;
-use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
+use crate::device::{
+    OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout, simulator_layout,
+};
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -251,7 +253,10 @@ fn zero_copy(p: &Params) -> Result<bool, BuildError> {
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    let input = PortSpec::input("in", "input", p.item("item")?);
+    // The device's output channels, read without touching it: what the block upstream must
+    // write (a converter refuses a layout it cannot encode).
+    let input = PortSpec::input("in", "input", p.item("item")?)
+        .with_layout(port_layout(&load_layout(p, Direction::Out)));
     let input = if zero_copy(p)? {
         input.wanting_filled_blocks()
     } else {
@@ -295,6 +300,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     Ok(OpenedDevice {
         transport: Box::new(sim),
         rejected: Vec::new(),
+        layout: simulator_layout(),
     })
 }
 
@@ -302,6 +308,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        ..
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
     let timeout = crate::device::timeout(ctx.params)?;

@@ -14,7 +14,9 @@ use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Transport};
 
 use crate::completion::Completions;
-use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
+use crate::device::{
+    OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout, simulator_layout,
+};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
@@ -268,12 +270,20 @@ where
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let item = p.item("item")?;
-    let block_items = p.positive("samples_per_block")? * SAMPLE_BYTES / item.size();
+    // The device's channels, read without touching it, for the blocks downstream to decode
+    // by (a converter takes its format from them, or refuses what it cannot decode).
+    let loaded = load_layout(p, Direction::In);
+    let scan_bytes = match &loaded {
+        Ok((l, _)) if l.scan_bytes() > 0 => l.scan_bytes(),
+        _ => SAMPLE_BYTES,
+    };
+    let block_items = p.positive("samples_per_block")? * scan_bytes / item.size();
     Ok(Ports {
         inputs: vec![],
         outputs: vec![
             PortSpec::output("out", "output", item, BufferKind::MappedBlock)
-                .with_fixed_buffer(block_items),
+                .with_fixed_buffer(block_items)
+                .with_layout(port_layout(&loaded)),
         ],
         ..Ports::default()
     })
@@ -336,6 +346,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     Ok(OpenedDevice {
         transport: Box::new(sim),
         rejected: Vec::new(),
+        layout: simulator_layout(),
     })
 }
 
@@ -343,6 +354,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let OpenedDevice {
         transport,
         rejected,
+        ..
     } = open_transport(ctx.params)?;
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
