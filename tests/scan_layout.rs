@@ -673,3 +673,30 @@ fn weir_check_refuses_a_mismatch_with_exit_2_and_the_location() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn attributes_that_change_the_layout_are_refused_at_build() {
+    // A driver whose channel type follows an attribute (a resolution mode, say); here the
+    // attribute is a link to the type file itself.
+    let (fake, _node) = adc(&two("in", "le:s16/16>>0"));
+    let dev = fake.root().join("iio:device0");
+    std::os::unix::fs::symlink(
+        dev.join("buffer0/in_voltage0_type"),
+        dev.join("in_voltage0_type"),
+    )
+    .expect("symlink");
+    let text = rx_flowgraph(&fake, "", "type = \"scan_to_cf32\"", "never").replace(
+        "item = \"u8\"",
+        "item = \"u8\"\nattrs = \"in_voltage0_type=le:s12/16>>4\"",
+    );
+    let registry = weir::registry();
+    // Loading reads the layout and writes nothing: the converter is set up for s16.
+    let spec = load(&text).expect("loads");
+    let e = spec.build(&registry).err().expect("refused");
+    assert_eq!(e.block.as_deref(), Some("src"), "{e}");
+    assert!(e.message.contains("changed the scan layout"), "{e}");
+    assert!(
+        e.message.contains("voltage0 le:s16/16>>0") && e.message.contains("voltage0 le:s12/16>>4"),
+        "{e}"
+    );
+}

@@ -209,6 +209,13 @@ pub fn open_real(
     device
         .apply_params(&attrs)
         .map_err(|e| BuildError::param("attrs", e.to_string()))?;
+    // Open with the channels as sysfs describes them now: some drivers change a channel's
+    // type when an attribute changes (a resolution or oversampling mode).
+    let device = if attrs.is_empty() {
+        device
+    } else {
+        sysfs.load(&device.id).map_err(other)?
+    };
     let transport: TransportChoice = p
         .str("transport")?
         .parse()
@@ -240,13 +247,12 @@ pub fn open_real(
     if let Some(checked) = checked
         && checked != opened.layout
     {
-        // Some drivers change their channels' type when an attribute changes (a resolution
-        // or oversampling mode): the converters were set up for the layout before.
+        // The converters were set up, at load time, for the layout before.
         let show = |l: &ScanLayout| channel_layout(l, device_name).to_string();
         return Err(BuildError::param(
             "attrs",
             format!(
-                "setting the attributes changed the scan layout the flowgraph was checked against: {} became {}",
+                "setting the attributes changed the scan layout the flowgraph was checked against: {} became {}; set them on the device before loading the flowgraph",
                 show(&checked),
                 show(&opened.layout)
             ),
