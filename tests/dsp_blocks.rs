@@ -1,18 +1,16 @@
-//! weir's own DSP blocks in loaded flowgraphs: `scan_to_cf32` reading raw scan bytes from the
-//! DMABUF source by reference, with DMA blocks that end in the middle of a scan.
+//! weir's own DSP blocks in loaded flowgraphs: `scan_to_cf32` reading the DMABUF source's
+//! blocks by reference, in the format the device publishes.
+//!
+//! This test used to decode the simulator's 16-bit ramp as `be:s24/32>>8`, to get DMA blocks
+//! that end in the middle of a scan. That format disagrees with the device's, and is refused
+//! at load time now (checked below): a device's blocks hold whole scans of its own layout. The
+//! joining of by-reference blocks that end mid-scan is tested on hand-made blocks in
+//! plugins/dsp/tests/scan.rs.
 
 use weir_core::FlowgraphSpec;
-use weir_iio::ScanFormat;
 
-#[test]
-fn scan_to_cf32_reads_dmabuf_blocks_ending_mid_scan() {
-    // The simulated ADC's ramp: the n-th 16-bit word is n mod 2^16 (little endian). Viewed as
-    // raw bytes and decoded as two be:s24/32>>8 channels, a scan is 8 bytes; 1023 samples of
-    // 4 bytes per DMA block is 511.5 scans, so every other block ends mid-scan.
-    let scans = 40_000usize;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("scans.cf32");
-    let text = format!(
+fn flowgraph(format_line: &str, scans: usize, out: &std::path::Path) -> String {
+    format!(
         r#"
 connections = ["src.out -> conv.in", "conv.out -> head.in", "head.out -> sink.in"]
 [blocks.src]
@@ -21,7 +19,7 @@ item = "u8"
 samples_per_block = 1023
 [blocks.conv]
 type = "scan_to_cf32"
-format = "be:s24/32>>8"
+{format_line}
 scale = 1.0
 [blocks.head]
 type = "head"
@@ -31,28 +29,52 @@ type = "file_sink"
 path = "{}"
 "#,
         out.display()
-    );
+    )
+}
+
+#[test]
+fn scan_to_cf32_reads_dmabuf_blocks_in_the_devices_format() {
+    // The simulated ADC's ramp: the n-th 16-bit word is n mod 2^16 (little endian), so scan k
+    // is I = 2k, Q = 2k + 1 as i16, wrapping into the negative half past 2^15.
+    let scans = 40_000usize;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("scans.cf32");
+    let text = flowgraph("# format: the device's", scans, &out);
     let registry = weir::registry();
     let spec = FlowgraphSpec::parse(&text, "scan.toml", &registry).expect("loads");
     let report = spec.build(&registry).expect("builds").run().expect("runs");
     assert_eq!(report.block("sink").expect("sink").items_in, scans as u64);
+    assert_eq!(
+        report
+            .block("conv")
+            .expect("conv")
+            .notes
+            .iter()
+            .find(|(k, _)| *k == "scan_bytes")
+            .map(|(_, v)| v.as_str()),
+        Some("4")
+    );
 
-    let mut ramp = Vec::with_capacity(scans * 8);
-    for n in 0..scans * 4 {
-        ramp.extend_from_slice(&((n % 65536) as u16).to_le_bytes());
-    }
-    let f = ScanFormat::parse("be:s24/32>>8").expect("format");
     let bytes = std::fs::read(&out).expect("output");
     assert_eq!(bytes.len(), scans * 8);
-    for (k, (y, scan)) in bytes.chunks_exact(8).zip(ramp.chunks_exact(8)).enumerate() {
+    for (k, y) in bytes.chunks_exact(8).enumerate() {
         let re = f32::from_le_bytes([y[0], y[1], y[2], y[3]]);
         let im = f32::from_le_bytes([y[4], y[5], y[6], y[7]]);
-        let (i, q) = (f.decode(&scan[..4]), f.decode(&scan[4..]));
-        assert_eq!((re, im), (i as f32, q as f32), "scan {k}");
+        let word = |n: usize| (n % 65536) as u16 as i16 as f32;
+        assert_eq!((re, im), (word(2 * k), word(2 * k + 1)), "scan {k}");
     }
-    // Scan 1 by hand: words 4..7 → bytes 04 00 05 00 | 06 00 07 00; big-endian 0x04000500
-    // >> 8 = 0x040005 = 262149, and 0x06000700 >> 8 = 0x060007 = 393223.
-    let y = &bytes[8..16];
-    assert_eq!(f32::from_le_bytes([y[0], y[1], y[2], y[3]]), 262_149.0);
-    assert_eq!(f32::from_le_bytes([y[4], y[5], y[6], y[7]]), 393_223.0);
+}
+
+#[test]
+fn a_format_the_simulator_does_not_have_is_refused_at_load_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = flowgraph(
+        "format = \"be:s24/32>>8\"",
+        10,
+        &dir.path().join("never.cf32"),
+    );
+    let e = FlowgraphSpec::parse(&text, "scan.toml", &weir::registry()).expect_err("refused");
+    assert_eq!((e.line, e.column, e.block.as_deref()), (9, 1, Some("conv")));
+    assert!(e.message.contains("\"be:s24/32>>8\" disagrees"), "{e}");
+    assert!(e.message.contains("voltage0 le:s16/16>>0"), "{e}");
 }

@@ -654,3 +654,44 @@ fn hardware_status_overrides_the_estimate_and_tags_the_next_block() {
     assert!(report.contains("overruns=1 (hardware status)"), "{report}");
     assert!(report.contains("loss_evidence=hardware status"), "{report}");
 }
+
+#[test]
+fn block_times_carry_the_device_timestamp_channel() {
+    // The simulator has no timestamp channel; stand its I channel in for one (offset 0, 16-bit
+    // little endian): each block's `dmabuf_time` then carries its first sample's I value, the
+    // ramp's 2 × (index of the first sample).
+    let sim = SimRx::new(SimConfig {
+        block_size: SAMPLES_PER_BLOCK as usize * 4,
+        block_count: 2,
+        ..SimConfig::default()
+    })
+    .expect("simulated device");
+    let stats = Arc::new(BlockStats::default());
+    let seen = Arc::default();
+    let mut fg = Flowgraph::new();
+    let format = weir_iio::ScanFormat::parse("le:s16/16>>0").expect("format");
+    let src =
+        fg.add(DmabufSource::<Ci16>::new(Box::new(sim), stats).with_timestamp_channel(0, format));
+    let sink = fg.add(SlowSink {
+        input: MappedBlockReader::default(),
+        hold: Duration::ZERO,
+        held_since: None,
+        blocks_left: 8,
+        next: None,
+        seen: Arc::clone(&seen),
+    });
+    fg.stream_dyn(src, "output", sink, "input")
+        .expect("connect");
+    runtime().run(fg).expect("runs");
+    let seen = seen.lock().expect("seen");
+    assert_eq!(seen.len(), 8);
+    for b in seen.iter() {
+        let expected = (2 * b.time.first_sample) as u16 as i16;
+        assert_eq!(
+            b.time.device_timestamp_ns,
+            Some(i64::from(expected)),
+            "{:?}",
+            b.time
+        );
+    }
+}

@@ -120,7 +120,7 @@ impl<'r> FlowgraphBuilder<'r> {
             }
             blocks.push(FlowgraphSpec::check_block(&origin, self.registry, raw)?);
         }
-        FlowgraphSpec::assemble(origin, blocks, self.connections)
+        FlowgraphSpec::assemble(origin, self.registry, blocks, self.connections)
     }
 
     /// Check the flowgraph and build it onto FutureSDR, ready to run.

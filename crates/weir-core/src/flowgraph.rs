@@ -18,7 +18,9 @@ use toml::Spanned;
 
 use crate::buffer::BufferKind;
 use crate::error::{LoadError, SourceFile};
-use crate::registry::{BuildError, Params, Ports, Registry, Value};
+use crate::registry::{
+    BuildError, Params, PeerLayout, PeerLayouts, PortLayout, PortSpec, Ports, Registry, Value,
+};
 use crate::suggest::did_you_mean;
 
 /// One block instance of a checked flowgraph.
@@ -342,7 +344,7 @@ impl FlowgraphSpec {
         for c in &model.connections {
             connections.push(Self::read_connection(&origin, c)?);
         }
-        Self::assemble(origin, blocks, connections)
+        Self::assemble(origin, registry, blocks, connections)
     }
 
     /// A `[blocks.NAME]` table as a [`RawBlock`]: its `type`, and its parameters with
@@ -429,11 +431,13 @@ impl FlowgraphSpec {
     }
 
     /// Check every connection against the checked blocks, then the flowgraph as a whole:
-    /// inputs connected once, fill-in-place outputs feeding one input, and buffer sizes every
-    /// reader of an output can live with. Shared by files and [`FlowgraphBuilder`](crate::builder::FlowgraphBuilder).
+    /// inputs connected once, fill-in-place outputs feeding one input, device channel layouts
+    /// accepted by the blocks that read them, and buffer sizes every reader of an output can
+    /// live with. Shared by files and [`FlowgraphBuilder`](crate::builder::FlowgraphBuilder).
     pub(crate) fn assemble(
         origin: Origin,
-        blocks: Vec<BlockSpec>,
+        registry: &Registry,
+        mut blocks: Vec<BlockSpec>,
         raw_connections: Vec<RawConnection>,
     ) -> Result<Self, LoadError> {
         let mut connections = Vec::new();
@@ -501,6 +505,7 @@ impl FlowgraphSpec {
             }
         }
 
+        Self::flow_layouts(&origin, registry, &mut blocks, &connections, &spans)?;
         Self::size_shared_buffers(&origin, &blocks, &mut connections, &spans)?;
 
         Ok(Self {
@@ -508,6 +513,98 @@ impl FlowgraphSpec {
             connections,
             origin,
         })
+    }
+
+    /// Hand every device channel layout a port publishes ([`PortSpec::layout`]) to the block
+    /// at the other end of its connections, and describe the blocks that read layouts
+    /// ([`PortSpec::reads_layout`]) again with them, so that they refuse a layout they cannot
+    /// decode, or settings that disagree with it, now rather than with wrong samples later.
+    ///
+    /// Layouts go both ways: downstream from an RX device's output, upstream from a TX device's
+    /// input. A block described again may publish a layout itself (one that passes its input's
+    /// on), so this runs until nothing changes; the build order of `run` plays no part, every
+    /// block's layouts are in its [`BlockSpec::params`] before anything is built.
+    fn flow_layouts(
+        origin: &Origin,
+        registry: &Registry,
+        blocks: &mut [BlockSpec],
+        connections: &[Connection],
+        spans: &[Range<usize>],
+    ) -> Result<(), LoadError> {
+        let readers: Vec<usize> = (0..blocks.len())
+            .filter(|&i| {
+                let p = &blocks[i].ports;
+                p.inputs.iter().chain(&p.outputs).any(|p| p.reads_layout)
+            })
+            .collect();
+        // Each round hands on what the previous one changed; a chain of n blocks settles in n
+        // rounds. More means two blocks keep changing each other's layouts: a plugin's bug.
+        for _ in 0..=blocks.len() {
+            let mut changed = false;
+            for &b in &readers {
+                let peers = peer_layouts(blocks, connections, &blocks[b].name);
+                if blocks[b].params.peer_layouts() == Some(&peers) {
+                    continue;
+                }
+                let block = &blocks[b];
+                let Some(descriptor) = registry.get(&block.type_name) else {
+                    continue;
+                };
+                // A parameter written in the file is where the user can fix a mismatch; anything
+                // else is about the connection that brought the layout.
+                let at = connections
+                    .iter()
+                    .zip(spans)
+                    .find(|(c, _)| {
+                        c.kind == ConnectionKind::Stream
+                            && (c.to.block == block.name && peers.inputs.contains_key(&c.to.port)
+                                || c.from.block == block.name
+                                    && peers.outputs.contains_key(&c.from.port))
+                    })
+                    .map_or_else(|| block.span.clone(), |(_, s)| s.clone());
+                let locate = |e: BuildError| {
+                    let span = match &e {
+                        BuildError::Param { name, .. } => block.param_spans.get(name).cloned(),
+                        BuildError::Other(_) => None,
+                    };
+                    origin.error(
+                        span.unwrap_or_else(|| at.clone()),
+                        Some(&block.name),
+                        e.to_string(),
+                    )
+                };
+                let mut params = block.params.clone();
+                params.set_peer_layouts(peers);
+                let ports = (descriptor.ports)(&params).map_err(locate)?;
+                let shape = |p: &[PortSpec]| -> Vec<_> {
+                    p.iter().map(|p| (p.name, p.item, p.buffer)).collect()
+                };
+                if shape(&ports.inputs) != shape(&block.ports.inputs)
+                    || shape(&ports.outputs) != shape(&block.ports.outputs)
+                {
+                    return Err(origin.error(
+                        block.span.clone(),
+                        Some(&block.name),
+                        format!(
+                            "block type `{}` changed its ports' names or item types when given its peers' channel layouts; it may only check or derive settings from them",
+                            block.type_name
+                        ),
+                    ));
+                }
+                blocks[b].params = params;
+                blocks[b].ports = ports;
+                changed = true;
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+        let b = readers.first().map_or(0, |&b| b);
+        Err(origin.error(
+            blocks[b].span.clone(),
+            Some(&blocks[b].name),
+            "the channel layouts between blocks never settle: blocks keep changing each other's",
+        ))
     }
 
     /// Decide the buffer size of every circular output once for all its readers.
@@ -890,6 +987,50 @@ impl FlowgraphSpec {
             e.to_string(),
         )
     }
+}
+
+/// The layouts published at the other ends of block `name`'s stream connections.
+fn peer_layouts(blocks: &[BlockSpec], connections: &[Connection], name: &str) -> PeerLayouts {
+    let port = |e: &Endpoint, outputs: bool| {
+        let b = blocks.iter().find(|b| b.name == e.block)?;
+        let ports = if outputs {
+            &b.ports.outputs
+        } else {
+            &b.ports.inputs
+        };
+        let p = ports.iter().find(|p| p.name == e.port)?;
+        let layout = match &p.layout {
+            PortLayout::None => return None,
+            PortLayout::Known(l) => Ok(l.clone()),
+            PortLayout::Unknown(why) => Err(why.clone()),
+        };
+        Some(PeerLayout {
+            peer: format!("{}.{}", e.block, e.port),
+            peer_type: b.type_name.clone(),
+            layout,
+        })
+    };
+    let mut peers = PeerLayouts::default();
+    for c in connections
+        .iter()
+        .filter(|c| c.kind == ConnectionKind::Stream)
+    {
+        if c.to.block == name
+            && let Some(l) = port(&c.from, true)
+        {
+            peers.inputs.insert(c.to.port.clone(), l);
+        }
+        if c.from.block == name
+            && let Some(l) = port(&c.to, false)
+        {
+            peers
+                .outputs
+                .entry(c.from.port.clone())
+                .or_default()
+                .push(l);
+        }
+    }
+    peers
 }
 
 fn list(names: &[&str]) -> String {

@@ -36,8 +36,8 @@ pub use flowgraph::FlowgraphSpec;
 pub use guard::Guarded;
 pub use item::{Cf32, Ci16, ItemType};
 pub use registry::{
-    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Plugin, PortSpec,
-    Ports, Registry, Value,
+    BlockDescriptor, BuildContext, BuildError, ChannelLayout, LayoutChannel, ParamSpec, ParamType,
+    Params, PeerLayout, PeerLayouts, Plugin, PortLayout, PortSpec, Ports, Registry, Value,
 };
 pub use run::{
     BlockHandle, BlockReport, BuiltFlowgraph, ConnectionHandle, ConnectionReport, RunReport,

@@ -290,7 +290,8 @@ impl BuildError {
     }
 }
 
-/// Resolved parameters of one block instance (defaults filled in, types checked).
+/// Resolved parameters of one block instance (defaults filled in, types checked), and what the
+/// loader learned about the channel layouts at the other ends of its connections.
 ///
 /// It remembers which values came from the descriptor's defaults
 /// ([`BlockDescriptor::resolve`]) rather than from the flowgraph, so that a block can refuse a
@@ -301,6 +302,8 @@ pub struct Params {
     values: BTreeMap<String, Value>,
     /// Names whose value is the descriptor's default, filled in by `resolve`.
     defaulted: BTreeSet<String>,
+    /// `None` until the loader has looked at the block's connections.
+    peers: Option<PeerLayouts>,
 }
 
 impl Params {
@@ -325,6 +328,53 @@ impl Params {
     fn set_default(&mut self, name: &str, value: Value) {
         self.values.insert(name.to_string(), value);
         self.defaulted.insert(name.to_string());
+    }
+
+    /// Whether parameter `name` was written (in the file, or in code), rather than filled in
+    /// from its default: a block that can take a setting from its device tells "the user asked
+    /// for this" (to be checked against the device) from "nobody said" (take the device's).
+    pub fn given(&self, name: &str) -> bool {
+        self.is_set(name)
+    }
+
+    /// Whether the loader has filled in the layouts of this block's peers
+    /// ([`Self::input_layout`], [`Self::output_layouts`]). `false` while a flowgraph's blocks
+    /// are first described, one by one, and for parameters outside a flowgraph: a block must
+    /// then not refuse for want of a layout that may still come.
+    pub fn layouts_known(&self) -> bool {
+        self.peers.is_some()
+    }
+
+    /// The channel layout published by the output that feeds input `port`, if it publishes
+    /// one (an RX device's source); see [`PortSpec::layout`].
+    pub fn input_layout(&self, port: &str) -> Option<&PeerLayout> {
+        self.peers.as_ref()?.inputs.get(port)
+    }
+
+    /// The channel layouts required by the inputs that output `port` feeds, for those that
+    /// require one (a TX device's sink); empty when none does.
+    pub fn output_layouts(&self, port: &str) -> &[PeerLayout] {
+        self.peers
+            .as_ref()
+            .and_then(|p| p.outputs.get(port))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The peer layouts, once the loader has filled them in.
+    pub fn peer_layouts(&self) -> Option<&PeerLayouts> {
+        self.peers.as_ref()
+    }
+
+    /// Set the layouts of the block's peers (the loader does; tests and code that describe a
+    /// block outside a flowgraph may).
+    pub fn set_peer_layouts(&mut self, peers: PeerLayouts) {
+        self.peers = Some(peers);
+    }
+
+    /// [`Self::set_peer_layouts`], builder style.
+    pub fn with_peer_layouts(mut self, peers: PeerLayouts) -> Self {
+        self.peers = Some(peers);
+        self
     }
 
     /// The raw value of a parameter.
@@ -424,6 +474,103 @@ impl Params {
     }
 }
 
+/// One channel of a [`ChannelLayout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutChannel {
+    /// Channel id, e.g. `voltage0`, `timestamp`.
+    pub id: String,
+    /// Its scan index (channels sit in a scan in scan-index order).
+    pub scan_index: u32,
+    /// How its samples are stored, as the device describes it: for IIO the kernel's type
+    /// string, e.g. `le:s12/16>>4`.
+    pub format: String,
+}
+
+/// The channels of the samples (scans) a device delivers or takes, in scan-index order, as
+/// its driver describes them.
+///
+/// weir-core does not interpret the formats: it carries the layout from the port that knows it
+/// (a device's source or sink, see [`PortSpec::layout`]) to the blocks connected to it, which
+/// decode it (e.g. with weir-iio) and check or derive their settings from it at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelLayout {
+    /// The device (and buffer) the layout is of, for messages: `iio:device0 (adc) buffer0`.
+    pub device: String,
+    /// The enabled channels, in scan-index order.
+    pub channels: Vec<LayoutChannel>,
+}
+
+impl ChannelLayout {
+    /// The channel formats, comma-separated in scan order: what a converter's `format`
+    /// parameter would say for this device.
+    pub fn formats(&self) -> String {
+        self.channels
+            .iter()
+            .map(|c| c.format.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for ChannelLayout {
+    /// `iio:device0 (adc) buffer0: voltage0 le:s12/16>>4, voltage1 le:s12/16>>4`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.device)?;
+        if self.channels.is_empty() {
+            return f.write_str("no channels");
+        }
+        for (i, c) in self.channels.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} {}", c.id, c.format)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a port says about the channel layout of the bytes it carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PortLayout {
+    /// Nothing: the port is not a device's, or its block does not know.
+    #[default]
+    None,
+    /// The device's layout.
+    Known(ChannelLayout),
+    /// The port is a device's, but its layout cannot be read now (the device is absent, say);
+    /// the reason, for the blocks that would have taken their settings from it.
+    Unknown(String),
+}
+
+/// The channel layout at the other end of one of a block's connections, as the loader hands it
+/// to the block ([`Params::input_layout`], [`BuildContext::input_layout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerLayout {
+    /// The other end, `block.port`.
+    pub peer: String,
+    /// The other end's block type.
+    pub peer_type: String,
+    /// Its layout, or why it is unknown.
+    pub layout: Result<ChannelLayout, String>,
+}
+
+impl PeerLayout {
+    /// The other end for messages: `` `src.out` (dmabuf_source) ``.
+    pub fn describe(&self) -> String {
+        format!("`{}` ({})", self.peer, self.peer_type)
+    }
+}
+
+/// The layouts at the other ends of a block's connections, by the block's port name; only
+/// peers that publish a layout ([`PortLayout::Known`] or [`PortLayout::Unknown`]) are listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerLayouts {
+    /// Input port → the output feeding it.
+    pub inputs: BTreeMap<String, PeerLayout>,
+    /// Output port → the inputs it feeds.
+    pub outputs: BTreeMap<String, Vec<PeerLayout>>,
+}
+
 /// One stream port of a block instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
@@ -443,6 +590,16 @@ pub struct PortSpec {
     /// For outputs: the block can write into a [`BufferKind::FillBlock`] buffer (device
     /// memory of a zero-copy TX sink) as well as into a circular one.
     pub fills_blocks: bool,
+    /// The channel layout of the bytes on this port, where a device defines it: on an output,
+    /// the layout of what it writes (an RX device's source); on an input, the layout it must
+    /// be given (a TX device's sink). The loader hands it to the block at the other end of
+    /// each connection ([`Params::input_layout`], [`Params::output_layouts`]).
+    pub layout: PortLayout,
+    /// The block's ports depend on the layout of this port's peer: once the connections are
+    /// known, the loader describes the block again with the peers' layouts filled in, so its
+    /// [`PortsFn`] can check them (refusing a mismatch at load time) or derive settings from
+    /// them, and its factory finds them in [`BuildContext`].
+    pub reads_layout: bool,
 }
 
 impl PortSpec {
@@ -456,6 +613,8 @@ impl PortSpec {
             min_items: 1,
             fixed_buffer_items: None,
             fills_blocks: false,
+            layout: PortLayout::None,
+            reads_layout: false,
         }
     }
 
@@ -474,6 +633,8 @@ impl PortSpec {
             min_items: 1,
             fixed_buffer_items: None,
             fills_blocks: false,
+            layout: PortLayout::None,
+            reads_layout: false,
         }
     }
 
@@ -498,6 +659,18 @@ impl PortSpec {
     /// An output whose buffer holds exactly `n` items per block.
     pub fn with_fixed_buffer(mut self, n: usize) -> Self {
         self.fixed_buffer_items = Some(n);
+        self
+    }
+
+    /// A port carrying a device's channel layout (see [`Self::layout`]).
+    pub fn with_layout(mut self, layout: PortLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// A port whose block reads its peer's channel layout (see [`Self::reads_layout`]).
+    pub fn reading_layout(mut self) -> Self {
+        self.reads_layout = true;
         self
     }
 }
@@ -577,6 +750,19 @@ impl<'a> BuildContext<'a> {
         if let Some(n) = self.input_buffer_items(port) {
             reader.set_min_buffer_size_in_items(n);
         }
+    }
+
+    /// The channel layout of the output feeding input `port`, when it publishes one (see
+    /// [`Params::input_layout`]). The loader found it, so it is there whatever order blocks
+    /// are built in.
+    pub fn input_layout(&self, port: &str) -> Option<&PeerLayout> {
+        self.params.input_layout(port)
+    }
+
+    /// The channel layouts the inputs fed by output `port` require (see
+    /// [`Params::output_layouts`]).
+    pub fn output_layouts(&self, port: &str) -> &[PeerLayout] {
+        self.params.output_layouts(port)
     }
 
     /// The buffer kind the input `port` is connected to (circular when unconnected).

@@ -635,12 +635,59 @@ impl Device {
         })
     }
 
+    /// The scan layout [`Device::open_buffer`] would set up for buffer `buffer` with
+    /// `channels` enabled (empty: every channel of the buffer's direction except the
+    /// timestamp), and the buffer's direction, **without changing anything** on the device:
+    /// the channels are only read, not enabled. This is what a flowgraph checks its converters
+    /// against before anything runs.
+    pub fn scan_layout(&self, buffer: u32, channels: &[String]) -> Result<(Direction, ScanLayout)> {
+        let config_error = |message: String| Error::Config {
+            device: self.display_name().to_string(),
+            message,
+        };
+        let buffer = self.buffer(buffer).ok_or_else(|| {
+            config_error(format!(
+                "no buffer {buffer} (the device has {})",
+                if self.buffers.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.buffers
+                        .iter()
+                        .map(|b| format!("buffer{}", b.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+        })?;
+        let (direction, selected) = self.select_channels(buffer, channels)?;
+        let layout = ScanLayout::new(selected.iter().map(|c| (c.id.as_str(), c.index, c.format)));
+        Ok((direction, layout))
+    }
+
     /// Enables exactly the selected channels of `buffer`; returns the direction and layout.
     fn configure_channels(
         &self,
         buffer: &Buffer,
         wanted: &[String],
     ) -> Result<(Direction, ScanLayout)> {
+        let (direction, selected) = self.select_channels(buffer, wanted)?;
+        for channel in &buffer.channels {
+            let on = selected.iter().any(|s| s.id == channel.id);
+            if channel.enabled != on {
+                buffer.set_channel_enabled(channel, on)?;
+            }
+        }
+        let layout = ScanLayout::new(selected.iter().map(|c| (c.id.as_str(), c.index, c.format)));
+        Ok((direction, layout))
+    }
+
+    /// The channels of `buffer` to enable for `wanted` (see [`BufferOptions::channels`]), and
+    /// their direction.
+    fn select_channels<'b>(
+        &self,
+        buffer: &'b Buffer,
+        wanted: &[String],
+    ) -> Result<(Direction, Vec<&'b crate::sysfs::Channel>)> {
         let config_error = |message: String| Error::Config {
             device: self.display_name().to_string(),
             message,
@@ -694,14 +741,7 @@ impl Device {
                 buffer.index
             )));
         }
-        for channel in &buffer.channels {
-            let on = selected.iter().any(|s| s.id == channel.id);
-            if channel.enabled != on {
-                buffer.set_channel_enabled(channel, on)?;
-            }
-        }
-        let layout = ScanLayout::new(selected.iter().map(|c| (c.id.as_str(), c.index, c.format)));
-        Ok((direction, layout))
+        Ok((direction, selected))
     }
 }
 

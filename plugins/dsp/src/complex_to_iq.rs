@@ -76,19 +76,56 @@ where
     }
 }
 
-fn ports(_: &Params) -> Result<Ports, BuildError> {
+/// The valid bits of the device channels `out` feeds (16 when no device says), or why `ci16`
+/// items would not be written to them exactly.
+fn device_bits(p: &Params) -> Result<u32, BuildError> {
+    let mut bits = None;
+    for peer in p.output_layouts("out") {
+        // Unknown now (the device is absent): the build opens it and reports why.
+        let Ok(device) = &peer.layout else {
+            continue;
+        };
+        let layout = crate::scan::device_scan_layout(device)
+            .map_err(|m| BuildError::Other(format!("{}: {m}", peer.describe())))?;
+        let b = crate::scan::ci16_pairs(&layout).map_err(|why| {
+            BuildError::Other(format!(
+                "{} takes {device}, not two 16-bit sign-extended I/Q channels in this machine's byte order ({why}): cf32_to_ci16 would send wrong samples, and no weir block encodes that format yet",
+                peer.describe()
+            ))
+        })?;
+        if bits.is_some_and(|other| other != b) {
+            return Err(BuildError::Other(format!(
+                "the devices fed by `out` differ in their valid bits ({} has {b}); one scale cannot fit both",
+                peer.describe()
+            )));
+        }
+        bits = Some(b);
+    }
+    Ok(bits.unwrap_or(16))
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    // Refuse, at load time, a device whose samples are not what `ci16` items mean.
+    device_bits(p)?;
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
         outputs: vec![
             PortSpec::output("out", "output", ItemType::Ci16, BufferKind::Circular)
-                .filling_blocks(),
+                .filling_blocks()
+                .reading_layout(),
         ],
         ..Ports::default()
     })
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let scale = ctx.params.float("scale")? as f32;
+    // Not written: ±1.0 maps to the device's full scale (a sign-extended 12-bit
+    // `le:S12/16>>0` DAC takes ±2047, not ±32767).
+    let scale = if ctx.params.given("scale") {
+        ctx.params.float("scale")? as f32
+    } else {
+        ((1u32 << (device_bits(ctx.params)? - 1)) - 1) as f32
+    };
     let stats = ctx.stats();
     let out = ctx.output_buffer("out");
     Ok(
@@ -109,7 +146,7 @@ pub fn descriptor() -> BlockDescriptor {
             "scale",
             ParamType::Float,
             Value::Float(32767.0),
-            "factor applied before rounding (default maps ±1.0 to full scale)",
+            "factor applied before rounding; not written: the full scale of the device's channels (32767 for 16 bits, 2047 for `le:S12/16>>0`), so ±1.0 maps to full scale",
         )],
         ports,
         build,

@@ -96,9 +96,32 @@ where
     }
 }
 
-fn ports(_: &Params) -> Result<Ports, BuildError> {
+/// The valid bits of the device's I/Q channels feeding `in` (16 when no device says), or why
+/// `ci16` items cannot read them exactly.
+fn device_bits(p: &Params) -> Result<u32, BuildError> {
+    let Some(peer) = p.input_layout("in") else {
+        return Ok(16);
+    };
+    // Unknown now (the device is absent): the build opens it and reports why.
+    let Ok(device) = &peer.layout else {
+        return Ok(16);
+    };
+    let layout = crate::scan::device_scan_layout(device)
+        .map_err(|m| BuildError::Other(format!("{}: {m}", peer.describe())))?;
+    crate::scan::ci16_pairs(&layout).map_err(|why| {
+        BuildError::Other(format!(
+            "{} delivers {device}, not two 16-bit sign-extended I/Q channels in this machine's byte order ({why}): ci16_to_cf32 would read wrong samples; use `scan_to_cf32`, which decodes the device's format (with `item = \"u8\"` on `{}`)",
+            peer.describe(),
+            peer.peer.split('.').next().unwrap_or_default()
+        ))
+    })
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    // Refuse, at load time, a device whose samples are not what `ci16` items mean.
+    device_bits(p)?;
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Ci16)],
+        inputs: vec![PortSpec::input("in", "input", ItemType::Ci16).reading_layout()],
         outputs: vec![
             PortSpec::output(
                 "out",
@@ -113,7 +136,13 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let scale = ctx.params.float("scale")? as f32;
+    // Not written: full scale of the device's channels maps to ±1.0 (a sign-extended 12-bit
+    // `le:S12/16>>0` device's full scale is 2^11, not 2^15).
+    let scale = if ctx.params.given("scale") {
+        ctx.params.float("scale")? as f32
+    } else {
+        1.0 / (1u32 << (device_bits(ctx.params)? - 1)) as f32
+    };
     let stats = ctx.stats();
     let out = ctx.output_buffer("out");
     Ok(
@@ -134,7 +163,7 @@ pub fn descriptor() -> BlockDescriptor {
             "scale",
             ParamType::Float,
             Value::Float(1.0 / 32768.0),
-            "factor applied to I and Q (default maps full-scale i16 to ±1.0)",
+            "factor applied to I and Q; not written: 1/full scale of the device's channels (1/32768 for 16 bits, 1/2048 for `le:S12/16>>0`), so full scale maps to ±1.0",
         )],
         ports,
         build,

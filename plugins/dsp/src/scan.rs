@@ -2,14 +2,18 @@
 //! the kernel describes them (`le:s12/16>>4`, ...), to floats.
 //!
 //! The decoding itself is weir-iio's ([`ScanFormat::decode`], [`ScanLayout`]); this module
-//! parses the block parameters into a layout and runs the stream bookkeeping: whole scans only,
-//! partial scans carried over between input chunks, tags moved from byte to scan indices.
+//! finds the layout — the device's, handed over by the flowgraph loader from the source that
+//! feeds the converter ([`weir_core::Params::input_layout`]), or the block parameters — and
+//! runs the stream bookkeeping: whole scans only, partial scans carried over between input
+//! chunks, tags moved from byte to scan indices.
 
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
-use weir_core::{BlockStats, BuildError, Cf32, ParamSpec, ParamType, Params, Value};
-use weir_iio::{ScanFormat, ScanLayout};
+use weir_core::{
+    BlockStats, BuildError, Cf32, ChannelLayout, ParamSpec, ParamType, Params, PeerLayout, Value,
+};
+use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
 use crate::AddressLog;
 
@@ -67,21 +71,172 @@ pub fn channel_formats(p: &Params) -> Result<Vec<ScanFormat>, BuildError> {
     Ok(formats)
 }
 
-/// Lays out the scan (by the kernel's alignment rules) and picks the elements named by the
-/// parameters in `element_params` (e.g. `["i", "q"]`), each a scan position.
-///
-/// `scale` = 0 means "1 / full scale of the element's format", so full scale maps to ±1.0
-/// (0 ≤ x < 1 for unsigned channels).
-pub fn scan_spec(p: &Params, element_params: &[&str]) -> Result<ScanSpec, BuildError> {
+/// A device's channel layout as weir-core carries it, decoded: every type string parsed and the
+/// channels laid out by the kernel's rule.
+pub fn device_scan_layout(layout: &ChannelLayout) -> Result<ScanLayout, String> {
+    let formats = layout
+        .channels
+        .iter()
+        .map(|c| ScanFormat::parse(&c.format).map_err(|e| format!("channel {}: {e}", c.id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ScanLayout::new(
+        layout
+            .channels
+            .iter()
+            .zip(formats)
+            .map(|(c, f)| (c.id.as_str(), c.scan_index, f)),
+    ))
+}
+
+/// Whether the `format` parameter was written (an empty string counts as not written).
+pub fn format_written(p: &Params) -> Result<bool, BuildError> {
+    Ok(p.given("format") && !p.str("format")?.trim().is_empty())
+}
+
+/// The layout of the scans on input `in`: the device's, when the block feeding it publishes
+/// one, checked against a hand-written `format`/`channels` (a disagreement is refused, naming
+/// both); otherwise the parameters' (`format` must then be written).
+pub fn converter_layout(p: &Params) -> Result<ScanLayout, BuildError> {
+    let written = format_written(p)?;
+    let peer = p.input_layout("in");
+    match peer.map(|l| (l, &l.layout)) {
+        Some((peer, Ok(device))) => checked_device_layout(p, peer, device, written),
+        Some((peer, Err(why))) if !written => Err(BuildError::param(
+            "format",
+            format!(
+                "not written, and the channel layout of {} is unknown ({why}); write the scan format, e.g. `format = \"le:s12/16>>4\"`",
+                peer.describe()
+            ),
+        )),
+        None if !written => Err(BuildError::param(
+            "format",
+            "not written, and the block feeding `in` publishes no channel layout (a device's `dmabuf_source` does); write the scan format, e.g. `format = \"le:s12/16>>4\"`",
+        )),
+        _ => hand_written_layout(p),
+    }
+}
+
+/// The layout `format` and `channels` describe: channel k at scan index k.
+fn hand_written_layout(p: &Params) -> Result<ScanLayout, BuildError> {
     let formats = channel_formats(p)?;
     let names: Vec<String> = (0..formats.len()).map(|i| i.to_string()).collect();
-    let layout = ScanLayout::new(
+    Ok(ScanLayout::new(
         names
             .iter()
             .zip(&formats)
             .enumerate()
             .map(|(i, (n, f))| (n.as_str(), i as u32, *f)),
-    );
+    ))
+}
+
+fn checked_device_layout(
+    p: &Params,
+    peer: &PeerLayout,
+    device: &ChannelLayout,
+    format_written: bool,
+) -> Result<ScanLayout, BuildError> {
+    let layout = device_scan_layout(device)
+        .map_err(|m| BuildError::Other(format!("{}: {m}", peer.describe())))?;
+    let count = layout.elements().len();
+    let from = || format!("{} delivers {device}", peer.describe());
+    if p.given("channels") {
+        let channels = p.positive("channels")?;
+        if channels != count {
+            return Err(BuildError::param(
+                "channels",
+                format!(
+                    "{channels} disagrees with the device: {} ({count} channels); leave `channels` out to take them from the device",
+                    from()
+                ),
+            ));
+        }
+    }
+    if format_written {
+        let text = p.str("format")?;
+        let parse = |s: &str| {
+            ScanFormat::parse(s.trim()).map_err(|e| BuildError::param("format", e.to_string()))
+        };
+        let written: Vec<ScanFormat> = if text.contains(',') {
+            text.split(',').map(parse).collect::<Result<_, _>>()?
+        } else {
+            vec![parse(text)?; count]
+        };
+        let agrees = written.len() == count
+            && written
+                .iter()
+                .zip(layout.elements())
+                .all(|(w, e)| *w == e.format);
+        if !agrees {
+            return Err(BuildError::param(
+                "format",
+                format!(
+                    "{text:?} disagrees with the device: {}; write `format = \"{}\"` or leave `format` out to take it from the device",
+                    from(),
+                    device.formats()
+                ),
+            ));
+        }
+    }
+    Ok(layout)
+}
+
+/// Why `layout` is not two 16-bit sign-extended I/Q channels that `ci16` items read (or write)
+/// exactly: 16 storage bits in host byte order, each either 16 valid signed bits unshifted or
+/// Analog Devices' sign-extended `S` (e.g. `le:S12/16>>0`), no repeat, exactly two channels.
+/// `Ok`: the valid bits of the channels (16, or the `S` channels' fewer), for the full scale.
+pub fn ci16_pairs(layout: &ScanLayout) -> Result<u32, String> {
+    let elements = layout.elements();
+    if elements.len() != 2 {
+        return Err(format!("{} channels, not I and Q", elements.len()));
+    }
+    let host = if cfg!(target_endian = "little") {
+        Endianness::Little
+    } else {
+        Endianness::Big
+    };
+    let mut bits = 16;
+    for e in elements {
+        let f = e.format;
+        let why = if f.storage_bits != 16 {
+            Some(format!("{} storage bits", f.storage_bits))
+        } else if f.repeat != 1 {
+            Some(format!("{} repeated values", f.repeat))
+        } else if f.endianness != host {
+            Some("the other byte order than this machine's".to_string())
+        } else if !f.signed {
+            Some("unsigned values".to_string())
+        } else if f.shift != 0 {
+            Some(format!("a shift of {}", f.shift))
+        } else if f.real_bits != 16 && !f.fully_defined {
+            Some(format!(
+                "{} valid bits not sign-extended to 16 (the bits above them are not defined)",
+                f.real_bits
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(format!("{} ({}) has {why}", e.channel, f));
+        }
+        if elements[0].format.real_bits != f.real_bits {
+            return Err(format!(
+                "{} and {} have different valid bits",
+                elements[0].channel, e.channel
+            ));
+        }
+        bits = f.real_bits;
+    }
+    Ok(bits)
+}
+
+/// Lays out the scan (the device's, or by the kernel's alignment rules from the parameters) and
+/// picks the elements named by the parameters in `element_params` (e.g. `["i", "q"]`), each a
+/// position in the scan (scan-index order).
+///
+/// `scale` = 0 means "1 / full scale of the element's format", so full scale maps to ±1.0
+/// (0 ≤ x < 1 for unsigned channels).
+pub fn scan_spec(p: &Params, element_params: &[&str]) -> Result<ScanSpec, BuildError> {
+    let layout = converter_layout(p)?;
     let scale = p.float("scale")?;
     if !scale.is_finite() {
         return Err(BuildError::param(
@@ -100,7 +255,7 @@ pub fn scan_spec(p: &Params, element_params: &[&str]) -> Result<ScanSpec, BuildE
                     name,
                     format!(
                         "element {index} is not in a scan of {} channels",
-                        formats.len()
+                        layout.elements().len()
                     ),
                 )
             })?;
@@ -306,17 +461,17 @@ where
 /// convert).
 pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
     let mut params = vec![
-        ParamSpec::required(
+        ParamSpec::optional(
             "format",
             ParamType::Str,
-            "kernel scan type string, e.g. `le:s12/16>>4`, for every channel; or a comma-separated list, one per channel in scan order",
-        )
-        .with_example(Value::Str("le:s12/16>>4".into())),
+            Value::Str(String::new()),
+            "kernel scan type string, e.g. `le:s12/16>>4`, for every channel; or a comma-separated list, one per channel in scan order; empty: the device's, from the `dmabuf_source` feeding the block (written, it must agree with the device's)",
+        ),
         ParamSpec::optional(
             "channels",
             ParamType::Int,
             Value::Int(2),
-            "number of channels (elements) in one scan",
+            "number of channels (elements) in one scan; not written: the device's, when its source feeds the block (written, it must agree)",
         )
         .range(Some(1.0), None),
     ];

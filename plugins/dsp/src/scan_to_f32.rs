@@ -12,10 +12,13 @@ use crate::scan::{ScanConverter, scan_spec};
 pub type ScanToF32<R, W> = ScanConverter<f32, R, W>;
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    // Validate the format and element parameters when the flowgraph is loaded.
-    scan_spec(p, &["element"])?;
+    // Validate the format and element parameters when the flowgraph is loaded: against the
+    // device's layout once the loader has handed it over, and at once when written by hand.
+    if p.layouts_known() || crate::scan::format_written(p)? {
+        scan_spec(p, &["element"])?;
+    }
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::U8)],
+        inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
         outputs: vec![
             PortSpec::output("out", "output", ItemType::F32, BufferKind::Circular).filling_blocks(),
         ],
@@ -40,7 +43,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
 pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "scan_to_f32",
-        doc: "Raw IIO scan bytes (kernel type strings such as `le:s12/16>>4`) to real float, one scan element",
+        doc: "Raw IIO scan bytes to real float, one scan element; the format (kernel type strings such as `le:s12/16>>4`) is the device's, or written by hand",
         params: crate::scan::common_params(vec![
             ParamSpec::optional(
                 "element",

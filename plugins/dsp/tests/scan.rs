@@ -10,8 +10,11 @@ use futuresdr::blocks::{VectorSink, VectorSource};
 use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter, ItemTag};
 use weir_core::buffer::MappedBlockReader;
-use weir_core::{BuildError, Cf32, ItemType, Params, Value};
-use weir_plugin_dsp::scan::{ScanSpec, scan_spec};
+use weir_core::{
+    BuildError, Cf32, ChannelLayout, ItemType, LayoutChannel, Params, PeerLayout, PeerLayouts,
+    Value,
+};
+use weir_plugin_dsp::scan::{ScanSpec, ci16_pairs, device_scan_layout, scan_spec};
 use weir_plugin_dsp::{AddressLog, ScanConverter, scan_to_cf32, scan_to_f32};
 
 /// Resolved parameters of `scan_to_cf32` (defaults filled in) from `raw`.
@@ -348,9 +351,15 @@ fn bad_parameters_are_clear_errors_naming_the_parameter() {
     let e = f32_params(&[("format", s("le:s16/16>>0")), ("element", Value::Int(-1))])
         .expect_err("negative element");
     assert!(e.to_string().contains("element"), "{e}");
-    // The format is required.
-    let e = cf32_params(&[]).expect_err("no format");
-    assert!(e.to_string().contains("format"), "{e}");
+    // Without a device to take it from, the format is required (once the loader has said
+    // there is none; before that, the block waits for it).
+    let p = cf32_params(&[]).expect("format has a default: the device's");
+    (scan_to_cf32::descriptor().ports)(&p).expect("no layouts known yet");
+    let p = p.with_peer_layouts(PeerLayouts::default());
+    let (name, msg) =
+        name_and_message((scan_to_cf32::descriptor().ports)(&p).expect_err("no device, no format"));
+    assert_eq!(name, "format");
+    assert!(msg.contains("publishes no channel layout"), "{msg}");
 }
 
 #[test]
@@ -365,7 +374,7 @@ fn self_descriptions() {
         expected.push("scale");
         assert_eq!(names, expected, "{}", d.type_name);
         let get = |n: &str| d.params.iter().find(|p| p.name == n).expect("param");
-        assert_eq!(get("format").default, None);
+        assert_eq!(get("format").default, Some(s("")));
         assert_eq!(get("format").ty, weir_core::ParamType::Str);
         assert_eq!(get("channels").default, Some(Value::Int(2)));
         assert_eq!(get("channels").min, Some(1.0));
@@ -497,4 +506,186 @@ fn a_repeat_of_three_is_laid_out_as_the_kernel_aligns_it() {
     let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
     assert_eq!(spec.scan_bytes, 16);
     assert_eq!(convert_f32(spec, bytes), [-1.0, -1.0, -1.0]);
+}
+
+/// `raw` resolved for `scan_to_cf32`, fed by a device whose channels are `(id, scan index,
+/// format)`, as the loader hands it over.
+fn fed_by_device(raw: &[(&str, Value)], channels: &[(&str, u32, &str)]) -> Params {
+    let device = ChannelLayout {
+        device: "iio:device0 (adc) buffer0".into(),
+        channels: channels
+            .iter()
+            .map(|&(id, scan_index, format)| LayoutChannel {
+                id: id.into(),
+                scan_index,
+                format: format.into(),
+            })
+            .collect(),
+    };
+    let mut peers = PeerLayouts::default();
+    peers.inputs.insert(
+        "in".into(),
+        PeerLayout {
+            peer: "src.out".into(),
+            peer_type: "dmabuf_source".into(),
+            layout: Ok(device),
+        },
+    );
+    cf32_params(raw).expect("params").with_peer_layouts(peers)
+}
+
+#[test]
+fn the_device_layout_replaces_the_hand_written_format() {
+    // The same bytes as `le_s12_shift_4_sign_extends_and_drops_the_noise_bits`, with the
+    // format from the device instead of the parameters: the same samples.
+    let bytes = vec![
+        0x10, 0x00, 0xF0, 0xFF, 0xF0, 0x7F, 0x0F, 0x80, 0x05, 0x00, 0x30, 0xFF,
+    ];
+    let p = fed_by_device(
+        &[],
+        &[
+            ("voltage0", 0, "le:s12/16>>4"),
+            ("voltage1", 1, "le:s12/16>>4"),
+        ],
+    );
+    let auto = scan_spec(&p, &["i", "q"]).expect("from the device");
+    let by_hand = cf32_spec(&[("format", s("le:s12/16>>4"))]);
+    assert_eq!(auto, by_hand);
+    let fs = 2048.0;
+    assert_eq!(
+        convert_cf32(auto, bytes),
+        [
+            Cf32::new(1.0 / fs, -1.0 / fs),
+            Cf32::new(2047.0 / fs, -1.0),
+            Cf32::new(0.0, -13.0 / fs),
+        ]
+    );
+    // be:s24/32>>8 and a timestamp after I and Q: offsets 0, 4, timestamp at 8; 16 bytes.
+    let p = fed_by_device(
+        &[("scale", Value::Float(1.0))],
+        &[
+            ("timestamp", 2, "le:s64/64>>0"),
+            ("voltage1", 1, "be:s24/32>>8"),
+            ("voltage0", 0, "be:s24/32>>8"),
+        ],
+    );
+    let spec = scan_spec(&p, &["i", "q"]).expect("from the device");
+    assert_eq!(spec.scan_bytes, 16);
+    let mut bytes = Vec::new();
+    for k in 0..4i32 {
+        bytes.extend_from_slice(&(((-k * 1000) << 8) as u32 | 0x7F).to_be_bytes());
+        bytes.extend_from_slice(&((k << 8) as u32).to_be_bytes());
+        bytes.extend_from_slice(&(1_000_000 * k as i64).to_le_bytes());
+    }
+    assert_eq!(
+        convert_cf32(spec, bytes),
+        (0..4)
+            .map(|k| Cf32::new((-k * 1000) as f32, k as f32))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_hand_written_format_or_count_must_agree_with_the_device() {
+    let device = [
+        ("voltage0", 0, "le:S12/16>>0"),
+        ("voltage1", 1, "le:S12/16>>0"),
+    ];
+    let name_and_message = |p: &Params| match scan_spec(p, &["i", "q"]) {
+        Err(BuildError::Param { name, message }) => (name, message),
+        other => panic!("not a parameter error: {other:?}"),
+    };
+    // `s` is not `S`: the device says its bits are sign-extended, the text says not.
+    let p = fed_by_device(&[("format", s("le:s12/16>>0"))], &device);
+    let (name, msg) = name_and_message(&p);
+    assert_eq!(name, "format");
+    assert!(
+        msg.contains("\"le:s12/16>>0\" disagrees with the device"),
+        "{msg}"
+    );
+    assert!(msg.contains("voltage0 le:S12/16>>0"), "{msg}");
+    assert!(
+        msg.contains("write `format = \"le:S12/16>>0, le:S12/16>>0\"`"),
+        "{msg}"
+    );
+    let p = fed_by_device(&[("channels", Value::Int(3))], &device);
+    let (name, msg) = name_and_message(&p);
+    assert_eq!(name, "channels");
+    assert!(msg.contains("(2 channels)"), "{msg}");
+    // Agreeing ones are accepted, as one string or one per channel.
+    for format in ["le:S12/16>>0", " le:S12/16>>0 ,le:S12/16>>0"] {
+        let p = fed_by_device(
+            &[("format", s(format)), ("channels", Value::Int(2))],
+            &device,
+        );
+        scan_spec(&p, &["i", "q"]).expect("agrees");
+    }
+}
+
+#[test]
+fn ci16_pairs_are_exactly_the_16_bit_sign_extended_ones() {
+    let layout = |formats: &[&str]| {
+        let channels: Vec<(String, u32, String)> = formats
+            .iter()
+            .enumerate()
+            .map(|(k, f)| (format!("voltage{k}"), k as u32, f.to_string()))
+            .collect();
+        device_scan_layout(&ChannelLayout {
+            device: "d".into(),
+            channels: channels
+                .into_iter()
+                .map(|(id, scan_index, format)| LayoutChannel {
+                    id,
+                    scan_index,
+                    format,
+                })
+                .collect(),
+        })
+        .expect("valid formats")
+    };
+    let host = if cfg!(target_endian = "little") {
+        "le"
+    } else {
+        "be"
+    };
+    let other = if cfg!(target_endian = "little") {
+        "be"
+    } else {
+        "le"
+    };
+    let pair = |f: &str| layout(&[f, f]);
+    assert_eq!(ci16_pairs(&pair(&format!("{host}:s16/16>>0"))), Ok(16));
+    assert_eq!(ci16_pairs(&pair(&format!("{host}:S12/16>>0"))), Ok(12));
+    assert_eq!(ci16_pairs(&pair(&format!("{host}:S16/16>>0"))), Ok(16));
+    for bad in [
+        format!("{host}:s12/16>>4"),
+        format!("{host}:s12/16>>0"),
+        format!("{host}:S12/16>>4"),
+        format!("{host}:u16/16>>0"),
+        format!("{host}:s16/16X2>>0"),
+        format!("{host}:s16/32>>0"),
+        format!("{other}:s16/16>>0"),
+    ] {
+        assert!(ci16_pairs(&pair(&bad)).is_err(), "{bad}");
+    }
+    let s16 = format!("{host}:s16/16>>0");
+    assert!(ci16_pairs(&layout(&[&s16])).is_err(), "one channel");
+    assert!(ci16_pairs(&layout(&[&s16, &s16, &s16])).is_err(), "three");
+    let mixed = layout(&[&s16, &format!("{host}:S12/16>>0")]);
+    assert!(
+        ci16_pairs(&mixed)
+            .unwrap_err()
+            .contains("different valid bits")
+    );
+    // A device's format that does not parse is named.
+    let e = device_scan_layout(&ChannelLayout {
+        device: "d".into(),
+        channels: vec![LayoutChannel {
+            id: "voltage0".into(),
+            scan_index: 0,
+            format: "le:s12/12>>0".into(),
+        }],
+    })
+    .unwrap_err();
+    assert!(e.contains("voltage0") && e.contains("le:s12/12>>0"), "{e}");
 }

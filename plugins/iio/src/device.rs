@@ -3,11 +3,15 @@
 
 use std::path::PathBuf;
 
-use weir_core::{BuildError, ItemType, ParamSpec, ParamType, Params, Value};
+use weir_core::{
+    BuildError, ChannelLayout, ItemType, LayoutChannel, ParamSpec, ParamType, Params, PortLayout,
+    Value,
+};
 use weir_iio::SampleRate;
 use weir_iio::open::{Allocator, BufferOptions, TransportChoice};
 use weir_iio::sysfs::Sysfs;
 use weir_iio::transport::{Direction, Transport};
+use weir_iio::{ScanFormat, ScanLayout};
 
 /// The device name that selects the built-in simulator.
 pub const SIMULATOR: &str = "sim";
@@ -30,6 +34,9 @@ pub struct OpenedDevice {
     /// The device's latched over/underflow status (Analog Devices HDL cores), when it has one
     /// that can be read: exact loss events, better than the estimate.
     pub xflow: Option<weir_iio::XflowMonitor>,
+    /// Where each enabled channel sits in a scan (timestamp included when enabled): the
+    /// layout the blocks were checked against at load time.
+    pub layout: ScanLayout,
 }
 
 impl OpenedDevice {
@@ -43,6 +50,7 @@ impl OpenedDevice {
             sample_rate,
             sample_rate_note: sample_rate.map(|r| format!("{r} Hz (simulated)")),
             xflow: None,
+            layout: simulator_layout(),
         }
     }
 }
@@ -125,6 +133,75 @@ fn no_rate_attribute(device: &weir_iio::Device, buffer: u32, channels: &[String]
                 .join(", ")
         ),
     )
+}
+
+/// The channels of the simulated ADC and DAC (`weir_iio::sim`, `weir_iio::sim_tx`): 16-bit
+/// I then Q, little endian, `voltage0` and `voltage1`.
+pub fn simulator_layout() -> ScanLayout {
+    let format = ScanFormat::parse("le:s16/16>>0").expect("a valid type string");
+    ScanLayout::new([("voltage0", 0, format), ("voltage1", 1, format)])
+}
+
+/// `layout` for a port description: every channel's id, scan index and type string, in scan
+/// order, as weir-core carries it to the connected blocks.
+pub fn channel_layout(layout: &ScanLayout, device: impl Into<String>) -> ChannelLayout {
+    ChannelLayout {
+        device: device.into(),
+        channels: layout
+            .elements()
+            .iter()
+            .map(|e| LayoutChannel {
+                id: e.channel.clone(),
+                scan_index: e.index,
+                format: e.format.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The scan layout a block's device delivers (`In`) or takes (`Out`), and what to call the
+/// device in messages, read at load time **without changing anything on the device**: the
+/// simulator's, or a real device's from sysfs for the `channels` and `buffer` parameters.
+/// `Err`: why it cannot be known now (no such device, say); the build reports it properly.
+pub fn load_layout(p: &Params, direction: Direction) -> Result<(ScanLayout, String), String> {
+    let text = |e: BuildError| e.to_string();
+    let device_name = p.str("device").map_err(text)?;
+    if device_name == SIMULATOR {
+        let what = match direction {
+            Direction::In => "the simulated ADC",
+            Direction::Out => "the simulated DAC",
+        };
+        return Ok((simulator_layout(), what.to_string()));
+    }
+    let sysfs = Sysfs::new(p.str("sysfs_root").map_err(text)?)
+        .with_dev_root(p.str("dev_root").map_err(text)?);
+    let device = sysfs
+        .find(device_name)
+        .map_err(|e| format!("cannot open IIO device `{device_name}`: {e}"))?;
+    let buffer = p.uint("buffer").map_err(text)? as u32;
+    let channels = split_list(p.str("channels").map_err(text)?, ',');
+    let (found, layout) = device
+        .scan_layout(buffer, &channels)
+        .map_err(|e| e.to_string())?;
+    if found != direction {
+        return Err(format!(
+            "`{device_name}` buffer {buffer} streams {found}, this block needs {direction}"
+        ));
+    }
+    let what = if device.display_name() == device.id {
+        format!("{} buffer{buffer}", device.id)
+    } else {
+        format!("{} ({}) buffer{buffer}", device.id, device.display_name())
+    };
+    Ok((layout, what))
+}
+
+/// What [`load_layout`] found, as a port describes it.
+pub fn port_layout(loaded: &Result<(ScanLayout, String), String>) -> PortLayout {
+    match loaded {
+        Ok((layout, device)) => PortLayout::Known(channel_layout(layout, device.as_str())),
+        Err(why) => PortLayout::Unknown(why.clone()),
+    }
 }
 
 /// Parameters every DMABUF block takes, beyond `device` and `item`.
@@ -222,16 +299,32 @@ pub fn open_real(
 ) -> Result<OpenedDevice, BuildError> {
     let device_name = p.str("device")?;
     let other = |e: weir_iio::Error| BuildError::Other(e.to_string());
-    let device = sysfs(p)?.find(device_name).map_err(|e| {
+    let sysfs = sysfs(p)?;
+    let device = sysfs.find(device_name).map_err(|e| {
         BuildError::param(
             "device",
             format!("cannot open IIO device `{device_name}`: {e}"),
         )
     })?;
+    // What the flowgraph was checked against at load time, before `attrs` may change it.
+    let checked = device
+        .scan_layout(
+            p.uint("buffer")? as u32,
+            &split_list(p.str("channels")?, ','),
+        )
+        .ok()
+        .map(|(_, layout)| layout);
     let attrs = split_list(p.str("attrs")?, ';');
     device
         .apply_params(&attrs)
         .map_err(|e| BuildError::param("attrs", e.to_string()))?;
+    // Open with the channels as sysfs describes them now: some drivers change a channel's
+    // type when an attribute changes (a resolution or oversampling mode).
+    let device = if attrs.is_empty() {
+        device
+    } else {
+        sysfs.load(&device.id).map_err(other)?
+    };
     let buffer = p.uint("buffer")? as u32;
     let channels = split_list(p.str("channels")?, ',');
     let rate = device_rate(&device, buffer, &channels, sample_rate(p)?)?;
@@ -263,6 +356,20 @@ pub fn open_real(
         allocators,
     };
     let opened = device.open_buffer(&options).map_err(other)?;
+    if let Some(checked) = checked
+        && checked != opened.layout
+    {
+        // The converters were set up, at load time, for the layout before.
+        let show = |l: &ScanLayout| channel_layout(l, device_name).to_string();
+        return Err(BuildError::param(
+            "attrs",
+            format!(
+                "setting the attributes changed the scan layout the flowgraph was checked against: {} became {}; set them on the device before loading the flowgraph",
+                show(&checked),
+                show(&opened.layout)
+            ),
+        ));
+    }
     if opened.transport.direction() != direction {
         return Err(BuildError::param(
             "device",
@@ -302,6 +409,7 @@ pub fn open_real(
         sample_rate: rate.as_ref().map(|r| r.hz).filter(|hz| *hz > 0.0),
         sample_rate_note: rate.as_ref().map(ToString::to_string),
         xflow: weir_iio::XflowMonitor::open(&device, direction),
+        layout: opened.layout,
     })
 }
 

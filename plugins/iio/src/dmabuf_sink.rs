@@ -15,7 +15,7 @@ use weir_iio::transport::{Direction, Transport};
 
 use crate::accounting::TxLoss;
 use crate::completion::Completions;
-use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
+use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -287,7 +287,10 @@ fn zero_copy(p: &Params) -> Result<bool, BuildError> {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     crate::device::check_params(p, crate::device::SIM_ONLY_SINK)?;
-    let input = PortSpec::input("in", "input", p.item("item")?);
+    // The device's output channels, read without touching it: what the block upstream must
+    // write (a converter refuses a layout it cannot encode).
+    let input = PortSpec::input("in", "input", p.item("item")?)
+        .with_layout(port_layout(&load_layout(p, Direction::Out)));
     let input = if zero_copy(p)? {
         input.wanting_filled_blocks()
     } else {

@@ -19,7 +19,7 @@ use weir_iio::{ScanFormat, XflowMonitor};
 
 use crate::accounting::label;
 use crate::completion::Completions;
-use crate::device::{OpenedDevice, SIMULATOR, common_params, open_real};
+use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
 
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
@@ -512,12 +512,20 @@ where
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     crate::device::check_params(p, crate::device::SIM_ONLY_SOURCE)?;
     let item = p.item("item")?;
-    let block_items = p.positive("samples_per_block")? * SAMPLE_BYTES / item.size();
+    // The device's channels, read without touching it, for the blocks downstream to decode
+    // by (a converter takes its format from them, or refuses what it cannot decode).
+    let loaded = load_layout(p, Direction::In);
+    let scan_bytes = match &loaded {
+        Ok((l, _)) if l.scan_bytes() > 0 => l.scan_bytes(),
+        _ => SAMPLE_BYTES,
+    };
+    let block_items = p.positive("samples_per_block")? * scan_bytes / item.size();
     Ok(Ports {
         inputs: vec![],
         outputs: vec![
             PortSpec::output("out", "output", item, BufferKind::MappedBlock)
-                .with_fixed_buffer(block_items),
+                .with_fixed_buffer(block_items)
+                .with_layout(port_layout(&loaded)),
         ],
         ..Ports::default()
     })
@@ -582,8 +590,16 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         sample_rate,
         sample_rate_note,
         xflow,
+        layout,
         ..
     } = open_transport(ctx.params)?;
+    // The device's own timestamp of each block's first scan, when its timestamp channel is
+    // enabled (`channels` names it).
+    let timestamp = layout
+        .elements()
+        .iter()
+        .find(|e| e.channel == "timestamp")
+        .map(|e| (e.offset, e.format));
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
     if let Some(allocator) = allocator {
@@ -596,11 +612,13 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         stats.set_note("sample_rate", note);
     }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        ctx.add(
-            DmabufSource::<T>::with_timeout(transport, timeout, stats)
-                .with_sample_rate(sample_rate)
-                .with_xflow(xflow),
-        )
+        let mut source = DmabufSource::<T>::with_timeout(transport, timeout, stats)
+            .with_sample_rate(sample_rate)
+            .with_xflow(xflow);
+        if let Some((offset, format)) = timestamp {
+            source = source.with_timestamp_channel(offset, format);
+        }
+        ctx.add(source)
     }))
 }
 
