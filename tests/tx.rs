@@ -325,3 +325,62 @@ fn tx_tone_flowgraph_sends_the_tone() {
     let dac = report.block("dac").expect("dac");
     assert_eq!(dac.counter("bytes"), Some(samples * 4));
 }
+
+#[test]
+fn the_sink_says_when_each_block_was_sent() {
+    use futuresdr::runtime::Pmt;
+    use futuresdr::runtime::dev::prelude::mpsc;
+
+    // 10 000 samples in 1024-sample blocks: 9 whole blocks and a partial one of 784.
+    let text = r#"
+connections = ["rx.out -> head.in", "head.out -> tx.in"]
+[blocks.rx]
+type = "dmabuf_source"
+samples_per_block = 1024
+[blocks.head]
+type = "head"
+item = "ci16"
+items = 10000
+[blocks.tx]
+type = "dmabuf_sink"
+samples_per_block = 1024
+blocks = 2
+"#;
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(text, "completed.toml", &registry).expect("loads");
+    // The pipe goes in before the file's blocks, so it is initialised before the sink sends.
+    let (tx, rx) = mpsc::channel(64);
+    let mut fg = futuresdr::runtime::Flowgraph::new();
+    let pipe = fg.add(futuresdr::blocks::MessagePipe::new(tx)).id();
+    let mut built = spec.build_into(&registry, fg).expect("builds");
+    let sink = built
+        .blocks()
+        .iter()
+        .find(|b| b.name == "tx")
+        .expect("tx")
+        .id;
+    built
+        .flowgraph_mut()
+        .message(sink, "completed", pipe, "in")
+        .expect("connect");
+    let running = built.start().expect("starts");
+    let got: Vec<Pmt> = (0..10)
+        .map(|_| futuresdr::futures::executor::block_on(rx.recv()).expect("a message"))
+        .collect();
+    running.stop().expect("stop");
+    running.wait().expect("ends");
+    let mut last_ns = 0;
+    for (k, m) in got.iter().enumerate() {
+        let Pmt::MapStrPmt(map) = m else {
+            panic!("message {k}: {m:?}");
+        };
+        assert_eq!(map["sequence"], Pmt::U64(k as u64));
+        let bytes = if k == 9 { 784 * 4 } else { 1024 * 4 };
+        assert_eq!(map["bytes"], Pmt::Usize(bytes), "block {k}");
+        let Pmt::U64(ns) = map["completed_ns"] else {
+            panic!("{map:?}");
+        };
+        assert!(ns >= last_ns, "completion times in order");
+        last_ns = ns;
+    }
+}

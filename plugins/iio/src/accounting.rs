@@ -1,6 +1,7 @@
 //! Loss accounting of the DMABUF sinks: TX underruns from the best evidence at hand (see
 //! `weir_iio::loss`), shared by the copying and the zero-copy sink.
 
+use futuresdr::runtime::Pmt;
 use weir_core::{BlockStats, CounterLabel};
 use weir_iio::XflowMonitor;
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
@@ -112,4 +113,22 @@ impl TxLoss {
         };
         stats.set_counter("underruns", underruns);
     }
+}
+
+/// The message output of the DMABUF sinks that says when each block was sent.
+pub const COMPLETED_PORT: &str = "completed";
+
+/// The `completed` message of a sent block: a map with `sequence` (the block's number in the
+/// stream), `completed_ns` (when its completion was collected, `CLOCK_MONOTONIC` ns; no later
+/// than the sink next needed a block back) and `bytes` (its `bytes_used`).
+pub fn completed_message(sequence: u64, completed_ns: u64, bytes: usize) -> Pmt {
+    Pmt::MapStrPmt(
+        [
+            ("sequence".to_string(), Pmt::U64(sequence)),
+            ("completed_ns".to_string(), Pmt::U64(completed_ns)),
+            ("bytes".to_string(), Pmt::Usize(bytes)),
+        ]
+        .into_iter()
+        .collect(),
+    )
 }

@@ -32,6 +32,7 @@ impl FillableBlock for LentBlock {
 /// between the last DSP block and the device; back-pressure is the number of blocks, since
 /// the upstream block has nowhere to write while all of them are in flight.
 #[derive(Block)]
+#[message_outputs(completed)]
 pub struct DmabufFillSink<T>
 where
     T: CpuSample + bytemuck::Pod,
@@ -128,20 +129,29 @@ where
         Ok(())
     }
 
-    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+    async fn step(&mut self, io: &mut WorkIo, mo: &mut MessageOutputs) -> Result<()> {
         // Sent blocks go back upstream to be filled again.
         while let Some(&block) = self.in_flight.front() {
             // A failed transfer is named by its place in the stream, not only by its ring
             // slot.
             let sequence = self.blocks_sent - self.in_flight.len() as u64;
-            if self
+            let Some(bytes) = self
                 .transport
                 .try_complete(block)
                 .with_context(|| format!("DMA block {sequence} of the stream"))?
-                .is_none()
-            {
+            else {
                 break;
-            }
+            };
+            // Say when it was sent: TX has no stream after it to carry a tag.
+            mo.post(
+                crate::accounting::COMPLETED_PORT,
+                crate::accounting::completed_message(
+                    sequence,
+                    weir_iio::loss::monotonic_ns(),
+                    bytes,
+                ),
+            )
+            .await?;
             self.in_flight.pop_front();
             self.loss.completed()?;
             if let Some(c) = self.completions.as_mut() {
@@ -192,10 +202,10 @@ where
     async fn work(
         &mut self,
         io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
+        mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io).await;
+        let result = self.step(io, mo).await;
         self.stats.record(result)
     }
 

@@ -29,6 +29,7 @@ const SAMPLE_BYTES: usize = 4;
 /// until the device has sent every block, then stops it. In `cyclic` mode the first block
 /// (the whole stream must fit in it) is sent over and over until the flowgraph is stopped.
 #[derive(Block)]
+#[message_outputs(completed)]
 pub struct DmabufSink<T, R = DefaultCpuReader<T>>
 where
     T: CpuSample + bytemuck::Pod,
@@ -145,20 +146,29 @@ where
     R: CpuBufferReader<Item = T>,
 {
     /// One `work()` call; errors are recorded in the block statistics by the caller.
-    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+    async fn step(&mut self, io: &mut WorkIo, mo: &mut MessageOutputs) -> Result<()> {
         // Collect sent blocks: they are free again.
         while let Some(&block) = self.in_flight.front() {
             // A failed transfer is named by its place in the stream, not only by its ring
             // slot.
             let sequence = self.blocks_sent - self.in_flight.len() as u64;
-            if self
+            let Some(bytes) = self
                 .transport
                 .try_complete(block)
                 .with_context(|| format!("DMA block {sequence} of the stream"))?
-                .is_none()
-            {
+            else {
                 break;
-            }
+            };
+            // Say when it was sent: TX has no stream after it to carry a tag.
+            mo.post(
+                crate::accounting::COMPLETED_PORT,
+                crate::accounting::completed_message(
+                    sequence,
+                    weir_iio::loss::monotonic_ns(),
+                    bytes,
+                ),
+            )
+            .await?;
             self.in_flight.pop_front();
             self.loss.completed()?;
             self.free.push_back(block);
@@ -259,10 +269,10 @@ where
     async fn work(
         &mut self,
         io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
+        mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io).await;
+        let result = self.step(io, mo).await;
         self.stats.record(result)
     }
 
@@ -298,6 +308,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     };
     Ok(Ports {
         inputs: vec![input],
+        message_outputs: vec![crate::accounting::COMPLETED_PORT],
         ..Ports::default()
     })
 }

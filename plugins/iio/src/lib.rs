@@ -6,7 +6,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-mod accounting;
+pub mod accounting;
 pub mod completion;
 pub mod device;
 pub mod dmabuf_fill_sink;
