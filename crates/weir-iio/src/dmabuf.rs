@@ -506,8 +506,8 @@ enum Fence {
     /// Nothing: no transfer in flight, or a kernel that exports no fences.
     None,
     /// The fence, exported as a sync file (possibly the kernel's stub, found out on
-    /// completion).
-    Exported(OwnedFd),
+    /// completion), `delay` after `ENQUEUE` returned.
+    Exported { fd: OwnedFd, delay: Duration },
     /// The export failed with this errno although the kernel exports fences: the transfer's
     /// status will be unknown.
     ExportFailed(Errno),
@@ -697,6 +697,9 @@ impl<O: DmabufOps> DmabufTransport<O> {
                 format!("block {block}, bytes_used {sent}"),
             )
         })?;
+        // The window in which a fast (or failed) transfer can beat the export; reported if
+        // it did.
+        let enqueued = Instant::now();
         self.blocks[block].state = BlockState::InFlight { bytes };
         // Export the fence at once, while the transfer is (normally) in flight: once it has
         // signalled it is no longer exported — the stub comes instead, and the transfer's
@@ -705,9 +708,12 @@ impl<O: DmabufOps> DmabufTransport<O> {
             Fence::None
         } else {
             match self.ops.export_fence(self.blocks[block].fd.as_fd()) {
-                Ok(fence) => {
+                Ok(fd) => {
                     self.fences = Fences::Supported;
-                    Fence::Exported(fence)
+                    Fence::Exported {
+                        fd,
+                        delay: enqueued.elapsed(),
+                    }
                 }
                 // A kernel without the ioctl: `dma_buf_ioctl` answers ENOTTY before 6.0 or
                 // without CONFIG_SYNC_FILE (`drivers/dma-buf/dma-buf.c`); EINVAL is what it
@@ -853,16 +859,18 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             return Ok(None);
         }
         let status = match &self.blocks[block].fence {
-            Fence::Exported(fence) => {
+            Fence::Exported { fd, delay } => {
+                let delay = *delay;
                 let state = self
                     .ops
-                    .fence_state(fence.as_fd())
+                    .fence_state(fd.as_fd())
                     .map_err(|e| self.err("SYNC_IOC_FILE_INFO", e, format!("block {block}")))?;
                 if state.only_stub {
                     // The stub reads 1 whatever became of the transfer.
-                    return Err(
-                        self.status_unknown(block, UnknownStatus::FenceSignalledBeforeExport)
-                    );
+                    let reason = UnknownStatus::FenceSignalledBeforeExport {
+                        export_delay: delay,
+                    };
+                    return Err(self.status_unknown(block, reason));
                 }
                 Some(state.status)
             }
@@ -1429,9 +1437,10 @@ pub(crate) mod tests {
         else {
             panic!("status {status}: {e:?}");
         };
-        assert_eq!(
-            (device.as_str(), block, reason),
-            ("fake-dmabuf", 0, UnknownStatus::FenceSignalledBeforeExport)
+        assert_eq!((device.as_str(), block), ("fake-dmabuf", 0));
+        assert!(
+            matches!(reason, UnknownStatus::FenceSignalledBeforeExport { .. }),
+            "{reason:?}"
         );
         let text = e.to_string();
         assert!(

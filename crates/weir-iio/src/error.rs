@@ -4,6 +4,7 @@
 //! several buffers at once and "EBUSY" alone does not say which one refused.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rustix::io::Errno;
 
@@ -132,7 +133,13 @@ pub enum UnknownStatus {
     /// submit (the DMA buffer layer signals its fence with the error inside `ENQUEUE`, which
     /// still returns 0) always ends here; so does one that the device finished before user
     /// space could export its fence.
-    FenceSignalledBeforeExport,
+    FenceSignalledBeforeExport {
+        /// How long after `ENQUEUE` returned the export returned: the time the device had to
+        /// finish the transfer before user space got its fence. Microseconds point to a
+        /// transfer that ended inside `ENQUEUE` (failed at submit) or a tiny block;
+        /// milliseconds, to a process that was not running (an overloaded machine).
+        export_delay: Duration,
+    },
     /// Exporting the fence failed with this errno although the kernel exports fences.
     ExportFailed(Errno),
 }
@@ -140,9 +147,12 @@ pub enum UnknownStatus {
 impl std::fmt::Display for UnknownStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UnknownStatus::FenceSignalledBeforeExport => f.write_str(
+            UnknownStatus::FenceSignalledBeforeExport { export_delay } => write!(
+                f,
                 "its fence had signalled before it could be exported (the kernel handed out its \
-                 stub fence), so a failed transfer cannot be told from a good one",
+                 stub fence; the export returned {} after ENQUEUE), so a failed transfer cannot \
+                 be told from a good one",
+                short_duration(*export_delay)
             ),
             UnknownStatus::ExportFailed(errno) => write!(
                 f,
@@ -151,6 +161,15 @@ impl std::fmt::Display for UnknownStatus {
                 errno_name(*errno)
             ),
         }
+    }
+}
+
+/// `17 µs`, `43.2 ms`: a delay as a reader compares it with a block's duration.
+fn short_duration(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{} µs", d.as_micros())
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
     }
 }
 
@@ -183,7 +202,7 @@ impl Error {
                 ..
             } => Some(*errno),
             Error::TransferStatusUnknown {
-                reason: UnknownStatus::FenceSignalledBeforeExport,
+                reason: UnknownStatus::FenceSignalledBeforeExport { .. },
                 ..
             } => None,
             Error::Config { .. }
@@ -271,9 +290,19 @@ mod tests {
         let unknown = Error::TransferStatusUnknown {
             device: "iio:device3".into(),
             block: 2,
-            reason: UnknownStatus::FenceSignalledBeforeExport,
+            reason: UnknownStatus::FenceSignalledBeforeExport {
+                export_delay: Duration::from_micros(17),
+            },
         };
         let s = unknown.to_string();
+        assert!(s.contains("the export returned 17 µs after ENQUEUE"), "{s}");
+        let slow = UnknownStatus::FenceSignalledBeforeExport {
+            export_delay: Duration::from_micros(43_250),
+        };
+        assert!(
+            slow.to_string().contains("returned 43.2 ms after"),
+            "{slow}"
+        );
         assert!(s.starts_with("iio:device3: the status of the transfer of block 2 is unknown: "));
         assert!(
             s.contains("its fence had signalled before it could be exported"),
