@@ -506,8 +506,12 @@ enum Fence {
     /// Nothing: no transfer in flight, or a kernel that exports no fences.
     None,
     /// The fence, exported as a sync file (possibly the kernel's stub, found out on
-    /// completion), `delay` after `ENQUEUE` returned.
-    Exported { fd: OwnedFd, delay: Duration },
+    /// completion); `ENQUEUE` took `enqueue_took`, and the export returned `delay` after it.
+    Exported {
+        fd: OwnedFd,
+        enqueue_took: Duration,
+        delay: Duration,
+    },
     /// The export failed with this errno although the kernel exports fences: the transfer's
     /// status will be unknown.
     ExportFailed(Errno),
@@ -690,6 +694,9 @@ impl<O: DmabufOps> DmabufTransport<O> {
             ));
         }
         let fd = self.blocks[block].fd.as_fd();
+        // The window in which a fast (or failed) transfer can beat the export, from inside
+        // ENQUEUE to the export's return; reported if it did.
+        let before = Instant::now();
         self.ops.enqueue(fd, sent).map_err(|e| {
             self.err(
                 "IIO_BUFFER_DMABUF_ENQUEUE",
@@ -697,8 +704,6 @@ impl<O: DmabufOps> DmabufTransport<O> {
                 format!("block {block}, bytes_used {sent}"),
             )
         })?;
-        // The window in which a fast (or failed) transfer can beat the export; reported if
-        // it did.
         let enqueued = Instant::now();
         self.blocks[block].state = BlockState::InFlight { bytes };
         // Export the fence at once, while the transfer is (normally) in flight: once it has
@@ -712,6 +717,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
                     self.fences = Fences::Supported;
                     Fence::Exported {
                         fd,
+                        enqueue_took: enqueued.duration_since(before),
                         delay: enqueued.elapsed(),
                     }
                 }
@@ -859,8 +865,12 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             return Ok(None);
         }
         let status = match &self.blocks[block].fence {
-            Fence::Exported { fd, delay } => {
-                let delay = *delay;
+            Fence::Exported {
+                fd,
+                enqueue_took,
+                delay,
+            } => {
+                let (enqueue_took, export_delay) = (*enqueue_took, *delay);
                 let state = self
                     .ops
                     .fence_state(fd.as_fd())
@@ -868,7 +878,8 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 if state.only_stub {
                     // The stub reads 1 whatever became of the transfer.
                     let reason = UnknownStatus::FenceSignalledBeforeExport {
-                        export_delay: delay,
+                        enqueue_took,
+                        export_delay,
                     };
                     return Err(self.status_unknown(block, reason));
                 }

@@ -133,11 +133,16 @@ pub enum UnknownStatus {
     /// submit (the DMA buffer layer signals its fence with the error inside `ENQUEUE`, which
     /// still returns 0) always ends here; so does one that the device finished before user
     /// space could export its fence.
+    ///
+    /// The two durations bound the window in which the fence signalled (from inside `ENQUEUE`
+    /// to the export): short (tens of microseconds) points to a transfer that ended inside
+    /// `ENQUEUE` — failed at submit — or a block shorter than a system call; longer than the
+    /// device needs for the block, to a thread that was not running in between (an
+    /// overloaded machine) while the transfer ran.
     FenceSignalledBeforeExport {
-        /// How long after `ENQUEUE` returned the export returned: the time the device had to
-        /// finish the transfer before user space got its fence. Microseconds point to a
-        /// transfer that ended inside `ENQUEUE` (failed at submit) or a tiny block;
-        /// milliseconds, to a process that was not running (an overloaded machine).
+        /// How long the `ENQUEUE` ioctl took.
+        enqueue_took: Duration,
+        /// How long after `ENQUEUE` returned the export returned.
         export_delay: Duration,
     },
     /// Exporting the fence failed with this errno although the kernel exports fences.
@@ -147,11 +152,15 @@ pub enum UnknownStatus {
 impl std::fmt::Display for UnknownStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UnknownStatus::FenceSignalledBeforeExport { export_delay } => write!(
+            UnknownStatus::FenceSignalledBeforeExport {
+                enqueue_took,
+                export_delay,
+            } => write!(
                 f,
                 "its fence had signalled before it could be exported (the kernel handed out its \
-                 stub fence; the export returned {} after ENQUEUE), so a failed transfer cannot \
-                 be told from a good one",
+                 stub fence; ENQUEUE took {}, the export returned {} later), so a failed \
+                 transfer cannot be told from a good one",
+                short_duration(*enqueue_took),
                 short_duration(*export_delay)
             ),
             UnknownStatus::ExportFailed(errno) => write!(
@@ -291,16 +300,22 @@ mod tests {
             device: "iio:device3".into(),
             block: 2,
             reason: UnknownStatus::FenceSignalledBeforeExport {
+                enqueue_took: Duration::from_micros(40),
                 export_delay: Duration::from_micros(17),
             },
         };
         let s = unknown.to_string();
-        assert!(s.contains("the export returned 17 µs after ENQUEUE"), "{s}");
+        assert!(
+            s.contains("ENQUEUE took 40 µs, the export returned 17 µs later"),
+            "{s}"
+        );
         let slow = UnknownStatus::FenceSignalledBeforeExport {
+            enqueue_took: Duration::from_millis(2),
             export_delay: Duration::from_micros(43_250),
         };
         assert!(
-            slow.to_string().contains("returned 43.2 ms after"),
+            slow.to_string()
+                .contains("took 2.0 ms, the export returned 43.2 ms later"),
             "{slow}"
         );
         assert!(s.starts_with("iio:device3: the status of the transfer of block 2 is unknown: "));
