@@ -138,7 +138,7 @@ pub trait Transport: Send {
     /// memory now belongs to the CPU and is synced for reading), `Ok(None)` while in flight
     /// (or when it is not queued at all). Two errors end a transfer without delivering it;
     /// after either the block belongs to the CPU and may be requeued, but its data must not be
-    /// used, and the caller must handle them (the flowgraph blocks stop with them):
+    /// used, and the caller must handle them:
     ///
     /// - [`Error::TransferFailed`]: the transfer failed (the kernel's fence error);
     /// - [`Error::TransferStatusUnknown`]: the transfer finished, but whether it succeeded
@@ -146,6 +146,15 @@ pub trait Transport: Send {
     ///   exported, or could not be exported — see [`crate::UnknownStatus`]); counted in
     ///   [`TransportCounters::status_unknown`]. Never reported as success, because a failed
     ///   transfer looks exactly the same.
+    ///
+    /// A status-unknown block is not only a failure at submit: any transfer that the device
+    /// finishes before the caller's thread gets from `ENQUEUE` to the fence export reads so —
+    /// a block alone in the queue (after the queue drained) that is shorter than a preemption
+    /// of the thread. A caller may therefore treat it as lost data (RX: a gap of exactly the
+    /// block's samples) and requeue the block; a transfer that really failed at submit then
+    /// shows at the requeue: Linux 6.12's DMA buffer layer leaves such a block active, and
+    /// its next `ENQUEUE` fails with `EBUSY` (`drivers/iio/buffer/industrialio-buffer-dma.c`,
+    /// `iio_dma_buffer_submit_block`, `iio_dma_can_enqueue_block`).
     ///
     /// [`Error::TransferFailed`]: crate::Error::TransferFailed
     /// [`Error::TransferStatusUnknown`]: crate::Error::TransferStatusUnknown
