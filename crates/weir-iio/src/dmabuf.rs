@@ -24,8 +24,24 @@
 //! after each enqueue the transfer's fence is exported as a sync file
 //! (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`), and on completion its status is read
 //! (`SYNC_IOC_FILE_INFO`): a negative status is reported as [`Error::TransferFailed`], never
-//! as data. (It has to be exported while in flight: the kernel stops exporting a fence once
-//! it has signalled.)
+//! as data.
+//!
+//! **Status unknown.** The fence has to be exported while the transfer is in flight: the
+//! export skips fences that have signalled and, when none is left, hands out the kernel's
+//! stub fence, always signalled without error (`drivers/dma-buf/dma-buf.c`,
+//! `dma_buf_export_sync_file`; `drivers/dma-buf/dma-resv.c`, `dma_resv_iter_walk_unlocked`;
+//! the stub: `drivers/dma-buf/dma-fence.c`, `dma_fence_get_stub`). So a transfer whose fence
+//! signalled between the kernel's `ENQUEUE` and the export — one that failed at submit (the
+//! DMA buffer layer signals the fence with the error inside `ENQUEUE` and `ENQUEUE` still
+//! returns 0: `drivers/iio/buffer/industrialio-buffer-dma.c`, `iio_dma_buffer_submit_block`),
+//! or one the device finished before user space got to the export — would read as a
+//! success. The sync file's fence names tell the stub apart (driver and timeline `"stub"`,
+//! [`crate::sys::ioctl::STUB_FENCE_NAME`]); such a block, and one whose fence could not be
+//! exported although the kernel exports fences, completes as
+//! [`Error::TransferStatusUnknown`], counted in `TransportCounters::status_unknown`, and is
+//! never delivered. A kernel without the export at all (before 6.0: only the seed's vendor
+//! kernels) cannot report failed transfers; there every completion counts as a success, with
+//! a warning when the transport finds out.
 //!
 //! **`bytes_used == 0`.** Mainline refuses it (`EINVAL`), and so does this crate's requeue for
 //! every transport but the seed's, whose ABI defines 0 as "the whole DMABUF". The rule lives
@@ -50,11 +66,12 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::error::{Error, Result, errno_name};
+use crate::error::{Error, Result, UnknownStatus, errno_name};
 use crate::fileio::StreamConfig;
 use crate::kernel::{IioIoctls, LinuxIoctls};
 use crate::sys::ioctl::{
     self, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
+    SyncFileState,
 };
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
@@ -78,7 +95,8 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
     fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()>;
     fn sync(&mut self, dmabuf: BorrowedFd<'_>, flags: u64) -> rustix::io::Result<()>;
     fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd>;
-    fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32>;
+    /// The exported sync file's status, and whether it is only the kernel's stub.
+    fn fence_state(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState>;
     /// Whether every transfer on `dmabuf` has finished (`POLLOUT`), waiting up to `timeout`.
     fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool>;
     fn set_length(&mut self, samples: u64) -> Result<()>;
@@ -209,8 +227,8 @@ impl DmabufOps for KernelOps {
         ioctl::dma_buf_export_sync_file(dmabuf, DMA_BUF_SYNC_WRITE as u32)
     }
 
-    fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32> {
-        ioctl::sync_file_status(fence)
+    fn fence_state(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState> {
+        ioctl::sync_file_state(fence)
     }
 
     fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool> {
@@ -478,8 +496,25 @@ struct DmaBlock {
     /// A SYNC START was issued and its END is due before the next enqueue.
     cpu_synced: bool,
     attached: bool,
-    /// The fence of the transfer in flight, as a sync file.
-    fence: Option<OwnedFd>,
+    /// The fence of the transfer in flight.
+    fence: Fence,
+}
+
+/// What the transport holds of the fence of a block's transfer in flight.
+#[derive(Debug)]
+enum Fence {
+    /// Nothing: no transfer in flight, or a kernel that exports no fences.
+    None,
+    /// The fence, exported as a sync file (possibly the kernel's stub, found out on
+    /// completion); `ENQUEUE` took `enqueue_took`, and the export returned `delay` after it.
+    Exported {
+        fd: OwnedFd,
+        enqueue_took: Duration,
+        delay: Duration,
+    },
+    /// The export failed with this errno although the kernel exports fences: the transfer's
+    /// status will be unknown.
+    ExportFailed(Errno),
 }
 
 /// Whether the kernel exports fences as sync files.
@@ -536,7 +571,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
                 state: BlockState::Cpu,
                 cpu_synced: false,
                 attached: false,
-                fence: None,
+                fence: Fence::None,
             });
         }
         let mut transport = DmabufTransport {
@@ -659,6 +694,9 @@ impl<O: DmabufOps> DmabufTransport<O> {
             ));
         }
         let fd = self.blocks[block].fd.as_fd();
+        // The window in which a fast (or failed) transfer can beat the export, from inside
+        // ENQUEUE to the export's return; reported if it did.
+        let before = Instant::now();
         self.ops.enqueue(fd, sent).map_err(|e| {
             self.err(
                 "IIO_BUFFER_DMABUF_ENQUEUE",
@@ -666,34 +704,66 @@ impl<O: DmabufOps> DmabufTransport<O> {
                 format!("block {block}, bytes_used {sent}"),
             )
         })?;
+        let enqueued = Instant::now();
         self.blocks[block].state = BlockState::InFlight { bytes };
-        // Export the fence while the transfer is in flight: once signalled it is no longer
-        // exported, and its error status would be lost.
+        // Export the fence at once, while the transfer is (normally) in flight: once it has
+        // signalled it is no longer exported — the stub comes instead, and the transfer's
+        // status is lost (found out on completion).
         let fence = if self.fences == Fences::Unsupported {
-            None
+            Fence::None
         } else {
             match self.ops.export_fence(self.blocks[block].fd.as_fd()) {
-                Ok(fence) => {
+                Ok(fd) => {
                     self.fences = Fences::Supported;
-                    Some(fence)
+                    Fence::Exported {
+                        fd,
+                        enqueue_took: enqueued.duration_since(before),
+                        delay: enqueued.elapsed(),
+                    }
                 }
-                Err(e @ (Errno::NOTTY | Errno::INVAL)) => {
+                // A kernel without the ioctl: `dma_buf_ioctl` answers ENOTTY before 6.0 or
+                // without CONFIG_SYNC_FILE (`drivers/dma-buf/dma-buf.c`); EINVAL is what it
+                // answers to flags it does not take. Only believed before any export worked:
+                // afterwards either is a failed export, whose block's status is unknown.
+                Err(e @ (Errno::NOTTY | Errno::INVAL)) if self.fences == Fences::Unknown => {
                     self.fences = Fences::Unsupported;
                     tracing::warn!(
                         device = %self.config.name,
                         "DMA_BUF_IOCTL_EXPORT_SYNC_FILE unsupported ({e}): failed transfers \
                          cannot be told from good ones on this kernel"
                     );
-                    None
+                    Fence::None
                 }
                 Err(e) => {
-                    tracing::warn!(device = %self.config.name, block, "exporting the fence failed: {e}");
-                    None
+                    tracing::warn!(
+                        device = %self.config.name,
+                        block,
+                        "exporting the fence failed: {e}; the transfer's status will be unknown"
+                    );
+                    Fence::ExportFailed(e)
                 }
             }
         };
         self.blocks[block].fence = fence;
         Ok(())
+    }
+
+    /// Ends `block`'s transfer as "status unknown": the block goes back to the CPU
+    /// undelivered, counted.
+    fn status_unknown(&mut self, block: usize, reason: UnknownStatus) -> Error {
+        self.blocks[block].fence = Fence::None;
+        self.blocks[block].state = BlockState::Cpu;
+        self.counters.status_unknown += 1;
+        tracing::warn!(
+            device = %self.config.name,
+            block,
+            "transfer status unknown: {reason}"
+        );
+        Error::TransferStatusUnknown {
+            device: self.config.name.clone(),
+            block,
+            reason,
+        }
     }
 
     fn start_inner(&mut self) -> Result<()> {
@@ -795,18 +865,38 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             return Ok(None);
         }
         let status = match &self.blocks[block].fence {
-            Some(fence) => Some(
-                self.ops
-                    .fence_status(fence.as_fd())
-                    .map_err(|e| self.err("SYNC_IOC_FILE_INFO", e, format!("block {block}")))?,
-            ),
-            None => None,
+            Fence::Exported {
+                fd,
+                enqueue_took,
+                delay,
+            } => {
+                let (enqueue_took, export_delay) = (*enqueue_took, *delay);
+                let state = self
+                    .ops
+                    .fence_state(fd.as_fd())
+                    .map_err(|e| self.err("SYNC_IOC_FILE_INFO", e, format!("block {block}")))?;
+                if state.only_stub {
+                    // The stub reads 1 whatever became of the transfer.
+                    let reason = UnknownStatus::FenceSignalledBeforeExport {
+                        enqueue_took,
+                        export_delay,
+                    };
+                    return Err(self.status_unknown(block, reason));
+                }
+                Some(state.status)
+            }
+            Fence::ExportFailed(errno) => {
+                let reason = UnknownStatus::ExportFailed(*errno);
+                return Err(self.status_unknown(block, reason));
+            }
+            // A kernel that exports no fences: the completion is all there is to know.
+            Fence::None => None,
         };
         if status == Some(0) {
             // Not signalled yet although the DMABUF looked idle: check again later.
             return Ok(None);
         }
-        self.blocks[block].fence = None;
+        self.blocks[block].fence = Fence::None;
         self.blocks[block].state = BlockState::Cpu;
         if let Some(status) = status.filter(|&s| s < 0) {
             let errno = Errno::from_raw_os_error(status.saturating_neg());
@@ -920,7 +1010,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 }
             }
             self.blocks[block].state = BlockState::Cpu;
-            self.blocks[block].fence = None;
+            self.blocks[block].fence = Fence::None;
         }
         for block in 0..self.blocks.len() {
             if let Err(e) = self.end_cpu_access(block) {
@@ -1060,9 +1150,19 @@ pub(crate) mod tests {
         pub enable_error: Option<Errno>,
         /// Fence fds handed out: fd → block.
         pub fences: HashMap<i32, usize>,
+        /// Fence fds handed out as the kernel's stub (the block's transfer had finished).
+        pub stubs: std::collections::HashSet<i32>,
+        /// Blocks whose next transfer finishes inside `ENQUEUE` with this status (a failure at
+        /// submit, or a device faster than user space), before the fence can be exported.
+        pub finish_in_enqueue: HashMap<usize, i32>,
     }
 
     /// A recording fake kernel. Fences are eventfds standing for sync files.
+    ///
+    /// Like the kernel, the export hands out a stub (driver and timeline "stub", status 1) for
+    /// a block whose transfer has already finished, whatever its status was; and a sync file
+    /// is described to the transport through the same classification of `SYNC_IOC_FILE_INFO`'s
+    /// answer as the real one (`SyncFileState::classify`).
     #[derive(Debug, Clone, Default)]
     pub(crate) struct FakeOps {
         pub state: Arc<Mutex<FakeState>>,
@@ -1083,6 +1183,11 @@ pub(crate) mod tests {
         }
         pub(crate) fn finish(&self, block: usize, status: i32) {
             self.state.lock().unwrap().done.insert(block, status);
+        }
+        /// The next transfer of `block` finishes with `status` inside `ENQUEUE`.
+        pub(crate) fn finish_in_enqueue(&self, block: usize, status: i32) {
+            let mut st = self.state.lock().unwrap();
+            st.finish_in_enqueue.insert(block, status);
         }
     }
 
@@ -1115,7 +1220,13 @@ pub(crate) mod tests {
         }
         fn enqueue(&mut self, dmabuf: BorrowedFd<'_>, bytes_used: u64) -> rustix::io::Result<()> {
             let b = self.block(dmabuf);
-            self.state.lock().unwrap().done.remove(&b);
+            {
+                let mut st = self.state.lock().unwrap();
+                st.done.remove(&b);
+                if let Some(status) = st.finish_in_enqueue.remove(&b) {
+                    st.done.insert(b, status);
+                }
+            }
             self.log(Call::Enqueue(b, bytes_used));
             Ok(())
         }
@@ -1131,13 +1242,38 @@ pub(crate) mod tests {
             }
             self.log(Call::Export(b));
             let fd = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)?;
-            self.state.lock().unwrap().fences.insert(fd.as_raw_fd(), b);
+            let mut st = self.state.lock().unwrap();
+            st.fences.insert(fd.as_raw_fd(), b);
+            // The kernel exports only unsignalled fences, and the stub when none is left.
+            if st.done.contains_key(&b) {
+                st.stubs.insert(fd.as_raw_fd());
+            } else {
+                st.stubs.remove(&fd.as_raw_fd());
+            }
             Ok(fd)
         }
-        fn fence_status(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<i32> {
+        fn fence_state(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState> {
+            use crate::sys::ioctl::{SyncFenceInfo, SyncFileInfo};
             let st = self.state.lock().unwrap();
-            let b = st.fences[&fence.as_raw_fd()];
-            Ok(st.done.get(&b).copied().unwrap_or(0))
+            let fd = fence.as_raw_fd();
+            let b = st.fences[&fd];
+            let (name, status): (&[u8], i32) = if st.stubs.contains(&fd) {
+                (b"stub", 1)
+            } else {
+                (b"iio", st.done.get(&b).copied().unwrap_or(0))
+            };
+            let mut entry = SyncFenceInfo {
+                status,
+                ..SyncFenceInfo::default()
+            };
+            entry.driver_name[..name.len()].copy_from_slice(name);
+            entry.obj_name[..name.len()].copy_from_slice(name);
+            let info = SyncFileInfo {
+                status,
+                num_fences: 1,
+                ..SyncFileInfo::default()
+            };
+            Ok(SyncFileState::classify(&info, &[entry]))
         }
         fn wait_idle(
             &mut self,
@@ -1284,6 +1420,168 @@ pub(crate) mod tests {
         // A block that looks idle but whose fence has not signalled is not complete.
         ops.finish(1, 0);
         assert_eq!(t.try_complete(1).unwrap(), None);
+    }
+
+    /// The transfer finished inside ENQUEUE (`status`), so the exported fence is the stub:
+    /// the block completes as "status unknown" — never as data, whatever the status was.
+    fn stub_fence_case(direction: Direction, status: i32) {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(direction, 2)).unwrap();
+        t.start().unwrap();
+        if direction == Direction::In {
+            // Block 0 completes normally first, so the fences are known to be supported.
+            ops.finish(0, 1);
+            assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        }
+        ops.finish_in_enqueue(0, status);
+        t.requeue(0, 4096).unwrap();
+        assert_eq!(ops.calls().last(), Some(&Call::Export(0)));
+        let n = ops.calls().len();
+        let blocks_before = t.counters().blocks_completed;
+        let e = t.wait_complete(0, Duration::from_secs(1)).unwrap_err();
+        let Error::TransferStatusUnknown {
+            ref device,
+            block,
+            reason,
+        } = e
+        else {
+            panic!("status {status}: {e:?}");
+        };
+        assert_eq!((device.as_str(), block), ("fake-dmabuf", 0));
+        assert!(
+            matches!(reason, UnknownStatus::FenceSignalledBeforeExport { .. }),
+            "{reason:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("fake-dmabuf") && text.contains("block 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signalled before it could be exported")
+                && text.contains("cannot be told from a good one"),
+            "{text}"
+        );
+        // Not delivered: no CPU read sync, not counted as completed, counted as unknown.
+        assert_eq!(ops.calls().len(), n, "no CPU sync for an unknown block");
+        let c = t.counters();
+        assert_eq!(c.blocks_completed, blocks_before);
+        assert_eq!(c.status_unknown, 1);
+        // The block is the CPU's again: nothing more to collect, and it can be requeued; a
+        // transfer whose fence was exported in time completes normally again.
+        assert_eq!(t.try_complete(0).unwrap(), None);
+        t.requeue(0, 4096).unwrap();
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        assert_eq!(t.counters().status_unknown, 1);
+    }
+
+    #[test]
+    fn a_stub_fence_is_status_unknown_never_data() {
+        for direction in [Direction::In, Direction::Out] {
+            // A failure at submit (EIO), an abort (EINTR), and a success: all look the same
+            // through the stub, so all are unknown.
+            for status in [-5, -4, 1] {
+                stub_fence_case(direction, status);
+            }
+        }
+    }
+
+    #[test]
+    fn fence_status_decides_for_a_real_fence() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 3);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 3)).unwrap();
+        t.start().unwrap();
+        // Exported while in flight ("iio"), then signalled with an error: failed.
+        ops.finish(0, -5);
+        let e = t.try_complete(0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TransferFailed {
+                    block: 0,
+                    errno: Errno::IO,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Signalled without error: delivered.
+        ops.finish(1, 1);
+        assert_eq!(t.try_complete(1).unwrap(), Some(4096));
+        // Idle but not signalled: not yet.
+        ops.finish(2, 0);
+        assert_eq!(t.try_complete(2).unwrap(), None);
+        let c = t.counters();
+        assert_eq!((c.blocks_completed, c.status_unknown), (1, 0));
+    }
+
+    #[test]
+    fn a_fence_that_could_not_be_exported_is_status_unknown() {
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        t.start().unwrap();
+        assert_eq!(t.fences, Fences::Supported);
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+        // Fences are supported; this export fails (out of fds, say), and even EINVAL or
+        // ENOTTY now is a failed export, not "unsupported".
+        for errno in [Errno::MFILE, Errno::INVAL] {
+            ops.state.lock().unwrap().export_error = Some(errno);
+            t.requeue(0, 4096).unwrap();
+            ops.finish(0, 1);
+            let e = t.try_complete(0).unwrap_err();
+            let Error::TransferStatusUnknown { block, reason, .. } = e else {
+                panic!("{e:?}");
+            };
+            assert_eq!((block, reason), (0, UnknownStatus::ExportFailed(errno)));
+            assert_eq!(e.errno(), Some(errno));
+            assert!(e.to_string().contains("could not be exported"), "{e}");
+        }
+        assert_eq!(t.fences, Fences::Supported);
+        assert_eq!(t.counters().status_unknown, 2);
+        assert_eq!(t.counters().blocks_completed, 1);
+    }
+
+    #[test]
+    fn a_failed_first_export_is_status_unknown_unless_the_kernel_lacks_the_ioctl() {
+        // Not ENOTTY/EINVAL: the kernel knows the ioctl but could not export.
+        let ops = FakeOps::default();
+        ops.state.lock().unwrap().export_error = Some(Errno::NOMEM);
+        let bufs = dmabufs(&ops, 1);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
+        t.start().unwrap();
+        ops.finish(0, 1);
+        assert!(matches!(
+            t.try_complete(0),
+            Err(Error::TransferStatusUnknown {
+                reason: UnknownStatus::ExportFailed(Errno::NOMEM),
+                ..
+            })
+        ));
+        assert_eq!(t.fences, Fences::Unknown);
+    }
+
+    #[test]
+    fn stop_forgets_a_stub_fence() {
+        // A block whose fence was the stub and that is stopped before collection: stopped
+        // cleanly, and the next start exports a fresh fence.
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 1);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 1)).unwrap();
+        t.start().unwrap();
+        ops.finish_in_enqueue(0, -5);
+        t.requeue(0, 16).unwrap();
+        t.stop().unwrap();
+        assert_eq!(t.try_complete(0).unwrap(), None);
+        assert_eq!(t.counters().status_unknown, 0);
+        t.start().unwrap();
+        t.requeue(0, 16).unwrap();
+        ops.finish(0, 1);
+        assert_eq!(t.try_complete(0).unwrap(), Some(16));
     }
 
     #[test]

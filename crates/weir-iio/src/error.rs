@@ -4,6 +4,7 @@
 //! several buffers at once and "EBUSY" alone does not say which one refused.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rustix::io::Errno;
 
@@ -43,6 +44,23 @@ pub enum Error {
         block: usize,
         /// The error status of the transfer.
         errno: Errno,
+    },
+    /// A transfer finished but whether it succeeded cannot be known, so its data must not be
+    /// used: a failed transfer would read exactly like this one. See [`UnknownStatus`] for
+    /// the ways this happens; the transports that report it count it
+    /// ([`crate::TransportCounters::status_unknown`]).
+    #[error(
+        "{device}: the status of the transfer of block {block} is unknown: {reason}; its data \
+         was not used"
+    )]
+    TransferStatusUnknown {
+        /// The device whose transfer it was.
+        device: String,
+        /// Index of the block (its ring slot); it now belongs to the CPU again and may be
+        /// requeued.
+        block: usize,
+        /// Why its status is unknown.
+        reason: UnknownStatus,
     },
     /// A file (sysfs attribute, device node) could not be opened, read or written.
     #[error("{op} {}: {errno}{}", path.display(), detail_suffix(detail))]
@@ -105,6 +123,66 @@ pub enum Error {
     },
 }
 
+/// Why the status of a finished transfer is unknown ([`Error::TransferStatusUnknown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownStatus {
+    /// The fence exported right after `ENQUEUE` was the kernel's always-successful stub: every
+    /// fence on the DMABUF, the transfer's included, had already signalled, and
+    /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` no longer exports a signalled fence
+    /// (`drivers/dma-buf/dma-buf.c`, `dma_buf_export_sync_file`). A transfer that fails at
+    /// submit (the DMA buffer layer signals its fence with the error inside `ENQUEUE`, which
+    /// still returns 0) always ends here; so does one that the device finished before user
+    /// space could export its fence.
+    ///
+    /// The two durations bound the window in which the fence signalled (from inside `ENQUEUE`
+    /// to the export). A window shorter than the device needs for the block rules out a
+    /// successful transfer (it ended inside `ENQUEUE`: failed at submit, or aborted); a longer
+    /// one — the thread was preempted on its way out of `ENQUEUE` or before the export —
+    /// tells nothing either way. On the kernel bench (QEMU, 2 vCPUs) both a failed submit and
+    /// healthy 100 µs blocks showed windows of about 0.7–2.5 ms.
+    FenceSignalledBeforeExport {
+        /// How long the `ENQUEUE` ioctl took.
+        enqueue_took: Duration,
+        /// How long after `ENQUEUE` returned the export returned.
+        export_delay: Duration,
+    },
+    /// Exporting the fence failed with this errno although the kernel exports fences.
+    ExportFailed(Errno),
+}
+
+impl std::fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownStatus::FenceSignalledBeforeExport {
+                enqueue_took,
+                export_delay,
+            } => write!(
+                f,
+                "its fence had signalled before it could be exported (the kernel handed out its \
+                 stub fence; ENQUEUE took {}, the export returned {} later), so a failed \
+                 transfer cannot be told from a good one",
+                short_duration(*enqueue_took),
+                short_duration(*export_delay)
+            ),
+            UnknownStatus::ExportFailed(errno) => write!(
+                f,
+                "its fence could not be exported (DMA_BUF_IOCTL_EXPORT_SYNC_FILE: {}), so a \
+                 failed transfer cannot be told from a good one",
+                errno_name(*errno)
+            ),
+        }
+    }
+}
+
+/// `17 µs`, `43.2 ms`: a delay as a reader compares it with a block's duration.
+fn short_duration(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{} µs", d.as_micros())
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
 fn rejections(rejected: &[(TransportKind, String)]) -> String {
     rejected
         .iter()
@@ -128,7 +206,15 @@ impl Error {
             Error::Os { errno, .. }
             | Error::TransferFailed { errno, .. }
             | Error::File { errno, .. }
-            | Error::Attribute { errno, .. } => Some(*errno),
+            | Error::Attribute { errno, .. }
+            | Error::TransferStatusUnknown {
+                reason: UnknownStatus::ExportFailed(errno),
+                ..
+            } => Some(*errno),
+            Error::TransferStatusUnknown {
+                reason: UnknownStatus::FenceSignalledBeforeExport { .. },
+                ..
+            } => None,
             Error::Config { .. }
             | Error::Format { .. }
             | Error::Parse { .. }
@@ -211,6 +297,48 @@ mod tests {
         assert_eq!(e.errno(), Some(Errno::PERM));
         let plain = Error::os("mmap", "fd 7", Errno::NODEV).to_string();
         assert_eq!(plain, format!("mmap on fd 7: {}", Errno::NODEV));
+        let unknown = Error::TransferStatusUnknown {
+            device: "iio:device3".into(),
+            block: 2,
+            reason: UnknownStatus::FenceSignalledBeforeExport {
+                enqueue_took: Duration::from_micros(40),
+                export_delay: Duration::from_micros(17),
+            },
+        };
+        let s = unknown.to_string();
+        assert!(
+            s.contains("ENQUEUE took 40 µs, the export returned 17 µs later"),
+            "{s}"
+        );
+        let slow = UnknownStatus::FenceSignalledBeforeExport {
+            enqueue_took: Duration::from_millis(2),
+            export_delay: Duration::from_micros(43_250),
+        };
+        assert!(
+            slow.to_string()
+                .contains("took 2.0 ms, the export returned 43.2 ms later"),
+            "{slow}"
+        );
+        assert!(s.starts_with("iio:device3: the status of the transfer of block 2 is unknown: "));
+        assert!(
+            s.contains("its fence had signalled before it could be exported"),
+            "{s}"
+        );
+        assert!(
+            s.contains("a failed transfer cannot be told from a good one"),
+            "{s}"
+        );
+        assert_eq!(unknown.errno(), None);
+        let export = Error::TransferStatusUnknown {
+            device: "d".into(),
+            block: 0,
+            reason: UnknownStatus::ExportFailed(Errno::NOMEM),
+        };
+        assert!(
+            export.to_string().contains("EXPORT_SYNC_FILE: ENOMEM"),
+            "{export}"
+        );
+        assert_eq!(export.errno(), Some(Errno::NOMEM));
         let config = Error::Config {
             device: "d".into(),
             message: "m".into(),

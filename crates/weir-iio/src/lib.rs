@@ -70,7 +70,7 @@ pub mod testing;
 pub mod transport;
 pub mod xflow;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, UnknownStatus};
 pub use fileio::{FileIo, StreamConfig};
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use kernel::{IioIoctls, LinuxIoctls};

@@ -287,8 +287,109 @@ pub mod ioctl {
         pub num_fences: u32,
         /// Must be 0.
         pub pad: u32,
-        /// Pointer to an array of `struct sync_fence_info` (unused here).
+        /// Pointer to an array of `num_fences` [`SyncFenceInfo`] (as a user pointer, `u64`).
         pub sync_fence_info: u64,
+    }
+
+    /// `struct sync_fence_info` (`linux/sync_file.h`): one fence of a sync file, as
+    /// `SYNC_IOC_FILE_INFO` fills it (`drivers/dma-buf/sync_file.c`, `sync_fill_fence_info`:
+    /// the fence's `get_timeline_name` and `get_driver_name`, its status and timestamp).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct SyncFenceInfo {
+        /// The fence's timeline name (`dma_fence_ops.get_timeline_name`), NUL-terminated.
+        pub obj_name: [u8; 32],
+        /// The fence's driver name (`dma_fence_ops.get_driver_name`), NUL-terminated.
+        pub driver_name: [u8; 32],
+        /// 1 signalled, 0 active, negative errno: signalled with an error.
+        pub status: i32,
+        /// Fence flags (none are reported today).
+        pub flags: u32,
+        /// When it signalled (`CLOCK_MONOTONIC`, ns); 0 while active.
+        pub timestamp_ns: u64,
+    }
+
+    impl SyncFenceInfo {
+        /// The driver name, up to its NUL (lossy UTF-8).
+        pub fn driver(&self) -> String {
+            c_name(&self.driver_name)
+        }
+
+        /// The timeline name, up to its NUL (lossy UTF-8).
+        pub fn timeline(&self) -> String {
+            c_name(&self.obj_name)
+        }
+
+        /// Whether this is the kernel's stub fence: driver and timeline name both
+        /// [`STUB_FENCE_NAME`]. Both names are compared, as the kernel defines both for the
+        /// stub (and a driver called "stub" would still need a timeline of that name).
+        pub fn is_stub(&self) -> bool {
+            name_is(&self.driver_name, STUB_FENCE_NAME) && name_is(&self.obj_name, STUB_FENCE_NAME)
+        }
+    }
+
+    /// The driver and timeline name of the kernel's stub fence.
+    ///
+    /// `drivers/dma-buf/dma-fence.c`: `dma_fence_stub_ops` answers both `get_driver_name` and
+    /// `get_timeline_name` with `dma_fence_stub_get_name`, which returns `"stub"`; the same
+    /// ops serve `dma_fence_get_stub` (the shared, already-signalled stub) and
+    /// `dma_fence_allocate_private_stub`. `drivers/dma-buf/dma-buf.c`,
+    /// `dma_buf_export_sync_file`: when `dma_resv_get_singleton` finds no fence — and the
+    /// resv iterator it uses (`dma-resv.c`, `dma_resv_iter_walk_unlocked`) skips fences that
+    /// have signalled — the export wraps `dma_fence_get_stub()` instead. The stub is
+    /// signalled without error, so its status always reads 1, whatever became of the
+    /// transfer that had been there.
+    pub const STUB_FENCE_NAME: &str = "stub";
+
+    /// The most fences [`sync_file_state`] reads the names of. A sync file exported from a
+    /// weir DMABUF holds one fence (the transfer's, or the stub); the stub is never part of a
+    /// larger set (`dma_buf_export_sync_file` only uses it when there is no fence at all), so
+    /// a sync file with more fences than this is classified without reading them.
+    pub const MAX_FENCE_INFOS: u32 = 64;
+
+    /// What `SYNC_IOC_FILE_INFO` says about a sync file.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SyncFileState {
+        /// 1 signalled, 0 active, negative errno: signalled with an error (the first error
+        /// among its fences, as the kernel combines them).
+        pub status: i32,
+        /// How many fences it holds (a fence array or chain counts as its members).
+        pub num_fences: u32,
+        /// It holds the kernel's stub fence and nothing else: its status says nothing about
+        /// any transfer (see [`STUB_FENCE_NAME`]).
+        pub only_stub: bool,
+    }
+
+    impl SyncFileState {
+        /// Classifies the answer of `SYNC_IOC_FILE_INFO`: `info` as the kernel returned it and
+        /// `fences`, the entries it filled (the first `info.num_fences`; may be empty when
+        /// they were not read). Pure, so that the rule can be tested without a kernel.
+        ///
+        /// `only_stub` needs at least one fence, every one of them the stub, and every one of
+        /// them read: a sync file whose fences were not all read is not called a stub.
+        pub fn classify(info: &SyncFileInfo, fences: &[SyncFenceInfo]) -> SyncFileState {
+            let read = fences.len().min(info.num_fences as usize);
+            let fences = &fences[..read];
+            let only_stub = info.num_fences > 0
+                && fences.len() == info.num_fences as usize
+                && fences.iter().all(SyncFenceInfo::is_stub);
+            SyncFileState {
+                status: info.status,
+                num_fences: info.num_fences,
+                only_stub,
+            }
+        }
+    }
+
+    /// A NUL-terminated name from a fixed-size kernel array (no NUL: the whole array).
+    fn c_name(bytes: &[u8]) -> String {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+
+    fn name_is(bytes: &[u8], name: &str) -> bool {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        &bytes[..end] == name.as_bytes()
     }
 
     /// `IIO_BUFFER_GET_FD_IOCTL` = `_IOWR('i', 0x91, int)`.
@@ -548,19 +649,49 @@ pub mod ioctl {
         unsafe { take_fd(arg.fd) }
     }
 
-    /// `SYNC_IOC_FILE_INFO` with no fence array: the sync file's status (1 signalled, 0
-    /// active, negative errno: signalled with an error).
-    pub fn sync_file_status(sync_file: BorrowedFd<'_>) -> rustix::io::Result<i32> {
+    /// `SYNC_IOC_FILE_INFO`: the sync file's status and whether it holds only the kernel's
+    /// stub fence ([`SyncFileState`]).
+    ///
+    /// Two calls (`drivers/dma-buf/sync_file.c`, `sync_file_ioctl_fence_info`): the first with
+    /// `num_fences` = 0, which only counts the fences (the kernel then neither reads nor
+    /// writes the array); the second with an array of exactly that many entries, which the
+    /// kernel fills (it refuses with `EINVAL` an array smaller than the count, and copies out
+    /// `count × sizeof(struct sync_fence_info)` bytes). The fences of a sync file are fixed
+    /// when it is created, so the count cannot change in between. More than
+    /// [`MAX_FENCE_INFOS`] fences: the first answer is classified as is (not a stub).
+    pub fn sync_file_state(sync_file: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState> {
         let mut info = SyncFileInfo::default();
-        // SAFETY: `_IOWR('>', 4, struct sync_file_info)`; with `num_fences` = 0 the kernel
-        // does not follow `sync_fence_info` and only writes `info` itself.
+        // SAFETY: `_IOWR('>', 4, struct sync_file_info)`; `SyncFileInfo` is its `#[repr(C)]`
+        // twin (56 bytes, checked by a test). With `num_fences` = 0 the kernel does not
+        // follow `sync_fence_info` and only writes `info` itself.
         unsafe {
             rustix::ioctl::ioctl(
                 sync_file,
                 Updater::<SYNC_IOC_FILE_INFO, SyncFileInfo>::new(&mut info),
             )?;
         }
-        Ok(info.status)
+        let count = info.num_fences;
+        if count == 0 || count > MAX_FENCE_INFOS {
+            return Ok(SyncFileState::classify(&info, &[]));
+        }
+        let mut fences = vec![SyncFenceInfo::default(); count as usize];
+        let mut info = SyncFileInfo {
+            num_fences: count,
+            sync_fence_info: fences.as_mut_ptr() as u64,
+            ..SyncFileInfo::default()
+        };
+        // SAFETY: as above; now `sync_fence_info` points at `fences`, a live, writable array
+        // of `count` `#[repr(C)]` twins of `struct sync_fence_info` (80 bytes each, checked by
+        // a test), and `num_fences` says so. The kernel writes at most its own fence count of
+        // entries, and refuses (`EINVAL`) before writing anything if that exceeds `count`.
+        // `fences` is neither moved nor dropped until the call has returned.
+        unsafe {
+            rustix::ioctl::ioctl(
+                sync_file,
+                Updater::<SYNC_IOC_FILE_INFO, SyncFileInfo>::new(&mut info),
+            )?;
+        }
+        Ok(SyncFileState::classify(&info, &fences))
     }
 
     #[cfg(test)]
@@ -592,6 +723,93 @@ pub mod ioctl {
             assert_eq!(offset_of!(SyncFileInfo, status), 32);
             assert_eq!(offset_of!(SyncFileInfo, sync_fence_info), 48);
             assert_eq!(align_of::<SyncFileInfo>(), 8);
+            assert_eq!(size_of::<SyncFenceInfo>(), 80);
+            assert_eq!(offset_of!(SyncFenceInfo, driver_name), 32);
+            assert_eq!(offset_of!(SyncFenceInfo, status), 64);
+            assert_eq!(offset_of!(SyncFenceInfo, flags), 68);
+            assert_eq!(offset_of!(SyncFenceInfo, timestamp_ns), 72);
+        }
+
+        /// A fence entry as the kernel fills it: names copied with `strscpy`, so
+        /// NUL-terminated and NUL-padded.
+        fn fence(driver: &str, timeline: &str, status: i32) -> SyncFenceInfo {
+            let mut f = SyncFenceInfo {
+                status,
+                ..SyncFenceInfo::default()
+            };
+            f.driver_name[..driver.len()].copy_from_slice(driver.as_bytes());
+            f.obj_name[..timeline.len()].copy_from_slice(timeline.as_bytes());
+            f
+        }
+
+        fn info(status: i32, num_fences: u32) -> SyncFileInfo {
+            SyncFileInfo {
+                status,
+                num_fences,
+                ..SyncFileInfo::default()
+            }
+        }
+
+        #[test]
+        fn the_stub_fence_is_recognised_by_its_names() {
+            // What dma_buf_export_sync_file hands out once the DMABUF's fences have signalled:
+            // one fence, driver and timeline "stub", signalled without error.
+            let stub = fence("stub", "stub", 1);
+            assert!(stub.is_stub());
+            assert_eq!(
+                (stub.driver(), stub.timeline()),
+                ("stub".into(), "stub".into())
+            );
+            let state = SyncFileState::classify(&info(1, 1), &[stub]);
+            assert_eq!(
+                state,
+                SyncFileState {
+                    status: 1,
+                    num_fences: 1,
+                    only_stub: true
+                }
+            );
+        }
+
+        #[test]
+        fn a_transfer_fence_is_not_the_stub_whatever_its_status() {
+            // IIO's fences (drivers/iio/industrialio-buffer.c): driver and timeline "iio".
+            for status in [1, 0, -4, -5] {
+                let state =
+                    SyncFileState::classify(&info(status, 1), &[fence("iio", "iio", status)]);
+                assert!(!state.only_stub, "{status}");
+                assert_eq!(state.status, status);
+            }
+            // Only one of the two names "stub": not the kernel's stub.
+            assert!(!fence("stub", "iio", 1).is_stub());
+            assert!(!fence("iio", "stub", 1).is_stub());
+            // A prefix or a longer name is not the stub either.
+            assert!(!fence("stu", "stu", 1).is_stub());
+            assert!(!fence("stubby", "stubby", 1).is_stub());
+            // A name filling the whole array (no NUL) is read to its end.
+            let full = SyncFenceInfo {
+                driver_name: [b'x'; 32],
+                ..SyncFenceInfo::default()
+            };
+            assert_eq!(full.driver(), "x".repeat(32));
+        }
+
+        #[test]
+        fn a_sync_file_is_only_the_stub_when_every_fence_was_read_and_is_the_stub() {
+            let stub = fence("stub", "stub", 1);
+            let iio = fence("iio", "iio", 1);
+            // A stub beside a real fence (not what the export makes, but merges could).
+            assert!(!SyncFileState::classify(&info(1, 2), &[stub, iio]).only_stub);
+            // Fences not read (too many, or not asked for): never called a stub.
+            assert!(!SyncFileState::classify(&info(1, 1), &[]).only_stub);
+            assert!(!SyncFileState::classify(&info(1, 2), &[stub]).only_stub);
+            // No fence at all.
+            assert!(!SyncFileState::classify(&info(1, 0), &[]).only_stub);
+            // Entries past num_fences are not the kernel's answer and are ignored.
+            let state = SyncFileState::classify(&info(1, 1), &[iio, stub]);
+            assert!(!state.only_stub);
+            let state = SyncFileState::classify(&info(1, 1), &[stub, iio]);
+            assert!(state.only_stub);
         }
 
         #[cfg(any(
@@ -712,7 +930,7 @@ pub mod ioctl {
                 dma_buf_export_sync_file(fd, DMA_BUF_SYNC_WRITE as u32).unwrap_err(),
                 Errno::NOTTY
             );
-            assert_eq!(sync_file_status(fd).unwrap_err(), Errno::NOTTY);
+            assert_eq!(sync_file_state(fd).unwrap_err(), Errno::NOTTY);
         }
     }
 }

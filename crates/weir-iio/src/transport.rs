@@ -102,6 +102,10 @@ pub struct TransportCounters {
     /// Times the hardware found no queued block to send (TX): the output had a gap. Only
     /// counted by transports that see it ([`Transport::loss_evidence`]); 0 otherwise.
     pub underruns: u64,
+    /// Blocks that finished with their status unknown and were therefore not delivered
+    /// ([`crate::Error::TransferStatusUnknown`]): the DMABUF transports, when a block's fence
+    /// had signalled before it could be exported, or could not be exported.
+    pub status_unknown: u64,
 }
 
 /// One streaming buffer of an IIO device: N mapped blocks circulating between CPU and hardware.
@@ -130,12 +134,30 @@ pub trait Transport: Send {
     /// # Panics
     /// If `block >= block_count()`.
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest);
-    /// Non-blocking: `Ok(Some(bytes_used))` when `block` has completed (its memory now belongs
-    /// to the CPU and is synced for reading), `Ok(None)` while in flight (or when it is not
-    /// queued at all), `Err(Error::TransferFailed)` for a failed transfer (the block then
-    /// belongs to the CPU and may be requeued; its data must not be used).
+    /// Non-blocking: `Ok(Some(bytes_used))` when `block` has completed **successfully** (its
+    /// memory now belongs to the CPU and is synced for reading), `Ok(None)` while in flight
+    /// (or when it is not queued at all). Two errors end a transfer without delivering it;
+    /// after either the block belongs to the CPU and may be requeued, but its data must not be
+    /// used, and the caller must handle them:
+    ///
+    /// - [`Error::TransferFailed`]: the transfer failed (the kernel's fence error);
+    /// - [`Error::TransferStatusUnknown`]: the transfer finished, but whether it succeeded
+    ///   cannot be known (the DMABUF transports: its fence had signalled before it could be
+    ///   exported, or could not be exported — see [`crate::UnknownStatus`]); counted in
+    ///   [`TransportCounters::status_unknown`]. Never reported as success, because a failed
+    ///   transfer looks exactly the same.
+    ///
+    /// A status-unknown block is not only a failure at submit: any transfer that the device
+    /// finishes before the caller's thread gets from `ENQUEUE` to the fence export reads so —
+    /// a block alone in the queue (after the queue drained) that is shorter than a preemption
+    /// of the thread. A caller may therefore treat it as lost data (RX: a gap of exactly the
+    /// block's samples) and requeue the block; a transfer that really failed at submit then
+    /// shows at the requeue: Linux 6.12's DMA buffer layer leaves such a block active, and
+    /// its next `ENQUEUE` fails with `EBUSY` (`drivers/iio/buffer/industrialio-buffer-dma.c`,
+    /// `iio_dma_buffer_submit_block`, `iio_dma_can_enqueue_block`).
     ///
     /// [`Error::TransferFailed`]: crate::Error::TransferFailed
+    /// [`Error::TransferStatusUnknown`]: crate::Error::TransferStatusUnknown
     fn try_complete(&mut self, block: usize) -> Result<Option<usize>>;
     /// Blocking variant of [`Self::try_complete`] with a timeout (polls the completion fd);
     /// `Ok(None)` on timeout.
