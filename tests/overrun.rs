@@ -695,3 +695,124 @@ fn block_times_carry_the_device_timestamp_channel() {
         );
     }
 }
+
+/// The simulated ADC, except that its `nth` completion reads as "status unknown", as a kernel
+/// block does whose fence had signalled before it could be exported.
+struct UnknownAt {
+    inner: SimRx,
+    nth: u64,
+    completions: u64,
+}
+
+impl weir_iio::Transport for UnknownAt {
+    fn kind(&self) -> weir_iio::TransportKind {
+        self.inner.kind()
+    }
+    fn device(&self) -> &str {
+        self.inner.device()
+    }
+    fn block_count(&self) -> usize {
+        self.inner.block_count()
+    }
+    fn block_size(&self) -> usize {
+        self.inner.block_size()
+    }
+    fn sample_size(&self) -> usize {
+        self.inner.sample_size()
+    }
+    fn start(&mut self) -> weir_iio::Result<()> {
+        self.inner.start()
+    }
+    fn completion_fd(&self, block: usize) -> (std::os::fd::BorrowedFd<'_>, weir_iio::Interest) {
+        self.inner.completion_fd(block)
+    }
+    fn try_complete(&mut self, block: usize) -> weir_iio::Result<Option<usize>> {
+        let done = self.inner.try_complete(block)?;
+        if done.is_some() {
+            self.completions += 1;
+            if self.completions - 1 == self.nth {
+                return Err(weir_iio::Error::TransferStatusUnknown {
+                    device: self.inner.device().to_string(),
+                    block,
+                    reason: weir_iio::UnknownStatus::FenceSignalledBeforeExport {
+                        enqueue_took: Duration::from_micros(900),
+                        export_delay: Duration::from_micros(150),
+                    },
+                });
+            }
+        }
+        Ok(done)
+    }
+    fn wait_complete(
+        &mut self,
+        block: usize,
+        timeout: Duration,
+    ) -> weir_iio::Result<Option<usize>> {
+        self.inner.wait_complete(block, timeout)
+    }
+    fn block_memory(&self, block: usize) -> Arc<weir_iio::MappedRegion> {
+        self.inner.block_memory(block)
+    }
+    fn requeue(&mut self, block: usize, bytes_used: usize) -> weir_iio::Result<()> {
+        self.inner.requeue(block, bytes_used)
+    }
+    fn stop(&mut self) -> weir_iio::Result<()> {
+        self.inner.stop()
+    }
+    fn counters(&self) -> weir_iio::TransportCounters {
+        self.inner.counters()
+    }
+    fn loss_evidence(&self) -> Option<weir_iio::loss::LossEvidence> {
+        self.inner.loss_evidence()
+    }
+}
+
+#[test]
+fn a_block_of_unknown_status_is_left_out_counted_and_tagged_as_one_lost_block() {
+    let sim = SimRx::new(SimConfig {
+        block_size: SAMPLES_PER_BLOCK as usize * 4,
+        block_count: 2,
+        ..SimConfig::default()
+    })
+    .expect("simulated device");
+    let stats = Arc::new(BlockStats::default());
+    let seen = Arc::default();
+    let mut fg = Flowgraph::new();
+    let transport = UnknownAt {
+        inner: sim,
+        nth: 3,
+        completions: 0,
+    };
+    let src = fg.add(DmabufSource::<Ci16>::new(
+        Box::new(transport),
+        stats.clone(),
+    ));
+    let sink = fg.add(SlowSink {
+        input: MappedBlockReader::default(),
+        hold: Duration::ZERO,
+        held_since: None,
+        blocks_left: 8,
+        next: None,
+        seen: Arc::clone(&seen),
+    });
+    fg.stream_dyn(src, "output", sink, "input")
+        .expect("connect");
+    runtime().run(fg).expect("runs");
+    assert_eq!(stats.counter("status_unknown"), Some(1));
+    let seen = seen.lock().expect("seen");
+    for (k, b) in seen.iter().enumerate() {
+        if k == 3 {
+            // The fourth block was left out: the ramp jumps one block, the tag says so
+            // exactly, and the stream positions count it.
+            assert_eq!(b.gap, SAMPLES_PER_BLOCK, "block {k}");
+            let o = b.overrun.expect("tagged");
+            assert_eq!(o.lost_samples, Some(SAMPLES_PER_BLOCK));
+            assert_eq!(o.evidence, Evidence::Exact);
+            assert_eq!(b.time.sequence, 4);
+        } else {
+            assert_eq!(b.gap, 0, "block {k}");
+        }
+        let skipped = if k >= 3 { SAMPLES_PER_BLOCK } else { 0 };
+        assert_eq!(b.time.first_sample, k as u64 * SAMPLES_PER_BLOCK + skipped);
+    }
+}

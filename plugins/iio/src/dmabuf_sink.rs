@@ -49,6 +49,8 @@ where
     blocks_sent: u64,
     max_in_flight: usize,
     loss: TxLoss,
+    /// Sent blocks whose transfer status was unknown.
+    status_unknown: u64,
     stats: Arc<BlockStats>,
 }
 
@@ -67,6 +69,7 @@ where
         stats.set_note("transport", transport.kind().to_string());
         Self {
             loss: TxLoss::new(transport.as_ref(), None, &stats),
+            status_unknown: 0,
             input: R::default(),
             transport,
             completions: None,
@@ -152,11 +155,20 @@ where
             // A failed transfer is named by its place in the stream, not only by its ring
             // slot.
             let sequence = self.blocks_sent - self.in_flight.len() as u64;
-            let Some(bytes) = self
-                .transport
-                .try_complete(block)
-                .with_context(|| format!("DMA block {sequence} of the stream"))?
-            else {
+            let bytes = match self.transport.try_complete(block) {
+                // Its bytes went to the device; whether it sent them is unknown. Counted, and
+                // the block is reused: a transfer that failed at submit leaves it busy in the
+                // kernel, and its next enqueue then stops the sink.
+                Err(e @ weir_iio::Error::TransferStatusUnknown { .. }) => {
+                    tracing::warn!("DMA block {sequence} of the stream: {e}");
+                    self.status_unknown += 1;
+                    self.stats
+                        .set_counter("status_unknown", self.status_unknown);
+                    Some(self.transport.block_size())
+                }
+                other => other.with_context(|| format!("DMA block {sequence} of the stream"))?,
+            };
+            let Some(bytes) = bytes else {
                 break;
             };
             // Say when it was sent: TX has no stream after it to carry a tag.

@@ -125,6 +125,10 @@ where
     xflow: Option<XflowMonitor>,
     /// Overflows the status showed that are not tagged yet.
     xflow_pending: u64,
+    /// Blocks whose transfer status was unknown, not delivered.
+    status_unknown: u64,
+    /// Samples of such blocks not tagged yet.
+    unknown_pending: u64,
     stats: Arc<BlockStats>,
 }
 
@@ -155,6 +159,8 @@ where
             timestamp: None,
             xflow: None,
             xflow_pending: 0,
+            status_unknown: 0,
+            unknown_pending: 0,
             output: MappedBlockWriter::default(),
             transport,
             completions: None,
@@ -316,6 +322,39 @@ where
         };
     }
 
+    /// A block whose transfer may have failed (its fence had signalled before it could be
+    /// exported, see `weir_iio::UnknownStatus`) is never delivered: it is counted, its samples
+    /// are a loss of exactly one block, tagged on the next block delivered, and it goes back to
+    /// the device at once. A transfer that failed at submit leaves the block busy in the
+    /// kernel: requeuing it then fails, and the source stops saying so.
+    fn discard_unknown(
+        &mut self,
+        block: usize,
+        error: weir_iio::Error,
+        place: String,
+    ) -> Result<()> {
+        self.in_flight.pop_front();
+        self.status_unknown += 1;
+        let samples = self.samples_per_block();
+        tracing::warn!("{place}: {error}; counted as {samples} lost samples");
+        self.unknown_pending += samples;
+        self.stream_position += samples;
+        self.sequence += 1;
+        let _ = self.meter.completed(monotonic_ns());
+        if let Err(requeue) = self.transport.requeue(block, self.transport.block_size()) {
+            anyhow::bail!(
+                "{place}: {error}; requeuing it failed too ({requeue}): the transfer most likely failed at submit"
+            );
+        }
+        if let Some(loss) = self.meter.queued(monotonic_ns(), samples) {
+            self.note_loss(loss);
+        }
+        self.in_flight.push_back(block);
+        self.stats
+            .set_counter("status_unknown", self.status_unknown);
+        Ok(())
+    }
+
     /// The device timestamp of the first scan of `bytes`, when the channel is enabled.
     fn device_timestamp(&self, bytes: &[u8]) -> Option<i64> {
         let (offset, format) = self.timestamp?;
@@ -381,10 +420,16 @@ where
             // A failed transfer is named by its place in the stream, not only by its ring
             // slot: the block's sequence number and first sample.
             let (sequence, first_sample) = (self.sequence, self.stream_position);
-            let Some(len) = self.transport.try_complete(block).with_context(|| {
-                format!("DMA block {sequence} of the stream (first sample {first_sample})")
-            })?
-            else {
+            let place =
+                || format!("DMA block {sequence} of the stream (first sample {first_sample})");
+            let completed = match self.transport.try_complete(block) {
+                Err(e @ weir_iio::Error::TransferStatusUnknown { .. }) => {
+                    self.discard_unknown(block, e, place())?;
+                    continue;
+                }
+                other => other.with_context(place)?,
+            };
+            let Some(len) = completed else {
                 if wait && let Some(c) = &self.completions {
                     c.wait(io, self.transport.as_ref(), block)?;
                 }
@@ -407,8 +452,28 @@ where
                 index: 0,
                 tag: Tag::NamedUsize(BLOCK_TAG.to_string(), self.sequence as usize),
             }];
-            if let Some(overrun) = self.loss_to_tag() {
+            let device_loss = self.loss_to_tag();
+            if let Some(overrun) = device_loss {
                 self.stream_position += overrun.lost_samples.unwrap_or(0);
+            }
+            // Blocks of unknown status that were not delivered: weir knows exactly how many
+            // samples it left out (their stream positions are already counted). One tag per
+            // block: merged with the device's loss, under the weaker evidence.
+            let discarded = std::mem::take(&mut self.unknown_pending);
+            let left_out = (discarded > 0).then(|| Overrun {
+                lost_samples: Some(discarded),
+                events: discarded / self.samples_per_block().max(1),
+                evidence: weir_core::tags::Evidence::Exact,
+            });
+            let overrun = match (device_loss, left_out) {
+                (Some(d), Some(l)) => Some(Overrun {
+                    lost_samples: d.lost_samples.map(|n| n + discarded),
+                    events: d.events + l.events,
+                    evidence: d.evidence,
+                }),
+                (d, l) => d.or(l),
+            };
+            if let Some(overrun) = overrun {
                 tags.push(ItemTag {
                     index: 0,
                     tag: overrun.tag(),

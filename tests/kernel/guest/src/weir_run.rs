@@ -181,8 +181,34 @@ fn rx(allocator: &str) -> TestResult {
         data.len(),
         SAMPLES * 4
     );
+    // A block whose fence had signalled before weir could export it has an unknown status:
+    // weir leaves it out (a gap of exactly one block in the ramp, counted as `status_unknown`)
+    // rather than deliver data that may be a failed transfer's. On TCG a healthy block hits
+    // that window now and then (ENQUEUE takes ~1 ms, a transfer 100 µs).
+    let unknown: u64 = src
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("status_unknown="))
+        .map_or(Ok(0), str::parse)
+        .map_err(|e| format!("status_unknown in [{src}]: {e}"))?;
+    let block_bytes = 4096 * 4;
     let mut ramp = Ramp::default();
-    ramp.check(&data).map_err(|e| format!("{out}: {e}"))?;
+    let mut skipped = 0u64;
+    for (k, chunk) in data.chunks(block_bytes).enumerate() {
+        let first = u16::from_le_bytes([chunk[0], chunk[1]]);
+        let jump = u64::from(first.wrapping_sub(ramp.next));
+        ensure!(
+            jump % (2 * 4096) == 0,
+            "{out}: block {k} starts at ramp value {first}, {jump} values after the expected {}: not a whole block left out",
+            ramp.next
+        );
+        skipped += jump / (2 * 4096);
+        ramp.next = first;
+        ramp.check(chunk).map_err(|e| format!("{out}: {e}"))?;
+    }
+    ensure!(
+        skipped == unknown,
+        "{out}: {skipped} whole blocks missing from the ramp, weir reported status_unknown={unknown}"
+    );
     ensure!(
         !buffer_enabled(&device(ADC)?)?,
         "{ADC}: buffer still enabled after weir exited"
@@ -190,7 +216,7 @@ fn rx(allocator: &str) -> TestResult {
     let (_, attached) = settled(None);
     ensure!(attached == 0, "{attached} DMABUF attachments left");
     Ok(format!(
-        "weir run {:.2} s; {out}: {} samples, ramp exact; [{src}]",
+        "weir run {:.2} s; {out}: {} samples, ramp exact but for {unknown} blocks of unknown status left out; [{src}]",
         run.secs, SAMPLES
     ))
 }
