@@ -1,8 +1,8 @@
 //! The zero-copy transports: mainline IIO DMABUF (Linux 6.11+) and the seed's interface.
 //!
 //! Both move data in DMABUFs that user space maps; they differ in who allocates them, in
-//! the ioctls, and in which file descriptor those go to (see `DESIGN.md`, "IIO DMABUF: the
-//! kernel interfaces"):
+//! the ioctls, and in which file descriptor those go to (see `docs/architecture.md`, "The
+//! kernel interfaces and their rules"):
 //!
 //! - **mainline**: user space allocates (dma-heap or udmabuf, see [`alloc_dma_heap`] and
 //!   [`alloc_udmabuf`]), then `ATTACH`es every DMABUF to the buffer **before** enabling it,

@@ -1,7 +1,7 @@
 //! Opening a buffer of a real device with a transport: the automatic choice and its reasons.
 //!
 //! [`Device::open_buffer`] configures the buffer (channels), opens the device node, gets the
-//! buffer fd, and tries the transports in the order of `DESIGN.md` — mainline DMABUF (with
+//! buffer fd, and tries the transports in the order of `docs/architecture.md` — mainline DMABUF (with
 //! each allocator in turn), the seed's interface, read()/write() — unless one is forced.
 //! Every refusal is logged and returned with its reason ([`Opened::rejected`]), so that an
 //! application can say which transport it uses and why.
