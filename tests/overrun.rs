@@ -501,7 +501,9 @@ fn tx_underrun_estimate_agrees_with_the_simulated_dac() {
     });
     let sink = fg.add(
         DmabufSink::<Ci16>::new(Box::new(sim), false, Duration::ZERO, stats.clone())
-            .with_sample_rate(Some(RATE)),
+            .with_sample_rate(Some(RATE))
+            // As the registry builds it: no status register. The rate must stay known.
+            .with_xflow(None),
     );
     fg.stream_dyn(src, "output", sink, "input")
         .expect("connect");
@@ -540,6 +542,7 @@ fn tx_underrun_estimate_agrees_with_the_simulated_dac() {
         report.contains(&format!("underruns={estimate} (estimate)")),
         "{report}"
     );
+    assert!(!report.contains("rate unknown"), "{report}");
 }
 
 /// A consumer that reads `blocks` blocks, latching the fake status register's RX overflow bit

@@ -57,14 +57,13 @@ impl TxLoss {
 
     /// The device latches underflows in a status register: its events are the reported
     /// underruns (evidence `hardware status`), unless the transport counts exactly.
-    pub(crate) fn with_xflow(mut self, xflow: Option<XflowMonitor>, stats: &BlockStats) -> Self {
+    pub(crate) fn set_xflow(&mut self, xflow: Option<XflowMonitor>, stats: &BlockStats) {
         if xflow.is_some() && self.evidence != LossEvidence::Exact {
             self.evidence = LossEvidence::HardwareStatus;
             stats.set_note("loss_evidence", self.evidence.to_string());
             stats.label_counter("underruns", label(self.evidence, false));
         }
         self.xflow = xflow;
-        self
     }
 
     /// The device was started: the stream begins with the first block queued.

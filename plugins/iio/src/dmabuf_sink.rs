@@ -96,12 +96,7 @@ where
     /// reported underruns (evidence `hardware status`), unless the transport counts exactly.
     /// Call after [`Self::with_sample_rate`].
     pub fn with_xflow(mut self, xflow: Option<weir_iio::XflowMonitor>) -> Self {
-        let stats = Arc::clone(&self.stats);
-        self.loss = std::mem::replace(
-            &mut self.loss,
-            TxLoss::new(self.transport.as_ref(), None, &stats),
-        )
-        .with_xflow(xflow, &stats);
+        self.loss.set_xflow(xflow, &self.stats);
         self
     }
 
