@@ -188,6 +188,16 @@ pub trait Transport: Send {
         None
     }
 
+    /// For a transport that counts losses exactly (RX): `(overruns, dropped_samples)` as they
+    /// stood when the completed `block` began to fill — the losses before its first sample and
+    /// none after. The running [`Self::counters`] may already hold a gap that follows the block
+    /// (the device moved on while the block waited for the CPU), which would put the loss one
+    /// block early. `None` (the default): not known per block.
+    fn losses_before(&self, block: usize) -> Option<(u64, u64)> {
+        let _ = block;
+        None
+    }
+
     /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
     fn direction(&self) -> Direction {
         Direction::In
