@@ -37,11 +37,12 @@ if [ ! -f "$K/.unpacked" ]; then
         deb="$(ls -t "$CACHE/debs/${pkg}"_*.deb | head -1)"
         dpkg -x "$deb" "$K/root"
     done
-    # The headers' Makefile includes the common tree by absolute path: point it here.
-    mk="$K/root/usr/src/linux-headers-$ver-amd64/Makefile"
-    sed -i "s|/usr/src/linux-headers-$ver-common|$K/root/usr/src/linux-headers-$ver-common|g" "$mk"
     touch "$K/.unpacked"
 fi
+# The headers' Makefile includes the common tree by absolute path: point it here (again on
+# every run, so that a cache copied or moved to another checkout still builds).
+mk="$K/root/usr/src/linux-headers-$ver-amd64/Makefile"
+sed -i "1s|^include .*/usr/src/linux-headers-$ver-common/Makefile\$|include $K/root/usr/src/linux-headers-$ver-common/Makefile|" "$mk"
 
 # The kernel source of the same version: only the DMA buffer layer is needed.
 src_ver="$(apt-cache policy linux-source-6.12 | sed -n 's/^ *Candidate: //p')"

@@ -663,6 +663,7 @@ const TESTS: &[Test] = &[
     // The `weir` command on TOML flowgraphs (last: they need /weir and /flowgraphs).
     ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
     ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
+    ("weir_run_tx_zero_copy", weir_run::weir_run_tx_zero_copy),
     // Real channel formats, raw bytes through weir, decoded here.
     (
         "weir_run_rx_format_adi_4ch",

@@ -282,3 +282,68 @@ pub fn weir_run_rx_dma_heap() -> TestResult {
 pub fn weir_run_tx_udmabuf() -> TestResult {
     tx("udmabuf")
 }
+
+/// Zero-copy TX: weir's simulated ADC (ramp) -> head -> ci16_to_cf32 -> cf32_to_ci16, writing
+/// in place into the DMA blocks of `dmabuf_sink mode = "zero_copy"` on weir-sim-dac (mainline
+/// DMABUF, dma-heap). Both converters scale by 1.0, so the ramp's integers come through f32
+/// unchanged: the DAC must have consumed exactly SAMPLES samples of the ramp (byte count, block
+/// count, FNV-1a checksum), the last block exactly the 579 samples left over, and the sink's
+/// report row must say that nothing was copied.
+pub fn weir_run_tx_zero_copy() -> TestResult {
+    let bytes = SAMPLES * 4;
+    let blocks = SAMPLES.div_ceil(BLOCK_SAMPLES);
+    let last = (SAMPLES - (blocks - 1) * BLOCK_SAMPLES) * 4;
+    let run = weir_run(
+        "kernel_tx_zero_copy.toml",
+        &[
+            ("allocator", "heap".to_string()),
+            ("samples", SAMPLES.to_string()),
+        ],
+    )?;
+    run.expect("src", &["transport=sim".into()])?;
+    let sink = run.expect(
+        "tx",
+        &[
+            "transport=dmabuf".into(),
+            "mode=zero_copy".into(),
+            "bytes_copied=0".into(),
+            format!("bytes={bytes}"),
+            format!("blocks={blocks}"),
+        ],
+    )?;
+    let dac = device(DAC)?;
+    ensure!(
+        !buffer_enabled(&dac)?,
+        "{DAC}: buffer still enabled after weir exited"
+    );
+    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
+    let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
+    let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
+    let dac_last: u64 = attr("sim_last_bytes")?
+        .parse()
+        .map_err(ctx("sim_last_bytes"))?;
+    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let want = fnv1a64(&ramp_bytes(SAMPLES));
+    ensure!(
+        dac_bytes == bytes,
+        "the DAC consumed {dac_bytes} bytes, expected {bytes}"
+    );
+    ensure!(
+        dac_blocks == blocks,
+        "the DAC completed {dac_blocks} blocks, expected {blocks}"
+    );
+    ensure!(
+        dac_last == last,
+        "the DAC's last block held {dac_last} bytes, expected {last} (the partial block)"
+    );
+    ensure!(
+        checksum == want,
+        "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
+    );
+    let (_, attached) = settled(None);
+    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    Ok(format!(
+        "weir run {:.2} s; DAC: {dac_bytes} bytes, {dac_blocks} blocks (last {dac_last} bytes), fnv {checksum:016x} = ramp; [{sink}]",
+        run.secs
+    ))
+}
