@@ -20,6 +20,10 @@
  *  - weir-sim-fifo:  input, two channels, on a kfifo buffer (no DMABUF support): a work item
  *                    pushes the same ramp, never dropping a sample (it waits while the fifo is
  *                    full).
+ *  - weir-sim-seed:  only when built against the seed's ported IIO core (the bench's seed run,
+ *                    tests/kernel/seed): weir-sim-adc's ramp on a DMA buffer offering the
+ *                    seed's ALLOC/ENQUEUE only, so mainline's ATTACH is EPERM. In that build
+ *                    the other DMA devices offer both interfaces.
  *
  * The format devices' samples are a hash of their place in the stream (see weir_pattern()),
  * so a test can compute every sample of every channel, including the bits a converter must

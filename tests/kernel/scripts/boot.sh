@@ -6,7 +6,8 @@ source "$(dirname "$0")/common.sh"
 initrd="$1"; shift
 ver="$(kernel_version)"
 kernel="$CACHE/kernel-$ver/root/boot/vmlinuz-$ver-amd64"
-log="$CACHE/build-$ver/serial.log"
+# WEIR_KBENCH_SERIAL: the serial log's name (tests/kernel/run gives each guest run its own).
+log="$CACHE/build-$ver/${WEIR_KBENCH_SERIAL:-serial.log}"
 rm -f "$log"
 log "booting $ver-amd64 under QEMU (TCG)"
 set +e
