@@ -704,6 +704,11 @@ const TESTS: &[Test] = &[
     ("seed_errors_raw_ioctls", seed::seed_errors_raw_ioctls),
     ("seed_auto_picks_seed", seed::seed_auto_picks_seed),
     ("seed_rx_failed_block", seed::seed_rx_failed_block),
+    ("seed_weir_run_rx", seed::seed_weir_run_rx),
+    (
+        "seed_weir_run_tx_zero_copy",
+        seed::seed_weir_run_tx_zero_copy,
+    ),
 ];
 
 fn main() {

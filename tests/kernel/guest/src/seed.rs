@@ -463,3 +463,16 @@ pub fn seed_rx_failed_block() -> TestResult {
     std::fs::write(param, "-1").map_err(ctx(param))?;
     result
 }
+
+/// `weir run` on the seed: kernel_rx.toml with `transport=seed` (weir-sim-adc -> head ->
+/// file): the file is exactly the ramp (as `weir_run_rx_dma_heap` checks it), the source's
+/// row says `transport=seed` and `bytes_copied=0`.
+pub fn seed_weir_run_rx() -> TestResult {
+    super::weir_run::rx_on("seed", "auto")
+}
+
+/// `weir run` on the seed: zero-copy TX (kernel_tx_zero_copy.toml with `transport=seed`):
+/// the DAC's bytes, blocks, last partial block and checksum exact, nothing copied.
+pub fn seed_weir_run_tx_zero_copy() -> TestResult {
+    super::weir_run::tx_zero_copy_on("seed")
+}

@@ -161,16 +161,25 @@ fn ramp_bytes(samples: u64) -> Vec<u8> {
 /// weir-sim-adc -> head -> file_sink; the file must hold exactly the first SAMPLES samples of
 /// the ramp (which restarts at 0 at every enable).
 fn rx(allocator: &str) -> TestResult {
+    rx_on("dmabuf", allocator)
+}
+
+/// [`rx`] through `transport` (`dmabuf`, or `seed` in the seed's run).
+pub(crate) fn rx_on(transport: &str, allocator: &str) -> TestResult {
     let out = "/tmp/rx.ci16";
     let run = weir_run(
         "kernel_rx.toml",
         &[
             ("allocator", allocator.to_string()),
+            ("transport", transport.to_string()),
             ("samples", SAMPLES.to_string()),
             ("out", out.to_string()),
         ],
     )?;
-    let src = run.expect("src", &["transport=dmabuf".into(), "bytes_copied=0".into()])?;
+    let src = run.expect(
+        "src",
+        &[format!("transport={transport}"), "bytes_copied=0".into()],
+    )?;
     run.expect("sink", &[])?;
     let data = std::fs::read(out).map_err(ctx(out));
     let _ = std::fs::remove_file(out);
@@ -290,6 +299,11 @@ pub fn weir_run_tx_udmabuf() -> TestResult {
 /// count, FNV-1a checksum), the last block exactly the 579 samples left over, and the sink's
 /// report row must say that nothing was copied.
 pub fn weir_run_tx_zero_copy() -> TestResult {
+    tx_zero_copy_on("dmabuf")
+}
+
+/// [`weir_run_tx_zero_copy`] through `transport` (`dmabuf`, or `seed` in the seed's run).
+pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
     let bytes = SAMPLES * 4;
     let blocks = SAMPLES.div_ceil(BLOCK_SAMPLES);
     let last = (SAMPLES - (blocks - 1) * BLOCK_SAMPLES) * 4;
@@ -297,6 +311,7 @@ pub fn weir_run_tx_zero_copy() -> TestResult {
         "kernel_tx_zero_copy.toml",
         &[
             ("allocator", "heap".to_string()),
+            ("transport", transport.to_string()),
             ("samples", SAMPLES.to_string()),
         ],
     )?;
@@ -304,7 +319,7 @@ pub fn weir_run_tx_zero_copy() -> TestResult {
     let sink = run.expect(
         "tx",
         &[
-            "transport=dmabuf".into(),
+            format!("transport={transport}"),
             "mode=zero_copy".into(),
             "bytes_copied=0".into(),
             format!("bytes={bytes}"),
