@@ -91,7 +91,10 @@ impl DevicePresence {
         if let Some(node) = &self.node
             && rustix::fs::stat(node).err() == Some(Errno::NOENT)
         {
-            return Some(format!("its device node {} no longer exists", node.display()));
+            return Some(format!(
+                "its device node {} no longer exists",
+                node.display()
+            ));
         }
         None
     }
@@ -301,7 +304,10 @@ mod tests {
         let fake = FakeSysfs::new();
         let mut t = watched_sim(&fake, Some(1));
         t.start().unwrap();
-        assert_eq!(t.wait_complete(0, Duration::from_secs(5)).unwrap(), Some(4096));
+        assert_eq!(
+            t.wait_complete(0, Duration::from_secs(5)).unwrap(),
+            Some(4096)
+        );
         // The driver is unbound: its sysfs directory goes (on the kernel its attributes then
         // answer ENODEV; a fake tree can only lose the directory).
         std::fs::remove_dir_all(fake.root().join("iio:device0")).unwrap();
@@ -317,7 +323,10 @@ mod tests {
         };
         assert_eq!(device, t.device());
         assert!(
-            matches!(cause.as_deref(), Some(Error::TransferFailed { block: 1, .. })),
+            matches!(
+                cause.as_deref(),
+                Some(Error::TransferFailed { block: 1, .. })
+            ),
             "{cause:?}"
         );
         let text = e.to_string();

@@ -40,6 +40,7 @@ macro_rules! ensure {
 
 mod failures;
 mod formats;
+mod lifecycle;
 mod overrun;
 mod weir_run;
 
@@ -694,6 +695,28 @@ const TESTS: &[Test] = &[
     (
         "weir_run_rx_submit_failed",
         failures::weir_run_rx_submit_failed,
+    ),
+    // Stopped by a signal, by a stalled device, or by the device going away (last: they
+    // unbind the devices and bind them again).
+    ("weir_run_rx_sigint", lifecycle::weir_run_rx_sigint),
+    ("weir_run_rx_sigterm", lifecycle::weir_run_rx_sigterm),
+    ("weir_run_rx_sighup", lifecycle::weir_run_rx_sighup),
+    ("weir_run_tx_sigterm", lifecycle::weir_run_tx_sigterm),
+    (
+        "weir_run_rx_stall_timeout",
+        lifecycle::weir_run_rx_stall_timeout,
+    ),
+    (
+        "weir_run_rx_stall_sigint",
+        lifecycle::weir_run_rx_stall_sigint,
+    ),
+    (
+        "weir_run_rx_device_removed",
+        lifecycle::weir_run_rx_device_removed,
+    ),
+    (
+        "weir_run_tx_device_removed",
+        lifecycle::weir_run_tx_device_removed,
     ),
 ];
 
