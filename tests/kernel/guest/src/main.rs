@@ -14,7 +14,8 @@
 //! command (`/weir`, static) on the TOML flowgraphs in `/flowgraphs` and check the data end to
 //! end. `weir-sim-adi` and `weir-sim-mixed` carry real converters' channel formats (module
 //! `formats`); `weir-sim-adc` runs on its own clock when its `in_voltage_sampling_frequency`
-//! is set, losing scans when no block is queued (module `overrun`).
+//! is set, losing scans when no block is queued (module `overrun`). Module `lifecycle` ends
+//! `weir run` from outside: signals, a stalled device, and the device unbound mid-stream.
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
