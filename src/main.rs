@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,8 +22,12 @@ use output::{out, outln};
     after_help = "Exit status: 0 success (also when `run` is stopped by --duration or Ctrl-C); \
                   1 the flowgraph could not be built or failed while running (a device, file or \
                   socket that cannot be opened, a block error), or Graphviz failed; 2 bad input \
-                  (command line, flowgraph file, parameters: what `weir check` rejects); 130 a \
-                  second Ctrl-C quit `run` without waiting for the flowgraph to stop."
+                  (command line, flowgraph file, parameters: what `weir check` rejects). `run` \
+                  stops the flowgraph on SIGINT (Ctrl-C), SIGTERM or SIGHUP and prints the final \
+                  report (exit 0 when it stopped cleanly); a second signal quits at once with \
+                  128 + its number (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP); a flowgraph that \
+                  has not stopped 10 s after a stop request (a signal or --duration) is left \
+                  behind: the statistics so far are printed and `run` exits 1."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -126,9 +130,91 @@ const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status for a flowgraph that could not be built (a device, file or socket a block needs
 /// cannot be opened) or failed while running: the input was fine, the world was not.
 const EXIT_RUN_FAILED: u8 = 1;
-/// Exit status when a second Ctrl-C quits without waiting for the flowgraph (128 + SIGINT, as
-/// shells report a process killed by Ctrl-C).
-const EXIT_INTERRUPTED: i32 = 130;
+/// How long `run` waits for the flowgraph to stop once asked to (by a signal or `--duration`)
+/// before it quits without it (exit 1). Longer than the blocks' own bounded waits on the way
+/// out (a DMABUF transport waits up to 5 s for the transfers still in flight after disabling
+/// the buffer), so that a stop that is merely slow still ends with the final report; short
+/// enough that a block stuck in a device call cannot keep a service manager waiting forever.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+/// The signals that stop `run`: Ctrl-C, `kill`'s default, and the terminal going away.
+const STOP_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// How a stop signal is named to the user (Ctrl-C keeps the words of the first versions).
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        signal_hook::consts::SIGINT => "Ctrl-C",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// The stop signals received by `run`: the first asks the flowgraph to stop, a second one
+/// quits at once.
+struct StopSignals {
+    /// The first signal received (0: none yet).
+    first: Arc<AtomicI32>,
+    handle: Option<signal_hook::iterator::Handle>,
+}
+
+impl StopSignals {
+    /// Installs the handlers. The signals are handled on signal-hook's own thread, not in
+    /// signal context, so printing and exiting there is fine.
+    fn install() -> StopSignals {
+        let first = Arc::new(AtomicI32::new(0));
+        let received = Arc::new(AtomicUsize::new(0));
+        let mut signals = match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("warning: signals will not stop the flowgraph cleanly: {e}");
+                return StopSignals {
+                    first,
+                    handle: None,
+                };
+            }
+        };
+        let handle = signals.handle();
+        let seen = first.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                // A second signal is for a flowgraph that does not stop (a block stuck in a
+                // device call): quit at once, as a shell reports a process killed by it.
+                if received.fetch_add(1, Ordering::SeqCst) >= 1 {
+                    eprintln!(
+                        "second signal ({}): quitting without waiting for the flowgraph to stop",
+                        signal_name(signal)
+                    );
+                    std::process::exit(128 + signal);
+                }
+                seen.store(signal, Ordering::SeqCst);
+            }
+        });
+        StopSignals {
+            first,
+            handle: Some(handle),
+        }
+    }
+
+    /// The first stop signal received, if any.
+    fn received(&self) -> Option<i32> {
+        match self.first.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.close();
+        }
+    }
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -223,24 +309,7 @@ fn run(
     stats_interval: f64,
     terminal: bool,
 ) -> ExitCode {
-    let interrupts = Arc::new(AtomicUsize::new(0));
-    {
-        let interrupts = interrupts.clone();
-        let handler = move || {
-            // The first Ctrl-C asks the flowgraph to stop and still prints the report; a
-            // second one is for a flowgraph that does not stop (a block stuck in a device
-            // call): quit at once. The handler runs on ctrlc's own thread, not in signal
-            // context, so exiting from it is fine.
-            if interrupts.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("second Ctrl-C: quitting without waiting for the flowgraph to stop");
-                std::process::exit(EXIT_INTERRUPTED);
-            }
-        };
-        if let Err(e) = ctrlc::set_handler(handler) {
-            eprintln!("warning: Ctrl-C will not stop the flowgraph cleanly: {e}");
-        }
-    }
-    let interrupted = || interrupts.load(Ordering::SeqCst) > 0;
+    let signals = StopSignals::install();
     let mut running = match built.start() {
         Ok(r) => r,
         Err(e) => {
@@ -254,7 +323,8 @@ fn run(
     let interval = (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval));
     let mut live = LiveStats::new(terminal);
     let mut next_stats = interval.map(|i| start + i);
-    let mut stopping = false;
+    // When the stop was asked for, and why (for the message if it does not come).
+    let mut stopping: Option<(Instant, String)> = None;
     let report = loop {
         match running.wait_timeout(tick) {
             Ok(Some(report)) => break Ok(report),
@@ -262,15 +332,45 @@ fn run(
             Err(e) => break Err(e),
         }
         let now = Instant::now();
-        if !stopping && (interrupted() || deadline.is_some_and(|d| now >= d)) {
-            stopping = true;
-            if interrupted() {
-                live.clear();
-                eprintln!("Ctrl-C: stopping the flowgraph (Ctrl-C again to quit at once)");
+        if stopping.is_none() {
+            let why = match signals.received() {
+                Some(signal) => {
+                    live.clear();
+                    let name = signal_name(signal);
+                    if signal == signal_hook::consts::SIGINT {
+                        eprintln!("Ctrl-C: stopping the flowgraph (Ctrl-C again to quit at once)");
+                    } else {
+                        eprintln!("{name}: stopping the flowgraph (a second signal quits at once)");
+                    }
+                    Some(name.to_string())
+                }
+                None => deadline
+                    .is_some_and(|d| now >= d)
+                    .then(|| "--duration".to_string()),
+            };
+            if let Some(why) = why {
+                stopping = Some((now, why));
+                if let Err(e) = running.stop() {
+                    break Err(e);
+                }
             }
-            if let Err(e) = running.stop() {
-                break Err(e);
-            }
+        }
+        if let Some((asked, why)) = &stopping
+            && now.duration_since(*asked) >= STOP_DEADLINE
+        {
+            // Some block did not finish (stuck in a device or socket call): report what is
+            // known and leave without it. Returning would drop the runtime, which waits for
+            // its threads, so exit here.
+            live.clear();
+            out!("{}", running.stats());
+            outln!(
+                "not stopped: the flowgraph was still running {STOP_DEADLINE:?} after the stop ({why})"
+            );
+            eprintln!(
+                "error: the flowgraph did not stop within {STOP_DEADLINE:?} of the stop request \
+                 ({why}); quitting without waiting for it (the statistics above are from then)"
+            );
+            std::process::exit(i32::from(EXIT_RUN_FAILED));
         }
         if let (Some(at), Some(i)) = (next_stats, interval)
             && now >= at
@@ -283,8 +383,8 @@ fn run(
     match report {
         Ok(report) => {
             out!("{report}");
-            if interrupted() {
-                outln!("stopped by Ctrl-C");
+            if let Some(signal) = signals.received() {
+                outln!("stopped by {}", signal_name(signal));
             }
             ExitCode::SUCCESS
         }

@@ -198,6 +198,15 @@ pub trait Transport: Send {
         None
     }
 
+    /// `Err(`[`Error::DeviceGone`]`)` once the device has gone away (its driver unbound, the
+    /// hardware removed), for a caller that has waited long for a completion: a block queued
+    /// after the removal is accepted by the kernel and never completes, so no error would
+    /// come by itself (see [`crate::presence`]). `Ok` while it is there, and always for
+    /// transports that cannot tell (the default: the simulators never go away).
+    fn check_present(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
     fn direction(&self) -> Direction {
         Direction::In

@@ -368,6 +368,25 @@ static u64 weir_account_loss(struct weir_sim *sim, ktime_t now, bool commit)
 }
 
 /*
+ * ---- Stall injection (the guest's weir_run_rx_stall_* tests) ----------------------------------
+ * stall_after = N: a DMA device completes N blocks since enable, then none at all until it is
+ * disabled, as a device whose clock or DMA engine stopped: blocks stay queued, no fence
+ * signals. Disabling aborts them as usual (-EINTR), so a reader that stops cleanly still gets
+ * every block back. Read at every completion; -1 = never.
+ */
+static int stall_after = -1;
+module_param(stall_after, int, 0644);
+MODULE_PARM_DESC(stall_after, "DMA devices complete this many blocks since enable, then none until disabled; -1 = never stall");
+
+static bool weir_stalled(const struct weir_sim *sim)
+{
+	int n = READ_ONCE(stall_after);
+
+	return n >= 0 && sim->blocks >= (u64)n;
+}
+/* ---- end of stall injection ------------------------------------------------------------------ */
+
+/*
  * The clock reached the end of the first queued block: complete it here, in softirq context,
  * as a DMA controller's completion callback would (iio_dma_buffer_block_done() is made for
  * that), so that the completion is not late by a work item's scheduling. The work item then
@@ -382,7 +401,7 @@ static enum hrtimer_restart weir_timer_fired(struct hrtimer *timer)
 
 	spin_lock_irqsave(&sim->lock, flags);
 	block = list_first_entry_or_null(&sim->active, struct iio_dma_buffer_block, head);
-	if (block && sim->clock_on && !READ_ONCE(sim->stopping)) {
+	if (block && sim->clock_on && !READ_ONCE(sim->stopping) && !weir_stalled(sim)) {
 		struct weir_slot *slot = &sim->slots[sim->start_head];
 		u64 full = div_u64(slot->start + block->bytes_used, sim->scan_bytes);
 
@@ -425,6 +444,11 @@ static void weir_work(struct work_struct *work)
 		if (!block || (weir_clocked(sim) && !sim->clock_on)) {
 			/* Nothing queued; or clocked and not started yet (postenable queues us) or
 			 * stopping. */
+			spin_unlock_irq(&sim->lock);
+			return;
+		}
+		if (weir_stalled(sim)) {
+			/* Stall injection: leave the blocks queued; the abort at disable ends them. */
 			spin_unlock_irq(&sim->lock);
 			return;
 		}

@@ -14,7 +14,8 @@
 //! command (`/weir`, static) on the TOML flowgraphs in `/flowgraphs` and check the data end to
 //! end. `weir-sim-adi` and `weir-sim-mixed` carry real converters' channel formats (module
 //! `formats`); `weir-sim-adc` runs on its own clock when its `in_voltage_sampling_frequency`
-//! is set, losing scans when no block is queued (module `overrun`).
+//! is set, losing scans when no block is queued (module `overrun`). Module `lifecycle` ends
+//! `weir run` from outside: signals, a stalled device, and the device unbound mid-stream.
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -40,6 +41,7 @@ macro_rules! ensure {
 
 mod failures;
 mod formats;
+mod lifecycle;
 mod overrun;
 mod seed;
 mod weir_run;
@@ -697,6 +699,28 @@ const TESTS: &[Test] = &[
     (
         "weir_run_rx_submit_failed",
         failures::weir_run_rx_submit_failed,
+    ),
+    // Stopped by a signal, by a stalled device, or by the device going away (last: they
+    // unbind the devices and bind them again).
+    ("weir_run_rx_sigint", lifecycle::weir_run_rx_sigint),
+    ("weir_run_rx_sigterm", lifecycle::weir_run_rx_sigterm),
+    ("weir_run_rx_sighup", lifecycle::weir_run_rx_sighup),
+    ("weir_run_tx_sigterm", lifecycle::weir_run_tx_sigterm),
+    (
+        "weir_run_rx_stall_timeout",
+        lifecycle::weir_run_rx_stall_timeout,
+    ),
+    (
+        "weir_run_rx_stall_sigint",
+        lifecycle::weir_run_rx_stall_sigint,
+    ),
+    (
+        "weir_run_rx_device_removed",
+        lifecycle::weir_run_rx_device_removed,
+    ),
+    (
+        "weir_run_tx_device_removed",
+        lifecycle::weir_run_tx_device_removed,
     ),
     // The seed's run only (WEIR_KBENCH_CORE=seed: the IIO core with the seed's ALLOC/ENQUEUE).
     ("seed_rx", seed::seed_rx),
