@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use weir_core::{FlowgraphSpec, LoadError, RunReport};
 
 mod output;
+mod record;
 use output::{out, outln};
 
 /// Run and inspect weir flowgraphs.
@@ -57,6 +58,19 @@ enum Command {
         /// faster when a device thread needs a core (see BENCHMARKS.md).
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
+    },
+    /// Record from an IIO device (or the simulator) into a SigMF recording: OUT.sigmf-data
+    /// and OUT.sigmf-meta (the device's rate, channel formats and every loss).
+    Record {
+        #[command(flatten)]
+        args: record::RecordArgs,
+        /// Print live statistics every this many seconds (0 = only at the end).
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        stats_interval: f64,
+        /// Live statistics redrawn in place (`always`), as plain lines (`never`), or redrawn
+        /// only when stderr is a terminal (`auto`).
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
     },
     /// Load and check a flowgraph without running it.
     Check {
@@ -272,6 +286,34 @@ fn main() -> ExitCode {
             Ok(spec) => graph(&spec, svg),
             Err(e) => report_load_error(e),
         },
+        Command::Record {
+            args,
+            stats_interval,
+            progress,
+        } => {
+            let spec = match record::flowgraph(&args, &registry) {
+                Ok(s) => s,
+                Err(e) => return report_load_error(e),
+            };
+            let built = match spec.build(&registry) {
+                Ok(b) => b,
+                Err(e) => {
+                    output::error(&e);
+                    return ExitCode::from(EXIT_RUN_FAILED);
+                }
+            };
+            let terminal = match progress {
+                Progress::Auto => std::io::stderr().is_terminal(),
+                Progress::Always => true,
+                Progress::Never => false,
+            };
+            let status = run(built, args.duration, stats_interval, terminal);
+            let (data, meta) = weir::sigmf::meta::paths(&args.out);
+            if meta.exists() {
+                outln!("recording: {} and {}", data.display(), meta.display());
+            }
+            status
+        }
         Command::Run {
             file,
             set,

@@ -364,3 +364,67 @@ item = "cf32"
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn weir_record_captures_the_simulator_as_sigmf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("rec");
+    let out = weir(&[
+        "record",
+        "--rate",
+        "2e6",
+        "--samples",
+        "100003",
+        "--frequency",
+        "915e6",
+        "--stats-interval",
+        "0",
+        base.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rec.sigmf-meta"), "{stdout}");
+    assert!(
+        stdout.contains("src ") && stdout.contains("dmabuf_source"),
+        "the report: {stdout}"
+    );
+    let data = std::fs::read(dir.path().join("rec.sigmf-data")).expect("data");
+    assert_eq!(data.len(), 100_003 * 4);
+    for (k, s) in data.chunks_exact(4).enumerate() {
+        let got = [
+            u16::from_le_bytes([s[0], s[1]]),
+            u16::from_le_bytes([s[2], s[3]]),
+        ];
+        assert_eq!(got, ramp(k as u64), "sample {k}");
+    }
+    let meta_path = dir.path().join("rec.sigmf-meta");
+    let m = meta(&meta_path);
+    assert_eq!(m["global"]["core:datatype"], "ci16_le");
+    assert_eq!(m["global"]["core:sample_rate"], 2e6);
+    assert_eq!(m["captures"][0]["core:frequency"], 915e6);
+    validate_with_reference(&meta_path);
+
+    // Converted to cf32 from the device's own format.
+    let out = weir(&[
+        "record",
+        "--format",
+        "cf32",
+        "--samples",
+        "5000",
+        "--stats-interval",
+        "0",
+        base.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m = meta(&meta_path);
+    assert_eq!(m["global"]["core:datatype"], "cf32_le");
+    let data = std::fs::read(dir.path().join("rec.sigmf-data")).expect("data");
+    assert_eq!(data.len(), 5000 * 8);
+    let q = f32::from_le_bytes(data[4..8].try_into().expect("4 bytes"));
+    assert_eq!(q, 1.0 / 32768.0, "sample 0's Q is ramp value 1");
+    validate_with_reference(&meta_path);
+
+    // Bad input is refused before anything runs, exit 2.
+    let out = weir(&["record", "--samples", "-3", base.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

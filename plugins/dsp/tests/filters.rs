@@ -20,9 +20,12 @@ where
 {
     let n = input.len();
     let mut fg = Flowgraph::new();
-    let src = fg.add(VectorSource::<A>::new(input));
-    let blk = fg.add(block);
+    // Downstream first: FutureSDR initialises blocks in the order they were added,
+    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
+    // and waits forever (docs/architecture.md, "Initialisation order").
     let snk = fg.add(VectorSink::<B>::new(n));
+    let blk = fg.add(block);
+    let src = fg.add(VectorSource::<A>::new(input));
     fg.stream(&src, |b| b.output(), &blk, |b| b.in_port())
         .expect("connect");
     fg.stream(&blk, |b| b.out_port(), &snk, |b| b.input())

@@ -37,13 +37,16 @@ fn cf32_spec(raw: &[(&str, Value)]) -> ScanSpec {
 /// Runs `bytes` through VectorSource → converter → VectorSink (circular buffers).
 fn convert_cf32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<Cf32> {
     let mut fg = Flowgraph::new();
-    let src = fg.add(VectorSource::<u8>::new(bytes));
+    // Downstream first: FutureSDR initialises blocks in the order they were added,
+    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
+    // and waits forever (docs/architecture.md, "Initialisation order").
+    let snk = fg.add(VectorSink::<Cf32>::new(1024));
     let conv = fg.add(ScanConverter::<
         Cf32,
         DefaultCpuReader<u8>,
         DefaultCpuWriter<Cf32>,
     >::new(spec, Arc::default()));
-    let snk = fg.add(VectorSink::<Cf32>::new(1024));
+    let src = fg.add(VectorSource::<u8>::new(bytes));
     fg.stream(&src, |b| b.output(), &conv, |b| b.input())
         .expect("connect");
     fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
@@ -54,13 +57,16 @@ fn convert_cf32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<Cf32> {
 
 fn convert_f32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<f32> {
     let mut fg = Flowgraph::new();
-    let src = fg.add(VectorSource::<u8>::new(bytes));
+    // Downstream first: FutureSDR initialises blocks in the order they were added,
+    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
+    // and waits forever (docs/architecture.md, "Initialisation order").
+    let snk = fg.add(VectorSink::<f32>::new(1024));
     let conv = fg.add(ScanConverter::<
         f32,
         DefaultCpuReader<u8>,
         DefaultCpuWriter<f32>,
     >::new(spec, Arc::default()));
-    let snk = fg.add(VectorSink::<f32>::new(1024));
+    let src = fg.add(VectorSource::<u8>::new(bytes));
     fg.stream(&src, |b| b.output(), &conv, |b| b.input())
         .expect("connect");
     fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
@@ -82,7 +88,10 @@ fn convert_mapped(
         .collect();
     let log = AddressLog::default();
     let mut fg = Flowgraph::new();
-    let src = fg.add(MappedSource::new(blocks));
+    // Downstream first: FutureSDR initialises blocks in the order they were added,
+    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
+    // and waits forever (docs/architecture.md, "Initialisation order").
+    let snk = fg.add(CollectSink::<Cf32>::default());
     let conv = fg.add(
         ScanConverter::<Cf32, MappedBlockReader<u8>, DefaultCpuWriter<Cf32>>::new(
             spec,
@@ -90,7 +99,7 @@ fn convert_mapped(
         )
         .with_address_log(log.clone()),
     );
-    let snk = fg.add(CollectSink::<Cf32>::default());
+    let src = fg.add(MappedSource::new(blocks));
     fg.stream(&src, |b| b.output(), &conv, |b| b.input())
         .expect("connect");
     fg.stream(&conv, |b| b.output(), &snk, |b| b.input())

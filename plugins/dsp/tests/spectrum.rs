@@ -24,7 +24,10 @@ fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
 fn run_block(input: Vec<Cf32>, len: usize, shift: bool, parallel: bool) -> Vec<f32> {
     let n = input.len();
     let mut fg = Flowgraph::new();
-    let src = fg.add(VectorSource::<Cf32>::new(input));
+    // Downstream first: FutureSDR initialises blocks in the order they were added,
+    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
+    // and waits forever (docs/architecture.md, "Initialisation order").
+    let snk = fg.add(VectorSink::<f32>::new(n));
     let blk = fg.add(
         Spectrum::<DefaultCpuReader<Cf32>, DefaultCpuWriter<f32>>::new(
             len,
@@ -33,7 +36,7 @@ fn run_block(input: Vec<Cf32>, len: usize, shift: bool, parallel: bool) -> Vec<f
             Arc::default(),
         ),
     );
-    let snk = fg.add(VectorSink::<f32>::new(n));
+    let src = fg.add(VectorSource::<Cf32>::new(input));
     fg.stream(&src, |b| b.output(), &blk, |b| b.input())
         .expect("connect");
     fg.stream(&blk, |b| b.output(), &snk, |b| b.input())
