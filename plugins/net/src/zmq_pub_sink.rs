@@ -25,7 +25,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
             // larger would hold back the last items of a stream.
             let mut block = Guarded::new(PubSink::<T, R>::new(address, 0), stats, context);
             ctx.configure_input("in", block.inner_mut().input());
-            ctx.add(block)
+            ctx.add_guarded(block)
         })
     }))
 }
