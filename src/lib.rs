@@ -11,6 +11,7 @@ pub use weir_plugin_dsp as dsp;
 pub use weir_plugin_iio as iio_blocks;
 pub use weir_plugin_net as net;
 pub use weir_plugin_seify as seify;
+pub use weir_plugin_sigmf as sigmf;
 
 /// A registry holding the blocks of every plugin bundled with weir.
 pub fn registry() -> weir_core::Registry {
@@ -19,6 +20,7 @@ pub fn registry() -> weir_core::Registry {
         .with_plugin(&weir_plugin_dsp::DspPlugin)
         .with_plugin(&weir_plugin_seify::SeifyPlugin)
         .with_plugin(&weir_plugin_net::NetPlugin)
+        .with_plugin(&weir_plugin_sigmf::SigmfPlugin)
 }
 
 /// The environment variable listing directories of plugin libraries (`PATH` syntax).

@@ -4,11 +4,14 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use weir_core::{FlowgraphSpec, LoadError, RunReport};
+
+mod output;
+use output::{out, outln};
 
 /// Run and inspect weir flowgraphs.
 #[derive(Parser)]
@@ -19,8 +22,12 @@ use weir_core::{FlowgraphSpec, LoadError, RunReport};
     after_help = "Exit status: 0 success (also when `run` is stopped by --duration or Ctrl-C); \
                   1 the flowgraph could not be built or failed while running (a device, file or \
                   socket that cannot be opened, a block error), or Graphviz failed; 2 bad input \
-                  (command line, flowgraph file, parameters: what `weir check` rejects); 130 a \
-                  second Ctrl-C quit `run` without waiting for the flowgraph to stop."
+                  (command line, flowgraph file, parameters: what `weir check` rejects). `run` \
+                  stops the flowgraph on SIGINT (Ctrl-C), SIGTERM or SIGHUP and prints the final \
+                  report (exit 0 when it stopped cleanly); a second signal quits at once with \
+                  128 + its number (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP); a flowgraph that \
+                  has not stopped 10 s after a stop request (a signal or --duration) is left \
+                  behind: the statistics so far are printed and `run` exits 1."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -123,9 +130,91 @@ const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status for a flowgraph that could not be built (a device, file or socket a block needs
 /// cannot be opened) or failed while running: the input was fine, the world was not.
 const EXIT_RUN_FAILED: u8 = 1;
-/// Exit status when a second Ctrl-C quits without waiting for the flowgraph (128 + SIGINT, as
-/// shells report a process killed by Ctrl-C).
-const EXIT_INTERRUPTED: i32 = 130;
+/// How long `run` waits for the flowgraph to stop once asked to (by a signal or `--duration`)
+/// before it quits without it (exit 1). Longer than the blocks' own bounded waits on the way
+/// out (a DMABUF transport waits up to 5 s for the transfers still in flight after disabling
+/// the buffer), so that a stop that is merely slow still ends with the final report; short
+/// enough that a block stuck in a device call cannot keep a service manager waiting forever.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+/// The signals that stop `run`: Ctrl-C, `kill`'s default, and the terminal going away.
+const STOP_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// How a stop signal is named to the user (Ctrl-C keeps the words of the first versions).
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        signal_hook::consts::SIGINT => "Ctrl-C",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// The stop signals received by `run`: the first asks the flowgraph to stop, a second one
+/// quits at once.
+struct StopSignals {
+    /// The first signal received (0: none yet).
+    first: Arc<AtomicI32>,
+    handle: Option<signal_hook::iterator::Handle>,
+}
+
+impl StopSignals {
+    /// Installs the handlers. The signals are handled on signal-hook's own thread, not in
+    /// signal context, so printing and exiting there is fine.
+    fn install() -> StopSignals {
+        let first = Arc::new(AtomicI32::new(0));
+        let received = Arc::new(AtomicUsize::new(0));
+        let mut signals = match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("warning: signals will not stop the flowgraph cleanly: {e}");
+                return StopSignals {
+                    first,
+                    handle: None,
+                };
+            }
+        };
+        let handle = signals.handle();
+        let seen = first.clone();
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                // A second signal is for a flowgraph that does not stop (a block stuck in a
+                // device call): quit at once, as a shell reports a process killed by it.
+                if received.fetch_add(1, Ordering::SeqCst) >= 1 {
+                    eprintln!(
+                        "second signal ({}): quitting without waiting for the flowgraph to stop",
+                        signal_name(signal)
+                    );
+                    std::process::exit(128 + signal);
+                }
+                seen.store(signal, Ordering::SeqCst);
+            }
+        });
+        StopSignals {
+            first,
+            handle: Some(handle),
+        }
+    }
+
+    /// The first stop signal received, if any.
+    fn received(&self) -> Option<i32> {
+        match self.first.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.close();
+        }
+    }
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -149,7 +238,7 @@ fn main() -> ExitCode {
         Command::Blocks { name, json } => blocks(&registry, name.as_deref(), json),
         Command::Check { file, set } => match FlowgraphSpec::load_with(&file, &registry, &set) {
             Ok(spec) => {
-                println!(
+                outln!(
                     "{}: ok ({} blocks, {} connections)",
                     file.display(),
                     spec.blocks.len(),
@@ -169,7 +258,7 @@ fn main() -> ExitCode {
             };
             match weir_iio::report::list_report_with(&sysfs, &options) {
                 Ok(text) => {
-                    print!("{text}");
+                    out!("{text}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -200,8 +289,7 @@ fn main() -> ExitCode {
             let built = match spec.build(&registry) {
                 Ok(b) => b.with_threads(threads),
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    eprintln!("{:?}", miette::Report::new(e));
+                    output::error(&e);
                     return ExitCode::from(EXIT_RUN_FAILED);
                 }
             };
@@ -221,24 +309,7 @@ fn run(
     stats_interval: f64,
     terminal: bool,
 ) -> ExitCode {
-    let interrupts = Arc::new(AtomicUsize::new(0));
-    {
-        let interrupts = interrupts.clone();
-        let handler = move || {
-            // The first Ctrl-C asks the flowgraph to stop and still prints the report; a
-            // second one is for a flowgraph that does not stop (a block stuck in a device
-            // call): quit at once. The handler runs on ctrlc's own thread, not in signal
-            // context, so exiting from it is fine.
-            if interrupts.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("second Ctrl-C: quitting without waiting for the flowgraph to stop");
-                std::process::exit(EXIT_INTERRUPTED);
-            }
-        };
-        if let Err(e) = ctrlc::set_handler(handler) {
-            eprintln!("warning: Ctrl-C will not stop the flowgraph cleanly: {e}");
-        }
-    }
-    let interrupted = || interrupts.load(Ordering::SeqCst) > 0;
+    let signals = StopSignals::install();
     let mut running = match built.start() {
         Ok(r) => r,
         Err(e) => {
@@ -252,7 +323,8 @@ fn run(
     let interval = (stats_interval > 0.0).then(|| Duration::from_secs_f64(stats_interval));
     let mut live = LiveStats::new(terminal);
     let mut next_stats = interval.map(|i| start + i);
-    let mut stopping = false;
+    // When the stop was asked for, and why (for the message if it does not come).
+    let mut stopping: Option<(Instant, String)> = None;
     let report = loop {
         match running.wait_timeout(tick) {
             Ok(Some(report)) => break Ok(report),
@@ -260,15 +332,45 @@ fn run(
             Err(e) => break Err(e),
         }
         let now = Instant::now();
-        if !stopping && (interrupted() || deadline.is_some_and(|d| now >= d)) {
-            stopping = true;
-            if interrupted() {
-                live.clear();
-                eprintln!("Ctrl-C: stopping the flowgraph (Ctrl-C again to quit at once)");
+        if stopping.is_none() {
+            let why = match signals.received() {
+                Some(signal) => {
+                    live.clear();
+                    let name = signal_name(signal);
+                    if signal == signal_hook::consts::SIGINT {
+                        eprintln!("Ctrl-C: stopping the flowgraph (Ctrl-C again to quit at once)");
+                    } else {
+                        eprintln!("{name}: stopping the flowgraph (a second signal quits at once)");
+                    }
+                    Some(name.to_string())
+                }
+                None => deadline
+                    .is_some_and(|d| now >= d)
+                    .then(|| "--duration".to_string()),
+            };
+            if let Some(why) = why {
+                stopping = Some((now, why));
+                if let Err(e) = running.stop() {
+                    break Err(e);
+                }
             }
-            if let Err(e) = running.stop() {
-                break Err(e);
-            }
+        }
+        if let Some((asked, why)) = &stopping
+            && now.duration_since(*asked) >= STOP_DEADLINE
+        {
+            // Some block did not finish (stuck in a device or socket call): report what is
+            // known and leave without it. Returning would drop the runtime, which waits for
+            // its threads, so exit here.
+            live.clear();
+            out!("{}", running.stats());
+            outln!(
+                "not stopped: the flowgraph was still running {STOP_DEADLINE:?} after the stop ({why})"
+            );
+            eprintln!(
+                "error: the flowgraph did not stop within {STOP_DEADLINE:?} of the stop request \
+                 ({why}); quitting without waiting for it (the statistics above are from then)"
+            );
+            std::process::exit(i32::from(EXIT_RUN_FAILED));
         }
         if let (Some(at), Some(i)) = (next_stats, interval)
             && now >= at
@@ -280,9 +382,9 @@ fn run(
     live.clear();
     match report {
         Ok(report) => {
-            print!("{report}");
-            if interrupted() {
-                println!("stopped by Ctrl-C");
+            out!("{report}");
+            if let Some(signal) = signals.received() {
+                outln!("stopped by {}", signal_name(signal));
             }
             ExitCode::SUCCESS
         }
@@ -371,7 +473,7 @@ impl LiveStats {
 
 fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
     if plugins.loaded.is_empty() && plugins.failed.is_empty() {
-        println!(
+        outln!(
             "no plugin libraries ({} is {})",
             weir::PLUGIN_PATH_VAR,
             std::env::var(weir::PLUGIN_PATH_VAR)
@@ -380,7 +482,7 @@ fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
         );
     }
     for p in &plugins.loaded {
-        println!(
+        outln!(
             "loaded  {} ({}): {}",
             p.name,
             p.path.display(),
@@ -388,7 +490,7 @@ fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
         );
     }
     for f in &plugins.failed {
-        println!("FAILED  {f}");
+        outln!("FAILED  {f}");
     }
     // Listing is the command's job: refused plugins are reported, not a failure of `plugins`.
     ExitCode::SUCCESS
@@ -411,7 +513,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
     let infos: Vec<_> = selected.iter().map(|d| d.info()).collect();
     if json {
         match serde_json::to_string_pretty(&infos) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_RUN_FAILED);
@@ -420,7 +522,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
         return ExitCode::SUCCESS;
     }
     for info in infos {
-        println!("{:<16} {}", info.type_name, info.doc);
+        outln!("{:<16} {}", info.type_name, info.doc);
         for p in &info.params {
             let default = p
                 .default
@@ -432,26 +534,28 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
                 .as_ref()
                 .map(|r| format!(" [{r}]"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "    {:<18} {:<10} {default:<14} {}{range}",
-                p.name, p.ty, p.doc
+                p.name,
+                p.ty,
+                p.doc
             );
         }
         if let Some(ports) = &info.ports {
             for (n, t) in &ports.inputs {
-                println!("    in  {n} ({t})");
+                outln!("    in  {n} ({t})");
             }
             for (n, t) in &ports.outputs {
-                println!("    out {n} ({t})");
+                outln!("    out {n} ({t})");
             }
             for n in &ports.message_inputs {
-                println!("    msg in  {n}");
+                outln!("    msg in  {n}");
             }
             for n in &ports.message_outputs {
-                println!("    msg out {n}");
+                outln!("    msg out {n}");
             }
             if !ports.depends_on.is_empty() {
-                println!("    ports depend on: {}", ports.depends_on.join(", "));
+                outln!("    ports depend on: {}", ports.depends_on.join(", "));
             }
             if !ports.example_params.is_empty() {
                 let examples: Vec<String> = ports
@@ -459,7 +563,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
                     .iter()
                     .map(|(name, value)| format!("{name} = {value}"))
                     .collect();
-                println!("    ports shown for: {}", examples.join(", "));
+                outln!("    ports shown for: {}", examples.join(", "));
             }
         }
     }
@@ -468,7 +572,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
 
 fn graph(spec: &FlowgraphSpec, svg: Option<PathBuf>) -> ExitCode {
     let dot = spec.to_dot();
-    print!("{dot}");
+    out!("{dot}");
     let Some(path) = svg else {
         return ExitCode::SUCCESS;
     };
@@ -505,7 +609,6 @@ fn graph(spec: &FlowgraphSpec, svg: Option<PathBuf>) -> ExitCode {
 }
 
 fn report_load_error(e: LoadError) -> ExitCode {
-    eprintln!("error: {e}");
-    eprintln!("{:?}", miette::Report::new(e));
+    output::error(&e);
     ExitCode::from(EXIT_BAD_INPUT)
 }

@@ -131,6 +131,99 @@ fn ctrl_c_stops_the_run_and_prints_the_final_report() {
     assert_eq!(stdout.lines().last(), Some("stopped by Ctrl-C"), "{stdout}");
 }
 
+/// `signal` to a `weir run` streaming from the simulated ADC: the flowgraph stops as for
+/// Ctrl-C, the final report is printed and names the signal, and the exit status is 0.
+fn stopped_by(signal: rustix::process::Signal, name: &str) {
+    let (child, rx) = spawn(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--stats-interval",
+        "0.1",
+        "--progress",
+        "never",
+    ]);
+    let mut seen = Vec::new();
+    wait_line(&rx, &mut seen, |l| {
+        l.contains("] sink ") && l.contains("M/s")
+    });
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal)
+        .expect("send the signal");
+    let (status, stdout) = finish(child);
+    seen.extend(rx.iter());
+    let stderr = seen.join("\n");
+    // Stopped, not killed by the signal (that would be no code and the signal's number).
+    assert_eq!(status.code(), Some(0), "{status}\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{name}: stopping the flowgraph (a second signal quits at once)"
+        )),
+        "{stderr}"
+    );
+    for block in ["src", "conv", "amp", "head", "sink"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{block} ")))
+            .unwrap_or_else(|| panic!("no final line for {block} in\n{stdout}"));
+        assert!(line.split_whitespace().count() > 2, "{line}");
+    }
+    assert_eq!(
+        stdout.lines().last(),
+        Some(format!("stopped by {name}").as_str()),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_names_the_signal() {
+    stopped_by(rustix::process::Signal::TERM, "SIGTERM");
+}
+
+#[test]
+fn sighup_stops_the_run_like_ctrl_c_and_names_the_signal() {
+    stopped_by(rustix::process::Signal::HUP, "SIGHUP");
+}
+
+#[test]
+fn a_second_signal_quits_at_once_with_128_plus_its_number() {
+    // The first signal asks for the stop; the second, sent right after it, may come before
+    // the flowgraph stopped (then weir quits with 128 + SIGTERM) or after (then weir has
+    // exited 0 already). Either way weir never dies by the signal itself.
+    let (child, rx) = spawn(&[
+        "run",
+        TONE_GAIN,
+        "--set",
+        "samples=1000000000000",
+        "--stats-interval",
+        "0.1",
+        "--progress",
+        "never",
+    ]);
+    let mut seen = Vec::new();
+    wait_line(&rx, &mut seen, |l| {
+        l.contains("] sink ") && l.contains("M/s")
+    });
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    // The second only once the first was handled (weir said so), so that it is a second.
+    wait_line(&rx, &mut seen, |l| {
+        l.contains("Ctrl-C: stopping the flowgraph")
+    });
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let (status, stdout) = finish(child);
+    seen.extend(rx.iter());
+    let stderr = seen.join("\n");
+    match status.code() {
+        Some(143) => assert!(
+            stderr.contains("second signal (SIGTERM): quitting without waiting"),
+            "{stderr}"
+        ),
+        Some(0) => assert_eq!(stdout.lines().last(), Some("stopped by Ctrl-C"), "{stdout}"),
+        other => panic!("exit {other:?} ({status})\n{stdout}\n{stderr}"),
+    }
+}
+
 #[test]
 fn plain_live_lines_show_rates_and_buffer_fill_without_escapes() {
     let out = weir(&[
@@ -297,4 +390,55 @@ fn help_documents_the_exit_status_and_progress() {
     let out = weir(&["run", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--progress"), "{help}");
+}
+
+#[test]
+fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
+    // A block stuck in a system call that no stop request can interrupt: `file_sink` writing
+    // into a FIFO whose reader never reads blocks in write() once the pipe is full.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("stuck.fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    // Held open for reading (so that weir's open for writing does not wait), never read.
+    let _reader = rustix::fs::open(
+        &fifo,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .expect("open the FIFO for reading");
+    let file = write_flowgraph(
+        &dir,
+        &format!(
+            "connections = [\"src.out -> sink.in\"]\n\
+             [blocks.src]\ntype = \"dmabuf_source\"\n\
+             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+            fifo.display()
+        ),
+    );
+    let (child, rx) = spawn(&["run", &file, "--duration", "0.5", "--stats-interval", "0"]);
+    let (status, stdout) = finish(child);
+    let stderr: Vec<String> = rx.iter().collect();
+    let stderr = stderr.join("\n");
+    assert_eq!(status.code(), Some(1), "{status}\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "error: the flowgraph did not stop within 10s of the stop request (--duration)"
+        ),
+        "{stderr}"
+    );
+    // The statistics up to then, and what they are.
+    assert!(stdout.contains("items in"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("sink ")), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("not stopped: the flowgraph was still running 10s after the stop (--duration)"),
+        "{stdout}"
+    );
 }

@@ -12,6 +12,7 @@ fn plugins() -> Vec<(&'static str, Box<dyn Plugin>)> {
         ("plugins/dsp", Box::new(weir_plugin_dsp::DspPlugin)),
         ("plugins/seify", Box::new(weir_plugin_seify::SeifyPlugin)),
         ("plugins/net", Box::new(weir_plugin_net::NetPlugin)),
+        ("plugins/sigmf", Box::new(weir_plugin_sigmf::SigmfPlugin)),
         (
             "examples/plugin",
             Box::new(weir_plugin_example::ExamplePlugin),

@@ -28,6 +28,8 @@ use futuresdr::runtime::dev::Tag;
 pub const BLOCK_TIME: &str = "dmabuf_time";
 /// Tag name of [`Overrun`], at the first item delivered after samples were lost.
 pub const OVERRUN: &str = "dmabuf_overrun";
+/// Tag name of [`StreamInfo`], at the first item a device's source delivers.
+pub const STREAM_INFO: &str = "dmabuf_stream";
 
 /// Where a loss figure comes from (the same three kinds as `weir_iio::loss::LossEvidence`,
 /// which weir-core cannot name: weir-iio does not depend on the runtime side).
@@ -76,6 +78,51 @@ pub struct Overrun {
     pub events: u64,
     /// Where the figures come from.
     pub evidence: Evidence,
+}
+
+/// What a device's stream is, at its first item: which device, at what rate, in which channel
+/// formats. A recording's metadata comes from here (the rate the device accepted, not the one
+/// asked for), however many blocks sit between the source and the recorder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInfo {
+    /// The device as the user named it, with what it is: `iio:device0 (cf-ad9361-lpc)`.
+    pub device: String,
+    /// The rate the device runs at, samples (scans) per second; `None` when it has no rate
+    /// attribute (or the simulator runs unpaced).
+    pub sample_rate: Option<f64>,
+    /// The enabled channels in scan order: id and the device's type string
+    /// (`voltage0`, `le:S12/16>>0`).
+    pub channels: Vec<(String, String)>,
+}
+
+impl StreamInfo {
+    /// This payload as a tag ([`STREAM_INFO`]).
+    pub fn tag(self) -> Tag {
+        Tag::NamedAny(STREAM_INFO.to_string(), Box::new(self))
+    }
+
+    /// The payload of `tag`, if it is a [`STREAM_INFO`] tag.
+    pub fn from_tag(tag: &Tag) -> Option<&StreamInfo> {
+        match tag {
+            Tag::NamedAny(name, any) if name == STREAM_INFO => any.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StreamInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.device)?;
+        match self.sample_rate {
+            Some(r) => write!(f, " at {r} samples/s")?,
+            None => f.write_str(", rate unknown")?,
+        }
+        for (i, (id, format)) in self.channels.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { ", " })?;
+            write!(f, "{id} {format}")?;
+        }
+        Ok(())
+    }
 }
 
 impl BlockTime {
@@ -133,12 +180,13 @@ impl fmt::Display for Overrun {
     }
 }
 
-/// A human-readable text of a weir tag payload ([`BlockTime`], [`Overrun`]), for printing
+/// A human-readable text of a weir tag payload ([`BlockTime`], [`Overrun`], [`StreamInfo`]), for printing
 /// blocks; `None` for other tags.
 pub fn describe(tag: &Tag) -> Option<String> {
     BlockTime::from_tag(tag)
         .map(ToString::to_string)
         .or_else(|| Overrun::from_tag(tag).map(ToString::to_string))
+        .or_else(|| StreamInfo::from_tag(tag).map(ToString::to_string))
 }
 
 #[cfg(test)]
@@ -176,5 +224,15 @@ mod tests {
         };
         assert_eq!(exact.to_string(), "7 samples lost in 1 gap(s) (exact)");
         assert_eq!(describe(&Tag::Id(1)), None);
+        let info = StreamInfo {
+            device: "iio:device2 (adc)".into(),
+            sample_rate: Some(1e6),
+            channels: vec![("voltage0".into(), "le:S12/16>>0".into())],
+        };
+        assert_eq!(StreamInfo::from_tag(&info.clone().tag()), Some(&info));
+        assert_eq!(
+            describe(&info.tag()).unwrap(),
+            "iio:device2 (adc) at 1000000 samples/s: voltage0 le:S12/16>>0"
+        );
     }
 }

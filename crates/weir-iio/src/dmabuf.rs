@@ -79,6 +79,12 @@ use crate::transport::{Direction, Interest, Transport, TransportCounters, Transp
 
 /// How long `stop` waits for transfers still in flight after disabling.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `stop` waits for them when the device has gone (its `enable` file no longer
+/// exists): the kernel's removal aborts what was in flight right after it removes the sysfs
+/// files (`iio_device_unregister`), and a block queued after that never completes (see
+/// [`crate::presence`]), so waiting the full [`STOP_TIMEOUT`] for it would only delay the
+/// exit.
+const GONE_STOP_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The kernel operations of a DMABUF transport.
 pub(crate) trait DmabufOps: Send + fmt::Debug {
@@ -977,19 +983,21 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     fn stop(&mut self) -> Result<()> {
         let mut first_error = None;
         let was_enabled = self.enabled;
+        let mut gone = false;
         if self.enabled {
             self.enabled = false;
             if let Err(e) = self.ops.set_enabled(false) {
+                gone = matches!(e.errno(), Some(Errno::NOENT | Errno::NODEV));
                 first_error.get_or_insert(e);
             }
         }
         // Disabling aborts the queued transfers, so they finish quickly. Blocks queued on a
         // buffer that was never enabled (a start that failed half-way, TX blocks queued
         // before start) will not move at all: do not wait for them.
-        let wait = if was_enabled {
-            STOP_TIMEOUT
-        } else {
-            Duration::ZERO
+        let wait = match (was_enabled, gone) {
+            (false, _) => Duration::ZERO,
+            (true, false) => STOP_TIMEOUT,
+            (true, true) => GONE_STOP_TIMEOUT,
         };
         let deadline = Instant::now() + wait;
         for block in 0..self.blocks.len() {
@@ -1002,7 +1010,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 Ok(false) if was_enabled => tracing::warn!(
                     device = %self.config.name,
                     block,
-                    "transfer still in flight {STOP_TIMEOUT:?} after disabling"
+                    "transfer still in flight {wait:?} after disabling"
                 ),
                 Ok(false) => {}
                 Err(e) => {
@@ -1730,6 +1738,26 @@ pub(crate) mod tests {
             ops.calls()[9..12],
             [Call::Length(2048), Call::Attach(0), Call::Attach(1)]
         );
+    }
+
+    #[test]
+    fn stop_after_the_device_went_away_still_detaches_every_block() {
+        // The device was removed while streaming: its `enable` file no longer exists, and
+        // a block queued after the removal never completes. stop() reports the first error
+        // and still releases everything.
+        let ops = FakeOps::default();
+        let bufs = dmabufs(&ops, 2);
+        let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+        t.start().unwrap();
+        ops.state.lock().unwrap().enable_error = Some(Errno::NOENT);
+        let e = t.stop().unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::NOENT), "{e:?}");
+        let calls = ops.calls();
+        assert_eq!(calls[calls.len() - 2..], [Call::Detach(0), Call::Detach(1)]);
+        // Nothing is left to undo: a second stop does nothing and succeeds.
+        let before = ops.calls().len();
+        t.stop().unwrap();
+        assert_eq!(ops.calls().len(), before);
     }
 
     #[test]

@@ -62,6 +62,18 @@ pub enum Error {
         /// Why its status is unknown.
         reason: UnknownStatus,
     },
+    /// The device went away while it was in use: its driver was unbound or the hardware
+    /// removed (see [`crate::presence`] for what the kernel does then, and how this is told
+    /// from a failed transfer). Nothing more will come from it; its errno is `ENODEV`.
+    #[error("{device}: the device went away ({evidence}){}", cause_suffix(cause))]
+    DeviceGone {
+        /// The device (and buffer).
+        device: String,
+        /// How its absence was found, e.g. "its sysfs attributes answer ENODEV …".
+        evidence: String,
+        /// The error that revealed it (an aborted transfer, a refused call), if any.
+        cause: Option<Box<Error>>,
+    },
     /// A file (sysfs attribute, device node) could not be opened, read or written.
     #[error("{op} {}: {errno}{}", path.display(), detail_suffix(detail))]
     File {
@@ -191,6 +203,13 @@ fn rejections(rejected: &[(TransportKind, String)]) -> String {
         .join("; ")
 }
 
+fn cause_suffix(cause: &Option<Box<Error>>) -> String {
+    match cause {
+        Some(cause) => format!("; what failed: {cause}"),
+        None => String::new(),
+    }
+}
+
 fn detail_suffix(detail: &str) -> String {
     if detail.is_empty() {
         String::new()
@@ -211,6 +230,7 @@ impl Error {
                 reason: UnknownStatus::ExportFailed(errno),
                 ..
             } => Some(*errno),
+            Error::DeviceGone { .. } => Some(Errno::NODEV),
             Error::TransferStatusUnknown {
                 reason: UnknownStatus::FenceSignalledBeforeExport { .. },
                 ..

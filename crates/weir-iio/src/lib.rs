@@ -9,6 +9,8 @@
 //! - [`sysfs::Device::open_buffer`]: opens a buffer of a real device with the best transport
 //!   the kernel offers — mainline DMABUF, the seed's DMABUF interface, or read()/write() —
 //!   or the one asked for, and says why the others were refused ([`Opened`]).
+//! - [`presence`]: telling a device that went away (driver unbound, hardware removed) from a
+//!   transfer that failed ([`Error::DeviceGone`]).
 //! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
 //!   the driver accepted ([`Device::set_sampling_frequency`]).
 //! - [`xflow`]: overflow/underflow latched by Analog Devices' HDL cores, read through debugfs.
@@ -59,6 +61,7 @@ pub mod format;
 pub mod kernel;
 pub mod loss;
 pub mod open;
+pub mod presence;
 pub mod rate;
 pub mod report;
 pub mod sim;
@@ -75,6 +78,7 @@ pub use fileio::{FileIo, StreamConfig};
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use kernel::{IioIoctls, LinuxIoctls};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
+pub use presence::{DevicePresence, Watched};
 pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};

@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::fileio::{FileIo, StreamConfig};
 use crate::format::ScanLayout;
 use crate::kernel::{IioIoctls, LinuxIoctls};
+use crate::presence::{DevicePresence, Watched};
 use crate::sysfs::{Buffer, BufferControl, Device};
 use crate::transport::{Direction, Transport, TransportKind};
 
@@ -627,8 +628,10 @@ impl Device {
         };
         let name = backend.config.name.clone();
         let chosen = choose_transport(&name, options.transport, &options.allocators, &mut backend)?;
+        // Watched from now on: once the device goes away, whatever fails says so.
+        let presence = DevicePresence::watch(self);
         Ok(Opened {
-            transport: chosen.transport,
+            transport: Box::new(Watched::new(chosen.transport, presence)),
             rejected: chosen.rejected,
             allocator: chosen.allocator,
             layout,

@@ -162,6 +162,9 @@ struct Slot {
     bytes_used: usize,
     /// Enqueue order, to find the oldest outstanding block (completion is FIFO).
     seq: u64,
+    /// `(overruns, dropped_samples)` when the block began to fill: the losses before its
+    /// first sample. A loss counted later (while the block waits for the CPU) lies after it.
+    lost_before: (u64, u64),
 }
 
 /// Everything the CPU side and the producer both touch, under one mutex.
@@ -343,6 +346,7 @@ impl SimRx {
                     state: BlockState::Detached,
                     bytes_used: 0,
                     seq: 0,
+                    lost_before: (0, 0),
                 })
                 .collect(),
             queue: VecDeque::with_capacity(config.block_count),
@@ -842,6 +846,13 @@ impl Transport for SimRx {
         }
         c
     }
+
+    fn losses_before(&self, block: usize) -> Option<(u64, u64)> {
+        if !self.config.report_losses {
+            return None;
+        }
+        self.shared.lock().slots.get(block).map(|s| s.lost_before)
+    }
 }
 
 impl Drop for SimRx {
@@ -928,6 +939,8 @@ impl Producer {
                 match block {
                     Some(block) => {
                         st.slots[block].state = BlockState::Filling;
+                        st.slots[block].lost_before =
+                            (st.counters.overruns, st.counters.dropped_samples);
                         in_gap = false;
                     }
                     None => {

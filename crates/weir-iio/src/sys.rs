@@ -562,6 +562,36 @@ pub mod ioctl {
         unsafe { rustix::ioctl::ioctl(buffer, Setter::<SEED_DMABUF_ENQUEUE, IioDmabuf>::new(arg)) }
     }
 
+    /// The seed's `ALLOC` with the request exactly as given, `resv` included: for tests of
+    /// the kernel's own checks (`resv` ≠ 0 is `EINVAL`). [`seed_dmabuf_alloc`] is the one to use.
+    pub fn seed_dmabuf_alloc_req(
+        buffer: BorrowedFd<'_>,
+        req: IioDmabufAllocReq,
+    ) -> rustix::io::Result<OwnedFd> {
+        // SAFETY: as in `seed_dmabuf_alloc`: `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`,
+        // read by the kernel, the new DMABUF fd returned as the ioctl's value.
+        let fd = unsafe {
+            rustix::ioctl::ioctl(
+                buffer,
+                FdReturningSetter::<SEED_DMABUF_ALLOC, IioDmabufAllocReq> { input: req },
+            )
+        }?;
+        rustix::io::fcntl_setfd(&fd, FdFlags::CLOEXEC)?;
+        Ok(fd)
+    }
+
+    /// The seed's `ENQUEUE` with the descriptor exactly as given, `flags` included: for tests
+    /// of the kernel's own checks (the seed defines no flag: any is `EINVAL`).
+    /// [`seed_dmabuf_enqueue`] is the one to use.
+    pub fn seed_dmabuf_enqueue_raw(
+        buffer: BorrowedFd<'_>,
+        arg: IioDmabuf,
+    ) -> rustix::io::Result<()> {
+        // SAFETY: the seed's ENQUEUE is `_IOW('i', 0x93, struct iio_dmabuf)`, read only; the
+        // fd in it is only a number to the kernel (an invalid one is its EBADF).
+        unsafe { rustix::ioctl::ioctl(buffer, Setter::<SEED_DMABUF_ENQUEUE, IioDmabuf>::new(arg)) }
+    }
+
     /// `DMA_HEAP_IOCTL_ALLOC` on an open heap (`/dev/dma_heap/system`): a DMABUF of `len`
     /// bytes, `O_RDWR | O_CLOEXEC`.
     pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> rustix::io::Result<OwnedFd> {

@@ -188,6 +188,25 @@ pub trait Transport: Send {
         None
     }
 
+    /// For a transport that counts losses exactly (RX): `(overruns, dropped_samples)` as they
+    /// stood when the completed `block` began to fill — the losses before its first sample and
+    /// none after. The running [`Self::counters`] may already hold a gap that follows the block
+    /// (the device moved on while the block waited for the CPU), which would put the loss one
+    /// block early. `None` (the default): not known per block.
+    fn losses_before(&self, block: usize) -> Option<(u64, u64)> {
+        let _ = block;
+        None
+    }
+
+    /// `Err(`[`Error::DeviceGone`]`)` once the device has gone away (its driver unbound, the
+    /// hardware removed), for a caller that has waited long for a completion: a block queued
+    /// after the removal is accepted by the kernel and never completes, so no error would
+    /// come by itself (see [`crate::presence`]). `Ok` while it is there, and always for
+    /// transports that cannot tell (the default: the simulators never go away).
+    fn check_present(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
     fn direction(&self) -> Direction {
         Direction::In

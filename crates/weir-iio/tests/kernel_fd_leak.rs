@@ -52,8 +52,9 @@ fn exercise(fake: &FakeSysfs) {
     let fds_before = open_fds();
     let opened = device.open_buffer(&options).unwrap();
     assert_eq!(opened.rejected.len(), 2);
-    // The transport holds the node and the buffer fd (the same file here: no GET_FD).
-    assert_eq!(open_fds(), fds_before + 2);
+    // The transport holds the node and the buffer fd (the same file here: no GET_FD), and
+    // the device's `name` attribute, by which it finds out when the device goes away.
+    assert_eq!(open_fds(), fds_before + 3);
     let mut t = opened.transport;
     t.start().unwrap();
     let mut fifo = fs::OpenOptions::new()

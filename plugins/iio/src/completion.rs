@@ -9,9 +9,16 @@ use futuresdr::futures::future::select;
 use futuresdr::runtime::dev::WorkIo;
 use weir_iio::transport::{Interest, Transport};
 
+/// How long without a completion before each wait first asks whether the device is still
+/// there ([`Transport::check_present`]), and how often it asks again while nothing completes.
+/// A block queued after the device went away never completes and fails nothing (see
+/// `weir_iio::presence`): without this a source or sink would wait for it forever (or until
+/// its `timeout`). A device that completes blocks faster than this is never asked.
+const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
+
 /// The completion fds of a transport's blocks, registered with the async reactor, and the
 /// time of the last completion, so a device that stops completing blocks is reported instead
-/// of waited on forever.
+/// of waited on forever, and one that went away is found out.
 pub struct Completions {
     ready: Vec<Arc<Async<OwnedFd>>>,
     timeout: Option<Duration>,
@@ -39,14 +46,18 @@ impl Completions {
         self.last_progress = Instant::now();
     }
 
-    /// Have the block woken when `block` completes (or when the timeout would expire).
-    /// Fails when no block has completed for longer than the timeout.
+    /// Have the block woken when `block` completes (or when the timeout would expire, or
+    /// when it is time to ask again whether the device is there). Fails when no block has
+    /// completed for longer than the timeout, and when the device has gone away.
     pub fn wait(
         &self,
         io: &mut WorkIo,
         transport: &dyn Transport,
         block: usize,
     ) -> anyhow::Result<()> {
+        if self.last_progress.elapsed() >= PRESENCE_INTERVAL {
+            transport.check_present()?;
+        }
         let remaining = match self.timeout {
             Some(t) => {
                 let waited = self.last_progress.elapsed();
@@ -71,12 +82,8 @@ impl Completions {
                     Interest::Writable => fd.writable().await,
                 };
             });
-            match remaining {
-                Some(r) => {
-                    let _ = select(ready, Box::pin(Timer::after(r))).await;
-                }
-                None => ready.await,
-            }
+            let wake = remaining.map_or(PRESENCE_INTERVAL, |r| r.min(PRESENCE_INTERVAL));
+            let _ = select(ready, Box::pin(Timer::after(wake))).await;
         });
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
-use weir_core::tags::{BlockTime, Overrun};
+use weir_core::tags::{BlockTime, Overrun, StreamInfo};
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, MappedBlock,
     MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_item_type,
@@ -141,6 +141,8 @@ where
     status_unknown: u64,
     /// Samples of such blocks not tagged yet.
     unknown_pending: u64,
+    /// What the stream is, tagged on its first item (taken then).
+    stream_info: Option<StreamInfo>,
     stats: Arc<BlockStats>,
 }
 
@@ -173,6 +175,7 @@ where
             xflow_pending: 0,
             status_unknown: 0,
             unknown_pending: 0,
+            stream_info: None,
             output: MappedBlockWriter::default(),
             transport,
             completions: None,
@@ -185,6 +188,13 @@ where
             sequence: 0,
             stats,
         }
+    }
+
+    /// The first item carries `info` as a [`weir_core::tags::STREAM_INFO`] tag: the device, its
+    /// rate and channel formats, for recorders downstream.
+    pub fn with_stream_info(mut self, info: StreamInfo) -> Self {
+        self.stream_info = Some(info);
+        self
     }
 
     /// The device runs at `rate` samples/s (`None`: unknown): the loss estimate turns the time
@@ -289,7 +299,7 @@ where
     }
 
     /// The loss to tag on the block completing now, by the best evidence.
-    fn loss_to_tag(&mut self) -> Option<Overrun> {
+    fn loss_to_tag(&mut self, block: usize) -> Option<Overrun> {
         match self.evidence {
             LossEvidence::HardwareStatus => {
                 // The status decides whether samples were lost; the estimate, how many (when
@@ -303,12 +313,18 @@ where
                 })
             }
             LossEvidence::Exact => {
-                let c = self.transport.counters();
+                // The counts as they stood when this block began: a gap the device counted
+                // after it is tagged on the block that follows the gap, where the data breaks.
+                let (overruns, dropped_samples) =
+                    self.transport.losses_before(block).unwrap_or_else(|| {
+                        let c = self.transport.counters();
+                        (c.overruns, c.dropped_samples)
+                    });
                 let (events, dropped) = (
-                    c.overruns - self.exact_seen.0.min(c.overruns),
-                    c.dropped_samples - self.exact_seen.1.min(c.dropped_samples),
+                    overruns - self.exact_seen.0.min(overruns),
+                    dropped_samples - self.exact_seen.1.min(dropped_samples),
                 );
-                self.exact_seen = (c.overruns, c.dropped_samples);
+                self.exact_seen = (overruns, dropped_samples);
                 (events > 0 || dropped > 0).then_some(Overrun {
                     lost_samples: Some(dropped),
                     events,
@@ -464,7 +480,13 @@ where
                 index: 0,
                 tag: Tag::NamedUsize(BLOCK_TAG.to_string(), self.sequence as usize),
             }];
-            let device_loss = self.loss_to_tag();
+            if let Some(info) = self.stream_info.take() {
+                tags.push(ItemTag {
+                    index: 0,
+                    tag: info.tag(),
+                });
+            }
+            let device_loss = self.loss_to_tag(block);
             if let Some(overrun) = device_loss {
                 self.stream_position += overrun.lost_samples.unwrap_or(0);
             }
@@ -669,6 +691,18 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         .iter()
         .find(|e| e.channel == "timestamp")
         .map(|e| (e.offset, e.format));
+    let stream_info = StreamInfo {
+        device: match ctx.params.str("device")? {
+            crate::device::SIMULATOR => "weir's simulated ADC".to_string(),
+            name => name.to_string(),
+        },
+        sample_rate,
+        channels: layout
+            .elements()
+            .iter()
+            .map(|e| (e.channel.clone(), e.format.to_string()))
+            .collect(),
+    };
     let timeout = crate::device::timeout(ctx.params)?;
     let stats = ctx.stats();
     if let Some(allocator) = allocator {
@@ -683,7 +717,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         let mut source = DmabufSource::<T>::with_timeout(transport, timeout, stats)
             .with_sample_rate(sample_rate)
-            .with_xflow(xflow);
+            .with_xflow(xflow)
+            .with_stream_info(stream_info.clone());
         if let Some((offset, format)) = timestamp {
             source = source.with_timestamp_channel(offset, format);
         }

@@ -15,10 +15,15 @@
  *                    (shifted, 32-bit storage), voltage2 le:s16/16X2>>0 (repeated).
  *  - weir-sim-dac:   output, two channels, DMA buffer; consumes every block and exposes in sysfs
  *                    the bytes consumed (sim_bytes), the blocks completed (sim_blocks) and a
- *                    FNV-1a 64 checksum of the bytes (sim_checksum, hex), reset at every enable.
+ *                    FNV-1a 64 checksum of the bytes (sim_checksum, hex), reset at every enable,
+ *                    and the bytes of the last block completed (sim_last_bytes).
  *  - weir-sim-fifo:  input, two channels, on a kfifo buffer (no DMABUF support): a work item
  *                    pushes the same ramp, never dropping a sample (it waits while the fifo is
  *                    full).
+ *  - weir-sim-seed:  only when built against the seed's ported IIO core (the bench's seed run,
+ *                    tests/kernel/seed): weir-sim-adc's ramp on a DMA buffer offering the
+ *                    seed's ALLOC/ENQUEUE only, so mainline's ATTACH is EPERM. In that build
+ *                    the other DMA devices offer both interfaces.
  *
  * The format devices' samples are a hash of their place in the stream (see weir_pattern()),
  * so a test can compute every sample of every channel, including the bits a converter must
@@ -166,6 +171,8 @@ struct weir_sim {
 	u64 blocks;		   /* blocks completed (or failed) since enable */
 	u64 submits;		   /* blocks submitted since enable */
 	u64 checksum;
+	u64 last_bytes;		   /* bytes moved by the last block completed (not failed) */
+	bool seed_only;		   /* weir-sim-seed: the seed's buffer operations only */
 };
 
 /* The DMA buffer; freed by its release callback, which may run after the device is gone. */
@@ -361,6 +368,25 @@ static u64 weir_account_loss(struct weir_sim *sim, ktime_t now, bool commit)
 }
 
 /*
+ * ---- Stall injection (the guest's weir_run_rx_stall_* tests) ----------------------------------
+ * stall_after = N: a DMA device completes N blocks since enable, then none at all until it is
+ * disabled, as a device whose clock or DMA engine stopped: blocks stay queued, no fence
+ * signals. Disabling aborts them as usual (-EINTR), so a reader that stops cleanly still gets
+ * every block back. Read at every completion; -1 = never.
+ */
+static int stall_after = -1;
+module_param(stall_after, int, 0644);
+MODULE_PARM_DESC(stall_after, "DMA devices complete this many blocks since enable, then none until disabled; -1 = never stall");
+
+static bool weir_stalled(const struct weir_sim *sim)
+{
+	int n = READ_ONCE(stall_after);
+
+	return n >= 0 && sim->blocks >= (u64)n;
+}
+/* ---- end of stall injection ------------------------------------------------------------------ */
+
+/*
  * The clock reached the end of the first queued block: complete it here, in softirq context,
  * as a DMA controller's completion callback would (iio_dma_buffer_block_done() is made for
  * that), so that the completion is not late by a work item's scheduling. The work item then
@@ -375,7 +401,7 @@ static enum hrtimer_restart weir_timer_fired(struct hrtimer *timer)
 
 	spin_lock_irqsave(&sim->lock, flags);
 	block = list_first_entry_or_null(&sim->active, struct iio_dma_buffer_block, head);
-	if (block && sim->clock_on && !READ_ONCE(sim->stopping)) {
+	if (block && sim->clock_on && !READ_ONCE(sim->stopping) && !weir_stalled(sim)) {
 		struct weir_slot *slot = &sim->slots[sim->start_head];
 		u64 full = div_u64(slot->start + block->bytes_used, sim->scan_bytes);
 
@@ -421,6 +447,11 @@ static void weir_work(struct work_struct *work)
 			spin_unlock_irq(&sim->lock);
 			return;
 		}
+		if (weir_stalled(sim)) {
+			/* Stall injection: leave the blocks queued; the abort at disable ends them. */
+			spin_unlock_irq(&sim->lock);
+			return;
+		}
 		slot = &sim->slots[sim->start_head];
 		if (slot->moved < 0) {
 			u64 start = slot->start;
@@ -463,8 +494,10 @@ static void weir_work(struct work_struct *work)
 		sim->start_head = (sim->start_head + 1) % WEIR_MAX_QUEUED;
 		sim->start_count--;
 		sim->blocks++;
-		if (!fail)
+		if (!fail) {
 			sim->bytes += moved;
+			sim->last_bytes = moved;
+		}
 		spin_unlock_irq(&sim->lock);
 		if (fail) {
 			LIST_HEAD(failed);
@@ -572,9 +605,43 @@ static const struct iio_buffer_access_funcs weir_dma_access = {
 	.unlock_queue = iio_dma_buffer_unlock_queue,
 	.get_dma_dev = iio_dma_buffer_get_dma_dev,
 
+#ifdef IIO_BUFFER_DMABUF_ALLOC_IOCTL
+	/* The seed's interface: only in the bench's build against its ported IIO core. */
+	.alloc_dmabuf = iio_dma_buffer_alloc_dmabuf,
+	.enqueue_seed_dmabuf = iio_dma_buffer_enqueue_seed_dmabuf,
+#endif
+
 	.modes = INDIO_BUFFER_HARDWARE,
 	.flags = INDIO_BUFFER_FLAG_FIXED_WATERMARK,
 };
+
+#ifdef IIO_BUFFER_DMABUF_ALLOC_IOCTL
+/*
+ * weir-sim-seed: a buffer with the seed's operations only, as a vendor kernel's DMA buffer
+ * carrying the 2021 series: mainline's ATTACH finds no attach_dmabuf and refuses with EPERM
+ * (as for a buffer without DMABUF support), the seed's ALLOC/ENQUEUE work.
+ */
+#define WEIR_SEED_ONLY 0x100 /* platform_device_id flag beside the kind */
+
+static const struct iio_buffer_access_funcs weir_seed_only_access = {
+	.read = iio_dma_buffer_read,
+	.write = iio_dma_buffer_write,
+	.set_bytes_per_datum = iio_dma_buffer_set_bytes_per_datum,
+	.set_length = iio_dma_buffer_set_length,
+	.request_update = iio_dma_buffer_request_update,
+	.enable = iio_dma_buffer_enable,
+	.disable = iio_dma_buffer_disable,
+	.data_available = iio_dma_buffer_usage,
+	.space_available = iio_dma_buffer_usage,
+	.release = weir_dma_buffer_release,
+
+	.alloc_dmabuf = iio_dma_buffer_alloc_dmabuf,
+	.enqueue_seed_dmabuf = iio_dma_buffer_enqueue_seed_dmabuf,
+
+	.modes = INDIO_BUFFER_HARDWARE,
+	.flags = INDIO_BUFFER_FLAG_FIXED_WATERMARK,
+};
+#endif
 
 /*
  * The layout of one scan of the enabled channels, by the rule the IIO core documents and
@@ -639,6 +706,7 @@ static int weir_preenable(struct iio_dev *indio_dev)
 	sim->blocks = 0;
 	sim->submits = 0;
 	sim->checksum = FNV64_OFFSET;
+	sim->last_bytes = 0;
 	sim->lost_scans = 0;
 	sim->lost_gaps = 0;
 	sim->clock_rate = weir_is_input(sim) ? sim->rate : 0;
@@ -752,6 +820,7 @@ static DEVICE_ATTR_RO(name)
 WEIR_U64_ATTR(sim_bytes, bytes, "%llu");
 WEIR_U64_ATTR(sim_blocks, blocks, "%llu");
 WEIR_U64_ATTR(sim_checksum, checksum, "%016llx");
+WEIR_U64_ATTR(sim_last_bytes, last_bytes, "%llu");
 
 /* The counts include a gap still open (no block queued right now). */
 static ssize_t lost_scans_show(struct device *dev, struct device_attribute *attr, char *buf)
@@ -806,6 +875,7 @@ static struct attribute *weir_attrs[] = {
 	&dev_attr_sim_bytes.attr,
 	&dev_attr_sim_blocks.attr,
 	&dev_attr_sim_checksum.attr,
+	&dev_attr_sim_last_bytes.attr,
 	NULL,
 };
 
@@ -813,6 +883,7 @@ static struct attribute *weir_clocked_attrs[] = {
 	&dev_attr_sim_bytes.attr,
 	&dev_attr_sim_blocks.attr,
 	&dev_attr_sim_checksum.attr,
+	&dev_attr_sim_last_bytes.attr,
 	&dev_attr_lost_scans.attr,
 	&dev_attr_lost_gaps.attr,
 	&dev_attr_lost_log.attr,
@@ -962,6 +1033,10 @@ static int weir_setup_dma_buffer(struct device *dev, struct weir_sim *sim)
 	wb->sim = sim;
 	iio_dma_buffer_init(&wb->queue, dev, &weir_dma_ops);
 	wb->queue.buffer.access = &weir_dma_access;
+#ifdef IIO_BUFFER_DMABUF_ALLOC_IOCTL
+	if (sim->seed_only)
+		wb->queue.buffer.access = &weir_seed_only_access;
+#endif
 	wb->queue.buffer.direction = weir_is_input(sim) ? IIO_BUFFER_DIRECTION_IN
 							: IIO_BUFFER_DIRECTION_OUT;
 	sim->buffer = &wb->queue.buffer;
@@ -977,7 +1052,8 @@ static int weir_setup_dma_buffer(struct device *dev, struct weir_sim *sim)
 static int weir_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
-	enum weir_kind kind = platform_get_device_id(pdev)->driver_data;
+	const struct platform_device_id *id = platform_get_device_id(pdev);
+	enum weir_kind kind = id->driver_data & 0xff;
 	struct iio_dev *indio_dev;
 	struct weir_sim *sim;
 	int ret;
@@ -988,6 +1064,9 @@ static int weir_probe(struct platform_device *pdev)
 	sim = iio_priv(indio_dev);
 	sim->indio_dev = indio_dev;
 	sim->kind = kind;
+#ifdef IIO_BUFFER_DMABUF_ALLOC_IOCTL
+	sim->seed_only = id->driver_data & WEIR_SEED_ONLY;
+#endif
 	spin_lock_init(&sim->lock);
 	INIT_LIST_HEAD(&sim->active);
 	INIT_WORK(&sim->work, weir_work);
@@ -996,7 +1075,7 @@ static int weir_probe(struct platform_device *pdev)
 	sim->timer.function = weir_timer_fired;
 	sim->checksum = FNV64_OFFSET;
 
-	indio_dev->name = weir_names[kind];
+	indio_dev->name = sim->seed_only ? id->name : weir_names[kind];
 	indio_dev->info = (kind == WEIR_DAC || kind == WEIR_FIFO) ? &weir_info : &weir_clocked_info;
 	indio_dev->modes = INDIO_DIRECT_MODE;
 	indio_dev->channels = weir_channels[kind].channels;
@@ -1021,6 +1100,9 @@ static const struct platform_device_id weir_ids[] = {
 	{ "weir-sim-mixed", WEIR_MIXED },
 	{ "weir-sim-dac", WEIR_DAC },
 	{ "weir-sim-fifo", WEIR_FIFO },
+#ifdef IIO_BUFFER_DMABUF_ALLOC_IOCTL
+	{ "weir-sim-seed", WEIR_ADC | WEIR_SEED_ONLY }, /* the ramp, the seed's interface only */
+#endif
 	{ }
 };
 MODULE_DEVICE_TABLE(platform, weir_ids);
@@ -1031,7 +1113,8 @@ static struct platform_driver weir_driver = {
 	.id_table = weir_ids,
 };
 
-static struct platform_device *weir_pdevs[ARRAY_SIZE(weir_names)];
+/* One device per id (the table's last entry is its terminator). */
+static struct platform_device *weir_pdevs[ARRAY_SIZE(weir_ids) - 1];
 
 static void weir_unregister_devices(void)
 {
@@ -1051,9 +1134,9 @@ static int __init weir_init(void)
 	ret = platform_driver_register(&weir_driver);
 	if (ret)
 		return ret;
-	for (i = 0; i < ARRAY_SIZE(weir_names); i++) {
+	for (i = 0; i < ARRAY_SIZE(weir_pdevs); i++) {
 		struct platform_device_info info = {
-			.name = weir_names[i],
+			.name = weir_ids[i].name,
 			.id = PLATFORM_DEVID_NONE,
 			.dma_mask = DMA_BIT_MASK(64),
 		};

@@ -37,16 +37,30 @@ if [ ! -f "$K/.unpacked" ]; then
         deb="$(ls -t "$CACHE/debs/${pkg}"_*.deb | head -1)"
         dpkg -x "$deb" "$K/root"
     done
-    # The headers' Makefile includes the common tree by absolute path: point it here.
-    mk="$K/root/usr/src/linux-headers-$ver-amd64/Makefile"
-    sed -i "s|/usr/src/linux-headers-$ver-common|$K/root/usr/src/linux-headers-$ver-common|g" "$mk"
     touch "$K/.unpacked"
 fi
+# The headers' Makefile includes the common tree by absolute path: point it here (again on
+# every run, so that a cache copied or moved to another checkout still builds).
+mk="$K/root/usr/src/linux-headers-$ver-amd64/Makefile"
+sed -i "1s|^include .*/usr/src/linux-headers-$ver-common/Makefile\$|include $K/root/usr/src/linux-headers-$ver-common/Makefile|" "$mk"
 
-# The kernel source of the same version: only the DMA buffer layer is needed.
+# The kernel source of the same version: the DMA buffer layer (not in Debian's kernel), and
+# for the seed's run (scripts/build-modules.sh) the IIO core module's sources, the kfifo
+# buffer and the headers the seed's patch changes. Everything else stays in the tarball.
+src_files=(
+    drivers/iio/Makefile drivers/iio/iio_core.h drivers/iio/iio_core_trigger.h
+    drivers/iio/industrialio-core.c drivers/iio/industrialio-event.c drivers/iio/inkern.c
+    drivers/iio/industrialio-buffer.c drivers/iio/industrialio-trigger.c
+    drivers/iio/industrialio-acpi.c
+    drivers/iio/buffer/industrialio-buffer-dma.c drivers/iio/buffer/kfifo_buf.c
+    include/linux/iio/buffer_impl.h include/linux/iio/buffer-dma.h
+    include/uapi/linux/iio/buffer.h
+)
 src_ver="$(apt-cache policy linux-source-6.12 | sed -n 's/^ *Candidate: //p')"
 S="$CACHE/source-$ver"
-if [ ! -f "$S/.unpacked" ]; then
+missing=0
+for f in "${src_files[@]}"; do [ -f "$S/$f" ] || missing=1; done
+if [ ! -f "$S/.unpacked" ] || [ "$missing" = 1 ]; then
     kver="${ver%%+*}"
     case "$src_ver" in "$kver"-*) ;; *) die "linux-source-6.12 is $src_ver, kernel is $ver" ;; esac
     rm -rf "$S"; mkdir -p "$S"
@@ -54,9 +68,8 @@ if [ ! -f "$S/.unpacked" ]; then
     deb="$(ls -t "$CACHE"/debs/linux-source-6.12_*.deb | head -1)"
     tarball="$(dpkg-deb -c "$deb" | awk '{print $6}' | grep 'linux-source-6.12.tar.xz$')"
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$S" "$tarball"
-    # It compiles against the headers package's include/linux/iio (same version).
-    tar -xJf "$S/$tarball" -C "$S" --strip-components=1 \
-        linux-source-6.12/drivers/iio/buffer/industrialio-buffer-dma.c
+    # They compile against the headers package of the same version.
+    tar -xJf "$S/$tarball" -C "$S" --strip-components=1 "${src_files[@]/#/linux-source-6.12/}"
     rm -rf "$S/usr"
     # The source .deb is 150 MB and only needed once per version.
     rm -f "$deb"

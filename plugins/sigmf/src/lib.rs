@@ -1,0 +1,30 @@
+//! weir-plugin-sigmf: SigMF recordings, one file per block.
+//!
+//! - `sigmf_sink`: records its input as `PATH.sigmf-data` + `PATH.sigmf-meta`, the data written
+//!   from the input's own memory, the metadata from what the device said (rate, channel
+//!   formats, losses) through the stream tags of [`weir_core::tags`].
+//! - `sigmf_source`: plays a recording back, typed by its `core:datatype`.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod meta;
+pub mod sigmf_sink;
+pub mod sigmf_source;
+
+pub use sigmf_sink::SigmfSink;
+pub use sigmf_source::SigmfSource;
+
+/// Registers the SigMF blocks.
+pub struct SigmfPlugin;
+
+impl weir_core::Plugin for SigmfPlugin {
+    fn name(&self) -> &'static str {
+        "sigmf"
+    }
+
+    fn register(&self, registry: &mut weir_core::Registry) {
+        registry.register(sigmf_sink::descriptor());
+        registry.register(sigmf_source::descriptor());
+    }
+}
