@@ -153,6 +153,7 @@ fn alternatives(p: &ParamSpec) -> Vec<Value> {
             .map(|t| Value::Str(t.name().to_string()))
             .collect(),
         ParamType::Bool => vec![Value::Bool(false), Value::Bool(true)],
+        ParamType::Choice(names) => names.iter().map(|n| Value::Str(n.to_string())).collect(),
         ParamType::Int => [0, 1, 2, 3, 4, 8, 16]
             .into_iter()
             .map(Value::Int)

@@ -53,6 +53,11 @@ impl<K> Guarded<K> {
         self
     }
 
+    /// The wrapped block.
+    pub fn inner(&self) -> &K {
+        &self.inner
+    }
+
     /// The wrapped block, e.g. to configure its input before adding it.
     pub fn inner_mut(&mut self) -> &mut K {
         &mut self.inner
@@ -282,5 +287,88 @@ mod tests {
         async_io::block_on(handle.stop()).expect("stop");
         async_io::block_on(task).expect("ends cleanly");
         assert_eq!(stats.error(), None);
+    }
+
+    /// A block that ends at once and fails in `deinit`: it records nothing itself.
+    #[derive(Block)]
+    struct FailsAtDeinit;
+
+    impl Kernel for FailsAtDeinit {
+        async fn work(
+            &mut self,
+            io: &mut WorkIo,
+            _mo: &mut MessageOutputs,
+            _meta: &mut BlockMeta,
+        ) -> Result<()> {
+            io.finished = true;
+            Ok(())
+        }
+
+        async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+            anyhow::bail!("flush failed")
+        }
+    }
+
+    fn registry() -> crate::Registry {
+        use crate::registry::{BlockDescriptor, BuildError, Ports};
+        let mut registry = crate::Registry::new();
+        registry.register(BlockDescriptor {
+            type_name: "fails_at_deinit",
+            doc: "",
+            params: vec![],
+            ports: |_| Ok(Ports::default()),
+            build: |ctx| Ok(ctx.add(FailsAtDeinit)),
+        });
+        // Declares a message input its kernel does not have.
+        registry.register(BlockDescriptor {
+            type_name: "misdeclared",
+            doc: "",
+            params: vec![],
+            ports: |_| {
+                Ok(Ports {
+                    message_inputs: vec!["gain"],
+                    ..Ports::default()
+                })
+            },
+            build: |ctx| -> std::result::Result<BlockId, BuildError> { Ok(ctx.add(FailsAtDeinit)) },
+        });
+        registry
+    }
+
+    #[test]
+    fn every_block_added_through_the_context_is_guarded_deinit_included() {
+        let registry = registry();
+        let spec = crate::FlowgraphSpec::parse(
+            "[blocks.b]\ntype = \"fails_at_deinit\"\n",
+            "t.toml",
+            &registry,
+        )
+        .expect("loads");
+        let built = spec.build(&registry).expect("builds");
+        let stats = built.blocks()[0].stats.clone();
+        let error = built.run().expect_err("deinit fails");
+        assert_eq!(stats.error().as_deref(), Some("flush failed"));
+        assert!(error.to_string().contains("flush failed"), "{error}");
+        assert!(error.to_string().contains("`b`"), "{error}");
+    }
+
+    #[test]
+    fn declared_ports_are_checked_against_the_kernel() {
+        let registry = registry();
+        let spec = crate::FlowgraphSpec::parse(
+            "[blocks.m]\ntype = \"misdeclared\"\n",
+            "t.toml",
+            &registry,
+        )
+        .expect("loads: the ports are only known to be wrong once the kernel exists");
+        let Err(e) = spec.build(&registry) else {
+            panic!("a block whose kernel lacks a declared port is refused");
+        };
+        assert_eq!(e.block.as_deref(), Some("m"));
+        assert!(
+            e.message
+                .contains("it declares message inputs [gain] but the kernel's are []"),
+            "{e}"
+        );
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod buffer;
 pub mod builder;
+pub mod config;
 pub mod describe;
 pub mod dynamic;
 pub mod error;
@@ -26,10 +27,12 @@ pub mod registry;
 pub mod run;
 pub mod stats;
 pub mod suggest;
+pub mod sync_block;
 pub mod tags;
 
 pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
 pub use builder::FlowgraphBuilder;
+pub use config::{BlockConfig, ParamValue};
 pub use error::{LoadError, RunError};
 pub use fill_buffer::{EmptyBlock, FillBlockReader, FillBlockWriter, FillableBlock, FilledBlock};
 pub use flowgraph::FlowgraphSpec;

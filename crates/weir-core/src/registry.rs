@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futuresdr::runtime::__private::KernelInterface;
 use futuresdr::runtime::dev::{CpuBufferReader, Kernel};
 use futuresdr::runtime::{BlockId, Flowgraph};
 
 use crate::buffer::BufferKind;
+use crate::guard::Guarded;
 use crate::item::ItemType;
 use crate::stats::BlockStats;
 
@@ -28,6 +29,8 @@ pub enum ParamType {
     Item,
     /// A list of numbers (TOML array of integers and floats), e.g. FIR taps.
     FloatList,
+    /// One of these strings (an enum declared with [`choice!`](crate::choice)).
+    Choice(&'static [&'static str]),
 }
 
 impl fmt::Display for ParamType {
@@ -39,6 +42,7 @@ impl fmt::Display for ParamType {
             ParamType::Bool => "boolean",
             ParamType::Item => "item type",
             ParamType::FloatList => "list of floats",
+            ParamType::Choice(names) => return f.write_str(&names.join("|")),
         })
     }
 }
@@ -192,7 +196,26 @@ impl ParamSpec {
             ParamType::Bool => Value::Bool(false),
             ParamType::Item => Value::Str(ItemType::Cf32.name().to_string()),
             ParamType::FloatList => Value::List(vec![number()]),
+            ParamType::Choice(names) => Value::Str(names.first().copied().unwrap_or("").into()),
         }
+    }
+
+    /// The smallest allowed value (for [`block_config!`](crate::block_config)'s
+    /// `#[param(min = ..)]`).
+    pub fn min(mut self, min: impl Into<f64>) -> Self {
+        self.min = Some(min.into());
+        self
+    }
+
+    /// The largest allowed value (`#[param(max = ..)]`).
+    pub fn max(mut self, max: impl Into<f64>) -> Self {
+        self.max = Some(max.into());
+        self
+    }
+
+    /// [`Self::with_example`] (`#[param(example = ..)]`).
+    pub fn example(self, value: impl Into<Value>) -> Self {
+        self.with_example(value.into())
     }
 
     /// Restrict the value to `min..=max` (either bound may be `None`).
@@ -238,6 +261,16 @@ impl ParamSpec {
             (ParamType::Float, Value::Int(i)) => Value::Float(i as f64),
             (ParamType::Item, Value::Str(s)) => {
                 s.parse::<ItemType>()?;
+                Value::Str(s)
+            }
+            (ParamType::Choice(names), Value::Str(s)) => {
+                if !names.contains(&s.as_str()) {
+                    return Err(format!(
+                        "parameter `{}` expects {}, found {s:?}",
+                        self.name,
+                        crate::config::choice_text(names)
+                    ));
+                }
                 Value::Str(s)
             }
             (ty, v) => {
@@ -304,6 +337,8 @@ pub struct Params {
     defaulted: BTreeSet<String>,
     /// `None` until the loader has looked at the block's connections.
     peers: Option<PeerLayouts>,
+    /// The typed configuration, parsed on first use ([`Self::config`]).
+    config: OnceLock<crate::config::CachedConfig>,
 }
 
 impl Params {
@@ -320,12 +355,14 @@ impl Params {
 
     /// Set a parameter. It counts as [set](Self::is_set), even to its default value.
     pub fn set(&mut self, name: &str, value: Value) {
+        self.config = OnceLock::new();
         self.defaulted.remove(name);
         self.values.insert(name.to_string(), value);
     }
 
     /// Fill in a parameter with its default: it has a value but is not [set](Self::is_set).
     fn set_default(&mut self, name: &str, value: Value) {
+        self.config = OnceLock::new();
         self.values.insert(name.to_string(), value);
         self.defaulted.insert(name.to_string());
     }
@@ -375,6 +412,23 @@ impl Params {
     pub fn with_peer_layouts(mut self, peers: PeerLayouts) -> Self {
         self.peers = Some(peers);
         self
+    }
+
+    /// The block's typed configuration, parsed from these parameters on first use and kept:
+    /// the loader's first description of the block's ports parses it (at check time, so its
+    /// errors are located in the file), and `build`, given the same parameters, reads the
+    /// same value. Changing a parameter ([`Self::set`]) discards it.
+    pub fn config<C: crate::config::BlockConfig>(&self) -> Result<Arc<C>, BuildError> {
+        if let Some(cached) = self.config.get()
+            && let Ok(config) = cached.clone().downcast::<C>()
+        {
+            return Ok(config);
+        }
+        let config = Arc::new(C::parse(self)?);
+        // A block reads one configuration type; should another be asked for, it is parsed
+        // each time rather than replacing the first.
+        let _ = self.config.set(config.clone());
+        Ok(config)
     }
 
     /// The raw value of a parameter.
@@ -464,6 +518,12 @@ impl Params {
                 format!("expected boolean, found {v}"),
             )),
         }
+    }
+
+    /// A parameter read as `T`: a number, a string, an enum declared with
+    /// [`choice!`](crate::choice), ... (see [`ParamValue`](crate::config::ParamValue)).
+    pub fn read<T: crate::config::ParamValue>(&self, name: &str) -> Result<T, BuildError> {
+        T::read(self, name)
     }
 
     /// An item type parameter.
@@ -699,6 +759,10 @@ pub struct BuildContext<'a> {
     output_buffers: HashMap<&'static str, BufferKind>,
     fg: &'a mut Flowgraph,
     stats: Arc<BlockStats>,
+    /// The ports the block described at load time, to check the kernel's against.
+    declared: Option<&'a Ports>,
+    /// What [`Self::add`] found wrong with the kernel's ports; the builder refuses the block.
+    port_mismatch: Option<String>,
 }
 
 impl<'a> BuildContext<'a> {
@@ -717,7 +781,15 @@ impl<'a> BuildContext<'a> {
             output_buffers: HashMap::new(),
             fg,
             stats: Arc::default(),
+            declared: None,
+            port_mismatch: None,
         }
+    }
+
+    /// Check the kernel [`add`](Self::add)ed against `ports`, the ports the block described at
+    /// load time (the builder does, for every block of a flowgraph).
+    pub fn declare_ports(&mut self, ports: &'a Ports) {
+        self.declared = Some(ports);
     }
 
     /// Make output `port` write into `kind` (set by the builder from the input it feeds).
@@ -778,8 +850,31 @@ impl<'a> BuildContext<'a> {
         self.stats.clone()
     }
 
-    /// Add the built kernel to the flowgraph.
-    pub fn add<K: Kernel + KernelInterface + 'static>(&mut self, kernel: K) -> BlockId {
+    /// Add the built kernel to the flowgraph, [`Guarded`]: its `init`, `work` and `deinit`
+    /// errors and its panics are recorded in the block's [`BlockStats`], so a run fails naming
+    /// the block and the reason, and a message its handler refuses is answered rather than
+    /// ending the flowgraph.
+    ///
+    /// The kernel's stream and message ports are checked against the ports the block
+    /// described ([`declare_ports`](Self::declare_ports)); a difference is a bug of the block,
+    /// and the builder refuses it naming both.
+    pub fn add<K: Kernel + KernelInterface + Send + 'static>(&mut self, kernel: K) -> BlockId {
+        let stats = self.stats.clone();
+        self.add_guarded(Guarded::new(kernel, stats, ""))
+    }
+
+    /// [`add`](Self::add) a kernel already wrapped in [`Guarded`], with the context its errors
+    /// are recorded with (a device, an address) or a hook to run after its `deinit`. Wrap it
+    /// with [`Self::stats`].
+    pub fn add_guarded<K: Kernel + KernelInterface + Send + 'static>(
+        &mut self,
+        kernel: Guarded<K>,
+    ) -> BlockId {
+        if let Some(declared) = self.declared
+            && self.port_mismatch.is_none()
+        {
+            self.port_mismatch = port_mismatch::<K>(declared, kernel.inner());
+        }
         let r = self.fg.add(kernel);
         if let Ok(mut b) = self.fg.block_mut(&r) {
             b.set_instance_name(self.name);
@@ -787,9 +882,83 @@ impl<'a> BuildContext<'a> {
         r.id()
     }
 
+    /// What [`add`](Self::add) found wrong with the kernel's ports, if anything.
+    pub(crate) fn port_mismatch(&self) -> Option<&str> {
+        self.port_mismatch.as_deref()
+    }
+
     pub(crate) fn into_stats(self) -> Arc<BlockStats> {
         self.stats
     }
+}
+
+/// How the ports of `kernel` differ from `declared` (by FutureSDR name), if they do: its
+/// stream ports must be exactly those declared (an undeclared input could never be connected,
+/// and FutureSDR refuses to run a block with one unconnected); every declared message port must
+/// exist (a kernel may have handlers the block does not offer in flowgraph files, as FutureSDR's
+/// `Fft` has `fft_size`).
+fn port_mismatch<K: KernelInterface>(declared: &Ports, kernel: &K) -> Option<String> {
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+    fn exactly(what: &str, declared: Vec<String>, real: Vec<String>) -> Option<String> {
+        let (declared, real) = (sorted(declared), sorted(real));
+        (declared != real).then(|| {
+            format!(
+                "its {what} are [{}] but the kernel's are [{}]",
+                declared.join(", "),
+                real.join(", ")
+            )
+        })
+    }
+    fn present(what: &str, declared: &[&str], real: &[&str]) -> Option<String> {
+        let missing: Vec<&str> = declared
+            .iter()
+            .copied()
+            .filter(|d| !real.contains(d))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "it declares {what} [{}] but the kernel's are [{}]",
+                missing.join(", "),
+                real.join(", ")
+            )
+        })
+    }
+    let names = |p: &[PortSpec]| p.iter().map(|p| p.runtime_name.to_string()).collect();
+    let differences: Vec<String> = [
+        exactly(
+            "stream inputs",
+            names(&declared.inputs),
+            kernel.stream_inputs(),
+        ),
+        exactly(
+            "stream outputs",
+            names(&declared.outputs),
+            kernel.stream_outputs(),
+        ),
+        present(
+            "message inputs",
+            &declared.message_inputs,
+            K::message_inputs(),
+        ),
+        present(
+            "message outputs",
+            &declared.message_outputs,
+            K::message_outputs(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!differences.is_empty()).then(|| {
+        format!(
+            "the block's declared ports do not match its kernel `{}`: {}",
+            K::type_name(),
+            differences.join("; ")
+        )
+    })
 }
 
 /// Builds a block instance from its context.

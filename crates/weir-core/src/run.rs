@@ -12,7 +12,7 @@ use futuresdr::runtime::{BlockId, Flowgraph, FlowgraphHandle, FlowgraphTask, Pmt
 use crate::buffer::BufferKind;
 use crate::error::{LoadError, RunError};
 use crate::flowgraph::{ConnectionKind, FlowgraphSpec};
-use crate::registry::{BuildContext, Registry};
+use crate::registry::{BuildContext, BuildError, Registry};
 use crate::stats::BlockStats;
 
 /// A block of a built flowgraph, with the statistics it updates while running.
@@ -166,6 +166,7 @@ impl FlowgraphSpec {
                 }
             }
             let mut ctx = BuildContext::new(&b.name, &b.params, input_buffers, &mut flowgraph);
+            ctx.declare_ports(&b.ports);
             for port in output_buffers {
                 ctx.set_output_buffer(port, BufferKind::FillBlock);
             }
@@ -173,6 +174,15 @@ impl FlowgraphSpec {
                 ctx.set_input_buffer_items(port, n);
             }
             let id = (descriptor.build)(&mut ctx).map_err(|e| self.build_error(b, e))?;
+            if let Some(mismatch) = ctx.port_mismatch() {
+                return Err(self.build_error(
+                    b,
+                    BuildError::Other(format!(
+                        "block type `{}` is broken: {mismatch}",
+                        b.type_name
+                    )),
+                ));
+            }
             ids.insert(&b.name, id);
             blocks.push((
                 position,

@@ -4,6 +4,7 @@ use std::ops::{Add, Mul, Sub};
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::sync_block::sync_work;
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
     ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
@@ -77,27 +78,23 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let (i, i_tags) = self.input.slice_with_tags();
-        let (o, mut o_tags) = self.output.slice_with_tags();
-        let n = i.len().min(o.len());
-        let (mut xp, mut yp, a) = (self.x_prev, self.y_prev, self.alpha);
-        for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
-            yp = *x - xp + yp * a;
-            xp = *x;
-            *y = yp;
-        }
-        (self.x_prev, self.y_prev) = (xp, yp);
-        for t in i_tags.iter().filter(|t| t.index < n) {
-            o_tags.add_tag(t.index, t.tag.clone());
-        }
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        if self.input.finished() && remaining == 0 {
-            io.finished = true;
-        }
+        let a = self.alpha;
+        let state = (&mut self.x_prev, &mut self.y_prev);
+        sync_work(
+            &mut self.input,
+            &mut self.output,
+            &self.stats,
+            io,
+            |i, o| {
+                let (mut xp, mut yp) = (*state.0, *state.1);
+                for (x, y) in i.iter().zip(o) {
+                    yp = *x - xp + yp * a;
+                    xp = *x;
+                    *y = yp;
+                }
+                (*state.0, *state.1) = (xp, yp);
+            },
+        );
         Ok(())
     }
 }

@@ -6,7 +6,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod complex_to_iq;
+pub mod cf32_to_ci16;
+pub mod ci16_to_cf32;
 pub mod copy;
 pub mod dc_blocker;
 pub mod fft;
@@ -15,8 +16,9 @@ pub mod file_source;
 pub mod fir;
 pub mod head;
 mod indexed;
-pub mod iq_to_complex;
-pub mod message_blocks;
+pub mod message_burst;
+pub mod message_copy;
+pub mod message_sink;
 pub mod message_strobe;
 pub mod mixer;
 pub mod moving_avg;
@@ -39,11 +41,11 @@ pub mod vector_sink;
 pub mod vector_source;
 pub mod xlating_fir;
 
-pub use complex_to_iq::ComplexToIq;
+pub use cf32_to_ci16::ComplexToIq;
+pub use ci16_to_cf32::{AddressLog, IqToComplex};
 pub use dc_blocker::DcBlocker;
 pub use file_sink::FileSink;
 pub use head::Head;
-pub use iq_to_complex::{AddressLog, IqToComplex};
 pub use mixer::Mixer;
 pub use multiply_const::MultiplyConst;
 pub use null_sink::NullSink;
@@ -62,7 +64,7 @@ impl weir_core::Plugin for DspPlugin {
     }
 
     fn register(&self, registry: &mut weir_core::Registry) {
-        registry.register(iq_to_complex::descriptor());
+        registry.register(ci16_to_cf32::descriptor());
         registry.register(head::descriptor());
         registry.register(null_sink::descriptor());
         registry.register(file_sink::descriptor());
@@ -70,7 +72,7 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(message_strobe::descriptor());
         registry.register(fft::descriptor());
         registry.register(signal_source::descriptor());
-        registry.register(complex_to_iq::descriptor());
+        registry.register(cf32_to_ci16::descriptor());
         registry.register(scan_to_cf32::descriptor());
         registry.register(scan_to_f32::descriptor());
         registry.register(mixer::descriptor());
@@ -90,8 +92,8 @@ impl weir_core::Plugin for DspPlugin {
         registry.register(stream_duplicator::descriptor());
         registry.register(moving_avg::descriptor());
         registry.register(tag_debug::descriptor());
-        registry.register(message_blocks::copy_descriptor());
-        registry.register(message_blocks::sink_descriptor());
-        registry.register(message_blocks::burst_descriptor());
+        registry.register(message_copy::descriptor());
+        registry.register(message_sink::descriptor());
+        registry.register(message_burst::descriptor());
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::sync_block::sync_work;
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
     ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
@@ -75,24 +76,18 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let (i, i_tags) = self.input.slice_with_tags();
-        let (o, mut o_tags) = self.output.slice_with_tags();
-        let n = i.len().min(o.len());
         let g = self.gain;
-        for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
-            *y = x * g;
-        }
-        for t in i_tags.iter().filter(|t| t.index < n) {
-            o_tags.add_tag(t.index, t.tag.clone());
-        }
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        if self.input.finished() && remaining == 0 {
-            io.finished = true;
-        }
+        sync_work(
+            &mut self.input,
+            &mut self.output,
+            &self.stats,
+            io,
+            |i, o| {
+                for (x, y) in i.iter().zip(o) {
+                    *y = x * g;
+                }
+            },
+        );
         Ok(())
     }
 }

@@ -79,12 +79,11 @@ fn build(ctx: &mut BuildContext<'_>) -> std::result::Result<BlockId, BuildError>
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         with_reader!(kind, T, R => {
-            // FutureSDR's VectorSink, guarded like the other stock blocks, handing its items
-            // to the store when the flowgraph ends.
+            // FutureSDR's VectorSink, handing its items to the store when the flowgraph ends.
             let mut block = Guarded::new(VectorSink::<T, R>::new(1 << 16), ctx.stats(), "")
                 .on_deinit(store::<T, R>(key));
             ctx.configure_input("in", block.inner_mut().input());
-            ctx.add(block)
+            ctx.add_guarded(block)
         })
     }))
 }

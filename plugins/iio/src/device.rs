@@ -13,6 +13,33 @@ use weir_iio::sysfs::Sysfs;
 use weir_iio::transport::{Direction, Transport};
 use weir_iio::{ScanFormat, ScanLayout};
 
+weir_core::choice! {
+    /// The `transport` parameter: which kernel interface to use (weir-iio's
+    /// [`TransportChoice`]).
+    pub enum TransportParam {
+        /// Mainline DMABUF, then the seed's interface, then read()/write().
+        Auto = "auto",
+        /// Mainline DMABUF only.
+        Dmabuf = "dmabuf",
+        /// The seed's interface only.
+        Seed = "seed",
+        /// read()/write() only.
+        FileIo = "fileio",
+    }
+}
+
+weir_core::choice! {
+    /// The `allocator` parameter: where mainline DMABUF memory comes from.
+    pub enum AllocatorParam {
+        /// dma-heap, then udmabuf.
+        Auto = "auto",
+        /// dma-heap only.
+        Heap = "heap",
+        /// udmabuf only.
+        Udmabuf = "udmabuf",
+    }
+}
+
 /// The device name that selects the built-in simulator.
 pub const SIMULATOR: &str = "sim";
 
@@ -243,13 +270,13 @@ pub fn common_params() -> Vec<ParamSpec> {
         .range(Some(0.0), Some(63.0)),
         ParamSpec::optional(
             "transport",
-            ParamType::Str,
+            ParamType::Choice(TransportParam::NAMES),
             Value::Str("auto".into()),
             "`auto` (dmabuf, then seed, then fileio), `dmabuf`, `seed` or `fileio`",
         ),
         ParamSpec::optional(
             "allocator",
-            ParamType::Str,
+            ParamType::Choice(AllocatorParam::NAMES),
             Value::Str("auto".into()),
             "DMABUF memory for the mainline interface: `auto` (dma-heap, then udmabuf), `heap` or `udmabuf`",
         ),
@@ -328,24 +355,20 @@ pub fn open_real(
     let buffer = p.uint("buffer")? as u32;
     let channels = split_list(p.str("channels")?, ',');
     let rate = device_rate(&device, buffer, &channels, sample_rate(p)?)?;
-    let transport: TransportChoice = p
-        .str("transport")?
-        .parse()
-        .map_err(|e: weir_iio::Error| BuildError::param("transport", e.to_string()))?;
+    let transport = match p.read::<TransportParam>("transport")? {
+        TransportParam::Auto => TransportChoice::Auto,
+        TransportParam::Dmabuf => TransportChoice::Dmabuf,
+        TransportParam::Seed => TransportChoice::Seed,
+        TransportParam::FileIo => TransportChoice::FileIo,
+    };
     let heap = Allocator::DmaHeap(PathBuf::from(p.str("dma_heap")?));
     let udmabuf = Allocator::defaults()
         .into_iter()
         .find(|a| matches!(a, Allocator::Udmabuf(_)));
-    let allocators = match p.str("allocator")? {
-        "auto" => std::iter::once(heap).chain(udmabuf).collect(),
-        "heap" => vec![heap],
-        "udmabuf" => udmabuf.into_iter().collect(),
-        other => {
-            return Err(BuildError::param(
-                "allocator",
-                format!("expected `auto`, `heap` or `udmabuf`, found `{other}`"),
-            ));
-        }
+    let allocators = match p.read::<AllocatorParam>("allocator")? {
+        AllocatorParam::Auto => std::iter::once(heap).chain(udmabuf).collect(),
+        AllocatorParam::Heap => vec![heap],
+        AllocatorParam::Udmabuf => udmabuf.into_iter().collect(),
     };
     let options = BufferOptions {
         buffer,

@@ -202,8 +202,7 @@ where
     T: CpuSample + bytemuck::Pod,
 {
     async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        let result = self.start_up().await;
-        self.stats.record(result)
+        self.start_up().await
     }
 
     async fn work(
@@ -212,8 +211,7 @@ where
         mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io, mo).await;
-        self.stats.record(result)
+        self.step(io, mo).await
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {

@@ -269,8 +269,7 @@ where
     R: CpuBufferReader<Item = T>,
 {
     async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        let result = self.start_up().await;
-        self.stats.record(result)
+        self.start_up().await
     }
 
     async fn work(
@@ -279,8 +278,7 @@ where
         mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io, mo).await;
-        self.stats.record(result)
+        self.step(io, mo).await
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
@@ -291,15 +289,18 @@ where
     }
 }
 
-fn zero_copy(p: &Params) -> Result<bool, BuildError> {
-    match p.str("mode")? {
-        "copy" => Ok(false),
-        "zero_copy" => Ok(true),
-        other => Err(BuildError::param(
-            "mode",
-            format!("expected `copy` or `zero_copy`, found `{other}`"),
-        )),
+weir_core::choice! {
+    /// How the sink gets its samples into DMA blocks.
+    pub enum Mode {
+        /// Copy an ordinary stream into DMA blocks.
+        Copy = "copy",
+        /// The upstream block writes into them in place.
+        ZeroCopy = "zero_copy",
     }
+}
+
+fn zero_copy(p: &Params) -> Result<bool, BuildError> {
+    Ok(p.read::<Mode>("mode")? == Mode::ZeroCopy)
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
@@ -421,7 +422,7 @@ pub fn descriptor() -> BlockDescriptor {
             ),
             ParamSpec::optional(
                 "mode",
-                ParamType::Str,
+                ParamType::Choice(Mode::NAMES),
                 Value::Str("copy".into()),
                 "`copy`: copy an ordinary stream into DMA blocks; `zero_copy`: the upstream block writes into them in place",
             ),

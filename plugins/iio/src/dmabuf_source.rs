@@ -21,6 +21,18 @@ use crate::accounting::label;
 use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
 
+weir_core::choice! {
+    /// The simulated ADC's signal (`pattern`).
+    pub enum SimPattern {
+        /// An I/Q counter.
+        Ramp = "ramp",
+        /// A tone of `tone_frequency` and `tone_amplitude`.
+        Tone = "tone",
+        /// Blocks never written, as a DMA engine that costs no CPU: for benchmarks.
+        Untouched = "untouched",
+    }
+}
+
 /// Tag name carried at the first item of every block: the block's sequence number.
 pub const BLOCK_TAG: &str = "dmabuf_block";
 /// Tag name carried at the first item of a block after samples were lost, with a
@@ -565,8 +577,7 @@ where
     T: CpuSample + bytemuck::Pod,
 {
     async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        let result = self.start_up().await;
-        self.stats.record(result)
+        self.start_up().await
     }
 
     async fn work(
@@ -575,8 +586,7 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io).await;
-        self.stats.record(result)
+        self.step(io).await
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
@@ -633,19 +643,13 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     let item = p.item("item")?;
     let samples = p.positive("samples_per_block")?;
     let rate = crate::device::sample_rate(p)?;
-    let pattern = match p.str("pattern")? {
-        "ramp" => Pattern::Ramp,
-        "tone" => Pattern::Tone {
+    let pattern = match p.read::<SimPattern>("pattern")? {
+        SimPattern::Ramp => Pattern::Ramp,
+        SimPattern::Tone => Pattern::Tone {
             frequency: p.float("tone_frequency")?,
             amplitude: p.float("tone_amplitude")?,
         },
-        "untouched" => Pattern::Untouched,
-        other => {
-            return Err(BuildError::param(
-                "pattern",
-                format!("unknown pattern `{other}` (expected `ramp`, `tone` or `untouched`)"),
-            ));
-        }
+        SimPattern::Untouched => Pattern::Untouched,
     };
     let fail = p.int("sim_fail_block")?;
     let config = SimConfig {
@@ -749,7 +753,7 @@ pub fn descriptor() -> BlockDescriptor {
             .range(Some(0.0), None),
             ParamSpec::optional(
                 "pattern",
-                ParamType::Str,
+                ParamType::Choice(SimPattern::NAMES),
                 Value::Str("ramp".into()),
                 "simulator only: the signal, `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
                  written, as a DMA engine that costs no CPU: for benchmarks)",

@@ -86,12 +86,9 @@ where
                 anyhow::bail!("ZeroMQ PUB on {}: socket already closed", self.address);
             };
             let bytes: &[u8] = bytemuck::cast_slice(items);
+            // Recorded with the block's name by the Guarded wrapper `ctx.add` puts it in.
             if let Err(e) = socket.send(bytes, 0) {
-                let result = Err(anyhow::anyhow!(
-                    "ZeroMQ PUB on {}: sending {n} items: {e}",
-                    self.address
-                ));
-                return self.stats.record(result);
+                anyhow::bail!("ZeroMQ PUB on {}: sending {n} items: {e}", self.address);
             }
             self.input.consume(n);
             self.stats.add_in(n);

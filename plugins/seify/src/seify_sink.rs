@@ -66,7 +66,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
                 ctx.configure_input(name, input);
             }
         }
-        ctx.add(Guarded::new(sink, stats, context))
+        ctx.add_guarded(Guarded::new(sink, stats, context))
     }))
 }
 

@@ -57,7 +57,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         .map_err(|e| device::config_error(ctx.params, e))?;
     let context = format!("seify device {:?}", ctx.params.str("args")?);
     let stats = ctx.stats();
-    Ok(ctx.add(Guarded::new(source, stats, context)))
+    Ok(ctx.add_guarded(Guarded::new(source, stats, context)))
 }
 
 /// Registry entry.

@@ -306,15 +306,13 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let result = self.step(io);
-        self.stats.record(result)
+        self.step(io)
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         // Stopped before the end of the stream (--duration, Ctrl-C): what was written is still
         // a recording, and its metadata says so.
-        let result = self.finish();
-        self.stats.record(result)
+        self.finish()
     }
 }
 

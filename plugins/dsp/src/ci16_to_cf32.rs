@@ -4,6 +4,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::sync_block::sync_work;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
     ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
@@ -66,32 +67,25 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let (i, i_tags) = self.input.slice_with_tags();
-        let (o, mut o_tags) = self.output.slice_with_tags();
-        let n = i.len().min(o.len());
-        if n > 0 {
-            if let Some(log) = &self.address_log {
-                let start = i.as_ptr() as usize;
-                log.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(start..start + n * std::mem::size_of::<Ci16>());
-            }
-            let s = self.scale;
-            for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
-                *y = Cf32::new(x.re as f32 * s, x.im as f32 * s);
-            }
-            for t in i_tags.iter().filter(|t| t.index < n) {
-                o_tags.add_tag(t.index, t.tag.clone());
-            }
-        }
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        if self.input.finished() && remaining == 0 {
-            io.finished = true;
-        }
+        let s = self.scale;
+        let log = &self.address_log;
+        sync_work(
+            &mut self.input,
+            &mut self.output,
+            &self.stats,
+            io,
+            |i, o| {
+                if let Some(log) = log {
+                    let start = i.as_ptr() as usize;
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(start..start + std::mem::size_of_val(i));
+                }
+                for (x, y) in i.iter().zip(o) {
+                    *y = Cf32::new(x.re as f32 * s, x.im as f32 * s);
+                }
+            },
+        );
         Ok(())
     }
 }
