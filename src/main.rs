@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use weir_core::{FlowgraphSpec, LoadError, RunReport};
 
+mod output;
+use output::{out, outln};
+
 /// Run and inspect weir flowgraphs.
 #[derive(Parser)]
 #[command(
@@ -149,7 +152,7 @@ fn main() -> ExitCode {
         Command::Blocks { name, json } => blocks(&registry, name.as_deref(), json),
         Command::Check { file, set } => match FlowgraphSpec::load_with(&file, &registry, &set) {
             Ok(spec) => {
-                println!(
+                outln!(
                     "{}: ok ({} blocks, {} connections)",
                     file.display(),
                     spec.blocks.len(),
@@ -169,7 +172,7 @@ fn main() -> ExitCode {
             };
             match weir_iio::report::list_report_with(&sysfs, &options) {
                 Ok(text) => {
-                    print!("{text}");
+                    out!("{text}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -200,8 +203,7 @@ fn main() -> ExitCode {
             let built = match spec.build(&registry) {
                 Ok(b) => b.with_threads(threads),
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    eprintln!("{:?}", miette::Report::new(e));
+                    output::error(&e);
                     return ExitCode::from(EXIT_RUN_FAILED);
                 }
             };
@@ -280,9 +282,9 @@ fn run(
     live.clear();
     match report {
         Ok(report) => {
-            print!("{report}");
+            out!("{report}");
             if interrupted() {
-                println!("stopped by Ctrl-C");
+                outln!("stopped by Ctrl-C");
             }
             ExitCode::SUCCESS
         }
@@ -371,7 +373,7 @@ impl LiveStats {
 
 fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
     if plugins.loaded.is_empty() && plugins.failed.is_empty() {
-        println!(
+        outln!(
             "no plugin libraries ({} is {})",
             weir::PLUGIN_PATH_VAR,
             std::env::var(weir::PLUGIN_PATH_VAR)
@@ -380,7 +382,7 @@ fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
         );
     }
     for p in &plugins.loaded {
-        println!(
+        outln!(
             "loaded  {} ({}): {}",
             p.name,
             p.path.display(),
@@ -388,7 +390,7 @@ fn list_plugins(plugins: &weir_core::dynamic::PluginLoad) -> ExitCode {
         );
     }
     for f in &plugins.failed {
-        println!("FAILED  {f}");
+        outln!("FAILED  {f}");
     }
     // Listing is the command's job: refused plugins are reported, not a failure of `plugins`.
     ExitCode::SUCCESS
@@ -411,7 +413,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
     let infos: Vec<_> = selected.iter().map(|d| d.info()).collect();
     if json {
         match serde_json::to_string_pretty(&infos) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_RUN_FAILED);
@@ -420,7 +422,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
         return ExitCode::SUCCESS;
     }
     for info in infos {
-        println!("{:<16} {}", info.type_name, info.doc);
+        outln!("{:<16} {}", info.type_name, info.doc);
         for p in &info.params {
             let default = p
                 .default
@@ -432,26 +434,28 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
                 .as_ref()
                 .map(|r| format!(" [{r}]"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "    {:<18} {:<10} {default:<14} {}{range}",
-                p.name, p.ty, p.doc
+                p.name,
+                p.ty,
+                p.doc
             );
         }
         if let Some(ports) = &info.ports {
             for (n, t) in &ports.inputs {
-                println!("    in  {n} ({t})");
+                outln!("    in  {n} ({t})");
             }
             for (n, t) in &ports.outputs {
-                println!("    out {n} ({t})");
+                outln!("    out {n} ({t})");
             }
             for n in &ports.message_inputs {
-                println!("    msg in  {n}");
+                outln!("    msg in  {n}");
             }
             for n in &ports.message_outputs {
-                println!("    msg out {n}");
+                outln!("    msg out {n}");
             }
             if !ports.depends_on.is_empty() {
-                println!("    ports depend on: {}", ports.depends_on.join(", "));
+                outln!("    ports depend on: {}", ports.depends_on.join(", "));
             }
             if !ports.example_params.is_empty() {
                 let examples: Vec<String> = ports
@@ -459,7 +463,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
                     .iter()
                     .map(|(name, value)| format!("{name} = {value}"))
                     .collect();
-                println!("    ports shown for: {}", examples.join(", "));
+                outln!("    ports shown for: {}", examples.join(", "));
             }
         }
     }
@@ -468,7 +472,7 @@ fn blocks(registry: &weir_core::Registry, name: Option<&str>, json: bool) -> Exi
 
 fn graph(spec: &FlowgraphSpec, svg: Option<PathBuf>) -> ExitCode {
     let dot = spec.to_dot();
-    print!("{dot}");
+    out!("{dot}");
     let Some(path) = svg else {
         return ExitCode::SUCCESS;
     };
@@ -505,7 +509,6 @@ fn graph(spec: &FlowgraphSpec, svg: Option<PathBuf>) -> ExitCode {
 }
 
 fn report_load_error(e: LoadError) -> ExitCode {
-    eprintln!("error: {e}");
-    eprintln!("{:?}", miette::Report::new(e));
+    output::error(&e);
     ExitCode::from(EXIT_BAD_INPUT)
 }

@@ -330,3 +330,64 @@ fn zeromq_source_with_nobody_publishing_times_out() {
         "{stderr}"
     );
 }
+
+/// Whether a connection to 127.0.0.1:`port` is established (`/proc/net/tcp`, state 01).
+fn connected(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let remote = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[2] == remote && f[3] == "01"
+    })
+}
+
+/// A subscriber that connects and then stops reading (a stuck viewer; GNU Radio's `head`
+/// finishing) must not keep the publisher from ending: the subscriber is frozen with SIGSTOP
+/// while the publisher streams as fast as it can, so ZeroMQ's queue towards it fills; the
+/// publisher's `--duration` must still end it, with status 0 and its report. ZeroMQ's default
+/// linger is infinite: closing the socket then waited forever for the frozen peer.
+#[test]
+fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut tx = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--stats-interval", "0", "--duration", "3"])
+        .arg(write(
+            dir.path(),
+            "tx.toml",
+            &format!(
+                r#"
+connections = ["src.out -> tx.in"]
+[blocks.src]
+type = "dmabuf_source"
+[blocks.tx]
+type = "zmq_pub_sink"
+item = "ci16"
+address = "tcp://127.0.0.1:{port}"
+"#
+            ),
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    wait_listening(&mut tx, port);
+    let rx = spawn(&write(
+        dir.path(),
+        "rx.toml",
+        &subscriber(port, &dir.path().join("rx.ci16"), u64::MAX / 2, 100.0),
+    ));
+    let start = Instant::now();
+    while !connected(port) {
+        assert!(start.elapsed() < DEADLINE, "the subscriber never connected");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rx_pid = rustix::process::Pid::from_child(&rx);
+    rustix::process::kill_process(rx_pid, rustix::process::Signal::STOP).expect("SIGSTOP");
+    let out = finish(tx, "publisher");
+    rustix::process::kill_process(rx_pid, rustix::process::Signal::CONT).ok();
+    kill(rx);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("items in"), "the report: {}", text(&out));
+}

@@ -250,3 +250,49 @@ fn blocks_text_shows_ports_of_blocks_with_required_parameters() {
         .unwrap_or_else(|| panic!("no `ports shown for` line: {text}"));
     assert!(shown.contains("items = "), "{shown}");
 }
+
+/// Output into a pipe whose reader has gone (`weir blocks | head`, once `head` has exited) ends
+/// quietly with status 0, as `ls | head` does: no panic, nothing on stderr. The read end is
+/// closed before weir starts, so its first write meets EPIPE, whatever the pipe's capacity.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    for args in [
+        &["blocks"][..],
+        &["blocks", "--json"],
+        &["graph", TONE_GAIN],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run weir");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "weir {args:?}: {stderr}");
+        assert!(stderr.is_empty(), "weir {args:?}: {stderr}");
+    }
+}
+
+/// A load error is printed once: the `error: FILE:LINE:COL: message` line, then the snippet
+/// (it was printed as a line and again as the report).
+#[test]
+fn a_load_error_is_printed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[blocks]\nsrc = { type = \"nope\" }\n").expect("write");
+    let out = weir(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = "block `src`: unknown block type `nope`";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+    let first = stderr.lines().next().expect("an error line");
+    assert!(
+        first.starts_with("error: ") && first.ends_with(&format!("bad.toml:2:16: {message}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("src = { type = \"nope\" }"),
+        "the snippet: {stderr}"
+    );
+}

@@ -1,8 +1,10 @@
 //! weir-plugin-net: network blocks, one file per block.
 //!
-//! - `zmq_pub_sink` / `zmq_sub_source`: ZeroMQ PUB/SUB. The sink is FutureSDR's `PubSink`; the
-//!   source is weir's own, because a SUB socket never fails to connect: it takes a `timeout`
-//!   after which it fails with "no data from ... within N s" instead of waiting forever.
+//! - `zmq_pub_sink` / `zmq_sub_source`: ZeroMQ PUB/SUB, weir's own blocks: the sink closes
+//!   with a bounded linger, so a subscriber that stopped reading cannot keep the flowgraph from
+//!   ending (FutureSDR's `PubSink` keeps ZeroMQ's infinite default); the source takes a
+//!   `timeout`, because a SUB socket never fails to connect, after which it fails with "no data
+//!   from ... within N s" instead of waiting forever.
 //! - `tcp_sink` / `tcp_source`: raw items over one TCP connection; the sink listens, the source
 //!   connects, and a refused connection fails the flowgraph naming the block and address.
 //!
@@ -19,6 +21,7 @@ pub mod zmq_sub_source;
 
 pub use tcp_sink::TcpSink;
 pub use tcp_source::TcpSource;
+pub use zmq_pub_sink::ZmqPubSink;
 pub use zmq_sub_source::ZmqSubSource;
 
 /// Registers the network blocks.
