@@ -4,7 +4,7 @@
 //!
 //! The factories choose the reader type (`with_reader!`), so a test cannot give the block an
 //! address log; weir-core's [`address_probe`] records instead every block the source submits
-//! and every slice a by-reference reader hands out. The check is the one `zero_copy.rs` makes
+//! and every slice a by-reference reader hands out. The check is the one `flowgraph/zero_copy_blocks.rs` makes
 //! for a block built by hand: the slices the block read lie inside the device's blocks. A
 //! control with a `copy` in front shows that the check fails for a copied stream.
 //!

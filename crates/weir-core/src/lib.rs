@@ -8,7 +8,9 @@
 //! - [`buffer`]: the by-reference buffer through which device memory reaches DSP blocks
 //!   without a copy;
 //! - [`dynamic`]: plugins built as shared libraries, loaded from `WEIR_PLUGIN_PATH` after checking
-//!   they were built against this weir by this compiler.
+//!   they were built against this weir by this compiler;
+//! - `testing` (feature `testing`): the test kit — flowgraphs from TOML strings, one block
+//!   between a source and a sink or over FutureSDR's Mocker, shared test blocks.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
@@ -29,6 +31,8 @@ pub mod stats;
 pub mod suggest;
 pub mod sync_block;
 pub mod tags;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use buffer::{BufferKind, MappedBlock, MappedBlockReader, MappedBlockWriter};
 pub use builder::FlowgraphBuilder;

@@ -8,7 +8,7 @@
 //! of a test cannot be intercepted, so [`crate::sysfs::Device::open_buffer`] and the DMABUF
 //! transports send these requests through an [`IioIoctls`] object: [`LinuxIoctls`], the
 //! kernel, in production; a recording fake that knows which fd is which
-//! ([`crate::testing::FakeKernel`]) in the tests, given through
+//! (`testing::FakeKernel`, feature `testing`) in the tests, given through
 //! [`crate::sysfs::Device::open_buffer_with`].
 //!
 //! Only the requests whose target fd matters are here (plus the dma-heap allocation, so that a

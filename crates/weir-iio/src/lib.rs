@@ -69,6 +69,8 @@ pub mod sim_tx;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod sysfs;
+// Fake sysfs trees and kernels: for tests (this crate's, and others' through the feature).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
 pub mod xflow;

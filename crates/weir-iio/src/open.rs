@@ -552,7 +552,7 @@ impl Device {
     /// [`Self::open_buffer`] with the buffer ioctls (`GET_FD`, the dma-heap allocation,
     /// mainline's `ATTACH`/`DETACH`/`ENQUEUE`, the seed's `ALLOC`/`ENQUEUE`) sent through
     /// `ioctls` instead of straight to the kernel: for tests with a fake kernel that checks
-    /// which fd each request reaches ([`crate::testing::FakeKernel`]). Everything else —
+    /// which fd each request reaches (`testing::FakeKernel`, feature `testing`). Everything else —
     /// opening the node, sysfs, mappings, the ioctls on the DMABUFs themselves — is real.
     pub fn open_buffer_with(
         &self,

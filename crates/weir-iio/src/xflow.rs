@@ -87,7 +87,7 @@ const ADI_CORE_COMPATIBLES: [&str; 3] = ["adi,axi-", "xlnx,axi-ad", "xlnx,cf-ad"
 /// Register reads and writes of one device, as its debugfs `direct_reg_access` offers them.
 ///
 /// [`DebugfsRegisters`] is the real one; a fake (such as
-/// [`testing::FakeRegisters`](crate::testing::FakeRegisters)) plays a core's latching status
+/// `testing::FakeRegisters`, feature `testing`) plays a core's latching status
 /// register in tests, which a plain file cannot.
 pub trait RegisterAccess: Send {
     /// Reads the register at `address`.

@@ -3,9 +3,7 @@
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
-use futuresdr::blocks::{VectorSink, VectorSource};
 use futuresdr::runtime::__private::KernelInterface;
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::{CpuSample, DefaultCpuReader, DefaultCpuWriter, Kernel};
 use weir_core::{BuildError, Cf32, ItemType, Value};
 use weir_plugin_dsp::{DcBlocker, PowerDb, dc_blocker, power_db};
@@ -18,20 +16,7 @@ where
     K: Kernel + KernelInterface + 'static,
     K: HasPorts<A, B>,
 {
-    let n = input.len();
-    let mut fg = Flowgraph::new();
-    // Downstream first: FutureSDR initialises blocks in the order they were added,
-    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
-    // and waits forever (docs/architecture.md, "Initialisation order").
-    let snk = fg.add(VectorSink::<B>::new(n));
-    let blk = fg.add(block);
-    let src = fg.add(VectorSource::<A>::new(input));
-    fg.stream(&src, |b| b.output(), &blk, |b| b.in_port())
-        .expect("connect");
-    fg.stream(&blk, |b| b.out_port(), &snk, |b| b.input())
-        .expect("connect");
-    let fg = weir_core::runtime().run(fg).expect("runs");
-    fg.block(&snk).expect("sink").items().clone()
+    weir_core::testing::run_through(input, block, K::in_port, K::out_port)
 }
 
 /// The circular-buffer ports of the blocks under test.

@@ -5,24 +5,11 @@ use std::path::Path;
 
 use weir_core::FlowgraphSpec;
 
-fn ramp_bytes(samples: u64) -> Vec<u8> {
-    (0..samples * 2)
-        .flat_map(|n| (n as u16).to_le_bytes())
-        .collect()
-}
+use crate::support::ramp_bytes;
 
 fn run(text: &str, set: &[(&str, String)]) -> weir_core::RunReport {
-    let registry = weir::registry();
-    let set: Vec<(String, String)> = set
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    FlowgraphSpec::parse_with(text, "tx.toml", &registry, &set)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect("runs")
+    let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    weir_core::testing::run_toml_with(&weir::registry(), "tx.toml", text, &set)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! transport and every refused attempt), streaming, stopping, dropping, error paths, and
 //! probing for the report.
 //!
-//! Its own test binary with a single test: /proc/self/fd is process-wide, and tests of one
+//! In the leak-check binary (see `main.rs`): /proc/self/fd is process-wide, and tests of one
 //! binary run in parallel threads.
 
 use std::fs;
@@ -215,6 +215,7 @@ fn exercise(fake: &FakeSysfs) {
 
 #[test]
 fn no_fd_or_mapping_leaks() {
+    let _alone = crate::alone();
     let fake = FakeSysfs::new();
     fake.device(0).name("leak-adc").buffer(
         0,

@@ -4,8 +4,6 @@
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
-use futuresdr::blocks::{VectorSink, VectorSource};
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter};
 use weir_core::{Cf32, ItemType, Value};
 use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumKernel};
@@ -22,27 +20,17 @@ fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
 }
 
 fn run_block(input: Vec<Cf32>, len: usize, shift: bool, parallel: bool) -> Vec<f32> {
-    let n = input.len();
-    let mut fg = Flowgraph::new();
-    // Downstream first: FutureSDR initialises blocks in the order they were added,
-    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
-    // and waits forever (docs/architecture.md, "Initialisation order").
-    let snk = fg.add(VectorSink::<f32>::new(n));
-    let blk = fg.add(
+    weir_core::testing::run_through(
+        input,
         Spectrum::<DefaultCpuReader<Cf32>, DefaultCpuWriter<f32>>::new(
             len,
             shift,
             parallel,
             Arc::default(),
         ),
-    );
-    let src = fg.add(VectorSource::<Cf32>::new(input));
-    fg.stream(&src, |b| b.output(), &blk, |b| b.input())
-        .expect("connect");
-    fg.stream(&blk, |b| b.output(), &snk, |b| b.input())
-        .expect("connect");
-    let fg = weir_core::runtime().run(fg).expect("runs");
-    fg.block(&snk).expect("sink").items().clone()
+        |b| b.input(),
+        |b| b.output(),
+    )
 }
 
 #[test]

@@ -8,11 +8,7 @@ use std::io::Write;
 use weir_core::FlowgraphSpec;
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
-fn ramp_bytes(samples: u64) -> Vec<u8> {
-    (0..samples * 2)
-        .flat_map(|n| (n as u16).to_le_bytes())
-        .collect()
-}
+use crate::support::ramp_bytes;
 
 fn adc(fake: &FakeSysfs) -> std::path::PathBuf {
     fake.device(0)

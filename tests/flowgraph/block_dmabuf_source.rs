@@ -9,12 +9,7 @@ fn ramp(n: u64) -> i16 {
 }
 
 fn run(text: &str) -> weir_core::RunReport {
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "test.toml", &registry).expect("flowgraph loads");
-    spec.build(&registry)
-        .expect("flowgraph builds")
-        .run()
-        .expect("flowgraph runs")
+    crate::support::run("test.toml", text)
 }
 
 #[test]

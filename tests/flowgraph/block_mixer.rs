@@ -21,11 +21,7 @@ fn close(a: Cf32, b: (f64, f64), what: &str) {
 
 /// Runs `input` through the mocked block and returns its output.
 fn run(m: &mut Mocker<Mocked>, input: Vec<Cf32>) -> Vec<Cf32> {
-    let n = input.len();
-    m.input().set(input);
-    m.output().reserve(n);
-    m.run();
-    m.output().take().0
+    weir_core::testing::run_mocked(m, input, |k| k.input(), |k| k.output())
 }
 
 #[test]

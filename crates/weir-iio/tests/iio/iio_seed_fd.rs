@@ -271,7 +271,7 @@ fn every_fd_tried_is_recorded_with_its_errno() {
     );
 
     // The seed gives one DMABUF of two, then ENOMEM: an error as is (the buffer fd is not
-    // asked), and the DMABUF it gave is closed (checked by tests/kernel_fd_leak.rs).
+    // asked), and the DMABUF it gave is closed (checked by tests/fd_leak/iio_fd_leak_kernel.rs).
     let (e, kernel) = open(
         FakeKernelConfig {
             seed_alloc_limit: Some(1),

@@ -8,14 +8,7 @@ use dot_parser::{ast, canonical};
 use weir_core::FlowgraphSpec;
 use weir_core::flowgraph::ConnectionKind;
 
-const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
-
-fn weir(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
+use crate::support::{TONE_GAIN, weir};
 
 /// A DOT id without its quotes (the parser keeps them on node ids); escapes are not decoded.
 fn unquote(s: &str) -> String {

@@ -1,7 +1,7 @@
 //! No file descriptor or mapping outlives a `SimRx`, on the normal path or the error paths.
 //!
-//! This is its own test binary with a single test: tests in one binary run on parallel threads
-//! of one process and would open and close descriptors underneath the count.
+//! In the leak-check binary (see `main.rs`): tests of one binary run on parallel threads of one
+//! process and would open and close descriptors underneath the count.
 
 use std::time::Duration;
 
@@ -81,6 +81,7 @@ fn exercise() {
 
 #[test]
 fn no_fd_or_mapping_leaks() {
+    let _alone = crate::alone();
     // Warm up once: the first use may open process-wide descriptors (none expected, but the
     // check is about SimRx, not about lazily initialised runtime state).
     exercise();

@@ -6,17 +6,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
+use crate::support::{TONE_GAIN, weir};
+
 /// A failure guard only: every wait below ends on an observable event long before it.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
-
-fn weir(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
 
 /// Start `weir` with piped stdout and stderr; stderr's lines arrive on the returned channel
 /// as they are written.

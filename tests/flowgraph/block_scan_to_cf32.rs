@@ -5,7 +5,7 @@
 //! that end in the middle of a scan. That format disagrees with the device's, and is refused
 //! at load time now (checked below): a device's blocks hold whole scans of its own layout. The
 //! joining of by-reference blocks that end mid-scan is tested on hand-made blocks in
-//! plugins/dsp/tests/scan.rs.
+//! tests/flowgraph/block_scan_converters.rs.
 
 use weir_core::FlowgraphSpec;
 

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::support::{TONE_GAIN, weir};
+
 #[test]
 fn every_shipped_flowgraph_runs_through_the_cli() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs");
@@ -91,15 +93,6 @@ fn blocks_lists_the_registry() {
         assert!(stdout.contains(name), "{name} missing from\n{stdout}");
     }
 }
-
-fn weir(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
-
-const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
 
 #[test]
 fn blocks_describes_one_type_as_json() {

@@ -1,15 +1,12 @@
 //! `scan_to_cf32` / `scan_to_f32`: every scan format form against hand-computed values, through
 //! real FutureSDR flowgraphs (circular buffers, and by-reference blocks ending mid-scan).
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{CollectSink, MappedSource, id_tag, tag_ids};
-use futuresdr::blocks::{VectorSink, VectorSource};
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter, ItemTag};
 use weir_core::buffer::MappedBlockReader;
+use weir_core::testing::blocks::{CollectSink, MappedSource, id_tag, tag_ids};
+use weir_core::testing::{run_chain, run_through};
 use weir_core::{
     BuildError, Cf32, ChannelLayout, ItemType, LayoutChannel, Params, PeerLayout, PeerLayouts,
     Value,
@@ -36,43 +33,27 @@ fn cf32_spec(raw: &[(&str, Value)]) -> ScanSpec {
 
 /// Runs `bytes` through VectorSource → converter → VectorSink (circular buffers).
 fn convert_cf32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<Cf32> {
-    let mut fg = Flowgraph::new();
-    // Downstream first: FutureSDR initialises blocks in the order they were added,
-    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
-    // and waits forever (docs/architecture.md, "Initialisation order").
-    let snk = fg.add(VectorSink::<Cf32>::new(1024));
-    let conv = fg.add(ScanConverter::<
-        Cf32,
-        DefaultCpuReader<u8>,
-        DefaultCpuWriter<Cf32>,
-    >::new(spec, Arc::default()));
-    let src = fg.add(VectorSource::<u8>::new(bytes));
-    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
-        .expect("connect");
-    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
-        .expect("connect");
-    let fg = weir_core::runtime().run(fg).expect("runs");
-    fg.block(&snk).expect("sink").items().clone()
+    run_through(
+        bytes,
+        ScanConverter::<Cf32, DefaultCpuReader<u8>, DefaultCpuWriter<Cf32>>::new(
+            spec,
+            Arc::default(),
+        ),
+        |b| b.input(),
+        |b| b.output(),
+    )
 }
 
 fn convert_f32(spec: ScanSpec, bytes: Vec<u8>) -> Vec<f32> {
-    let mut fg = Flowgraph::new();
-    // Downstream first: FutureSDR initialises blocks in the order they were added,
-    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
-    // and waits forever (docs/architecture.md, "Initialisation order").
-    let snk = fg.add(VectorSink::<f32>::new(1024));
-    let conv = fg.add(ScanConverter::<
-        f32,
-        DefaultCpuReader<u8>,
-        DefaultCpuWriter<f32>,
-    >::new(spec, Arc::default()));
-    let src = fg.add(VectorSource::<u8>::new(bytes));
-    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
-        .expect("connect");
-    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
-        .expect("connect");
-    let fg = weir_core::runtime().run(fg).expect("runs");
-    fg.block(&snk).expect("sink").items().clone()
+    run_through(
+        bytes,
+        ScanConverter::<f32, DefaultCpuReader<u8>, DefaultCpuWriter<f32>>::new(
+            spec,
+            Arc::default(),
+        ),
+        |b| b.input(),
+        |b| b.output(),
+    )
 }
 
 /// Runs by-reference `blocks` through the converter, as a DMABUF source's blocks would be.
@@ -87,24 +68,20 @@ fn convert_mapped(
         .map(|(b, _)| b.as_ptr() as usize..b.as_ptr() as usize + b.len())
         .collect();
     let log = AddressLog::default();
-    let mut fg = Flowgraph::new();
-    // Downstream first: FutureSDR initialises blocks in the order they were added,
-    // and a block that gets `StreamInputDone` before its own `Initialize` drops it
-    // and waits forever (docs/architecture.md, "Initialisation order").
-    let snk = fg.add(CollectSink::<Cf32>::default());
-    let conv = fg.add(
+    let (items, tags) = run_chain(
+        MappedSource::new(blocks),
+        |s| s.output(),
         ScanConverter::<Cf32, MappedBlockReader<u8>, DefaultCpuWriter<Cf32>>::new(
             spec,
             stats.clone(),
         )
         .with_address_log(log.clone()),
+        |b| b.input(),
+        |b| b.output(),
+        CollectSink::<Cf32>::default(),
+        |s| s.input(),
+        |s| (s.items.clone(), tag_ids(&s.tags)),
     );
-    let src = fg.add(MappedSource::new(blocks));
-    fg.stream(&src, |b| b.output(), &conv, |b| b.input())
-        .expect("connect");
-    fg.stream(&conv, |b| b.output(), &snk, |b| b.input())
-        .expect("connect");
-    let fg = weir_core::runtime().run(fg).expect("runs");
     // Zero-copy: every slice the converter read lies inside one of the source's blocks.
     let read = log.lock().expect("log").clone();
     assert!(!read.is_empty());
@@ -114,12 +91,7 @@ fn convert_mapped(
             "read {r:x?} outside the blocks {memory:x?}"
         );
     }
-    let snk = fg.block(&snk).expect("sink");
-    (
-        snk.items.clone(),
-        tag_ids(&snk.tags),
-        stats.counter("partial_bytes_dropped"),
-    )
+    (items, tags, stats.counter("partial_bytes_dropped"))
 }
 
 #[test]

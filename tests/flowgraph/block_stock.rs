@@ -6,19 +6,11 @@ use std::path::Path;
 use weir_core::{FlowgraphSpec, RunReport};
 
 fn run(text: &str) -> RunReport {
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "stock.toml", &registry).expect("flowgraph loads");
-    spec.build(&registry)
-        .expect("flowgraph builds")
-        .run()
-        .expect("flowgraph runs")
+    crate::support::run("stock.toml", text)
 }
 
 fn load_error(text: &str) -> weir_core::LoadError {
-    match FlowgraphSpec::parse(text, "bad.toml", &weir::registry()) {
-        Ok(_) => panic!("flowgraph should have been rejected:\n{text}"),
-        Err(e) => e,
-    }
+    weir_core::testing::load_error(&weir::registry(), "bad.toml", text)
 }
 
 fn f32s(path: &Path) -> Vec<f32> {

@@ -1,0 +1,13 @@
+//! Tests of the `weir` command, run as a process the way README.md runs it: every shipped
+//! flowgraph, `weir graph`, live statistics and Ctrl-C, two processes over TCP and ZeroMQ, and
+//! plugins loaded from `WEIR_PLUGIN_PATH`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli_graph;
+mod cli_live;
+mod cli_net;
+mod cli_receiver;
+mod cli_run;
+mod loader_plugins;
