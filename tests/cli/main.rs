@@ -1,13 +1,16 @@
 //! Tests of the `weir` command, run as a process the way README.md runs it: every shipped
 //! flowgraph, `weir graph`, live statistics and Ctrl-C, two processes over TCP and ZeroMQ, and
-//! plugins loaded from `WEIR_PLUGIN_PATH`.
+//! plugins loaded from `WEIR_PLUGIN_PATH`, `weir check` on every string choice, `weir record`
+//! into SigMF.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli_check_choices;
 mod cli_graph;
 mod cli_live;
 mod cli_net;
 mod cli_receiver;
+mod cli_record_sigmf;
 mod cli_run;
 mod loader_plugins;

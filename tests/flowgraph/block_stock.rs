@@ -790,7 +790,12 @@ fn more_blocks_describe_themselves() {
         ),
         (
             "zmq_pub_sink",
-            vec![("address", "string", None), item],
+            // `linger`: weir's own zmq_pub_sink (main's f168d8c) bounds ZeroMQ's linger.
+            vec![
+                ("address", "string", None),
+                item,
+                ("linger", "float", Some("1")),
+            ],
             None,
         ),
         (

@@ -24,4 +24,5 @@ mod iio_scan_layout;
 mod loader_errors;
 mod loader_framework;
 mod loader_layout_flow;
+mod loader_plugin_layout;
 mod zero_copy_blocks;
