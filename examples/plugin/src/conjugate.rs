@@ -104,7 +104,7 @@ pub fn descriptor() -> BlockDescriptor {
 
 #[cfg(test)]
 mod tests {
-    use futuresdr::runtime::Tag;
+    use futuresdr::runtime::dev::Tag;
     use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
     use weir::core::tags::BlockTime;
 
