@@ -340,13 +340,15 @@ fn device_problems_are_located_errors() {
     let e = build(flowgraph(&fake, "rx0", "transport = \"dmabuf\"", &out));
     assert!(e.message.contains("dmabuf"), "{e}");
 
-    let e = build(flowgraph(
-        &fake,
-        "rx0",
-        "transport = \"carrier-pigeon\"",
-        &out,
-    ));
+    // A string choice is checked when the file is loaded (what `weir check` refuses).
+    let e = FlowgraphSpec::parse(
+        &flowgraph(&fake, "rx0", "transport = \"carrier-pigeon\"", &out),
+        "fake.toml",
+        &registry,
+    )
+    .expect_err("refused at load time");
     assert!(e.message.contains("parameter `transport`"), "{e}");
+    assert!(e.message.contains("`fileio`"), "{e}");
 
     let text = flowgraph(&fake, "rx0", "", &out)
         .replace("in_voltage_sampling_frequency=2000000", "no_such_attr=1");

@@ -868,6 +868,9 @@ fn every_registered_block_describes_its_ports() {
             None => missing.push(d.type_name),
         }
     }
+    // `sigmf_source`'s output type is its recording's `core:datatype`: without a recording
+    // there is nothing to describe (`weir check` reads the file; a missing one is refused).
+    missing.retain(|&t| t != "sigmf_source");
     assert!(missing.is_empty(), "no ports described for {missing:?}");
 }
 

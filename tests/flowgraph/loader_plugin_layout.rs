@@ -56,6 +56,7 @@ fn the_guide_shows_the_worked_example_as_it_is_compiled_and_tested() {
     // The guide's long code block is the file up to its unit tests.
     let shown = guide
         .split("```rust\n")
+        .skip(1) // the prose before the first block
         .filter_map(|block| block.split("```").next())
         .max_by_key(|block| block.len())
         .expect("a rust code block");

@@ -155,7 +155,10 @@ where
             }
             let tags: Vec<ItemTag> = tags.iter().filter(|t| t.index < n).cloned().collect();
             self.note_tags(&tags, n)?;
+            // The slice again (the tags borrowed it), cut to the `n` items accounted for: more
+            // may have arrived since, and they belong to the next call.
             let (items, _) = self.input.slice_with_tags();
+            let items = &items[..n];
             if let Some(f) = self.data.as_mut() {
                 // BufWriter writes a chunk of its capacity or more directly from `items`.
                 f.write_all(bytemuck::cast_slice(items))
