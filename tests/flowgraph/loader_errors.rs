@@ -233,7 +233,7 @@ fn error_out_of_range() {
         "[blocks.src]\ntype = \"dmabuf_source\"\nblocks = 2000\n",
         (3, 1),
         Some("src"),
-        &["parameter `blocks`: parameter `blocks` must be 1 ..= 1024, found 2000"],
+        &["parameter `blocks`: must be 1 ..= 1024, found 2000"],
     );
 }
 

@@ -596,7 +596,7 @@ fn builder_errors_name_the_block() {
     check(
         FlowgraphBuilder::new(reg).block("src", "dmabuf_source", [("blocks", 0.into())]),
         Some("src"),
-        &["parameter `blocks` must be 1 ..= 1024, found 0"],
+        &["parameter `blocks`: must be 1 ..= 1024, found 0"],
     );
     check(
         FlowgraphBuilder::new(reg).block("h", "head", []),

@@ -240,8 +240,7 @@ impl ParamSpec {
         let above = self.max.is_some_and(|m| v > m);
         if below || above || v.is_nan() {
             Err(format!(
-                "parameter `{}` must be {}, found {v}",
-                self.name,
+                "must be {}, found {v}",
                 self.range_text().unwrap_or_default()
             ))
         } else {
@@ -265,21 +264,16 @@ impl ParamSpec {
             }
             (ParamType::Choice(names), Value::Str(s)) => {
                 if !names.contains(&s.as_str()) {
+                    // The caller names the parameter (`parameter `x`: expects ...`).
                     return Err(format!(
-                        "parameter `{}` expects {}, found {s:?}",
-                        self.name,
+                        "expects {}, found {s:?}",
                         crate::config::choice_text(names)
                     ));
                 }
                 Value::Str(s)
             }
             (ty, v) => {
-                return Err(format!(
-                    "parameter `{}` expects {}, found {} {v}",
-                    self.name,
-                    ty,
-                    v.type_name()
-                ));
+                return Err(format!("expects {}, found {} {v}", ty, v.type_name()));
             }
         };
         match &v {
