@@ -119,6 +119,17 @@ enum Progress {
     Never,
 }
 
+impl Progress {
+    /// Whether the live statistics are redrawn in place.
+    fn redraws(self) -> bool {
+        match self {
+            Progress::Auto => std::io::stderr().is_terminal(),
+            Progress::Always => true,
+            Progress::Never => false,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum IioCommand {
     /// List devices, channels with scan formats, buffers and the transports each supports.
@@ -302,11 +313,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_RUN_FAILED);
                 }
             };
-            let terminal = match progress {
-                Progress::Auto => std::io::stderr().is_terminal(),
-                Progress::Always => true,
-                Progress::Never => false,
-            };
+            let terminal = progress.redraws();
             let status = run(built, args.duration, stats_interval, terminal);
             let (data, meta) = weir::sigmf::meta::paths(&args.out);
             if meta.exists() {
@@ -335,11 +342,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_RUN_FAILED);
                 }
             };
-            let terminal = match progress {
-                Progress::Auto => std::io::stderr().is_terminal(),
-                Progress::Always => true,
-                Progress::Never => false,
-            };
+            let terminal = progress.redraws();
             run(built, duration, stats_interval, terminal)
         }
     }

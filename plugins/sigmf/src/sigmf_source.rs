@@ -108,7 +108,7 @@ where
     async fn work(
         &mut self,
         io: &mut WorkIo,
-        mo: &mut MessageOutputs,
+        _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
         if self.remaining == 0 {
@@ -139,7 +139,6 @@ where
         } else {
             io.call_again = true;
         }
-        let _ = mo;
         Ok(())
     }
 }
@@ -203,7 +202,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let out = ctx.output_buffer("out");
     Ok(with_item_type!(item, T => {
         with_writer!(out, T, W => ctx.add(SigmfSource::<T, W>::new(
-            data.try_clone().map_err(|e| BuildError::Other(e.to_string()))?,
+            data,
             data_path.clone(),
             len / size,
             &meta,
