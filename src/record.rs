@@ -55,7 +55,7 @@ fn count(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// The flowgraph of a recording: `dmabuf_source` → (`scan_to_cf32`) → (`head`) → `sigmf_sink`.
+/// The flowgraph of a recording: `dmabuf_source` → (`scan_to_cf32`) → `sigmf_sink`.
 pub fn flowgraph(args: &RecordArgs, registry: &Registry) -> Result<FlowgraphSpec, LoadError> {
     let (item, source_item) = match args.format {
         Format::Ci16 => ("ci16", "ci16"),
@@ -81,20 +81,15 @@ pub fn flowgraph(args: &RecordArgs, registry: &Registry) -> Result<FlowgraphSpec
             .connect(&last, "conv.in");
         last = "conv.out".into();
     }
-    if let Some(n) = args.samples {
-        b = b
-            .block(
-                "head",
-                "head",
-                [("items", count(n)), ("item", Value::Str(item.into()))],
-            )
-            .connect(&last, "head.in");
-        last = "head.out".into();
-    }
     let mut sink = vec![
         ("path", Value::Str(args.out.clone())),
         ("item", Value::Str(item.into())),
     ];
+    // The recorder counts the samples itself, so that it writes the DMA blocks in place (a
+    // `head` in between would copy them).
+    if let Some(n) = args.samples {
+        sink.push(("items", count(n)));
+    }
     if let Some(f) = args.frequency {
         sink.push(("frequency", Value::Float(f)));
     }

@@ -8,7 +8,11 @@
 //! for a block built by hand: the slices the block read lie inside the device's blocks. A
 //! control with a `copy` in front shows that the check fails for a copied stream.
 //!
-//! The probe is process-wide, so everything runs in one test, one flowgraph at a time.
+//! The capture sinks, `file_sink` and `sigmf_sink`, are checked the same way on what they hand
+//! to `write(2)` ([`Access::Written`]): the DMA blocks themselves, and through a `copy` the
+//! copy's buffer.
+//!
+//! The probe is process-wide, so the tests take turns ([`PROBE`]), one flowgraph at a time.
 //!
 //! The simulated ADC's ramp (16-bit word n = n, wrapping) is viewed as cf32: item m is
 //! `re = f32::from_bits(w(4m+1) << 16 | w(4m))`, `im = f32::from_bits(w(4m+3) << 16 | w(4m+2))`.
@@ -18,10 +22,20 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futuresdr::runtime::BlockId;
 use weir_core::FlowgraphSpec;
 use weir_core::buffer::address_probe::{self, Access, Record};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::processes::cf32s;
+
+/// Held by each test while it uses the process-wide probe.
+static PROBE: Mutex<()> = Mutex::new(());
 
 /// Taps with distinct values, so that a reversed or shifted window shows.
 const TAPS: [f64; 5] = [0.5, 0.25, 0.125, 1.0, -0.5];
@@ -34,19 +48,6 @@ fn ramp_cf32(m: usize) -> (f64, f64) {
     let w = |n: usize| (n as u16) as u32;
     let f = |lo: usize| f64::from(f32::from_bits((w(lo + 1) << 16) | w(lo)));
     (f(4 * m), f(4 * m + 2))
-}
-
-fn cf32s(path: &Path) -> Vec<(f32, f32)> {
-    std::fs::read(path)
-        .expect("output file")
-        .chunks_exact(8)
-        .map(|b| {
-            (
-                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            )
-        })
-        .collect()
 }
 
 fn cmul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
@@ -127,6 +128,11 @@ impl RunResult {
     /// The device's blocks (as `src` submitted them) and where `reader` read; an error when
     /// `reader` read nothing through a by-reference reader, i.e. did not read device memory.
     fn reads(&self, reader: &str) -> Result<Reads, String> {
+        self.accesses(reader, Access::Read)
+    }
+
+    /// As [`Self::reads`] for the records of `access` by `block`.
+    fn accesses(&self, reader: &str, access: Access) -> Result<Reads, String> {
         let (src, reader_id) = (self.ids["src"], self.ids[reader]);
         let mut device: Vec<Range<usize>> = self
             .records
@@ -144,12 +150,12 @@ impl RunResult {
         let (in_place, elsewhere): (Vec<_>, Vec<_>) = self
             .records
             .iter()
-            .filter(|r| r.block == reader_id && r.access == Access::Read)
+            .filter(|r| r.block == reader_id && r.access == access)
             .map(|r| r.bytes.clone())
             .partition(|r| device.iter().any(|b| b.start <= r.start && r.end <= b.end));
         if in_place.is_empty() {
             return Err(format!(
-                "`{reader}` read no device memory ({} slices elsewhere)",
+                "`{reader}` {access:?}: no device memory ({} slices elsewhere)",
                 elsewhere.len()
             ));
         }
@@ -167,6 +173,7 @@ fn taps_toml() -> String {
 
 #[test]
 fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
+    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
     address_probe::enable();
     let dir = tempfile::tempdir().expect("tempdir");
 
@@ -220,7 +227,7 @@ fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
         &out,
     );
     let e = run.reads("f").err().expect("control: copied stream");
-    assert!(e.contains("read no device memory"), "{e}");
+    assert!(e.contains("no device memory"), "{e}");
     let copy = run.reads("c").expect("the copy reads in place");
     assert!(copy.elsewhere.is_empty(), "{:x?}", copy.elsewhere);
 
@@ -294,4 +301,161 @@ fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
             1e-4 * scale,
         );
     }
+}
+
+/// Builds `text`, runs it with the probe on, and returns the records, the ids and the report.
+/// `stop_after`: stop the run once `sink` has taken that many items (the flowgraph would
+/// otherwise run on); `None`: it ends by itself.
+fn run_capture(text: &str, stop_after: Option<u64>) -> (RunResult, weir_core::RunReport) {
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(text, "capture.toml", &registry).expect("flowgraph loads");
+    let built = spec.build(&registry).expect("flowgraph builds");
+    let ids = built
+        .blocks()
+        .iter()
+        .map(|b| (b.name.clone(), b.id))
+        .collect();
+    address_probe::take();
+    let mut running = built.start().expect("flowgraph starts");
+    let report = match stop_after {
+        None => running.wait().expect("flowgraph runs"),
+        Some(n) => {
+            // A guard against a hang, not a timing expectation.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while running.stats().block("sink").map_or(0, |b| b.items()) < n {
+                assert!(Instant::now() < deadline, "the sink never took {n} items");
+                assert!(
+                    running
+                        .wait_timeout(Duration::from_millis(20))
+                        .expect("runs")
+                        .is_none(),
+                    "the flowgraph ended by itself"
+                );
+            }
+            running.stop().expect("stop");
+            running.wait().expect("flowgraph stops")
+        }
+    };
+    let run = RunResult {
+        records: address_probe::take(),
+        ids,
+    };
+    (run, report)
+}
+
+/// The bytes `sink` handed to `write(2)`, in all.
+fn written_bytes(run: &RunResult, sink: &str) -> usize {
+    let id = run.ids[sink];
+    run.records
+        .iter()
+        .filter(|r| r.block == id && r.access == Access::Written)
+        .map(|r| r.bytes.len())
+        .sum()
+}
+
+/// Every slice `sink` wrote is one its by-reference reader handed it, from its start: nothing
+/// was gathered or copied between the reader and `write(2)`. Returns the bytes written.
+fn written_as_read(run: &RunResult, sink: &str) -> usize {
+    let id = run.ids[sink];
+    let of = |access| -> Vec<Range<usize>> {
+        run.records
+            .iter()
+            .filter(|r| r.block == id && r.access == access)
+            .map(|r| r.bytes.clone())
+            .collect()
+    };
+    let (read, written) = (of(Access::Read), of(Access::Written));
+    for w in &written {
+        assert!(
+            read.iter().any(|r| r.start == w.start && w.end <= r.end),
+            "`{sink}` wrote {w:x?}, which it was not handed"
+        );
+    }
+    written.iter().map(|w| w.len()).sum()
+}
+
+/// Samples per DMA block of the capture runs (the size `reads` checks).
+const CAPTURE_BLOCK: usize = SAMPLES_PER_BLOCK;
+
+fn capture_source() -> String {
+    format!(
+        "[blocks.src]\ntype = \"dmabuf_source\"\nitem = \"ci16\"\nsamples_per_block = \
+         {CAPTURE_BLOCK}\nblocks = {BLOCKS}\n"
+    )
+}
+
+/// `file_sink` and `sigmf_sink` fed by `dmabuf_source` hand the DMA blocks themselves to
+/// `write(2)`, and the files hold the simulator's ramp exactly; behind a `copy`, the same check
+/// finds the copy's buffer instead (the control).
+#[test]
+fn capture_sinks_write_the_device_blocks_in_place() {
+    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
+    address_probe::enable();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // --- file_sink straight from the source, stopped as `weir run --duration` would stop it.
+    let out = dir.path().join("direct.ci16");
+    let text = format!(
+        "connections = [\"src.out -> sink.in\"]\n{}[blocks.sink]\ntype = \"file_sink\"\n\
+         item = \"ci16\"\npath = \"{}\"\n",
+        capture_source(),
+        out.display()
+    );
+    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let sink = run
+        .accesses("sink", Access::Written)
+        .expect("file_sink writes device memory");
+    assert!(sink.elsewhere.is_empty(), "{:x?}", sink.elsewhere);
+    let bytes = written_as_read(&run, "sink");
+    let data = std::fs::read(&out).expect("output");
+    let items = report.block("sink").expect("sink").items() as usize;
+    assert_eq!(data.len(), items * 4, "every item counted is in the file");
+    assert_eq!(bytes, data.len(), "and came from the probed writes");
+    assert_eq!(data, support::ramp_bytes(items as u64), "the ramp, exactly");
+
+    // Control: behind a copy, the sink writes the copy's buffer, never device memory.
+    let out = dir.path().join("copied.ci16");
+    let text = format!(
+        "connections = [\"src.out -> c.in\", \"c.out -> sink.in\"]\n{}[blocks.c]\n\
+         type = \"copy\"\nitem = \"ci16\"\n[blocks.sink]\ntype = \"file_sink\"\n\
+         item = \"ci16\"\npath = \"{}\"\n",
+        capture_source(),
+        out.display()
+    );
+    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let e = run
+        .accesses("sink", Access::Written)
+        .err()
+        .expect("control: copied stream");
+    assert!(e.contains("no device memory"), "{e}");
+    // (A circular buffer's reader records nothing, so only the sum can be compared.)
+    let bytes = written_bytes(&run, "sink");
+    let items = report.block("sink").expect("sink").items() as usize;
+    assert_eq!(bytes, items * 4);
+    assert_eq!(
+        std::fs::read(&out).expect("output"),
+        support::ramp_bytes(items as u64)
+    );
+
+    // --- sigmf_sink ending the stream itself after 10.5 blocks: the last write is half a DMA
+    // block, still in place.
+    let base = dir.path().join("rec");
+    let items = 21 * CAPTURE_BLOCK / 2;
+    let text = format!(
+        "connections = [\"src.out -> sink.in\"]\n{}[blocks.sink]\ntype = \"sigmf_sink\"\n\
+         item = \"ci16\"\nitems = {items}\npath = \"{}\"\n",
+        capture_source(),
+        base.display()
+    );
+    let (run, report) = run_capture(&text, None);
+    let sink = run
+        .accesses("sink", Access::Written)
+        .expect("sigmf_sink writes device memory");
+    assert!(sink.elsewhere.is_empty(), "{:x?}", sink.elsewhere);
+    assert_eq!(written_as_read(&run, "sink"), items * 4);
+    assert_eq!(report.block("sink").expect("sink").items() as usize, items);
+    assert_eq!(
+        std::fs::read(dir.path().join("rec.sigmf-data")).expect("data"),
+        support::ramp_bytes(items as u64)
+    );
 }

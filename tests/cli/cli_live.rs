@@ -1,15 +1,12 @@
 //! `weir run` while it runs: live statistics (plain lines and terminal redraw), Ctrl-C, and the
 //! exit status of each kind of failure.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
 
+use crate::support::processes::{DEADLINE, lines, wait_line};
 use crate::support::{TONE_GAIN, weir};
-
-/// A failure guard only: every wait below ends on an observable event long before it.
-const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Start `weir` with piped stdout and stderr; stderr's lines arrive on the returned channel
 /// as they are written.
@@ -21,33 +18,8 @@ fn spawn(args: &[&str]) -> (Child, Receiver<String>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start weir");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines(child.stderr.take().expect("stderr"));
     (child, rx)
-}
-
-/// Wait for a stderr line that satisfies `pred`; everything read so far is returned with it.
-fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, pred: impl Fn(&str) -> bool) {
-    loop {
-        match rx.recv_timeout(DEADLINE) {
-            Ok(line) => {
-                let done = pred(&line);
-                seen.push(line);
-                if done {
-                    return;
-                }
-            }
-            Err(e) => panic!("no such line on stderr ({e}); got:\n{}", seen.join("\n")),
-        }
-    }
 }
 
 /// Wait for `child` to exit (within the guard deadline) and return its status and stdout.

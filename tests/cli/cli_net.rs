@@ -2,114 +2,13 @@
 //! goes out through `tcp_sink` / `zmq_pub_sink` and must arrive sample for sample; a missing
 //! peer fails the flowgraph with an error naming the block and the address.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Longest any step may take before the test gives up (a bound, not an expected duration).
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// A port no one listens on right now (the OS picks it; the listener is closed again).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write flowgraph");
-    path
-}
-
-fn spawn(file: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "--stats-interval", "0"])
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start weir")
-}
-
-/// Wait for `child` to exit, at most [`DEADLINE`]; kill it if it does not.
-fn finish(mut child: Child, what: &str) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > DEADLINE {
-            child.kill().ok();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "{what} still running after {DEADLINE:?}:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn kill(mut child: Child) {
-    child.kill().ok();
-    child.wait().ok();
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Whether something listens on TCP `port` of 127.0.0.1 (Linux: `/proc/net/tcp`, state 0A).
-fn listening(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == local && f[3] == "0A"
-    })
-}
-
-/// Wait until `child` listens on `port`; fail if it exits first or takes too long.
-fn wait_listening(child: &mut Child, port: u16) {
-    let start = Instant::now();
-    while !listening(port) {
-        if let Some(status) = child.try_wait().expect("wait") {
-            panic!("the sender exited ({status}) before listening on {port}");
-        }
-        assert!(start.elapsed() < DEADLINE, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The received ci16 items as the simulator's i16 ramp values.
-fn ramp_values(path: &Path, items: usize) -> Vec<i16> {
-    let bytes = std::fs::read(path).expect("output file");
-    assert_eq!(bytes.len(), items * 4, "{items} ci16 items received");
-    bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
-
-/// Every value follows the one before it on the simulator's ramp (+1, wrapping).
-fn assert_contiguous(values: &[i16]) {
-    for (n, w) in values.windows(2).enumerate() {
-        assert_eq!(
-            w[1],
-            w[0].wrapping_add(1),
-            "ramp broken after value {n} of {}",
-            values.len()
-        );
-    }
-}
+use crate::support::processes::{
+    DEADLINE, ZMQ_BLOCK, assert_contiguous, connected, finish, free_port, kill, ramp_values, spawn,
+    spawn_with, text, unpaced_publisher, wait_listening, write,
+};
 
 fn sender(port: u16, head: Option<u64>) -> String {
     // With `head`, the sender ends after that many items and closes the connection; without,
@@ -252,10 +151,6 @@ path = "{}"
     )
 }
 
-/// DMA block size of the ZeroMQ test, in ci16 samples: odd, so that whole blocks never add up
-/// to the ramp's period (32768 samples) within a run (see below).
-const ZMQ_BLOCK: usize = 10_007;
-
 /// The subscriber starts first; it may still miss the first messages (PUB/SUB joins late), so
 /// it may start at any block, but from its first sample on the data must be exact:
 ///
@@ -331,16 +226,6 @@ fn zeromq_source_with_nobody_publishing_times_out() {
     );
 }
 
-/// Whether a connection to 127.0.0.1:`port` is established (`/proc/net/tcp`, state 01).
-fn connected(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let remote = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[2] == remote && f[3] == "01"
-    })
-}
-
 /// A subscriber that connects and then stops reading (a stuck viewer; GNU Radio's `head`
 /// finishing) must not keep the publisher from ending: the subscriber is frozen with SIGSTOP
 /// while the publisher streams as fast as it can, so ZeroMQ's queue towards it fills; the
@@ -350,27 +235,14 @@ fn connected(port: u16) -> bool {
 fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let mut tx = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "--stats-interval", "0", "--duration", "3"])
-        .arg(write(
+    let mut tx = spawn_with(
+        &write(
             dir.path(),
             "tx.toml",
-            &format!(
-                r#"
-connections = ["src.out -> tx.in"]
-[blocks.src]
-type = "dmabuf_source"
-[blocks.tx]
-type = "zmq_pub_sink"
-item = "ci16"
-address = "tcp://127.0.0.1:{port}"
-"#
-            ),
-        ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start weir");
+            &unpaced_publisher(&format!("tcp://127.0.0.1:{port}")),
+        ),
+        &["--duration", "3"],
+    );
     wait_listening(&mut tx, port);
     let rx = spawn(&write(
         dir.path(),

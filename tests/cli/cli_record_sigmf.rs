@@ -4,30 +4,11 @@
 //! Python package; a recording played back and recorded again, byte for byte; and the
 //! recordings weir cannot describe refused at load time.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn weir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write flowgraph");
-    path
-}
+use crate::support::processes::{text, write};
+use crate::support::{python_imports, tool_available, weir};
 
 fn meta(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("metadata file"))
@@ -41,13 +22,11 @@ fn meta(path: &Path) -> serde_json::Value {
 /// `WEIR_REQUIRE_SIGMF` is set (as in CI), where that is a failure.
 fn validate_with_reference(meta: &Path) {
     let python = std::env::var("WEIR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = Command::new(&python).args(["-c", "import sigmf"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var_os("WEIR_REQUIRE_SIGMF").is_none(),
-            "WEIR_REQUIRE_SIGMF is set but `{python}` cannot import sigmf"
-        );
-        eprintln!("SKIPPED: SigMF reference validation: `{python}` has no `sigmf` package");
+    if !tool_available(
+        python_imports(&python, "import sigmf"),
+        "WEIR_REQUIRE_SIGMF",
+        &format!("SigMF reference validation: `{python}` has no `sigmf` package"),
+    ) {
         return;
     }
     // Warnings are errors: an undeclared extension is only a warning in sigmf 1.x.

@@ -12,6 +12,8 @@ use std::process::{Command, Output};
 
 use weir_core::RunReport;
 
+pub mod processes;
+
 /// The shipped flowgraph `flowgraphs/tone_gain.toml`.
 pub const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
 
@@ -41,4 +43,28 @@ pub fn ramp_bytes(samples: u64) -> Vec<u8> {
     (0..samples * 2)
         .flat_map(|n| (n as u16).to_le_bytes())
         .collect()
+}
+
+/// Whether `python` can run `import` (e.g. `from gnuradio import gr`).
+pub fn python_imports(python: &str, import: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", import])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether a test that needs an optional tool goes on: `true` when the tool is `available`;
+/// otherwise the test is skipped with a visible `skipped: {missing}` line, unless the
+/// environment variable `require` is set (as `.ci/run` sets it), where a missing tool fails
+/// the test.
+pub fn tool_available(available: bool, require: &str, missing: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{require} is set, but {missing}"
+    );
+    eprintln!("skipped: {missing}");
+    false
 }

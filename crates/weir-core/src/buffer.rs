@@ -92,8 +92,9 @@ macro_rules! with_writer {
 /// test's reach, so a test cannot hand it an address log as it can to a block it builds itself.
 /// Once [`enable`](crate::buffer::address_probe::enable)d, this records the memory of every
 /// block a [`MappedBlockWriter`] submits and every slice a [`MappedBlockReader`] hands out, with the FutureSDR id of the block owning the
-/// writer or reader: a test then checks that the slices a block read lie inside the blocks its
-/// source submitted. Off by default (one relaxed atomic load per slice). Block ids are per
+/// writer or reader, and every slice a capture sink hands to `write(2)`
+/// ([`SinkFile`](crate::SinkFile)): a test then checks that the slices a block read (or
+/// wrote to its file) lie inside the blocks its source submitted. Off by default (one relaxed atomic load per slice). Block ids are per
 /// flowgraph, so a test that enables it should be alone in its test binary and run one
 /// flowgraph at a time.
 pub mod address_probe {
@@ -110,6 +111,9 @@ pub mod address_probe {
         Submitted,
         /// A reader handed these bytes to its block as its input slice.
         Read,
+        /// A sink handed these bytes to `write(2)`, from this memory (see
+        /// [`SinkFile`](crate::sink_file::SinkFile)).
+        Written,
     }
 
     /// One submitted block or one slice handed out.
@@ -136,7 +140,7 @@ pub mod address_probe {
         std::mem::take(&mut *RECORDS.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    pub(super) fn record(block: BlockId, access: Access, bytes: &[u8]) {
+    pub(crate) fn record(block: BlockId, access: Access, bytes: &[u8]) {
         if ENABLED.load(Ordering::Relaxed) && !bytes.is_empty() {
             let start = bytes.as_ptr() as usize;
             RECORDS

@@ -912,6 +912,32 @@ impl FlowgraphSpec {
                 ),
             ));
         }
+        if let Some(align) = inp.aligned_blocks {
+            let block_bytes = out
+                .fixed_buffer_items
+                .map(|n| n.saturating_mul(out.item.size()));
+            match block_bytes {
+                None => {
+                    return Err(err(
+                        Some(&dst.name),
+                        format!(
+                            "`{}.{}` writes with O_DIRECT, which takes whole device blocks, but `{}.{}` ({}) hands over an ordinary stream; connect it straight to a DMA source (dmabuf_source) or leave o_direct off",
+                            dst.name, inp.name, src.name, out.name, src.type_name
+                        ),
+                    ));
+                }
+                Some(bytes) if !bytes.is_multiple_of(align) => {
+                    return Err(err(
+                        Some(&src.name),
+                        format!(
+                            "`{}.{}` writes with O_DIRECT in {align}-byte units, but the device blocks of `{}.{}` are {bytes} bytes; choose samples_per_block so that a block is a multiple of {align} bytes, or leave o_direct off",
+                            dst.name, inp.name, src.name, out.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let buffer = match buffer {
             None => None,
             Some(b) if out.fixed_buffer_items.is_some() => {

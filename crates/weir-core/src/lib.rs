@@ -27,6 +27,7 @@ pub mod guard;
 pub mod item;
 pub mod registry;
 pub mod run;
+pub mod sink_file;
 pub mod stats;
 pub mod suggest;
 pub mod sync_block;
@@ -50,6 +51,7 @@ pub use run::{
     BlockHandle, BlockReport, BuiltFlowgraph, ConnectionHandle, ConnectionReport, RunReport,
     RunningFlowgraph, runtime, runtime_with_threads,
 };
+pub use sink_file::SinkFile;
 pub use stats::{BlockStats, CounterLabel};
 
 /// Re-exported so plugins build against exactly the runtime weir-core uses.

@@ -654,6 +654,11 @@ pub struct PortSpec {
     /// [`PortsFn`] can check them (refusing a mismatch at load time) or derive settings from
     /// them, and its factory finds them in [`BuildContext`].
     pub reads_layout: bool,
+    /// For inputs a block writes to a file with `O_DIRECT`: the input must come straight from
+    /// an output of fixed-size device blocks ([`Self::fixed_buffer_items`]) whose size in bytes
+    /// is a multiple of this alignment, so that every block is one aligned write. Checked by
+    /// the loader (and so by `weir check`).
+    pub aligned_blocks: Option<usize>,
 }
 
 impl PortSpec {
@@ -669,6 +674,7 @@ impl PortSpec {
             fills_blocks: false,
             layout: PortLayout::None,
             reads_layout: false,
+            aligned_blocks: None,
         }
     }
 
@@ -689,6 +695,7 @@ impl PortSpec {
             fills_blocks: false,
             layout: PortLayout::None,
             reads_layout: false,
+            aligned_blocks: None,
         }
     }
 
@@ -725,6 +732,13 @@ impl PortSpec {
     /// A port whose block reads its peer's channel layout (see [`Self::reads_layout`]).
     pub fn reading_layout(mut self) -> Self {
         self.reads_layout = true;
+        self
+    }
+
+    /// An input that must be fed whole device blocks of a multiple of `align` bytes (see
+    /// [`Self::aligned_blocks`]).
+    pub fn wanting_aligned_blocks(mut self, align: usize) -> Self {
+        self.aligned_blocks = Some(align);
         self
     }
 }

@@ -6,15 +6,25 @@
 //! flowgraph is built, so a bad `path` is a load error naming the parameter; a write error
 //! ends the run with an error naming the block and the file; and items are counted in the
 //! block's [`BlockStats`].
+//!
+//! Each input slice is written with one `write` from where it is ([`SinkFile`]): fed by
+//! `dmabuf_source`, straight from the DMA block's mapped memory, with no buffer in user space.
+//! So every item counted in the report is in the file, however the run ends (its end, an
+//! error, a signal, or a second Ctrl-C that quits at once). With `o_direct = true` the writes
+//! bypass the page cache (the loader checks that the input is whole device blocks of a
+//! multiple of [`O_DIRECT_ALIGN`](weir_core::sink_file::O_DIRECT_ALIGN) bytes). Samples the device lost (its overruns, the writer
+//! falling behind among them) are counted from the source's stream tags: the report says
+//! what the file is missing.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::sink_file::{capture_input, capture_items, capture_params};
+use weir_core::tags::Overrun;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
+    SinkFile, Value, with_item_type, with_reader,
 };
 
 /// Writes items to a file in their in-memory (little-endian) layout, as GNU Radio's file sink.
@@ -29,8 +39,12 @@ where
 {
     #[input]
     input: R,
-    file: Option<BufWriter<File>>,
+    file: SinkFile,
     path: String,
+    /// Items still to write before ending the stream (`u64::MAX`: until it ends).
+    remaining: u64,
+    lost_samples: u64,
+    gaps: u64,
     stats: Arc<BlockStats>,
 }
 
@@ -39,12 +53,16 @@ where
     T: CpuSample + bytemuck::Pod,
     R: CpuBufferReader<Item = T>,
 {
-    /// A sink writing to `file` (named `path` in errors).
-    pub fn new(file: File, path: String, stats: Arc<BlockStats>) -> Self {
+    /// A sink writing to `file` (named `path` in errors), `items` of them (`None`: until the
+    /// stream ends).
+    pub fn new(file: SinkFile, path: String, items: Option<u64>, stats: Arc<BlockStats>) -> Self {
         Self {
             input: R::default(),
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file,
             path,
+            remaining: items.unwrap_or(u64::MAX),
+            lost_samples: 0,
+            gaps: 0,
             stats,
         }
     }
@@ -57,17 +75,31 @@ where
 {
     /// One `work()` call; errors are recorded in the block statistics by the caller.
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
-        let i = self.input.slice();
-        let n = i.len();
+        let block = self.input.block_id();
+        let (items, tags) = self.input.slice_with_tags();
+        let n = items
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let items = &items[..n];
         if n > 0 {
-            if let Some(f) = self.file.as_mut() {
-                f.write_all(bytemuck::cast_slice(i))
-                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.path))?;
+            for o in tags
+                .iter()
+                .filter(|t| t.index < n)
+                .filter_map(|t| Overrun::from_tag(&t.tag))
+            {
+                self.lost_samples += o.lost_samples.unwrap_or(0);
+                self.gaps += o.events;
+                self.stats.set_counter("lost_samples", self.lost_samples);
+                self.stats.set_counter("gaps", self.gaps);
             }
+            self.file
+                .write_from(block, bytemuck::cast_slice(items))
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.path))?;
             self.input.consume(n);
+            self.remaining -= n as u64;
             self.stats.add_in(n);
         }
-        if self.input.finished() {
+        if self.input.finished() || self.remaining == 0 {
             io.finished = true;
         }
         Ok(())
@@ -87,19 +119,11 @@ where
     ) -> Result<()> {
         self.step(io).await
     }
-
-    async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        if let Some(mut f) = self.file.take() {
-            f.flush()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.path))?;
-        }
-        Ok(())
-    }
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
+        inputs: vec![capture_input(p, p.item("item")?)?],
         outputs: vec![],
         ..Ports::default()
     })
@@ -107,13 +131,13 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let path = ctx.params.str("path")?.to_string();
-    let file = File::create(&path)
-        .map_err(|e| BuildError::param("path", format!("cannot create `{path}`: {e}")))?;
     let stats = ctx.stats();
+    let file = SinkFile::for_sink(ctx.params, Path::new(&path), stats.clone())?;
+    let items = capture_items(ctx.params)?;
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         with_reader!(kind, T, R => {
-            let mut block = FileSink::<T, R>::new(file, path, stats);
+            let mut block = FileSink::<T, R>::new(file, path, items, stats);
             ctx.configure_input("in", block.input());
             ctx.add(block)
         })
@@ -124,7 +148,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
 pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "file_sink",
-        doc: "Write raw items (little-endian, in-memory layout) to a file",
+        doc: "Write raw items (little-endian, in-memory layout) to a file, each input slice \
+              from its own memory (DMA blocks in place); samples the device lost are counted",
         params: vec![
             ParamSpec::required("path", ParamType::Str, "file to create or truncate"),
             ParamSpec::optional(
@@ -133,7 +158,10 @@ pub fn descriptor() -> BlockDescriptor {
                 Value::Str("cf32".into()),
                 "item type",
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(capture_params())
+        .collect(),
         ports,
         build,
     }

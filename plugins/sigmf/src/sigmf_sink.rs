@@ -1,32 +1,28 @@
 //! `sigmf_sink`: record the input as a SigMF recording.
 //!
-//! The data is written from the input's own memory: fed by `dmabuf_source` (directly or through
-//! blocks that read in place), a chunk is the DMA block's mapped memory, and chunks of
-//! [`DIRECT_WRITE`] bytes or more go to the file with one `write` from there, never through a
-//! buffer. Smaller chunks are gathered first, so a stream of small chunks is not a stream of
-//! small writes.
+//! The data is written from the input's own memory ([`SinkFile`]): fed by `dmabuf_source`, a
+//! chunk is the DMA block's mapped memory, and it goes to the file with one `write` from there,
+//! never through a buffer, so every item accounted for is in the data file however the run
+//! ends. With `o_direct = true` the writes bypass the page cache; `items` ends the recording
+//! after that many items without a `head` (which would copy) in between, and with `o_direct`
+//! the tail of the last DMA block is written after clearing `O_DIRECT`.
 //!
 //! The metadata says what the device said: its rate, its channel formats, and every loss it
 //! reported, from the stream tags of weir's sources ([`weir_core::tags`]).
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::sink_file::{capture_input, capture_items, capture_params};
 use weir_core::tags::{BlockTime, Overrun, StreamInfo};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_item_type, with_reader,
+    Ports, SinkFile, Value, with_item_type, with_reader,
 };
 
 use crate::meta::{self, Annotation, Capture, Extension, Global, Meta};
-
-/// Chunks at least this large are written straight from the input's memory; smaller ones are
-/// gathered in a buffer of this size first.
-pub const DIRECT_WRITE: usize = 64 * 1024;
 
 /// What the recording's metadata is made of, as the stream tells it.
 #[derive(Debug, Clone)]
@@ -39,6 +35,8 @@ pub struct Recording {
     pub frequency: Option<f64>,
     /// `core:description`, if given.
     pub description: Option<String>,
+    /// Items to record before ending the stream (`None`: until the stream ends).
+    pub items: Option<u64>,
 }
 
 /// Writes its input to `PATH.sigmf-data` and, at the end of the stream (or when the flowgraph
@@ -52,7 +50,7 @@ where
 {
     #[input]
     input: R,
-    data: Option<BufWriter<File>>,
+    data: SinkFile,
     data_path: PathBuf,
     meta_path: PathBuf,
     recording: Recording,
@@ -75,7 +73,7 @@ where
 {
     /// A sink writing `data` (the created `PATH.sigmf-data`) and later `meta_path`.
     pub fn new(
-        data: File,
+        data: SinkFile,
         data_path: PathBuf,
         meta_path: PathBuf,
         recording: Recording,
@@ -83,7 +81,7 @@ where
     ) -> Self {
         Self {
             input: R::default(),
-            data: Some(BufWriter::with_capacity(DIRECT_WRITE, data)),
+            data,
             data_path,
             meta_path,
             recording,
@@ -147,8 +145,12 @@ where
     }
 
     fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+        let block = self.input.block_id();
         let (items, tags) = self.input.slice_with_tags();
-        let n = items.len();
+        let wanted = self.recording.items.map_or(usize::MAX, |m| {
+            usize::try_from(m - self.written).unwrap_or(usize::MAX)
+        });
+        let n = items.len().min(wanted);
         if n > 0 {
             if self.started.is_none() {
                 self.started = Some(SystemTime::now());
@@ -159,28 +161,22 @@ where
             // may have arrived since, and they belong to the next call.
             let (items, _) = self.input.slice_with_tags();
             let items = &items[..n];
-            if let Some(f) = self.data.as_mut() {
-                // BufWriter writes a chunk of its capacity or more directly from `items`.
-                f.write_all(bytemuck::cast_slice(items))
-                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.data_path.display()))?;
-            }
+            self.data
+                .write_from(block, bytemuck::cast_slice(items))
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.data_path.display()))?;
             self.input.consume(n);
             self.written += n as u64;
             self.stats.add_in(n);
         }
-        if self.input.finished() {
+        if self.input.finished() || self.recording.items == Some(self.written) {
             self.finish()?;
             io.finished = true;
         }
         Ok(())
     }
 
-    /// Flushes the data and writes the metadata, once.
+    /// Writes the metadata, once (the data is in the file already).
     fn finish(&mut self) -> Result<()> {
-        if let Some(mut f) = self.data.take() {
-            f.flush()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.data_path.display()))?;
-        }
         if self.meta_written {
             return Ok(());
         }
@@ -321,6 +317,7 @@ where
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let item = p.item("item")?;
+    let input = capture_input(p, item)?;
     if item == ItemType::U8 {
         return Err(BuildError::param(
             "item",
@@ -329,7 +326,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
         ));
     }
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", item)],
+        inputs: vec![input],
         ..Ports::default()
     })
 }
@@ -337,12 +334,8 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let path = ctx.params.str("path")?.to_string();
     let (data_path, meta_path) = meta::paths(&path);
-    let file = File::create(&data_path).map_err(|e| {
-        BuildError::param(
-            "path",
-            format!("cannot create `{}`: {e}", data_path.display()),
-        )
-    })?;
+    let stats = ctx.stats();
+    let file = SinkFile::for_sink(ctx.params, &data_path, stats.clone())?;
     let item = ctx.params.item("item")?;
     let rate = ctx.params.float("sample_rate")?;
     let recording = Recording {
@@ -354,8 +347,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
             None
         },
         description: Some(ctx.params.str("description")?.to_string()).filter(|d| !d.is_empty()),
+        items: capture_items(ctx.params)?,
     };
-    let stats = ctx.stats();
     stats.set_note("datatype", meta::datatype(item));
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(item, T => {
@@ -413,7 +406,10 @@ pub fn descriptor() -> BlockDescriptor {
                 Value::Str(String::new()),
                 "core:description (left out when empty)",
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(capture_params())
+        .collect(),
         ports,
         build,
     }

@@ -1,0 +1,196 @@
+//! Running `weir` and its network peers as processes: a free port, waiting for a listener or
+//! a connection, waiting for a process with a deadline that turns a hang into a failure, and
+//! the checks of the simulator's ramp as it arrives at the other end.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// Longest any step may take before the test gives up (a bound, not an expected duration).
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A port no one listens on right now (the OS picks it; the listener is closed again).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write flowgraph");
+    path
+}
+
+pub fn spawn(file: &Path) -> Child {
+    spawn_with(file, &[])
+}
+
+/// `weir run --stats-interval 0 ARGS FILE` with piped stdout and stderr.
+pub fn spawn_with(file: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--stats-interval", "0"])
+        .args(args)
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir")
+}
+
+/// A flowgraph publishing the simulator's ramp (ci16) as fast as it can on ZeroMQ `address`.
+pub fn unpaced_publisher(address: &str) -> String {
+    format!(
+        r#"
+connections = ["src.out -> tx.in"]
+[blocks.src]
+type = "dmabuf_source"
+[blocks.tx]
+type = "zmq_pub_sink"
+item = "ci16"
+address = "{address}"
+"#
+    )
+}
+
+/// Little-endian complex floats (cf32 items) of a file.
+pub fn cf32s(path: &Path) -> Vec<(f32, f32)> {
+    std::fs::read(path)
+        .expect("output file")
+        .chunks_exact(8)
+        .map(|b| {
+            (
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            )
+        })
+        .collect()
+}
+
+/// Wait for `child` to exit, at most [`DEADLINE`]; kill it if it does not.
+pub fn finish(mut child: Child, what: &str) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > DEADLINE {
+            child.kill().ok();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{what} still running after {DEADLINE:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+pub fn kill(mut child: Child) {
+    child.kill().ok();
+    child.wait().ok();
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Whether something listens on TCP `port` of 127.0.0.1 (Linux: `/proc/net/tcp`, state 0A).
+pub fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == local && f[3] == "0A"
+    })
+}
+
+/// Wait until `child` listens on `port`; fail if it exits first or takes too long.
+pub fn wait_listening(child: &mut Child, port: u16) {
+    let start = Instant::now();
+    while !listening(port) {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the sender exited ({status}) before listening on {port}");
+        }
+        assert!(start.elapsed() < DEADLINE, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The received ci16 items as the simulator's i16 ramp values.
+pub fn ramp_values(path: &Path, items: usize) -> Vec<i16> {
+    let bytes = std::fs::read(path).expect("output file");
+    assert_eq!(bytes.len(), items * 4, "{items} ci16 items received");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Every value follows the one before it on the simulator's ramp (+1, wrapping).
+pub fn assert_contiguous(values: &[i16]) {
+    for (n, w) in values.windows(2).enumerate() {
+        assert_eq!(
+            w[1],
+            w[0].wrapping_add(1),
+            "ramp broken after value {n} of {}",
+            values.len()
+        );
+    }
+}
+
+/// Whether a connection to 127.0.0.1:`port` is established (`/proc/net/tcp`, state 01).
+pub fn connected(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let remote = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[2] == remote && f[3] == "01"
+    })
+}
+
+/// The lines of `stream` (a child's stdout or stderr), arriving on the returned channel as
+/// they are written.
+pub fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Wait (at most [`DEADLINE`]) for a line that satisfies `pred`; every line read so far is
+/// kept in `seen`.
+pub fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, pred: impl Fn(&str) -> bool) {
+    loop {
+        match rx.recv_timeout(DEADLINE) {
+            Ok(line) => {
+                let done = pred(&line);
+                seen.push(line);
+                if done {
+                    return;
+                }
+            }
+            Err(e) => panic!("no such line ({e}); got:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// DMA block size of the ZeroMQ test, in ci16 samples: odd, so that whole blocks never add up
+/// to the ramp's period (32768 samples) within a run (see `cli_net`'s
+/// `zeromq_carries_the_dmabuf_ramp`).
+pub const ZMQ_BLOCK: usize = 10_007;
