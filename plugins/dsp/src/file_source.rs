@@ -66,12 +66,7 @@ pub fn descriptor() -> BlockDescriptor {
         doc: "Raw items (little-endian, in-memory layout, as file_sink writes them) from a file (FutureSDR's FileSource)",
         params: vec![
             ParamSpec::required("path", ParamType::Str, "file to read"),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "repeat",
                 ParamType::Bool,

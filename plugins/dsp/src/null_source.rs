@@ -3,8 +3,8 @@
 use futuresdr::blocks::NullSource;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec,
+    Ports, with_item_type, with_writer,
 };
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
@@ -29,12 +29,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "null_source",
         doc: "Endless stream of zeros (FutureSDR's NullSource); end it with a `head`",
-        params: vec![ParamSpec::optional(
-            "item",
-            ParamType::Item,
-            Value::Str("cf32".into()),
-            "item type",
-        )],
+        params: vec![ParamSpec::item(ItemType::Cf32, "item type")],
         ports,
         build,
     }

@@ -8,8 +8,8 @@
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec, Ports,
-    Value, with_item_type, with_reader,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec, Ports,
+    with_item_type, with_reader,
 };
 
 /// Drops its input, printing each tag with its position on stdout.
@@ -103,12 +103,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "tag_debug",
         doc: "Drop items, printing every stream tag with its position to stdout, prefixed with the block's name; weir's block times and overruns as text",
-        params: vec![ParamSpec::optional(
-            "item",
-            ParamType::Item,
-            Value::Str("cf32".into()),
-            "item type",
-        )],
+        params: vec![ParamSpec::item(ItemType::Cf32, "item type")],
         ports,
         build,
     }

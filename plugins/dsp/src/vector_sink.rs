@@ -16,8 +16,8 @@ use futuresdr::blocks::VectorSink;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Guarded, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BuildContext, BuildError, Guarded, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, Value, with_item_type, with_reader,
 };
 
 /// Items of finished vector sinks, by key, each a `Vec<T>` of the sink's item type.
@@ -94,12 +94,7 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "vector_sink",
         doc: "Keep every item in memory; after the run, `weir_plugin_dsp::vector_sink::take(key)` returns them (FutureSDR's VectorSink)",
         params: vec![
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "key",
                 ParamType::Str,

@@ -132,12 +132,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "the items; complex types take interleaved re, im pairs",
             )
             .with_example(Value::List(vec![1.0, 0.0])),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "repeat",
                 ParamType::Bool,
