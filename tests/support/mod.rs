@@ -42,3 +42,32 @@ pub fn ramp_bytes(samples: u64) -> Vec<u8> {
         .flat_map(|n| (n as u16).to_le_bytes())
         .collect()
 }
+
+/// Loads `text` (named `name` in errors) with weir's full registry, builds and starts it.
+pub fn start(name: &str, text: &str) -> weir_core::RunningFlowgraph {
+    weir_core::testing::start_toml(&weir::registry(), name, text)
+}
+
+/// The error the run of `text` (loaded with weir's full registry, and built) fails with.
+pub fn run_error(name: &str, text: &str) -> weir_core::RunError {
+    weir_core::testing::run_error(&weir::registry(), name, text)
+}
+
+/// The items block `block` of a running flowgraph has taken in so far (0 before its first).
+pub fn items_in(running: &weir_core::RunningFlowgraph, block: &str) -> u64 {
+    running.stats().block(block).map_or(0, |b| b.items_in)
+}
+
+/// A file of little-endian `cf32` samples (as `file_sink` writes them), sample by sample.
+pub fn cf32_file(path: &Path) -> Vec<weir_core::Cf32> {
+    std::fs::read(path)
+        .expect("output file")
+        .chunks_exact(8)
+        .map(|b| {
+            weir_core::Cf32::new(
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            )
+        })
+        .collect()
+}
