@@ -25,6 +25,7 @@ pub mod fill_buffer;
 pub mod flowgraph;
 pub mod guard;
 pub mod item;
+pub mod port_shapes;
 pub mod registry;
 pub mod run;
 pub mod stats;

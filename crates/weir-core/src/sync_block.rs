@@ -52,9 +52,6 @@
 
 use futuresdr::runtime::dev::{CpuBufferReader, CpuBufferWriter, WorkIo};
 
-use crate::BufferKind;
-use crate::item::ItemType;
-use crate::registry::{PortSpec, Ports};
 use crate::stats::BlockStats;
 
 /// One `work()` call of a synchronous block: `f(input, output)` on the next
@@ -90,23 +87,7 @@ pub fn sync_work<R, W>(
     }
 }
 
-impl Ports {
-    /// The ports of a one-in, one-out block: input `in` (FutureSDR field `input`) of `input`
-    /// items, output `out` (field `output`) of `output` items that can write into a zero-copy
-    /// sink's blocks. A block with message ports adds them:
-    /// `Ports { message_inputs: vec!["gain"], ..Ports::sync(ItemType::Cf32, ItemType::Cf32) }`.
-    pub fn sync(input: ItemType, output: ItemType) -> Ports {
-        Ports {
-            inputs: vec![PortSpec::input("in", "input", input)],
-            outputs: vec![
-                PortSpec::output("out", "output", output, BufferKind::Circular).filling_blocks(),
-            ],
-            ..Ports::default()
-        }
-    }
-}
-
-/// Builds a one-in, one-out kernel (ports as [`Ports::sync`]) with the reader and writer its
+/// Builds a one-in, one-out kernel (ports as [`Ports::sync`](crate::Ports::sync)) with the reader and writer its
 /// connections need, applies the input connection's buffer size and adds it:
 /// `add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(scale, stats))` evaluates
 /// to the block's id. `R` and `W` name the reader and writer types inside the expression.

@@ -3,18 +3,12 @@
 use futuresdr::blocks::FileSource;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, with_item_type, with_writer,
 };
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(p.item("item")?))
 }
 
 /// Checks what FutureSDR's FileSource would otherwise panic on (it unwraps the open) or get

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec,
-    Ports, with_item_type, with_reader,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports,
+    with_item_type, with_reader,
 };
 
 /// Consumes every item and discards it (counting them).
@@ -61,11 +61,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        outputs: vec![],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -3,18 +3,12 @@
 use futuresdr::blocks::NullSource;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec,
-    Ports, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, with_item_type,
+    with_writer,
 };
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -8,8 +8,8 @@
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec, Ports,
-    with_item_type, with_reader,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, with_item_type,
+    with_reader,
 };
 
 /// Drops its input, printing each tag with its position on stdout.
@@ -80,10 +80,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -17,7 +17,7 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, Guarded, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_item_type, with_reader,
+    Ports, Value, with_item_type, with_reader,
 };
 
 /// Items of finished vector sinks, by key, each a `Vec<T>` of the sink's item type.
@@ -64,11 +64,7 @@ where
 }
 
 fn ports(p: &Params) -> std::result::Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        outputs: vec![],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> std::result::Result<BlockId, BuildError> {
