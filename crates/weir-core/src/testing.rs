@@ -1,10 +1,10 @@
 //! The test kit (feature `testing`): what weir's own tests and a plugin's tests need to run
 //! flowgraphs and single blocks in a few lines.
 //!
-//! - [`run_toml`] / [`run_toml_with`] / [`load_toml`] / [`start_toml`] / [`run_error`] /
-//!   [`load_error`]: a flowgraph written as a TOML string, checked, built, run or started against
-//!   a registry, panicking with the error if it does not get as far as the test expects (they
-//!   are for tests); [`wait_until`] watches a started one reach a state;
+//! - [`run_toml`] / [`run_toml_with`] / [`load_toml`] / [`build_toml`] / [`start_toml`] /
+//!   [`run_error`] / [`load_error`]: a flowgraph written as a TOML string, checked, built, run or
+//!   started against a registry, panicking with the error if it does not get as far as the
+//!   test expects (they are for tests); [`wait_until`] watches a started one reach a state;
 //! - [`run_chain`] / [`run_through`]: one block between a source and a sink in a FutureSDR
 //!   flowgraph, added sink first so that a source which ends at once cannot race the block's
 //!   initialisation (FutureSDR 0.0.40 drops a `StreamInputDone` that reaches a block before its
@@ -27,7 +27,9 @@ use futuresdr::runtime::dev::{
 };
 use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
 
-use crate::{FlowgraphSpec, LoadError, Registry, RunError, RunReport, RunningFlowgraph};
+use crate::{
+    BuiltFlowgraph, FlowgraphSpec, LoadError, Registry, RunError, RunReport, RunningFlowgraph,
+};
 
 /// Checks `text` (named `name` in error messages) against `registry`, builds and runs it.
 ///
@@ -68,15 +70,23 @@ pub fn load_toml(registry: &Registry, name: &str, text: &str) -> FlowgraphSpec {
         .unwrap_or_else(|e| panic!("flowgraph loads: {e}\n{text}"))
 }
 
+/// Checks `text` against `registry` and builds it.
+///
+/// # Panics
+/// If the flowgraph does not load or build; the message holds the error.
+pub fn build_toml(registry: &Registry, name: &str, text: &str) -> BuiltFlowgraph {
+    load_toml(registry, name, text)
+        .build(registry)
+        .unwrap_or_else(|e| panic!("flowgraph builds: {e}"))
+}
+
 /// Checks `text` against `registry`, builds it and starts it on its own runtime: for a test
 /// that watches or talks to a flowgraph while it runs.
 ///
 /// # Panics
 /// If the flowgraph does not load, build or start; the message holds the error.
 pub fn start_toml(registry: &Registry, name: &str, text: &str) -> RunningFlowgraph {
-    load_toml(registry, name, text)
-        .build(registry)
-        .unwrap_or_else(|e| panic!("flowgraph builds: {e}"))
+    build_toml(registry, name, text)
         .start()
         .unwrap_or_else(|e| panic!("flowgraph starts: {e}"))
 }
@@ -86,9 +96,7 @@ pub fn start_toml(registry: &Registry, name: &str, text: &str) -> RunningFlowgra
 /// # Panics
 /// If the flowgraph does not load or build, or runs to its end without an error.
 pub fn run_error(registry: &Registry, name: &str, text: &str) -> RunError {
-    load_toml(registry, name, text)
-        .build(registry)
-        .unwrap_or_else(|e| panic!("flowgraph builds: {e}"))
+    build_toml(registry, name, text)
         .run()
         .err()
         .unwrap_or_else(|| panic!("the run of {name} should have failed"))
