@@ -422,7 +422,8 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     assert_eq!(status.code(), Some(1), "{status}\n{stdout}\n{stderr}");
     assert!(
         stderr.contains(
-            "error: the flowgraph did not stop within 10s of the stop request (--duration)"
+            "error: the flowgraph did not stop within 10s of the stop request (--duration): \
+             block `sink` (file_sink) did not finish;"
         ),
         "{stderr}"
     );
@@ -431,7 +432,10 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     assert!(stdout.lines().any(|l| l.starts_with("sink ")), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("not stopped: the flowgraph was still running 10s after the stop (--duration)"),
+        Some(
+            "not stopped: the flowgraph was still running 10s after the stop (--duration): \
+             block `sink` (file_sink) did not finish"
+        ),
         "{stdout}"
     );
 }

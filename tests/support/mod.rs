@@ -42,3 +42,36 @@ pub fn ramp_bytes(samples: u64) -> Vec<u8> {
         .flat_map(|n| (n as u16).to_le_bytes())
         .collect()
 }
+
+/// Runs the `weir` binary under test with `args` in directory `dir` with the extra environment
+/// `env`, killed (and the test failed) if it has not exited within `deadline`: for inputs that
+/// used to hang it.
+pub fn weir_in(
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    deadline: std::time::Duration,
+) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(out) => out.expect("wait for weir"),
+        Err(_) => {
+            // The child is ours and has not been reaped (its waiter is still blocked).
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("weir {args:?} did not exit within {deadline:?}");
+        }
+    }
+}

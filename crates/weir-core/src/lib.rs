@@ -27,6 +27,7 @@ pub mod guard;
 pub mod item;
 pub mod registry;
 pub mod run;
+pub mod runtime_config;
 pub mod stats;
 pub mod suggest;
 pub mod sync_block;
