@@ -47,7 +47,7 @@ fn a_config_toml_with_a_zero_queue_size_in_the_working_directory_is_not_read() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.starts_with("c ") && l.contains(" 5 ")),
+            .any(|l| l.starts_with("keep ") && l.contains(" 5 ")),
         "{stdout}"
     );
     // And a value FutureSDR cannot parse there is not read either.

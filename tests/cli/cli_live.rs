@@ -391,14 +391,7 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     // into a FIFO whose reader never reads blocks in write() once the pipe is full.
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("stuck.fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .expect("mkfifo");
+    crate::support::mkfifo(&fifo);
     // Held open for reading (so that weir's open for writing does not wait), never read.
     let _reader = rustix::fs::open(
         &fifo,

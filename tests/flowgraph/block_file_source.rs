@@ -18,14 +18,7 @@ fn flowgraph(path: &std::path::Path) -> String {
 fn a_fifo_or_a_character_device_is_refused_at_load_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("in.fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .expect("mkfifo");
+    crate::support::mkfifo(&fifo);
     let registry = weir::registry();
     for (path, want) in [
         (fifo.as_path(), "is a FIFO"),

@@ -75,3 +75,16 @@ pub fn weir_in(
         }
     }
 }
+
+/// Makes a FIFO at `path` (mode 0600): a path that blocks whoever opens it for reading until a
+/// writer comes, and the other way round.
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}

@@ -45,11 +45,7 @@ static TAKEN_OVER: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
 /// call does anything. Returns the warnings to show (each `FUTURESDR_*` variable and user
 /// configuration file that was overridden), or why FutureSDR could not read its configuration.
 pub fn take_over() -> Result<&'static [String], String> {
-    TAKEN_OVER
-        .get_or_init(|| take_over_now(false))
-        .as_ref()
-        .map(Vec::as_slice)
-        .map_err(Clone::clone)
+    taken_over(false)
 }
 
 /// [`take_over`], with FutureSDR's first read made from a directory that holds no
@@ -58,8 +54,13 @@ pub fn take_over() -> Result<&'static [String], String> {
 /// before any other thread could resolve a relative path (the `weir` binary does it first
 /// thing in `main`).
 pub fn take_over_hiding_cwd() -> Result<&'static [String], String> {
+    taken_over(true)
+}
+
+/// The outcome of the first take-over, made now (`hide_cwd` as that call asks) if none was.
+fn taken_over(hide_cwd: bool) -> Result<&'static [String], String> {
     TAKEN_OVER
-        .get_or_init(|| take_over_now(true))
+        .get_or_init(|| take_over_now(hide_cwd))
         .as_ref()
         .map(Vec::as_slice)
         .map_err(Clone::clone)
