@@ -28,6 +28,7 @@ pub mod item;
 pub mod port_shapes;
 pub mod registry;
 pub mod run;
+pub mod runtime_config;
 pub mod stats;
 pub mod suggest;
 pub mod sync_block;
