@@ -8,6 +8,7 @@ mod support;
 
 mod cli_capture;
 mod cli_check_choices;
+mod cli_environment;
 mod cli_gnuradio;
 mod cli_graph;
 mod cli_live;
