@@ -251,13 +251,26 @@ path = "{}"
     let b = std::fs::read(dir.path().join("b.sigmf-data")).expect("second data");
     assert_eq!(a.len(), 100_003 * 8);
     assert!(a == b, "the replayed recording differs from the original");
-    // cf32 of the ramp: sample k is (2k, 2k+1) mod 2^16 as i16, scaled by 1/32768.
+    let ma = meta(&dir.path().join("a.sigmf-meta"));
+    // cf32 of the ramp: device sample n is (2n, 2n+1) mod 2^16 as i16, scaled by 1/32768. The
+    // device is paced at 1 MS/s, so a loaded machine can overrun it: then the recording has a
+    // capture segment per gap, whose `core:global_index` is the device sample it resumes at
+    // (checked here, so a gap the metadata does not declare fails the test).
+    let captures = ma["captures"].as_array().expect("captures");
+    let device_index = |k: u64| {
+        let c = captures
+            .iter()
+            .rev()
+            .find(|c| c["core:sample_start"].as_u64().expect("sample_start") <= k)
+            .expect("a capture segment covers sample 0");
+        let start = c["core:sample_start"].as_u64().expect("sample_start");
+        c["core:global_index"].as_u64().unwrap_or(start) + (k - start)
+    };
     for (k, s) in a.chunks_exact(8).enumerate().step_by(997) {
         let i = f32::from_le_bytes(s[..4].try_into().expect("4 bytes"));
-        let [ri, _] = ramp(k as u64);
+        let [ri, _] = ramp(device_index(k as u64));
         assert_eq!(i, f32::from(ri as i16) / 32768.0, "sample {k}");
     }
-    let ma = meta(&dir.path().join("a.sigmf-meta"));
     let mb = meta(&dir.path().join("b.sigmf-meta"));
     assert_eq!(ma["global"]["core:datatype"], "cf32_le");
     assert_eq!(ma["global"]["core:sample_rate"], 1e6);
