@@ -62,7 +62,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
@@ -76,6 +75,7 @@ use crate::sys::ioctl::{
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+use crate::wait::{Deadline, wait_fd};
 
 /// How long `stop` waits for transfers still in flight after disabling.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,8 +103,9 @@ pub(crate) trait DmabufOps: Send + fmt::Debug {
     fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd>;
     /// The exported sync file's status, and whether it is only the kernel's stub.
     fn fence_state(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState>;
-    /// Whether every transfer on `dmabuf` has finished (`POLLOUT`), waiting up to `timeout`.
-    fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool>;
+    /// Whether every transfer on `dmabuf` has finished (`POLLOUT`), waiting until `deadline`.
+    fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, deadline: Deadline)
+    -> rustix::io::Result<bool>;
     fn set_length(&mut self, samples: u64) -> Result<()>;
     fn set_enabled(&mut self, enabled: bool) -> Result<()>;
 }
@@ -148,31 +149,6 @@ impl KernelOps {
             target,
             _keep: keep,
             control,
-        }
-    }
-}
-
-/// Polls `fd` for `POLLOUT` up to `timeout`.
-fn poll_out(fd: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool> {
-    let deadline = Instant::now().checked_add(timeout);
-    loop {
-        // `None` (wait without a timeout) only when the deadline is beyond what Instant can
-        // represent.
-        let remaining = deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .and_then(|d| Timespec::try_from(d).ok());
-        let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
-        match rustix::event::poll(&mut fds, remaining.as_ref()) {
-            Ok(0) => return Ok(false),
-            Ok(_) => {
-                let revents = fds[0].revents();
-                if revents.contains(PollFlags::NVAL) {
-                    return Err(Errno::BADF);
-                }
-                return Ok(revents.intersects(PollFlags::OUT | PollFlags::ERR));
-            }
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(e),
         }
     }
 }
@@ -237,8 +213,12 @@ impl DmabufOps for KernelOps {
         ioctl::sync_file_state(fence)
     }
 
-    fn wait_idle(&mut self, dmabuf: BorrowedFd<'_>, timeout: Duration) -> rustix::io::Result<bool> {
-        poll_out(dmabuf, timeout)
+    fn wait_idle(
+        &mut self,
+        dmabuf: BorrowedFd<'_>,
+        deadline: Deadline,
+    ) -> rustix::io::Result<bool> {
+        wait_fd(dmabuf, Interest::Writable, deadline)
     }
 
     fn set_length(&mut self, samples: u64) -> Result<()> {
@@ -865,7 +845,10 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         };
         let idle = self
             .ops
-            .wait_idle(self.blocks[block].fd.as_fd(), Duration::ZERO)
+            .wait_idle(
+                self.blocks[block].fd.as_fd(),
+                Deadline::after(Duration::ZERO),
+            )
             .map_err(|e| self.err("poll", e, format!("block {block}")))?;
         if !idle {
             return Ok(None);
@@ -925,26 +908,16 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// flight.
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
         self.check_block("wait_complete", block)?;
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(bytes) = self.try_complete(block)? {
                 return Ok(Some(bytes));
             }
-            if self.blocks[block].state == BlockState::Cpu {
+            if self.blocks[block].state == BlockState::Cpu || deadline.passed() {
                 return Ok(None);
             }
-            let left = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    left
-                }
-                None => Duration::from_secs(3600),
-            };
             self.ops
-                .wait_idle(self.blocks[block].fd.as_fd(), left)
+                .wait_idle(self.blocks[block].fd.as_fd(), deadline)
                 .map_err(|e| self.err("poll", e, format!("block {block}")))?;
         }
     }
@@ -999,13 +972,12 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             (true, false) => STOP_TIMEOUT,
             (true, true) => GONE_STOP_TIMEOUT,
         };
-        let deadline = Instant::now() + wait;
+        let deadline = Deadline::after(wait);
         for block in 0..self.blocks.len() {
             if self.blocks[block].state == BlockState::Cpu {
                 continue;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.ops.wait_idle(self.blocks[block].fd.as_fd(), left) {
+            match self.ops.wait_idle(self.blocks[block].fd.as_fd(), deadline) {
                 Ok(true) => {}
                 Ok(false) if was_enabled => tracing::warn!(
                     device = %self.config.name,
@@ -1286,7 +1258,7 @@ pub(crate) mod tests {
         fn wait_idle(
             &mut self,
             dmabuf: BorrowedFd<'_>,
-            _timeout: Duration,
+            _deadline: Deadline,
         ) -> rustix::io::Result<bool> {
             let b = self.block(dmabuf);
             Ok(self.state.lock().unwrap().done.contains_key(&b))

@@ -18,9 +18,8 @@
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
@@ -28,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+use crate::wait::{Deadline, wait_fd};
 
 /// The geometry of a stream, shared by the kernel transports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,33 +411,23 @@ impl Transport for FileIo {
     /// As documented on the trait; returns `Ok(None)` at once when the block cannot complete
     /// (not queued, or not started).
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(bytes) = self.try_complete(block)? {
                 return Ok(Some(bytes));
             }
-            if !self.started || !matches!(self.slots[block], SlotState::Queued { .. }) {
+            if !self.started
+                || !matches!(self.slots[block], SlotState::Queued { .. })
+                || deadline.passed()
+            {
                 return Ok(None);
             }
-            let remaining = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    Timespec::try_from(left).ok()
-                }
-                None => None,
+            let interest = match self.config.direction {
+                Direction::In => Interest::Readable,
+                Direction::Out => Interest::Writable,
             };
-            let flags = match self.config.direction {
-                Direction::In => PollFlags::IN,
-                Direction::Out => PollFlags::OUT,
-            };
-            let mut fds = [PollFd::new(&self.fd, flags)];
-            match rustix::event::poll(&mut fds, remaining.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
-            }
+            wait_fd(self.fd.as_fd(), interest, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 

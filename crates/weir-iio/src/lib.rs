@@ -73,6 +73,7 @@ pub mod sysfs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
+mod wait;
 pub mod xflow;
 
 pub use error::{Error, Result, UnknownStatus};

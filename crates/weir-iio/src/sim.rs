@@ -26,13 +26,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Interest, Transport, TransportCounters, TransportKind};
+use crate::wait::{Deadline, wait_fd};
 
 /// Bytes per scan: one I16 plus one Q16.
 const SAMPLE_SIZE: usize = 4;
@@ -784,7 +785,7 @@ impl Transport for SimRx {
     /// complete (it is not queued, or it is queued but the buffer is disabled), instead of
     /// sleeping for the whole timeout.
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(bytes) = self.try_complete(block)? {
                 return Ok(Some(bytes));
@@ -798,21 +799,11 @@ impl Transport for SimRx {
                     _ => return Ok(None),
                 }
             }
-            let remaining = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    Timespec::try_from(left).ok()
-                }
-                None => None, // beyond what Instant can represent: wait without a timeout
-            };
-            let mut fds = [PollFd::new(&self.events[block], PollFlags::IN)];
-            match rustix::event::poll(&mut fds, remaining.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
+            if deadline.passed() {
+                return Ok(None);
             }
+            wait_fd(self.events[block].as_fd(), Interest::Readable, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 

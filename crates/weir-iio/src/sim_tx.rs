@@ -18,13 +18,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+use crate::wait::{Deadline, wait_fd};
 
 /// Bytes per sample: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -461,21 +462,16 @@ impl Transport for SimTx {
     }
 
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(n) = self.try_complete(block)? {
                 return Ok(Some(n));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.shared.lock().owner[block] == Owner::Cpu {
+            if deadline.passed() || self.shared.lock().owner[block] == Owner::Cpu {
                 return Ok(None);
             }
-            let ts = Timespec::try_from(left).ok();
-            let mut fds = [PollFd::new(&self.events[block], PollFlags::IN)];
-            match rustix::event::poll(&mut fds, ts.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
-            }
+            wait_fd(self.events[block].as_fd(), Interest::Readable, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 
