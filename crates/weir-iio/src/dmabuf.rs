@@ -66,15 +66,17 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, UnknownStatus, errno_name};
-use crate::fileio::StreamConfig;
 use crate::kernel::{IioIoctls, LinuxIoctls};
+use crate::stream::StreamConfig;
 use crate::sys::ioctl::{
     self, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
     SyncFileState,
 };
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
-use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+use crate::transport::{
+    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+};
 use crate::wait::{Deadline, wait_fd};
 
 /// How long `stop` waits for transfers still in flight after disabling.
@@ -542,11 +544,11 @@ impl<O: DmabufOps> DmabufTransport<O> {
         let mut blocks = Vec::with_capacity(dmabufs.len());
         for fd in dmabufs {
             let ro = MappedRegion::map_read_only(fd.as_fd(), config.block_size)
-                .map_err(|e| rename(e, &config.name))?;
+                .map_err(|e| e.on_device(&config.name))?;
             let rw = match config.direction {
                 Direction::Out => Some(
                     MappedRegion::map_read_write(fd.as_fd(), config.block_size)
-                        .map_err(|e| rename(e, &config.name))?,
+                        .map_err(|e| e.on_device(&config.name))?,
                 ),
                 Direction::In => None,
             };
@@ -581,10 +583,6 @@ impl<O: DmabufOps> DmabufTransport<O> {
         Ok(transport)
     }
 
-    fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
-        Error::os_detail(op, self.config.name.as_str(), errno, detail)
-    }
-
     fn attach_all(&mut self) -> Result<()> {
         if !self.ops.uses_attach() {
             return Ok(());
@@ -602,7 +600,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
                     Errno::BUSY => "the buffer is enabled; attach before enabling".to_string(),
                     _ => format!("block {i}"),
                 };
-                return Err(self.err("IIO_BUFFER_DMABUF_ATTACH", e, detail));
+                return Err(self.config.err("IIO_BUFFER_DMABUF_ATTACH", e, detail));
             }
             self.blocks[i].attached = true;
         }
@@ -632,7 +630,10 @@ impl<O: DmabufOps> DmabufTransport<O> {
         self.blocks[block].cpu_synced = false;
         self.ops
             .sync(self.blocks[block].fd.as_fd(), flags)
-            .map_err(|e| self.err("DMA_BUF_IOCTL_SYNC(END)", e, format!("block {block}")))
+            .map_err(|e| {
+                self.config
+                    .err("DMA_BUF_IOCTL_SYNC(END)", e, format!("block {block}"))
+            })
     }
 
     fn begin_cpu_access(&mut self, block: usize) -> Result<()> {
@@ -642,7 +643,10 @@ impl<O: DmabufOps> DmabufTransport<O> {
         let flags = DMA_BUF_SYNC_START | self.sync_direction();
         self.ops
             .sync(self.blocks[block].fd.as_fd(), flags)
-            .map_err(|e| self.err("DMA_BUF_IOCTL_SYNC(START)", e, format!("block {block}")))?;
+            .map_err(|e| {
+                self.config
+                    .err("DMA_BUF_IOCTL_SYNC(START)", e, format!("block {block}"))
+            })?;
         self.blocks[block].cpu_synced = true;
         Ok(())
     }
@@ -673,7 +677,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
     fn enqueue(&mut self, block: usize, sent: u64, bytes: usize) -> Result<()> {
         self.end_cpu_access(block)?;
         if self.ops.uses_attach() && !self.blocks[block].attached {
-            return Err(self.err(
+            return Err(self.config.err(
                 "enqueue",
                 Errno::PERM,
                 format!("block {block} is not attached (stopped?)"),
@@ -684,7 +688,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
         // ENQUEUE to the export's return; reported if it did.
         let before = Instant::now();
         self.ops.enqueue(fd, sent).map_err(|e| {
-            self.err(
+            self.config.err(
                 "IIO_BUFFER_DMABUF_ENQUEUE",
                 e,
                 format!("block {block}, bytes_used {sent}"),
@@ -775,47 +779,13 @@ impl<O: DmabufOps> DmabufTransport<O> {
     }
 }
 
-fn rename(e: Error, name: &str) -> Error {
-    match e {
-        Error::Os {
-            op, errno, detail, ..
-        } => Error::Os {
-            op,
-            device: name.to_string(),
-            errno,
-            detail,
-        },
-        other => other,
-    }
-}
-
 impl<O: DmabufOps> Transport for DmabufTransport<O> {
     fn kind(&self) -> TransportKind {
         self.ops.kind()
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.blocks.len()
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        self.config.sample_size
-    }
-
-    fn direction(&self) -> Direction {
-        self.config.direction
-    }
-
-    fn bytes_used_align(&self) -> usize {
-        self.config.bytes_align
+    fn stream(&self) -> &StreamConfig {
+        &self.config
     }
 
     /// Attaches every DMABUF (mainline), enqueues every block whole (RX; TX blocks stay with
@@ -823,15 +793,10 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// kernel requires. `EBUSY` if started; on failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
         if self.enabled {
-            return Err(self.err("start", Errno::BUSY, "already started"));
+            return Err(self.config.err("start", Errno::BUSY, "already started"));
         }
         let result = self.start_inner();
-        if result.is_err()
-            && let Err(e) = self.stop()
-        {
-            tracing::warn!(device = %self.config.name, "cleanup after a failed start: {e}");
-        }
-        result
+        stop_after_failed_start(self, result)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
@@ -849,7 +814,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 self.blocks[block].fd.as_fd(),
                 Deadline::after(Duration::ZERO),
             )
-            .map_err(|e| self.err("poll", e, format!("block {block}")))?;
+            .map_err(|e| self.config.err("poll", e, format!("block {block}")))?;
         if !idle {
             return Ok(None);
         }
@@ -860,10 +825,10 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 delay,
             } => {
                 let (enqueue_took, export_delay) = (*enqueue_took, *delay);
-                let state = self
-                    .ops
-                    .fence_state(fd.as_fd())
-                    .map_err(|e| self.err("SYNC_IOC_FILE_INFO", e, format!("block {block}")))?;
+                let state = self.ops.fence_state(fd.as_fd()).map_err(|e| {
+                    self.config
+                        .err("SYNC_IOC_FILE_INFO", e, format!("block {block}"))
+                })?;
                 if state.only_stub {
                     // The stub reads 1 whatever became of the transfer.
                     let reason = UnknownStatus::FenceSignalledBeforeExport {
@@ -918,7 +883,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             }
             self.ops
                 .wait_idle(self.blocks[block].fd.as_fd(), deadline)
-                .map_err(|e| self.err("poll", e, format!("block {block}")))?;
+                .map_err(|e| self.config.err("poll", e, format!("block {block}")))?;
         }
     }
 
@@ -935,7 +900,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         self.check_block("requeue", block)?;
         let (sent, bytes) = self.wire_bytes("requeue", bytes_used)?;
         if self.blocks[block].state != BlockState::Cpu {
-            return Err(self.err(
+            return Err(self.config.err(
                 "requeue",
                 Errno::BUSY,
                 format!("block {block} is in flight"),
@@ -986,7 +951,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 ),
                 Ok(false) => {}
                 Err(e) => {
-                    first_error.get_or_insert(self.err("poll", e, format!("block {block}")));
+                    first_error.get_or_insert(self.config.err("poll", e, format!("block {block}")));
                 }
             }
             self.blocks[block].state = BlockState::Cpu;
@@ -999,7 +964,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             if self.blocks[block].attached {
                 self.blocks[block].attached = false;
                 if let Err(e) = self.ops.detach(self.blocks[block].fd.as_fd()) {
-                    first_error.get_or_insert(self.err(
+                    first_error.get_or_insert(self.config.err(
                         "IIO_BUFFER_DMABUF_DETACH",
                         e,
                         format!("block {block}"),
@@ -1018,14 +983,14 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         self.check_block("lend_block", block)?;
         if self.config.direction != Direction::Out {
-            return Err(self.err(
+            return Err(self.config.err(
                 "lend_block",
                 Errno::OPNOTSUPP,
                 "not an output (TX) transport",
             ));
         }
         if self.blocks[block].state != BlockState::Cpu || self.blocks[block].rw.is_none() {
-            return Err(self.err(
+            return Err(self.config.err(
                 "lend_block",
                 Errno::BUSY,
                 format!("block {block} is in flight or already lent"),
@@ -1033,7 +998,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         }
         self.begin_cpu_access(block)?;
         self.blocks[block].rw.take().ok_or_else(|| {
-            self.err(
+            self.config.err(
                 "lend_block",
                 Errno::BUSY,
                 format!("block {block} is already lent"),
@@ -1049,7 +1014,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     ) -> Result<()> {
         self.check_block("return_block", block)?;
         if self.blocks[block].rw.is_some() {
-            return Err(self.err(
+            return Err(self.config.err(
                 "return_block",
                 Errno::INVAL,
                 format!("block {block} was not lent"),
@@ -1062,14 +1027,14 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
         if self.config.direction != Direction::Out {
-            return Err(self.err(
+            return Err(self.config.err(
                 "block_mut",
                 Errno::OPNOTSUPP,
                 "not an output (TX) transport",
             ));
         }
         if self.blocks[block].state != BlockState::Cpu {
-            return Err(self.err(
+            return Err(self.config.err(
                 "block_mut",
                 Errno::BUSY,
                 format!("block {block} is in flight"),
@@ -1078,12 +1043,9 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         self.begin_cpu_access(block)?;
         match self.blocks[block].rw.as_mut() {
             Some(rw) => Ok(rw.as_mut_bytes()),
-            None => Err(Error::os_detail(
-                "block_mut",
-                self.config.name.as_str(),
-                Errno::OPNOTSUPP,
-                "no writable mapping",
-            )),
+            None => Err(self
+                .config
+                .err("block_mut", Errno::OPNOTSUPP, "no writable mapping")),
         }
     }
 }

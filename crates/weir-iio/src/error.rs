@@ -243,6 +243,23 @@ impl Error {
         }
     }
 
+    /// The same error, said of `device`: `sys` names what it was handed ("fd 7", a memfd),
+    /// and the transport that called it knows which device that was. Other errors already
+    /// name their file or device and are returned as they are.
+    pub(crate) fn on_device(self, device: &str) -> Error {
+        match self {
+            Error::Os {
+                op, errno, detail, ..
+            } => Error::Os {
+                op,
+                device: device.to_string(),
+                errno,
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// Shorthand for an [`Error::Os`] without detail.
     pub fn os(op: &'static str, device: impl Into<String>, errno: Errno) -> Self {
         Error::Os {

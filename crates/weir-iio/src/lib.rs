@@ -66,6 +66,7 @@ pub mod rate;
 pub mod report;
 pub mod sim;
 pub mod sim_tx;
+pub mod stream;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod sysfs;
@@ -77,7 +78,7 @@ mod wait;
 pub mod xflow;
 
 pub use error::{Error, Result, UnknownStatus};
-pub use fileio::{FileIo, StreamConfig};
+pub use fileio::FileIo;
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use kernel::{IioIoctls, LinuxIoctls};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
@@ -86,6 +87,7 @@ pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx};
 pub use sim_tx::{SimTx, SimTxConfig};
+pub use stream::StreamConfig;
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};
 pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};

@@ -35,10 +35,11 @@ use rustix::io::Errno;
 
 use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedFd, SeedTargets};
 use crate::error::{Error, Result};
-use crate::fileio::{FileIo, StreamConfig};
+use crate::fileio::FileIo;
 use crate::format::ScanLayout;
 use crate::kernel::{IioIoctls, LinuxIoctls};
 use crate::presence::{DevicePresence, Watched};
+use crate::stream::StreamConfig;
 use crate::sysfs::{Buffer, BufferControl, Device};
 use crate::transport::{Direction, Transport, TransportKind};
 

@@ -31,8 +31,11 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
-use crate::transport::{Interest, Transport, TransportCounters, TransportKind};
+use crate::transport::{
+    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+};
 use crate::wait::{Deadline, wait_fd};
 
 /// Bytes per scan: one I16 plus one Q16.
@@ -286,6 +289,7 @@ struct Hardware {
 #[derive(Debug)]
 pub struct SimRx {
     config: SimConfig,
+    stream: StreamConfig,
     /// The CPU's read-only mappings.
     memory: Vec<Arc<MappedRegion>>,
     /// One completion eventfd per block; the producer holds a clone of the Arc.
@@ -302,25 +306,28 @@ impl SimRx {
     pub fn new(config: SimConfig) -> Result<SimRx> {
         config.validate()?;
         let name = config.name.as_str();
-        // memfd names are limited to 249 bytes and cannot contain NUL.
-        let mut memfd_base: String = name.chars().filter(|&c| c != '\0').collect();
-        while memfd_base.len() > 200 {
-            memfd_base.pop();
-        }
+        let stream = StreamConfig::simulated(
+            name,
+            Direction::In,
+            SAMPLE_SIZE,
+            config.block_size,
+            config.block_count,
+        );
+        let memfd_base = stream.memfd_stem();
         let mut maps = Vec::with_capacity(config.block_count);
         let mut memory = Vec::with_capacity(config.block_count);
         let mut events = Vec::with_capacity(config.block_count);
         // On any error, what was already allocated is dropped (unmapped, closed) on return.
         for i in 0..config.block_count {
             let fd = sys::memfd(&format!("{memfd_base}-block{i}"), config.block_size)
-                .map_err(on_device(name))?;
+                .map_err(|e| e.on_device(name))?;
             maps.push(
                 MappedRegion::map_read_write(fd.as_fd(), config.block_size)
-                    .map_err(on_device(name))?,
+                    .map_err(|e| e.on_device(name))?,
             );
             memory.push(Arc::new(
                 MappedRegion::map_read_only(fd.as_fd(), config.block_size)
-                    .map_err(on_device(name))?,
+                    .map_err(|e| e.on_device(name))?,
             ));
             events.push(
                 rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
@@ -337,7 +344,7 @@ impl SimRx {
             completions: 0,
             fail_block: config.fail_block,
             sample_rate: config.sample_rate,
-            samples_per_block: (config.block_size / SAMPLE_SIZE) as u64,
+            samples_per_block: stream.samples_per_block() as u64,
         };
         let state = State {
             enabled: false,
@@ -362,6 +369,7 @@ impl SimRx {
             "simulated IIO RX device created"
         );
         Ok(SimRx {
+            stream,
             memory,
             events: Arc::new(events),
             shared: Arc::new(Shared {
@@ -384,10 +392,6 @@ impl SimRx {
         self.producer.is_some()
     }
 
-    fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
-        Error::os_detail(op, self.config.name.as_str(), errno, detail)
-    }
-
     /// Attaches `block` to the buffer (mainline `IIO_BUFFER_DMABUF_ATTACH_IOCTL`).
     ///
     /// `EBUSY` if the buffer is enabled (the kernel refuses attaching after enable);
@@ -398,7 +402,7 @@ impl SimRx {
             return Err(self.unknown_block("attach", block));
         }
         if st.enabled {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "attach",
                 Errno::BUSY,
                 "the buffer is enabled; attach every block before enabling",
@@ -406,7 +410,7 @@ impl SimRx {
         }
         let slot = &mut st.slots[block];
         if slot.state != BlockState::Detached {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "attach",
                 Errno::INVAL,
                 format!("block {block} is already attached"),
@@ -427,13 +431,15 @@ impl SimRx {
             return Err(self.unknown_block("detach", block));
         };
         match slot.state {
-            BlockState::Detached => Err(self.err(
+            BlockState::Detached => Err(self.stream.err(
                 "detach",
                 Errno::INVAL,
                 format!("block {block} is not attached"),
             )),
             BlockState::Queued | BlockState::Filling => {
-                Err(self.err("detach", Errno::BUSY, format!("block {block} is in flight")))
+                Err(self
+                    .stream
+                    .err("detach", Errno::BUSY, format!("block {block} is in flight")))
             }
             BlockState::Idle | BlockState::Done(_) => {
                 slot.state = BlockState::Detached;
@@ -459,7 +465,7 @@ impl SimRx {
             return Err(self.unknown_block("enqueue", block));
         }
         if bytes_used == 0 || bytes_used > block_size || !bytes_used.is_multiple_of(SAMPLE_SIZE) {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "enqueue",
                 Errno::INVAL,
                 format!(
@@ -470,14 +476,14 @@ impl SimRx {
         }
         match st.slots[block].state {
             BlockState::Detached => {
-                return Err(self.err(
+                return Err(self.stream.err(
                     "enqueue",
                     Errno::PERM,
                     format!("block {block} is not attached"),
                 ));
             }
             BlockState::Queued | BlockState::Filling => {
-                return Err(self.err(
+                return Err(self.stream.err(
                     "enqueue",
                     Errno::BUSY,
                     format!("block {block} is still in flight"),
@@ -525,7 +531,7 @@ impl SimRx {
             }
             Err(e) => {
                 self.shared.lock().enabled = false;
-                Err(self.err(
+                Err(self.stream.err(
                     "enable",
                     Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
                     format!("cannot start the producer thread: {e}"),
@@ -563,7 +569,9 @@ impl SimRx {
         tracing::debug!(device = %self.config.name, aborted, "simulated buffer disabled");
         match joined {
             Ok(()) => Ok(()),
-            Err(_) => Err(self.err("disable", Errno::IO, "the producer thread panicked")),
+            Err(_) => Err(self
+                .stream
+                .err("disable", Errno::IO, "the producer thread panicked")),
         }
     }
 
@@ -590,7 +598,7 @@ impl SimRx {
     pub fn read(&mut self, dst: &mut [u8]) -> Result<usize> {
         let block_size = self.config.block_size;
         if dst.len() < block_size {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "read",
                 Errno::INVAL,
                 format!(
@@ -614,12 +622,14 @@ impl SimRx {
                 .map(|(i, _)| i)
         };
         let Some(block) = oldest else {
-            return Err(self.err("read", Errno::INVAL, "no block is queued"));
+            return Err(self.stream.err("read", Errno::INVAL, "no block is queued"));
         };
         let bytes = match self.wait_complete(block, Duration::MAX) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
-                return Err(self.err("read", Errno::INVAL, "the buffer is not enabled"));
+                return Err(self
+                    .stream
+                    .err("read", Errno::INVAL, "the buffer is not enabled"));
             }
             Err(e @ Error::TransferFailed { .. }) => {
                 self.enqueue(block, block_size)?;
@@ -634,7 +644,7 @@ impl SimRx {
     }
 
     fn unknown_block(&self, op: &'static str, block: usize) -> Error {
-        self.err(
+        self.stream.err(
             op,
             Errno::INVAL,
             format!(
@@ -677,21 +687,6 @@ impl SimRx {
     }
 }
 
-/// Maps an error from `sys` onto the device it happened for.
-fn on_device(name: &str) -> impl Fn(Error) -> Error + '_ {
-    move |e| match e {
-        Error::Os {
-            op, errno, detail, ..
-        } => Error::Os {
-            op,
-            device: name.to_string(),
-            errno,
-            detail,
-        },
-        other => other,
-    }
-}
-
 impl Transport for SimRx {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
@@ -703,35 +698,20 @@ impl Transport for SimRx {
         self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.config.block_count
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        SAMPLE_SIZE
+    fn stream(&self) -> &StreamConfig {
+        &self.stream
     }
 
     /// Attaches every detached block, enqueues every block that is not queued yet (whole),
     /// then enables. `EBUSY` if already started. On failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
         if self.is_enabled() {
-            return Err(self.err("start", Errno::BUSY, "the buffer is already enabled"));
+            return Err(self
+                .stream
+                .err("start", Errno::BUSY, "the buffer is already enabled"));
         }
         let result = self.start_inner();
-        if result.is_err()
-            && let Err(e) = self.stop()
-        {
-            tracing::warn!(device = %self.config.name, "cleanup after a failed start: {e}");
-        }
-        result
+        stop_after_failed_start(self, result)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {

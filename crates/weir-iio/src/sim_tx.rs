@@ -23,6 +23,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
 use crate::wait::{Deadline, wait_fd};
@@ -130,6 +131,7 @@ impl Shared {
 /// The simulated DAC; see the [module documentation](self).
 pub struct SimTx {
     config: SimTxConfig,
+    stream: StreamConfig,
     /// CPU-side writable mappings; `None` while lent out for zero-copy filling.
     cpu: Vec<Option<MappedRegion>>,
     cpu_read: Vec<Arc<MappedRegion>>,
@@ -165,21 +167,33 @@ impl SimTx {
         {
             return Err(bad(format!("sample rate {r} is not a positive number")));
         }
+        let stream = StreamConfig::simulated(
+            &config.name,
+            Direction::Out,
+            SAMPLE_BYTES,
+            config.block_size,
+            config.block_count,
+        );
+        let on_device = |e: Error| e.on_device(&config.name);
+        let memfd_base = stream.memfd_stem();
         let mut cpu = Vec::new();
         let mut cpu_read = Vec::new();
         let mut device = Vec::new();
         let mut events = Vec::new();
         for i in 0..config.block_count {
-            let fd = sys::memfd(&format!("{}-block{i}", config.name), config.block_size)?;
-            cpu.push(Some(MappedRegion::map_read_write(
-                fd.as_fd(),
-                config.block_size,
-            )?));
-            cpu_read.push(Arc::new(MappedRegion::map_read_only(
-                fd.as_fd(),
-                config.block_size,
-            )?));
-            device.push(MappedRegion::map_read_only(fd.as_fd(), config.block_size)?);
+            let fd = sys::memfd(&format!("{memfd_base}-block{i}"), config.block_size)
+                .map_err(on_device)?;
+            let map = |writable| {
+                let region = if writable {
+                    MappedRegion::map_read_write(fd.as_fd(), config.block_size)
+                } else {
+                    MappedRegion::map_read_only(fd.as_fd(), config.block_size)
+                };
+                region.map_err(on_device)
+            };
+            cpu.push(Some(map(true)?));
+            cpu_read.push(Arc::new(map(false)?));
+            device.push(map(false)?);
             events.push(
                 rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
                     .map_err(|e| Error::os("eventfd", config.name.as_str(), e))?,
@@ -220,6 +234,7 @@ impl SimTx {
         };
         Ok(SimTx {
             config,
+            stream,
             cpu,
             cpu_read,
             events,
@@ -245,12 +260,9 @@ impl SimTx {
 
     fn check(&self, op: &'static str, block: usize) -> Result<()> {
         if block >= self.config.block_count {
-            Err(Error::os_detail(
-                op,
-                self.config.name.as_str(),
-                Errno::INVAL,
-                format!("no block {block}"),
-            ))
+            Err(self
+                .stream
+                .err(op, Errno::INVAL, format!("no block {block}")))
         } else {
             Ok(())
         }
@@ -258,9 +270,7 @@ impl SimTx {
 
     fn queue(&mut self, block: usize, bytes_used: usize, cyclic: bool) -> Result<()> {
         self.check("enqueue", block)?;
-        let err = |errno, detail: String| {
-            Error::os_detail("enqueue", self.config.name.as_str(), errno, detail)
-        };
+        let err = |errno, detail: String| self.stream.err("enqueue", errno, detail);
         if bytes_used == 0
             || bytes_used > self.config.block_size
             || !bytes_used.is_multiple_of(SAMPLE_BYTES)
@@ -405,24 +415,8 @@ impl Transport for SimTx {
         self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.config.block_count
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        SAMPLE_BYTES
-    }
-
-    fn direction(&self) -> Direction {
-        Direction::Out
+    fn stream(&self) -> &StreamConfig {
+        &self.stream
     }
 
     /// Enables the device; every block belongs to the CPU until it is queued.
@@ -444,12 +438,7 @@ impl Transport for SimTx {
         self.check("try_complete", block)?;
         let mut s = self.shared.lock();
         if let Some(e) = s.error.take() {
-            return Err(Error::os_detail(
-                "write output",
-                self.config.name.as_str(),
-                Errno::IO,
-                e,
-            ));
+            return Err(self.stream.err("write output", Errno::IO, e));
         }
         match s.done_bytes[block].take() {
             Some(bytes) => {
@@ -519,9 +508,8 @@ impl Transport for SimTx {
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check("block_mut", block)?;
         if self.shared.lock().owner[block] == Owner::Hardware {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "block_mut",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is in flight"),
             ));
@@ -543,17 +531,15 @@ impl Transport for SimTx {
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         self.check("lend_block", block)?;
         if self.shared.lock().owner[block] == Owner::Hardware {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "lend_block",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is in flight"),
             ));
         }
         self.cpu[block].take().ok_or_else(|| {
-            Error::os_detail(
+            self.stream.err(
                 "lend_block",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is already lent"),
             )
@@ -568,9 +554,8 @@ impl Transport for SimTx {
     ) -> Result<()> {
         self.check("return_block", block)?;
         if self.cpu[block].is_some() {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "return_block",
-                self.config.name.as_str(),
                 Errno::INVAL,
                 format!("block {block} was not lent"),
             ));

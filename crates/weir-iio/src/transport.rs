@@ -28,6 +28,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::MappedRegion;
 
 /// Direction of a channel or a buffer, as IIO names it.
@@ -117,14 +118,29 @@ pub struct TransportCounters {
 pub trait Transport: Send {
     /// The mechanism in use.
     fn kind(&self) -> TransportKind;
+    /// The stream's geometry (blocks, their size, the sample size, the direction), which the
+    /// getters below read.
+    fn stream(&self) -> &StreamConfig;
     /// Name of the device, for messages.
-    fn device(&self) -> &str;
+    fn device(&self) -> &str {
+        &self.stream().name
+    }
     /// Number of blocks (the queue depth).
-    fn block_count(&self) -> usize;
+    fn block_count(&self) -> usize {
+        self.stream().block_count
+    }
     /// Size of each block in bytes.
-    fn block_size(&self) -> usize;
+    fn block_size(&self) -> usize {
+        self.stream().block_size
+    }
     /// Bytes per scan: all enabled channels together.
-    fn sample_size(&self) -> usize;
+    fn sample_size(&self) -> usize {
+        self.stream().sample_size
+    }
+    /// Whole scans in a block.
+    fn samples_per_block(&self) -> usize {
+        self.stream().samples_per_block()
+    }
     /// RX: attach every block, enqueue each one whole, then enable (so nothing is lost at
     /// start).
     fn start(&mut self) -> Result<()>;
@@ -207,16 +223,15 @@ pub trait Transport: Send {
         Ok(())
     }
 
-    /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
+    /// Whether samples flow from the device (RX, [`Direction::In`]) or to it.
     fn direction(&self) -> Direction {
-        Direction::In
+        self.stream().direction
     }
 
     /// Every `bytes_used` given to [`Self::requeue`] must be a multiple of this: the sample
     /// size, and for kernel buffers also `length_align_bytes` when the driver asks for it.
-    /// Defaults to [`Self::sample_size`].
     fn bytes_used_align(&self) -> usize {
-        self.sample_size()
+        self.stream().bytes_align
     }
 
     /// Whether [`Self::requeue`] (and [`Self::return_block`]) take `bytes_used` == 0 as "the
@@ -287,6 +302,21 @@ pub trait Transport: Send {
             "not an output (TX) transport",
         ))
     }
+}
+
+/// What every transport's `start` does with the result of its work: on failure, stops what
+/// was started (half-attached, half-queued, maybe enabled) so that nothing stays with the
+/// hardware, and returns the error that made the start fail.
+pub(crate) fn stop_after_failed_start<T: Transport + ?Sized>(
+    transport: &mut T,
+    result: Result<()>,
+) -> Result<()> {
+    if result.is_err()
+        && let Err(e) = transport.stop()
+    {
+        tracing::warn!(device = %transport.device(), "cleanup after a failed start: {e}");
+    }
+    result
 }
 
 #[cfg(test)]
