@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 
 use crate::format::FormatError;
-use crate::transport::TransportKind;
+use crate::vocabulary::TransportKind;
 
 /// Everything that can go wrong while configuring or streaming an IIO buffer.
 #[derive(Debug, thiserror::Error)]

@@ -74,6 +74,7 @@ pub mod sysfs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
+pub mod vocabulary;
 mod wait;
 pub mod xflow;
 

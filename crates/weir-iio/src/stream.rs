@@ -9,7 +9,7 @@
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
-use crate::transport::Direction;
+use crate::vocabulary::Direction;
 
 /// The geometry of a stream, shared by every transport, and what the kernel transports write
 /// to the buffer's sysfs attributes before enabling it.

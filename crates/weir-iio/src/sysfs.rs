@@ -26,7 +26,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result, errno_of};
 use crate::format::{ScanFormat, ScanLayout};
-use crate::transport::Direction;
+use crate::vocabulary::Direction;
 
 /// Where the kernel lists IIO devices.
 pub const DEFAULT_ROOT: &str = "/sys/bus/iio/devices";

@@ -19,7 +19,6 @@
 //! `try_complete`/`wait_complete` before filling it again. `bytes_used` must be a multiple of
 //! [`Transport::bytes_used_align`]; a partial last block is sent exactly.
 
-use std::fmt;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,60 +29,7 @@ use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::stream::StreamConfig;
 use crate::sys::MappedRegion;
-
-/// Direction of a channel or a buffer, as IIO names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Input (`in_…` channels): samples flow from the device to user space (RX).
-    In,
-    /// Output (`out_…` channels): samples flow from user space to the device (TX).
-    Out,
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        })
-    }
-}
-
-/// Which mechanism a [`Transport`] uses to move data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// The in-process simulated device ([`crate::SimRx`]).
-    Simulated,
-    /// Mainline DMABUF import (Linux 6.11+): user space allocates, IIO attaches.
-    Dmabuf,
-    /// The seed's DMABUF interface (vendor kernels): IIO allocates the DMABUFs.
-    Seed,
-    /// The classic copying read()/write() path on the buffer fd.
-    FileIo,
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportKind::Simulated => "sim",
-            TransportKind::Dmabuf => "dmabuf",
-            TransportKind::Seed => "seed",
-            TransportKind::FileIo => "fileio",
-        })
-    }
-}
-
-/// Which poll event on a completion fd means "the block has completed".
-///
-/// The simulator signals an eventfd (readable); the kernel's DMABUF fd reports `POLLOUT` once
-/// its fences have signalled (writable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interest {
-    /// Wait for `POLLIN`.
-    Readable,
-    /// Wait for `POLLOUT`.
-    Writable,
-}
+pub use crate::vocabulary::{Direction, Interest, TransportKind};
 
 /// Running totals of a transport, cumulative over its whole life (across stop/start).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -317,25 +263,4 @@ pub(crate) fn stop_after_failed_start<T: Transport + ?Sized>(
         tracing::warn!(device = %transport.device(), "cleanup after a failed start: {e}");
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kind_display_names() {
-        let names: Vec<String> = [
-            TransportKind::Simulated,
-            TransportKind::Dmabuf,
-            TransportKind::Seed,
-            TransportKind::FileIo,
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        assert_eq!(names, ["sim", "dmabuf", "seed", "fileio"]);
-        assert_eq!(Direction::In.to_string(), "in");
-        assert_eq!(Direction::Out.to_string(), "out");
-    }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 
-use crate::transport::Interest;
+use crate::vocabulary::Interest;
 
 /// A point in time to wait until, or none (wait without a limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
