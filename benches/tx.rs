@@ -41,7 +41,7 @@ use criterion::{
 use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, FillBlockWriter, runtime};
-use weir_iio::sim_tx::{SimTx, SimTxConfig};
+use weir_iio::sim::{SimTx, SimTxConfig};
 use weir_iio::stream::StreamConfig;
 use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};

@@ -65,7 +65,6 @@ pub mod presence;
 pub mod rate;
 pub mod report;
 pub mod sim;
-pub mod sim_tx;
 pub mod stream;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -86,8 +85,7 @@ pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
 pub use presence::{DevicePresence, Watched};
 pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
-pub use sim::{Pattern, SimConfig, SimRx};
-pub use sim_tx::{SimTx, SimTxConfig};
+pub use sim::{Pattern, SimConfig, SimRx, SimTx, SimTxConfig};
 pub use stream::StreamConfig;
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};

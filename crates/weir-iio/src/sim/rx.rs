@@ -1,34 +1,20 @@
-//! A simulated IIO receive device that behaves like the kernel's mainline DMABUF interface.
-//!
-//! It exists so that every transport user (the flowgraph blocks, the tests, the default
-//! flowgraphs) runs on any Linux machine, and it is built from the same kinds of kernel
-//! objects as the real thing, so that fd handling, mappings and polling are exercised for
-//! real:
-//!
-//! - each block is a memfd of `block_size` bytes, mapped **twice**: read-write for the
-//!   "hardware" (a producer thread playing the DMA engine) and read-only for the CPU side
-//!   ([`Transport::block_memory`]), exactly as user space maps a DMABUF while a DMA engine
-//!   writes the physical pages;
-//! - each block has an eventfd that the producer signals on completion: it is the block's
-//!   completion fd ([`Interest::Readable`]), where the kernel would use `POLLOUT` on the
-//!   DMABUF fd;
-//! - the low-level operations ([`SimRx::attach`], [`SimRx::detach`], [`SimRx::enqueue`],
-//!   [`SimRx::enable`], [`SimRx::disable`]) refuse what the mainline kernel refuses, with the
-//!   same errnos, so rule tests written against the simulator hold on the kernel too.
-//!
-//! Samples are interleaved 16-bit I/Q (`le:s16/16`, two channels), so the sample (scan) size
-//! is 4 bytes.
+//! [`SimRx`], the simulated receive device: its blocks, their kernel rules, and its
+//! [`Transport`].
+
+mod producer;
 
 use std::collections::VecDeque;
-use std::f64::consts::TAU;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
+use self::producer::Producer;
+use super::SAMPLE_SIZE;
+use super::pattern::{Generator, Pattern};
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::stream::StreamConfig;
@@ -37,33 +23,6 @@ use crate::transport::{
     Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
 };
 use crate::wait::{Deadline, wait_fd};
-
-/// Bytes per scan: one I16 plus one Q16.
-const SAMPLE_SIZE: usize = 4;
-
-/// The test signal the simulated device produces.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pattern {
-    /// Interleaved 16-bit I/Q counter ramp: the n-th i16 value of the stream (counting I and
-    /// Q separately, from 0) is `(n as u16) as i16`, wrapping. So sample k has I = 2k,
-    /// Q = 2k+1 (mod 2^16). Dropped samples (overruns) advance the counter, so a gap is
-    /// visible downstream.
-    Ramp,
-    /// Complex tone I = round(A cos(2π f k / fs)), Q = round(A sin(2π f k / fs)) with
-    /// frequency f in Hz and fs the configured sample rate; when the rate is unlimited,
-    /// fs = 1.0, so `frequency` is in cycles per sample. `amplitude` A is in i16 units
-    /// (values saturate at the i16 range). k counts samples from 0, dropped ones included.
-    Tone {
-        /// f: Hz, or cycles per sample when the rate is unlimited.
-        frequency: f64,
-        /// A, in i16 units.
-        amplitude: f64,
-    },
-    /// The producer does not write the blocks: they keep what they held (zeros at first). A
-    /// DMA engine costs no CPU, but the simulated one writes every byte with a core of the
-    /// machine; benchmarks use this pattern to measure the framework without that cost.
-    Untouched,
-}
 
 /// Configuration of a [`SimRx`].
 #[derive(Debug, Clone)]
@@ -199,68 +158,6 @@ impl Shared {
     }
 }
 
-/// Generates the pattern, continuing it across blocks (and across disable/enable).
-#[derive(Debug)]
-struct Generator {
-    pattern: Pattern,
-    /// fs for the tone formula.
-    fs: f64,
-    /// Index of the next sample.
-    next: u64,
-}
-
-impl Generator {
-    /// Writes `out.len() / 4` samples.
-    fn fill(&mut self, out: &mut [u8]) {
-        let samples = (out.len() / SAMPLE_SIZE) as u64;
-        match self.pattern {
-            Pattern::Ramp => {
-                // The n-th i16 is n mod 2^16, so a sample is the u32 word (2k) | (2k+1) << 16.
-                // Building whole words lets the compiler vectorise this: benchmarks run it at
-                // full speed.
-                let mut value = self.next.wrapping_mul(2) as u16;
-                for chunk in out.chunks_exact_mut(SAMPLE_SIZE) {
-                    let word = u32::from(value) | (u32::from(value.wrapping_add(1)) << 16);
-                    chunk.copy_from_slice(&word.to_le_bytes());
-                    value = value.wrapping_add(2);
-                }
-            }
-            Pattern::Tone {
-                frequency,
-                amplitude,
-            } => {
-                // A sin_cos per sample runs at ~25 MS/s; rotating a phasor is ~10x faster.
-                // The phasor is recomputed exactly every TONE_RUN samples, so the rounding
-                // error of the rotations (~1e-16 per step) never reaches an output LSB.
-                const TONE_RUN: usize = 256;
-                let step = frequency / self.fs;
-                let (rot_sin, rot_cos) = (TAU * step.rem_euclid(1.0)).sin_cos();
-                let mut k = self.next;
-                for run in out.chunks_mut(SAMPLE_SIZE * TONE_RUN) {
-                    // Reduce to one cycle before scaling by 2π, so long runs keep their
-                    // precision.
-                    let (mut sin, mut cos) = (TAU * (step * k as f64).rem_euclid(1.0)).sin_cos();
-                    for chunk in run.chunks_exact_mut(SAMPLE_SIZE) {
-                        let i_val = (amplitude * cos).round() as i16; // `as` saturates
-                        let q_val = (amplitude * sin).round() as i16;
-                        chunk[..2].copy_from_slice(&i_val.to_le_bytes());
-                        chunk[2..].copy_from_slice(&q_val.to_le_bytes());
-                        (cos, sin) = (cos * rot_cos - sin * rot_sin, cos * rot_sin + sin * rot_cos);
-                    }
-                    k = k.wrapping_add((run.len() / SAMPLE_SIZE) as u64);
-                }
-            }
-            Pattern::Untouched => {}
-        }
-        self.next = self.next.wrapping_add(samples);
-    }
-
-    /// Advances the pattern over samples that were lost.
-    fn skip(&mut self, samples: u64) {
-        self.next = self.next.wrapping_add(samples);
-    }
-}
-
 /// The simulated "hardware": what the producer thread owns while it runs. It lives behind a
 /// mutex that the producer holds for its whole life, so it survives the thread (the pattern
 /// continues after disable/enable, and nothing is lost if spawning a thread fails).
@@ -336,11 +233,7 @@ impl SimRx {
         }
         let hardware = Hardware {
             maps,
-            generator: Generator {
-                pattern: config.pattern,
-                fs: config.sample_rate.unwrap_or(1.0),
-                next: 0,
-            },
+            generator: Generator::new(config.pattern, config.sample_rate.unwrap_or(1.0)),
             completions: 0,
             fail_block: config.fail_block,
             sample_rate: config.sample_rate,
@@ -830,164 +723,6 @@ impl Drop for SimRx {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             tracing::warn!(device = %self.config.name, "stopping on drop: {e}");
-        }
-    }
-}
-
-/// What the producer thread needs; see [`Producer::run`].
-struct Producer {
-    shared: Arc<Shared>,
-    events: Arc<Vec<OwnedFd>>,
-    hardware: Arc<Mutex<Hardware>>,
-}
-
-impl Producer {
-    fn run(self) {
-        let hardware = Arc::clone(&self.hardware);
-        let mut hw = hardware.lock().unwrap_or_else(PoisonError::into_inner);
-        match hw.sample_rate {
-            None => self.run_unpaced(&mut hw),
-            Some(rate) => self.run_paced(&mut hw, rate),
-        }
-    }
-
-    /// As fast as possible: wait for a queued block, fill it, complete it. Never overruns.
-    fn run_unpaced(&self, hw: &mut Hardware) {
-        loop {
-            let (block, bytes) = {
-                let mut st = self.shared.lock();
-                let block = loop {
-                    if st.stop {
-                        return;
-                    }
-                    if let Some(block) = st.queue.pop_front() {
-                        break block;
-                    }
-                    st = self
-                        .shared
-                        .wake
-                        .wait(st)
-                        .unwrap_or_else(PoisonError::into_inner);
-                };
-                st.slots[block].state = BlockState::Filling;
-                (block, st.slots[block].bytes_used)
-            };
-            hw.generator
-                .fill(&mut hw.maps[block].as_mut_bytes()[..bytes]);
-            let mut st = self.shared.lock();
-            if st.stop {
-                st.slots[block].state = BlockState::Idle; // aborted by disable
-                return;
-            }
-            self.complete(&mut st, hw, block);
-        }
-    }
-
-    /// Real time at `rate` samples/s on a virtual clock: a block slot lasts
-    /// `samples / rate` seconds and its block completes at the slot's end, like a DMA
-    /// transfer completing with its last sample. A slot that starts with no block queued is
-    /// lost: its samples are gone, the pattern moves past them, and time goes on. A run of such
-    /// slots is one overrun (one gap); `dropped_samples` counts every sample of it.
-    ///
-    /// The clock is re-anchored when the producer itself falls behind by more than a slot
-    /// (the process was descheduled): catching up would complete several blocks in a burst
-    /// and blame the consumer with overruns for the simulator's own lateness. The rate is
-    /// then best-effort, never exceeded.
-    fn run_paced(&self, hw: &mut Hardware, rate: f64) {
-        let slot_length = Duration::from_secs_f64(hw.samples_per_block as f64 / rate);
-        let mut anchor = Instant::now();
-        let mut elapsed_samples: u64 = 0;
-        // Consecutive slots without a block are one overrun (one gap in the stream), as the
-        // loss estimate counts one per starvation interval.
-        let mut in_gap = false;
-        loop {
-            let block = {
-                let mut st = self.shared.lock();
-                if st.stop {
-                    return;
-                }
-                let block = st.queue.pop_front();
-                match block {
-                    Some(block) => {
-                        st.slots[block].state = BlockState::Filling;
-                        st.slots[block].lost_before =
-                            (st.counters.overruns, st.counters.dropped_samples);
-                        in_gap = false;
-                    }
-                    None => {
-                        if !in_gap {
-                            st.counters.overruns += 1;
-                            in_gap = true;
-                        }
-                        st.counters.dropped_samples += hw.samples_per_block;
-                    }
-                }
-                block.map(|block| (block, st.slots[block].bytes_used))
-            };
-            let samples = match block {
-                Some((block, bytes)) => {
-                    hw.generator
-                        .fill(&mut hw.maps[block].as_mut_bytes()[..bytes]);
-                    (bytes / SAMPLE_SIZE) as u64
-                }
-                None => {
-                    tracing::trace!("simulated overrun: no block queued");
-                    hw.generator.skip(hw.samples_per_block);
-                    hw.samples_per_block
-                }
-            };
-            elapsed_samples += samples;
-            let end = Duration::try_from_secs_f64(elapsed_samples as f64 / rate)
-                .ok()
-                .and_then(|d| anchor.checked_add(d));
-            let mut st = self.shared.lock();
-            while !st.stop {
-                let wait = match end {
-                    Some(end) => {
-                        let left = end.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        left
-                    }
-                    None => Duration::from_secs(3600), // unreachably far: sleep until stopped
-                };
-                st = self
-                    .shared
-                    .wake
-                    .wait_timeout(st, wait)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-            if st.stop {
-                if let Some((block, _)) = block {
-                    st.slots[block].state = BlockState::Idle; // aborted by disable
-                }
-                return;
-            }
-            if let Some((block, _)) = block {
-                self.complete(&mut st, hw, block);
-            }
-            drop(st);
-            let now = Instant::now();
-            if end.is_some_and(|end| now > end + slot_length) {
-                tracing::trace!("simulated device fell behind real time; re-anchoring");
-                anchor = now;
-                elapsed_samples = 0;
-            }
-        }
-    }
-
-    /// Marks `block` completed (failed if fault injection says so) and signals its eventfd,
-    /// under the state lock so the CPU side never sees one without the other.
-    fn complete(&self, st: &mut State, hw: &mut Hardware, block: usize) {
-        let status = (hw.fail_block == Some(hw.completions)).then_some(Errno::IO);
-        hw.completions += 1;
-        st.slots[block].state = BlockState::Done(status);
-        if let Err(e) = rustix::io::write(&self.events[block], &1u64.to_ne_bytes()) {
-            // Cannot happen for an eventfd written once per completion; the consumer would
-            // only miss this block's signal.
-            tracing::error!("signalling completion of block {block}: {e}");
         }
     }
 }
