@@ -53,6 +53,7 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(clippy::cast_possible_truncation)]
 
 pub mod dmabuf;
 pub mod error;

@@ -113,11 +113,15 @@ impl LossMeter {
         self.rate
     }
 
-    /// The time `samples` take at the device's rate, in nanoseconds.
+    /// The time `samples` take at the device's rate, in nanoseconds (`as` saturates: a time
+    /// beyond u64 nanoseconds, 584 years, reads as u64::MAX).
+    #[allow(clippy::cast_possible_truncation)]
     fn duration_of(&self, samples: u64) -> Option<u64> {
         self.rate.map(|r| (samples as f64 / r * 1e9).round() as u64)
     }
 
+    /// The samples `ns` nanoseconds hold at the device's rate (`as` saturates, as above).
+    #[allow(clippy::cast_possible_truncation)]
     fn samples_in(&self, ns: u64) -> Option<u64> {
         self.rate.map(|r| (ns as f64 * r / 1e9).round() as u64)
     }

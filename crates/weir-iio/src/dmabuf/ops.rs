@@ -132,7 +132,7 @@ impl DmabufOps for KernelOps {
     fn export_fence(&mut self, dmabuf: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
         // WRITE: every fence, whatever its usage (IIO adds a write fence for RX, a read one
         // for TX).
-        ioctl::dma_buf_export_sync_file(dmabuf, DMA_BUF_SYNC_WRITE as u32)
+        ioctl::dma_buf_export_sync_file(dmabuf, DMA_BUF_SYNC_WRITE)
     }
 
     fn fence_state(&mut self, fence: BorrowedFd<'_>) -> rustix::io::Result<SyncFileState> {

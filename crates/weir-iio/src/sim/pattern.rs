@@ -49,6 +49,9 @@ impl Generator {
     }
 
     /// Writes `out.len() / 4` samples.
+    /// (The ramp keeps the low 16 bits of the sample index on purpose, and `as` saturates the
+    /// tone's values at the i16 range: both casts truncate by design.)
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn fill(&mut self, out: &mut [u8]) {
         let samples = (out.len() / SAMPLE_SIZE) as u64;
         match self.pattern {
