@@ -23,7 +23,7 @@
 //! for RX, `WRITE` for TX). `poll` does not tell a failed transfer from a good one, so right
 //! after each enqueue the transfer's fence is exported as a sync file
 //! (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`), and on completion its status is read
-//! (`SYNC_IOC_FILE_INFO`): a negative status is reported as [`Error::TransferFailed`], never
+//! (`SYNC_IOC_FILE_INFO`): a negative status is reported as [`crate::Error::TransferFailed`], never
 //! as data.
 //!
 //! **Status unknown.** The fence has to be exported while the transfer is in flight: the
@@ -38,7 +38,7 @@
 //! success. The sync file's fence names tell the stub apart (driver and timeline `"stub"`,
 //! [`crate::sys::ioctl::STUB_FENCE_NAME`]); such a block, and one whose fence could not be
 //! exported although the kernel exports fences, completes as
-//! [`Error::TransferStatusUnknown`], counted in `TransportCounters::status_unknown`, and is
+//! [`crate::Error::TransferStatusUnknown`], counted in `TransportCounters::status_unknown`, and is
 //! never delivered. A kernel without the export at all (before 6.0: only the seed's vendor
 //! kernels) cannot report failed transfers; there every completion counts as a success, with
 //! a warning when the transport finds out.
@@ -47,12 +47,12 @@
 //! every transport but the seed's, whose ABI defines 0 as "the whole DMABUF". The rule lives
 //! in the kernel operations (`DmabufOps::zero_bytes_used_transfers`: what 0 makes the
 //! kernel transfer, or `None`) and is published to callers as
-//! [`Transport::zero_bytes_used_is_whole_block`]. A seed requeue of 0 means the whole block:
+//! [`crate::Transport::zero_bytes_used_is_whole_block`]. A seed requeue of 0 means the whole block:
 //! it is sent to the kernel as 0 when the DMABUF is exactly one block, and as the explicit
 //! block size when page rounding made the DMABUF larger (0 would send the padding too); its
 //! completion reports the block size either way.
 //!
-//! The buffer-addressed ioctls go through an [`IioIoctls`] object (the kernel, or a fake in
+//! The buffer-addressed ioctls go through an [`crate::IioIoctls`] object (the kernel, or a fake in
 //! the tests), and everything the transport asks of the kernel goes through one internal
 //! trait, so that the block cycle can be checked against a recording fake in the tests.
 

@@ -8,10 +8,10 @@
 //!
 //! - each block is a memfd of `block_size` bytes, mapped **twice**: read-write for the
 //!   "hardware" (a producer thread playing the DMA engine) and read-only for the CPU side
-//!   ([`Transport::block_memory`]), exactly as user space maps a DMABUF while a DMA engine
+//!   ([`crate::Transport::block_memory`]), exactly as user space maps a DMABUF while a DMA engine
 //!   writes the physical pages;
 //! - each block has an eventfd that the producer signals on completion: it is the block's
-//!   completion fd ([`Interest::Readable`]), where the kernel would use `POLLOUT` on the
+//!   completion fd ([`crate::Interest::Readable`]), where the kernel would use `POLLOUT` on the
 //!   DMABUF fd;
 //! - the low-level operations ([`SimRx::attach`], [`SimRx::detach`], [`SimRx::enqueue`],
 //!   [`SimRx::enable`], [`SimRx::disable`]) refuse what the mainline kernel refuses, with the

@@ -173,7 +173,7 @@ struct Hardware {
     samples_per_block: u64,
 }
 
-/// A simulated IIO RX device: see the [module documentation](self).
+/// A simulated IIO RX device: see the [module documentation](crate::sim).
 ///
 /// Block ownership follows the kernel: a block must be attached before it can be enqueued,
 /// and every block must be attached before [`SimRx::enable`]. Enqueued blocks are filled in

@@ -96,7 +96,7 @@ impl Shared {
     }
 }
 
-/// The simulated DAC; see the [module documentation](self).
+/// The simulated DAC; see the [module documentation](crate::sim).
 pub struct SimTx {
     config: SimTxConfig,
     stream: StreamConfig,
