@@ -173,6 +173,17 @@ impl ParamSpec {
         }
     }
 
+    /// The optional `item` parameter: the item type of the block's streams, `default` unless
+    /// the flowgraph names another.
+    pub fn item(default: ItemType, doc: &'static str) -> Self {
+        Self::optional(
+            "item",
+            ParamType::Item,
+            Value::Str(default.name().into()),
+            doc,
+        )
+    }
+
     /// Describe the block's ports with `value` for this (required) parameter.
     pub fn with_example(mut self, value: Value) -> Self {
         self.example = Some(value);
