@@ -41,7 +41,8 @@ use criterion::{
 use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, FillBlockWriter, runtime};
-use weir_iio::sim_tx::{SimTx, SimTxConfig};
+use weir_iio::sim::{SimTx, SimTxConfig};
+use weir_iio::stream::StreamConfig;
 use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
 use weir_plugin_iio::{DmabufFillSink, DmabufSink};
@@ -100,7 +101,7 @@ fn ramp(out: &mut [u64], start: u64) {
 /// two cores. Blocks are memfds mapped like `SimTx`'s; a block's completion is a byte in its
 /// socket pair, which the sink's reactor polls like any completion fd.
 struct InstantDac {
-    block_size: usize,
+    stream: StreamConfig,
     cpu: Vec<Option<MappedRegion>>,
     read_only: Vec<Arc<MappedRegion>>,
     /// Per block: (written on queue, polled and read on completion).
@@ -112,7 +113,16 @@ struct InstantDac {
 impl InstantDac {
     fn new(block_size: usize, depth: usize) -> Self {
         let mut dac = InstantDac {
-            block_size,
+            stream: StreamConfig {
+                name: "instant-dac".to_string(),
+                direction: Direction::Out,
+                sample_size: 4,
+                block_size,
+                block_count: depth,
+                bytes_align: 4,
+                length: None,
+                watermark: None,
+            },
             cpu: Vec::new(),
             read_only: Vec::new(),
             signals: Vec::new(),
@@ -146,20 +156,8 @@ impl Transport for InstantDac {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
     }
-    fn device(&self) -> &str {
-        "instant-dac"
-    }
-    fn block_count(&self) -> usize {
-        self.cpu.len()
-    }
-    fn block_size(&self) -> usize {
-        self.block_size
-    }
-    fn sample_size(&self) -> usize {
-        4
-    }
-    fn direction(&self) -> Direction {
-        Direction::Out
+    fn stream(&self) -> &StreamConfig {
+        &self.stream
     }
     fn start(&mut self) -> weir_iio::Result<()> {
         Ok(())

@@ -711,17 +711,8 @@ impl weir_iio::Transport for UnknownAt {
     fn kind(&self) -> weir_iio::TransportKind {
         self.inner.kind()
     }
-    fn device(&self) -> &str {
-        self.inner.device()
-    }
-    fn block_count(&self) -> usize {
-        self.inner.block_count()
-    }
-    fn block_size(&self) -> usize {
-        self.inner.block_size()
-    }
-    fn sample_size(&self) -> usize {
-        self.inner.sample_size()
+    fn stream(&self) -> &weir_iio::StreamConfig {
+        self.inner.stream()
     }
     fn start(&mut self) -> weir_iio::Result<()> {
         self.inner.start()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 
 use crate::format::FormatError;
-use crate::transport::TransportKind;
+use crate::vocabulary::TransportKind;
 
 /// Everything that can go wrong while configuring or streaming an IIO buffer.
 #[derive(Debug, thiserror::Error)]
@@ -240,6 +240,23 @@ impl Error {
             | Error::Parse { .. }
             | Error::Param { .. }
             | Error::NoTransport { .. } => None,
+        }
+    }
+
+    /// The same error, said of `device`: `sys` names what it was handed ("fd 7", a memfd),
+    /// and the transport that called it knows which device that was. Other errors already
+    /// name their file or device and are returned as they are.
+    pub(crate) fn on_device(self, device: &str) -> Error {
+        match self {
+            Error::Os {
+                op, errno, detail, ..
+            } => Error::Os {
+                op,
+                device: device.to_string(),
+                errno,
+                detail,
+            },
+            other => other,
         }
     }
 

@@ -18,107 +18,19 @@
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
-use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
-
-/// The geometry of a stream, shared by the kernel transports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamConfig {
-    /// Name for messages (device and buffer).
-    pub name: String,
-    /// RX (`In`) or TX (`Out`).
-    pub direction: Direction,
-    /// Bytes per scan.
-    pub sample_size: usize,
-    /// Bytes per block; a non-zero multiple of `bytes_align`.
-    pub block_size: usize,
-    /// Number of blocks, at least 1.
-    pub block_count: usize,
-    /// `bytes_used` must be a multiple of this: a multiple of `sample_size` (and of the
-    /// buffer's `length_align_bytes`).
-    pub bytes_align: usize,
-    /// Samples to write to the buffer's `length` before enabling (`None`: leave it).
-    pub length: Option<u64>,
-    /// Samples to write to the buffer's `watermark` before enabling, if it has one.
-    pub watermark: Option<u64>,
-}
-
-impl StreamConfig {
-    pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::Config {
-                device: self.name.clone(),
-                message,
-            })
-        };
-        if self.sample_size == 0 {
-            return bad("the sample size is 0 (no channel enabled?)".to_string());
-        }
-        if self.bytes_align == 0 || !self.bytes_align.is_multiple_of(self.sample_size) {
-            return bad(format!(
-                "the transfer alignment {} must be a multiple of the {}-byte sample",
-                self.bytes_align, self.sample_size
-            ));
-        }
-        if self.block_size == 0 || !self.block_size.is_multiple_of(self.bytes_align) {
-            return bad(format!(
-                "block size must be a non-zero multiple of {} bytes, got {}",
-                self.bytes_align, self.block_size
-            ));
-        }
-        if self.block_count == 0 {
-            return bad("block count must be at least 1".to_string());
-        }
-        Ok(())
-    }
-
-    /// `bytes_used` must be `1..=block_size` and a multiple of `bytes_align`; `EINVAL`
-    /// otherwise. 0 is refused here for every transport: the seed's transport, whose ABI
-    /// reads 0 as "the whole DMABUF", handles 0 before calling this (see `crate::dmabuf`).
-    pub(crate) fn check_bytes_used(&self, op: &'static str, bytes_used: usize) -> Result<()> {
-        if bytes_used == 0
-            || bytes_used > self.block_size
-            || !bytes_used.is_multiple_of(self.bytes_align)
-        {
-            return Err(Error::os_detail(
-                op,
-                self.name.as_str(),
-                Errno::INVAL,
-                format!(
-                    "bytes_used {bytes_used} must be 1..={} and a multiple of {} bytes",
-                    self.block_size, self.bytes_align
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn unknown_block(&self, op: &'static str, block: usize) -> Error {
-        Error::os_detail(
-            op,
-            self.name.as_str(),
-            Errno::INVAL,
-            format!("no block {block} (there are {})", self.block_count),
-        )
-    }
-
-    /// The memfd name stem: the device name without NUL, at most 200 bytes.
-    pub(crate) fn memfd_stem(&self) -> String {
-        let mut stem: String = self.name.chars().filter(|&c| c != '\0').collect();
-        while stem.len() > 200 {
-            stem.pop();
-        }
-        stem
-    }
-}
+use crate::transport::{
+    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+};
+use crate::wait::{Deadline, wait_fd};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotState {
@@ -174,14 +86,14 @@ impl FileIo {
         let mut ro = Vec::with_capacity(config.block_count);
         for i in 0..config.block_count {
             let memfd = sys::memfd(&format!("{stem}-fileio{i}"), config.block_size)
-                .map_err(|e| rename(e, &name))?;
+                .map_err(|e| e.on_device(&name))?;
             rw.push(
                 MappedRegion::map_read_write(memfd.as_fd(), config.block_size)
-                    .map_err(|e| rename(e, &name))?,
+                    .map_err(|e| e.on_device(&name))?,
             );
             ro.push(Arc::new(
                 MappedRegion::map_read_only(memfd.as_fd(), config.block_size)
-                    .map_err(|e| rename(e, &name))?,
+                    .map_err(|e| e.on_device(&name))?,
             ));
         }
         tracing::debug!(
@@ -210,10 +122,6 @@ impl FileIo {
     pub fn with_device_fd(mut self, device_fd: OwnedFd) -> FileIo {
         self._device_fd = Some(device_fd);
         self
-    }
-
-    fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
-        Error::os_detail(op, self.config.name.as_str(), errno, detail)
     }
 
     /// Moves data between the fd and the queued blocks until the kernel would block.
@@ -245,7 +153,7 @@ impl FileIo {
                     // the whole samples received; report the end otherwise.
                     let usable = done - done % self.config.sample_size;
                     if usable == 0 {
-                        return Err(self.err(
+                        return Err(self.config.err(
                             "read",
                             Errno::NODATA,
                             "end of file on the buffer fd",
@@ -256,7 +164,11 @@ impl FileIo {
                     self.queue.pop_front();
                 }
                 Ok(0) => {
-                    return Err(self.err("write", Errno::IO, "the buffer fd accepted nothing"));
+                    return Err(self.config.err(
+                        "write",
+                        Errno::IO,
+                        "the buffer fd accepted nothing",
+                    ));
                 }
                 Ok(n) => {
                     self.counters.bytes_copied += n as u64;
@@ -322,48 +234,13 @@ impl FileIo {
     }
 }
 
-/// Re-labels a `sys` error with the device name.
-fn rename(e: Error, name: &str) -> Error {
-    match e {
-        Error::Os {
-            op, errno, detail, ..
-        } => Error::Os {
-            op,
-            device: name.to_string(),
-            errno,
-            detail,
-        },
-        other => other,
-    }
-}
-
 impl Transport for FileIo {
     fn kind(&self) -> TransportKind {
         TransportKind::FileIo
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.config.block_count
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        self.config.sample_size
-    }
-
-    fn direction(&self) -> Direction {
-        self.config.direction
-    }
-
-    fn bytes_used_align(&self) -> usize {
-        self.config.bytes_align
+    fn stream(&self) -> &StreamConfig {
+        &self.config
     }
 
     /// Writes `length` and `watermark` (with a control), queues every block whole (RX) or
@@ -371,15 +248,10 @@ impl Transport for FileIo {
     /// `EBUSY` if already started; on failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
         if self.started {
-            return Err(self.err("start", Errno::BUSY, "already started"));
+            return Err(self.config.err("start", Errno::BUSY, "already started"));
         }
         let result = self.start_inner();
-        if result.is_err()
-            && let Err(e) = self.stop()
-        {
-            tracing::warn!(device = %self.config.name, "cleanup after a failed start: {e}");
-        }
-        result
+        stop_after_failed_start(self, result)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
@@ -411,33 +283,23 @@ impl Transport for FileIo {
     /// As documented on the trait; returns `Ok(None)` at once when the block cannot complete
     /// (not queued, or not started).
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(bytes) = self.try_complete(block)? {
                 return Ok(Some(bytes));
             }
-            if !self.started || !matches!(self.slots[block], SlotState::Queued { .. }) {
+            if !self.started
+                || !matches!(self.slots[block], SlotState::Queued { .. })
+                || deadline.passed()
+            {
                 return Ok(None);
             }
-            let remaining = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    Timespec::try_from(left).ok()
-                }
-                None => None,
+            let interest = match self.config.direction {
+                Direction::In => Interest::Readable,
+                Direction::Out => Interest::Writable,
             };
-            let flags = match self.config.direction {
-                Direction::In => PollFlags::IN,
-                Direction::Out => PollFlags::OUT,
-            };
-            let mut fds = [PollFd::new(&self.fd, flags)];
-            match rustix::event::poll(&mut fds, remaining.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
-            }
+            wait_fd(self.fd.as_fd(), interest, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 
@@ -452,7 +314,11 @@ impl Transport for FileIo {
         self.check_block("requeue", block)?;
         self.config.check_bytes_used("requeue", bytes_used)?;
         if matches!(self.slots[block], SlotState::Queued { .. }) {
-            return Err(self.err("requeue", Errno::BUSY, format!("block {block} is queued")));
+            return Err(self.config.err(
+                "requeue",
+                Errno::BUSY,
+                format!("block {block} is queued"),
+            ));
         }
         self.queue_block(block, bytes_used);
         if self.config.direction == Direction::Out
@@ -494,7 +360,7 @@ impl Transport for FileIo {
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
         if self.config.direction != Direction::Out {
-            return Err(self.err(
+            return Err(self.config.err(
                 "block_mut",
                 Errno::OPNOTSUPP,
                 "not an output (TX) transport",
@@ -503,9 +369,11 @@ impl Transport for FileIo {
         match self.slots[block] {
             SlotState::Cpu => Ok(self.rw[block].as_mut_bytes()),
             SlotState::Queued { .. } => {
-                Err(self.err("block_mut", Errno::BUSY, format!("block {block} is queued")))
+                Err(self
+                    .config
+                    .err("block_mut", Errno::BUSY, format!("block {block} is queued")))
             }
-            SlotState::Complete { .. } => Err(self.err(
+            SlotState::Complete { .. } => Err(self.config.err(
                 "block_mut",
                 Errno::BUSY,
                 format!("block {block} completed: collect it with try_complete first"),
@@ -546,7 +414,7 @@ mod tests {
 
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
         (0..len)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .map(|i| i.to_le_bytes()[0].wrapping_mul(31).wrapping_add(seed))
             .collect()
     }
 

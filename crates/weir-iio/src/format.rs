@@ -240,7 +240,7 @@ impl ScanFormat {
                 Endianness::Little => i,
                 Endianness::Big => n - 1 - i,
             };
-            *b = (raw >> (8 * byte_index)) as u8;
+            *b = (raw >> (8 * byte_index)).to_le_bytes()[0];
         }
     }
 
@@ -394,7 +394,9 @@ impl ScanLayout {
         let mut i = 0;
         self.decode_each(data, element, |v| {
             if let Some(slot) = out.get_mut(i) {
-                *slot = v.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16;
+                // Clamped to the i16 range: the conversion cannot fail.
+                *slot = i16::try_from(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX)))
+                    .unwrap_or_default();
                 i += 1;
             }
         });
@@ -409,7 +411,9 @@ impl ScanLayout {
         let mut i = 0;
         self.decode_each(data, element, |v| {
             if let Some(slot) = out.get_mut(i) {
-                *slot = v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                // Clamped to the i32 range: the conversion cannot fail.
+                *slot = i32::try_from(v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
+                    .unwrap_or_default();
                 i += 1;
             }
         });
@@ -421,6 +425,9 @@ impl ScanLayout {
     ///
     /// # Panics
     /// If `element >= self.elements().len()`.
+    // f64 -> f32 rounds to the nearest f32 (the samples are at most 64-bit integers, scaled
+    // to ±1.0): a loss of precision, not a truncation.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn extract_f32(&self, data: &[u8], element: usize, out: &mut [f32]) -> usize {
         let scale = 1.0 / self.elements[element].format.full_scale();
         let mut i = 0;

@@ -53,6 +53,7 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(clippy::cast_possible_truncation)]
 
 pub mod dmabuf;
 pub mod error;
@@ -65,7 +66,7 @@ pub mod presence;
 pub mod rate;
 pub mod report;
 pub mod sim;
-pub mod sim_tx;
+pub mod stream;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod sysfs;
@@ -73,18 +74,20 @@ pub mod sysfs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
+pub mod vocabulary;
+mod wait;
 pub mod xflow;
 
 pub use error::{Error, Result, UnknownStatus};
-pub use fileio::{FileIo, StreamConfig};
+pub use fileio::FileIo;
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
 pub use kernel::{IioIoctls, LinuxIoctls};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
 pub use presence::{DevicePresence, Watched};
 pub use rate::SampleRate;
 pub use report::{ReportOptions, list_report, list_report_with};
-pub use sim::{Pattern, SimConfig, SimRx};
-pub use sim_tx::{SimTx, SimTxConfig};
+pub use sim::{Pattern, SimConfig, SimRx, SimTx, SimTxConfig};
+pub use stream::StreamConfig;
 pub use sys::MappedRegion;
 pub use sysfs::{Buffer, Channel, Device, Sysfs};
 pub use transport::{Direction, Interest, Transport, TransportCounters, TransportKind};

@@ -24,30 +24,8 @@
 //! All times are monotonic nanoseconds ([`monotonic_ns`]), passed in by the caller, so the meter
 //! is deterministic under test.
 
+pub use crate::vocabulary::LossEvidence;
 use std::collections::VecDeque;
-use std::fmt;
-
-/// Where a loss figure comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LossEvidence {
-    /// Counted by the device itself, sample for sample (the simulator).
-    Exact,
-    /// The device's latched over/underflow status (Analog Devices' HDL cores): the events are
-    /// exact, the number of samples lost is not known from it.
-    HardwareStatus,
-    /// Inferred from queue starvation and completion timing ([`LossMeter`]).
-    Estimate,
-}
-
-impl fmt::Display for LossEvidence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LossEvidence::Exact => "exact",
-            LossEvidence::HardwareStatus => "hardware status",
-            LossEvidence::Estimate => "estimate",
-        })
-    }
-}
 
 /// Why the meter found a loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,11 +113,15 @@ impl LossMeter {
         self.rate
     }
 
-    /// The time `samples` take at the device's rate, in nanoseconds.
+    /// The time `samples` take at the device's rate, in nanoseconds (`as` saturates: a time
+    /// beyond u64 nanoseconds, 584 years, reads as u64::MAX).
+    #[allow(clippy::cast_possible_truncation)]
     fn duration_of(&self, samples: u64) -> Option<u64> {
         self.rate.map(|r| (samples as f64 / r * 1e9).round() as u64)
     }
 
+    /// The samples `ns` nanoseconds hold at the device's rate (`as` saturates, as above).
+    #[allow(clippy::cast_possible_truncation)]
     fn samples_in(&self, ns: u64) -> Option<u64> {
         self.rate.map(|r| (ns as f64 * r / 1e9).round() as u64)
     }

@@ -35,12 +35,14 @@ use rustix::io::Errno;
 
 use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedFd, SeedTargets};
 use crate::error::{Error, Result};
-use crate::fileio::{FileIo, StreamConfig};
+use crate::fileio::FileIo;
 use crate::format::ScanLayout;
 use crate::kernel::{IioIoctls, LinuxIoctls};
 use crate::presence::{DevicePresence, Watched};
+use crate::stream::StreamConfig;
 use crate::sysfs::{Buffer, BufferControl, Device};
 use crate::transport::{Direction, Transport, TransportKind};
+pub use crate::vocabulary::Allocator;
 
 /// Which transport to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,34 +83,6 @@ impl FromStr for TransportChoice {
                 reason: "expected auto, dmabuf, seed or fileio".to_string(),
             }),
         }
-    }
-}
-
-/// Where mainline DMABUFs come from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Allocator {
-    /// A dma-heap, e.g. `/dev/dma_heap/system`.
-    DmaHeap(PathBuf),
-    /// udmabuf (`/dev/udmabuf`) over sealed memfds.
-    Udmabuf(PathBuf),
-}
-
-impl fmt::Display for Allocator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Allocator::DmaHeap(p) => write!(f, "dma-heap {}", p.display()),
-            Allocator::Udmabuf(p) => write!(f, "udmabuf {}", p.display()),
-        }
-    }
-}
-
-impl Allocator {
-    /// `/dev/dma_heap/system`, then `/dev/udmabuf`.
-    pub fn defaults() -> Vec<Allocator> {
-        vec![
-            Allocator::DmaHeap(PathBuf::from("/dev/dma_heap/system")),
-            Allocator::Udmabuf(PathBuf::from("/dev/udmabuf")),
-        ]
     }
 }
 

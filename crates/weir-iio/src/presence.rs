@@ -32,9 +32,10 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::MappedRegion;
 use crate::sysfs::Device;
-use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
+use crate::transport::{Interest, Transport, TransportCounters, TransportKind};
 
 /// Whether an IIO device is still there; see the [module documentation](self).
 #[derive(Debug)]
@@ -175,17 +176,8 @@ impl Transport for Watched {
     fn kind(&self) -> TransportKind {
         self.inner.kind()
     }
-    fn device(&self) -> &str {
-        self.inner.device()
-    }
-    fn block_count(&self) -> usize {
-        self.inner.block_count()
-    }
-    fn block_size(&self) -> usize {
-        self.inner.block_size()
-    }
-    fn sample_size(&self) -> usize {
-        self.inner.sample_size()
+    fn stream(&self) -> &StreamConfig {
+        self.inner.stream()
     }
     fn start(&mut self) -> Result<()> {
         let r = self.inner.start();
@@ -224,12 +216,6 @@ impl Transport for Watched {
     }
     fn loss_evidence(&self) -> Option<LossEvidence> {
         self.inner.loss_evidence()
-    }
-    fn direction(&self) -> Direction {
-        self.inner.direction()
-    }
-    fn bytes_used_align(&self) -> usize {
-        self.inner.bytes_used_align()
     }
     fn zero_bytes_used_is_whole_block(&self) -> bool {
         self.inner.zero_bytes_used_is_whole_block()

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedTargets};
 use crate::error::{Error, Result};
-use crate::fileio::StreamConfig;
 use crate::kernel::LinuxIoctls;
 use crate::open::{Allocator, open_buffer_fd};
+use crate::stream::StreamConfig;
 use crate::sysfs::{Buffer, Device, Sysfs};
 use crate::transport::{Direction, TransportKind};
 

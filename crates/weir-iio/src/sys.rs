@@ -662,10 +662,14 @@ pub mod ioctl {
     /// fences (`flags` = `DMA_BUF_SYNC_WRITE`: all of them). Once a fence has signalled it is
     /// no longer exported (a stub, always successful, takes its place), so this must be
     /// called while the transfer is in flight to learn its status later.
+    ///
+    /// `flags` are the `DMA_BUF_SYNC_*` bits (64-bit, as `DMA_BUF_IOCTL_SYNC` takes them);
+    /// this ioctl's field is 32-bit, so larger flags are `EINVAL`, as the kernel would say.
     pub fn dma_buf_export_sync_file(
         dmabuf: BorrowedFd<'_>,
-        flags: u32,
+        flags: u64,
     ) -> rustix::io::Result<OwnedFd> {
+        let flags = u32::try_from(flags).map_err(|_| Errno::INVAL)?;
         let mut arg = DmaBufExportSyncFile { flags, fd: -1 };
         // SAFETY: `_IOWR('b', 2, struct dma_buf_export_sync_file)`: the kernel reads `flags`
         // and writes the new fd into `arg.fd`.
@@ -957,7 +961,7 @@ pub mod ioctl {
                 Errno::NOTTY
             );
             assert_eq!(
-                dma_buf_export_sync_file(fd, DMA_BUF_SYNC_WRITE as u32).unwrap_err(),
+                dma_buf_export_sync_file(fd, DMA_BUF_SYNC_WRITE).unwrap_err(),
                 Errno::NOTTY
             );
             assert_eq!(sync_file_state(fd).unwrap_err(), Errno::NOTTY);

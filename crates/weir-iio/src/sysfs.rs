@@ -26,7 +26,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result, errno_of};
 use crate::format::{ScanFormat, ScanLayout};
-use crate::transport::Direction;
+use crate::vocabulary::Direction;
 
 /// Where the kernel lists IIO devices.
 pub const DEFAULT_ROOT: &str = "/sys/bus/iio/devices";
@@ -598,17 +598,87 @@ pub(crate) fn file_error(op: &'static str, path: &Path, e: &std::io::Error) -> E
 
 /// Reads a sysfs file, without its trailing newline.
 pub(crate) fn read_trimmed(path: &Path) -> Result<String> {
-    let text = fs::read_to_string(path).map_err(|e| file_error("read", path, &e))?;
-    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+    read_optional(path)?.ok_or_else(|| Error::File {
+        op: "read",
+        path: path.to_path_buf(),
+        errno: Errno::NOENT,
+        detail: String::new(),
+    })
 }
 
 /// Like [`read_trimmed`], `None` when the file does not exist.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text.trim_end_matches(['\n', '\r']).to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(file_error("read", path, &e)),
+    let Some(bytes) = read_attribute_file(path)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes).map_err(|_| Error::File {
+        op: "read",
+        path: path.to_path_buf(),
+        errno: Errno::ILSEQ,
+        detail: "not UTF-8 text".to_string(),
+    })?;
+    Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// Reads an attribute file whole, at most one page (`sysfs_emit` fills one page at the most;
+/// 4096 bytes on the usual kernels), `None` when it does not exist. Only a regular file is
+/// opened, and without blocking: a FIFO or a device node where an attribute should be (a
+/// broken or hostile tree; `/dev/zero` would never end, a FIFO never answer) is refused with
+/// an error naming the file, as is a file larger than a page.
+pub(crate) fn read_attribute_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let refused = |errno: Errno, detail: String| Error::File {
+        op: "read",
+        path: path.to_path_buf(),
+        errno,
+        detail,
+    };
+    let stat = match rustix::fs::stat(path) {
+        Ok(stat) => stat,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(errno) => return Err(refused(errno, String::new())),
+    };
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    if kind != FileType::RegularFile {
+        let what = match kind {
+            FileType::Fifo => "a FIFO",
+            FileType::CharacterDevice => "a character device",
+            FileType::BlockDevice => "a block device",
+            FileType::Socket => "a socket",
+            FileType::Directory => "a directory",
+            _ => "not a regular file",
+        };
+        return Err(refused(
+            Errno::INVAL,
+            format!("{what}, where an attribute file was expected"),
+        ));
     }
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(errno) => return Err(refused(errno, String::new())),
+    };
+    let limit = rustix::param::page_size();
+    // One byte more than the limit, to tell a full page from a larger file.
+    let mut bytes = vec![0u8; limit + 1];
+    let mut len = 0;
+    while len < bytes.len() {
+        match rustix::io::read(&fd, &mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(errno) => return Err(refused(errno, String::new())),
+        }
+    }
+    if len > limit {
+        return Err(refused(
+            Errno::FBIG,
+            format!("larger than a page ({limit} bytes), which no attribute is"),
+        ));
+    }
+    bytes.truncate(len);
+    Ok(Some(bytes))
 }
 
 fn parse_u64(path: &Path, text: &str) -> Result<u64> {
@@ -664,6 +734,54 @@ pub(crate) fn write_attribute(attr: &str, path: &Path, value: &str) -> Result<()
 mod tests {
     use super::*;
     use crate::testing::{FakeChannel, FakeSysfs};
+
+    /// A `name` that is not an attribute file: whoever lists or opens the device gets an error
+    /// naming the file at once, neither a hang (a FIFO with no writer) nor an endless read
+    /// (`/dev/zero`), nor a file read whole however large.
+    #[test]
+    fn a_name_that_is_no_attribute_file_is_refused_naming_it() {
+        let page = rustix::param::page_size();
+        type MakeName<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, MakeName); 3] = [
+            ("a FIFO", &|name| {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    name,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .unwrap();
+            }),
+            ("a character device", &|name| {
+                std::os::unix::fs::symlink("/dev/zero", name).unwrap();
+            }),
+            ("larger than a page", &|name| {
+                fs::write(name, vec![b'a'; page + 1]).unwrap();
+            }),
+        ];
+        for (what, make) in cases {
+            let fake = FakeSysfs::new();
+            let device = fake.device(0);
+            let name = device.path().join("name");
+            let _ = fs::remove_file(&name);
+            make(&name);
+            let sysfs = Sysfs::new(fake.root()).with_dev_root(fake.dev_root());
+            for e in [
+                sysfs.devices().unwrap_err(),
+                sysfs.find("anything").unwrap_err(),
+            ] {
+                let text = e.to_string();
+                assert!(text.contains(&name.display().to_string()), "{what}: {text}");
+                assert!(text.contains(what), "{what}: {text}");
+            }
+        }
+        // A page exactly (the name and its newline) is an attribute's most, and is read.
+        let fake = FakeSysfs::new();
+        fake.device(0).name(&"n".repeat(page - 1));
+        let device = Sysfs::new(fake.root()).load("iio:device0").unwrap();
+        assert_eq!(device.name.as_deref().map(str::len), Some(page - 1));
+    }
 
     fn two_device_tree() -> FakeSysfs {
         let fake = FakeSysfs::new();

@@ -19,7 +19,6 @@
 //! `try_complete`/`wait_complete` before filling it again. `bytes_used` must be a multiple of
 //! [`Transport::bytes_used_align`]; a partial last block is sent exactly.
 
-use std::fmt;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,61 +27,9 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::MappedRegion;
-
-/// Direction of a channel or a buffer, as IIO names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Input (`in_…` channels): samples flow from the device to user space (RX).
-    In,
-    /// Output (`out_…` channels): samples flow from user space to the device (TX).
-    Out,
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        })
-    }
-}
-
-/// Which mechanism a [`Transport`] uses to move data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// The in-process simulated device ([`crate::SimRx`]).
-    Simulated,
-    /// Mainline DMABUF import (Linux 6.11+): user space allocates, IIO attaches.
-    Dmabuf,
-    /// The seed's DMABUF interface (vendor kernels): IIO allocates the DMABUFs.
-    Seed,
-    /// The classic copying read()/write() path on the buffer fd.
-    FileIo,
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportKind::Simulated => "sim",
-            TransportKind::Dmabuf => "dmabuf",
-            TransportKind::Seed => "seed",
-            TransportKind::FileIo => "fileio",
-        })
-    }
-}
-
-/// Which poll event on a completion fd means "the block has completed".
-///
-/// The simulator signals an eventfd (readable); the kernel's DMABUF fd reports `POLLOUT` once
-/// its fences have signalled (writable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interest {
-    /// Wait for `POLLIN`.
-    Readable,
-    /// Wait for `POLLOUT`.
-    Writable,
-}
+pub use crate::vocabulary::{Direction, Interest, TransportKind};
 
 /// Running totals of a transport, cumulative over its whole life (across stop/start).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,14 +64,29 @@ pub struct TransportCounters {
 pub trait Transport: Send {
     /// The mechanism in use.
     fn kind(&self) -> TransportKind;
+    /// The stream's geometry (blocks, their size, the sample size, the direction), which the
+    /// getters below read.
+    fn stream(&self) -> &StreamConfig;
     /// Name of the device, for messages.
-    fn device(&self) -> &str;
+    fn device(&self) -> &str {
+        &self.stream().name
+    }
     /// Number of blocks (the queue depth).
-    fn block_count(&self) -> usize;
+    fn block_count(&self) -> usize {
+        self.stream().block_count
+    }
     /// Size of each block in bytes.
-    fn block_size(&self) -> usize;
+    fn block_size(&self) -> usize {
+        self.stream().block_size
+    }
     /// Bytes per scan: all enabled channels together.
-    fn sample_size(&self) -> usize;
+    fn sample_size(&self) -> usize {
+        self.stream().sample_size
+    }
+    /// Whole scans in a block.
+    fn samples_per_block(&self) -> usize {
+        self.stream().samples_per_block()
+    }
     /// RX: attach every block, enqueue each one whole, then enable (so nothing is lost at
     /// start).
     fn start(&mut self) -> Result<()>;
@@ -207,16 +169,15 @@ pub trait Transport: Send {
         Ok(())
     }
 
-    /// Whether samples flow from the device (RX, [`Direction::In`], the default) or to it.
+    /// Whether samples flow from the device (RX, [`Direction::In`]) or to it.
     fn direction(&self) -> Direction {
-        Direction::In
+        self.stream().direction
     }
 
     /// Every `bytes_used` given to [`Self::requeue`] must be a multiple of this: the sample
     /// size, and for kernel buffers also `length_align_bytes` when the driver asks for it.
-    /// Defaults to [`Self::sample_size`].
     fn bytes_used_align(&self) -> usize {
-        self.sample_size()
+        self.stream().bytes_align
     }
 
     /// Whether [`Self::requeue`] (and [`Self::return_block`]) take `bytes_used` == 0 as "the
@@ -289,23 +250,17 @@ pub trait Transport: Send {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kind_display_names() {
-        let names: Vec<String> = [
-            TransportKind::Simulated,
-            TransportKind::Dmabuf,
-            TransportKind::Seed,
-            TransportKind::FileIo,
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        assert_eq!(names, ["sim", "dmabuf", "seed", "fileio"]);
-        assert_eq!(Direction::In.to_string(), "in");
-        assert_eq!(Direction::Out.to_string(), "out");
+/// What every transport's `start` does with the result of its work: on failure, stops what
+/// was started (half-attached, half-queued, maybe enabled) so that nothing stays with the
+/// hardware, and returns the error that made the start fail.
+pub(crate) fn stop_after_failed_start<T: Transport + ?Sized>(
+    transport: &mut T,
+    result: Result<()>,
+) -> Result<()> {
+    if result.is_err()
+        && let Err(e) = transport.stop()
+    {
+        tracing::warn!(device = %transport.device(), "cleanup after a failed start: {e}");
     }
+    result
 }

@@ -63,7 +63,7 @@ use rustix::fs::{FlockOperation, flock};
 
 use crate::error::{Error, Result, errno_of};
 use crate::sysfs::Device;
-use crate::transport::Direction;
+use crate::vocabulary::Direction;
 
 /// Where the kernel puts the IIO devices' debugfs directories.
 pub const DEFAULT_DEBUGFS_ROOT: &str = "/sys/kernel/debug/iio";

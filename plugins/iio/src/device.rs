@@ -173,7 +173,7 @@ fn no_rate_attribute(device: &weir_iio::Device, buffer: u32, channels: &[String]
     )
 }
 
-/// The channels of the simulated ADC and DAC (`weir_iio::sim`, `weir_iio::sim_tx`): 16-bit
+/// The channels of the simulated ADC and DAC (`weir_iio::sim`): 16-bit
 /// I then Q, little endian, `voltage0` and `voltage1`.
 pub fn simulator_layout() -> ScanLayout {
     let format = ScanFormat::parse("le:s16/16>>0").expect("a valid type string");

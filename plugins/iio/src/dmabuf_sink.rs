@@ -10,7 +10,7 @@ use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
     Ports, Value, with_item_type, with_reader,
 };
-use weir_iio::sim_tx::{SimTx, SimTxConfig};
+use weir_iio::sim::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
 use crate::accounting::TxLoss;

@@ -225,7 +225,7 @@ where
     }
 
     fn samples_per_block(&self) -> u64 {
-        (self.transport.block_size() / self.transport.sample_size().max(1)) as u64
+        self.transport.samples_per_block() as u64
     }
 
     fn publish_counters(&self) {

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use weir_iio::fileio::{FileIo, StreamConfig};
+use weir_iio::fileio::FileIo;
+use weir_iio::stream::StreamConfig;
 use weir_iio::testing::{
     FakeChannel, FakeKernel, FakeKernelConfig, FakeSysfs, Mainline, SeedRoute,
 };

@@ -151,3 +151,27 @@ fn without_checksum_blocks_are_consumed_and_counted_unhashed() {
     drop(tx);
     assert_eq!(std::fs::read(&out).expect("output"), data);
 }
+
+/// `Duration::MAX` is "wait forever" (the simulated RX's `read` passes it): it must wait for
+/// the block, not panic computing a deadline beyond what `Instant` can hold.
+#[test]
+fn wait_forever_waits_for_the_block() {
+    let mut tx = SimTx::new(SimTxConfig {
+        block_size: 1024,
+        block_count: 2,
+        ..SimTxConfig::default()
+    })
+    .expect("device");
+    tx.start().expect("start");
+    // A block that belongs to the CPU cannot complete: `None` at once, whatever the timeout.
+    assert_eq!(tx.wait_complete(1, Duration::MAX).expect("wait"), None);
+    let data = payload(1024);
+    tx.block_mut(0).expect("cpu block").copy_from_slice(&data);
+    tx.requeue(0, data.len()).expect("enqueue");
+    assert_eq!(
+        tx.wait_complete(0, Duration::MAX).expect("wait"),
+        Some(1024)
+    );
+    assert_eq!(tx.checksum(), SimTx::checksum_of(&data));
+    tx.stop().expect("stop");
+}

@@ -1,65 +1,28 @@
-//! A simulated IIO receive device that behaves like the kernel's mainline DMABUF interface.
-//!
-//! It exists so that every transport user (the flowgraph blocks, the tests, the default
-//! flowgraphs) runs on any Linux machine, and it is built from the same kinds of kernel
-//! objects as the real thing, so that fd handling, mappings and polling are exercised for
-//! real:
-//!
-//! - each block is a memfd of `block_size` bytes, mapped **twice**: read-write for the
-//!   "hardware" (a producer thread playing the DMA engine) and read-only for the CPU side
-//!   ([`Transport::block_memory`]), exactly as user space maps a DMABUF while a DMA engine
-//!   writes the physical pages;
-//! - each block has an eventfd that the producer signals on completion: it is the block's
-//!   completion fd ([`Interest::Readable`]), where the kernel would use `POLLOUT` on the
-//!   DMABUF fd;
-//! - the low-level operations ([`SimRx::attach`], [`SimRx::detach`], [`SimRx::enqueue`],
-//!   [`SimRx::enable`], [`SimRx::disable`]) refuse what the mainline kernel refuses, with the
-//!   same errnos, so rule tests written against the simulator hold on the kernel too.
-//!
-//! Samples are interleaved 16-bit I/Q (`le:s16/16`, two channels), so the sample (scan) size
-//! is 4 bytes.
+//! [`SimRx`], the simulated receive device: its blocks, their kernel rules, and its
+//! [`Transport`].
+
+mod producer;
 
 use std::collections::VecDeque;
-use std::f64::consts::TAU;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
+use self::producer::Producer;
+use super::SAMPLE_SIZE;
+use super::pattern::{Generator, Pattern};
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
-use crate::transport::{Interest, Transport, TransportCounters, TransportKind};
-
-/// Bytes per scan: one I16 plus one Q16.
-const SAMPLE_SIZE: usize = 4;
-
-/// The test signal the simulated device produces.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pattern {
-    /// Interleaved 16-bit I/Q counter ramp: the n-th i16 value of the stream (counting I and
-    /// Q separately, from 0) is `(n as u16) as i16`, wrapping. So sample k has I = 2k,
-    /// Q = 2k+1 (mod 2^16). Dropped samples (overruns) advance the counter, so a gap is
-    /// visible downstream.
-    Ramp,
-    /// Complex tone I = round(A cos(2π f k / fs)), Q = round(A sin(2π f k / fs)) with
-    /// frequency f in Hz and fs the configured sample rate; when the rate is unlimited,
-    /// fs = 1.0, so `frequency` is in cycles per sample. `amplitude` A is in i16 units
-    /// (values saturate at the i16 range). k counts samples from 0, dropped ones included.
-    Tone {
-        /// f: Hz, or cycles per sample when the rate is unlimited.
-        frequency: f64,
-        /// A, in i16 units.
-        amplitude: f64,
-    },
-    /// The producer does not write the blocks: they keep what they held (zeros at first). A
-    /// DMA engine costs no CPU, but the simulated one writes every byte with a core of the
-    /// machine; benchmarks use this pattern to measure the framework without that cost.
-    Untouched,
-}
+use crate::transport::{
+    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+};
+use crate::wait::{Deadline, wait_fd};
 
 /// Configuration of a [`SimRx`].
 #[derive(Debug, Clone)]
@@ -195,68 +158,6 @@ impl Shared {
     }
 }
 
-/// Generates the pattern, continuing it across blocks (and across disable/enable).
-#[derive(Debug)]
-struct Generator {
-    pattern: Pattern,
-    /// fs for the tone formula.
-    fs: f64,
-    /// Index of the next sample.
-    next: u64,
-}
-
-impl Generator {
-    /// Writes `out.len() / 4` samples.
-    fn fill(&mut self, out: &mut [u8]) {
-        let samples = (out.len() / SAMPLE_SIZE) as u64;
-        match self.pattern {
-            Pattern::Ramp => {
-                // The n-th i16 is n mod 2^16, so a sample is the u32 word (2k) | (2k+1) << 16.
-                // Building whole words lets the compiler vectorise this: benchmarks run it at
-                // full speed.
-                let mut value = self.next.wrapping_mul(2) as u16;
-                for chunk in out.chunks_exact_mut(SAMPLE_SIZE) {
-                    let word = u32::from(value) | (u32::from(value.wrapping_add(1)) << 16);
-                    chunk.copy_from_slice(&word.to_le_bytes());
-                    value = value.wrapping_add(2);
-                }
-            }
-            Pattern::Tone {
-                frequency,
-                amplitude,
-            } => {
-                // A sin_cos per sample runs at ~25 MS/s; rotating a phasor is ~10x faster.
-                // The phasor is recomputed exactly every TONE_RUN samples, so the rounding
-                // error of the rotations (~1e-16 per step) never reaches an output LSB.
-                const TONE_RUN: usize = 256;
-                let step = frequency / self.fs;
-                let (rot_sin, rot_cos) = (TAU * step.rem_euclid(1.0)).sin_cos();
-                let mut k = self.next;
-                for run in out.chunks_mut(SAMPLE_SIZE * TONE_RUN) {
-                    // Reduce to one cycle before scaling by 2π, so long runs keep their
-                    // precision.
-                    let (mut sin, mut cos) = (TAU * (step * k as f64).rem_euclid(1.0)).sin_cos();
-                    for chunk in run.chunks_exact_mut(SAMPLE_SIZE) {
-                        let i_val = (amplitude * cos).round() as i16; // `as` saturates
-                        let q_val = (amplitude * sin).round() as i16;
-                        chunk[..2].copy_from_slice(&i_val.to_le_bytes());
-                        chunk[2..].copy_from_slice(&q_val.to_le_bytes());
-                        (cos, sin) = (cos * rot_cos - sin * rot_sin, cos * rot_sin + sin * rot_cos);
-                    }
-                    k = k.wrapping_add((run.len() / SAMPLE_SIZE) as u64);
-                }
-            }
-            Pattern::Untouched => {}
-        }
-        self.next = self.next.wrapping_add(samples);
-    }
-
-    /// Advances the pattern over samples that were lost.
-    fn skip(&mut self, samples: u64) {
-        self.next = self.next.wrapping_add(samples);
-    }
-}
-
 /// The simulated "hardware": what the producer thread owns while it runs. It lives behind a
 /// mutex that the producer holds for its whole life, so it survives the thread (the pattern
 /// continues after disable/enable, and nothing is lost if spawning a thread fails).
@@ -272,7 +173,7 @@ struct Hardware {
     samples_per_block: u64,
 }
 
-/// A simulated IIO RX device: see the [module documentation](self).
+/// A simulated IIO RX device: see the [module documentation](crate::sim).
 ///
 /// Block ownership follows the kernel: a block must be attached before it can be enqueued,
 /// and every block must be attached before [`SimRx::enable`]. Enqueued blocks are filled in
@@ -285,6 +186,7 @@ struct Hardware {
 #[derive(Debug)]
 pub struct SimRx {
     config: SimConfig,
+    stream: StreamConfig,
     /// The CPU's read-only mappings.
     memory: Vec<Arc<MappedRegion>>,
     /// One completion eventfd per block; the producer holds a clone of the Arc.
@@ -301,25 +203,28 @@ impl SimRx {
     pub fn new(config: SimConfig) -> Result<SimRx> {
         config.validate()?;
         let name = config.name.as_str();
-        // memfd names are limited to 249 bytes and cannot contain NUL.
-        let mut memfd_base: String = name.chars().filter(|&c| c != '\0').collect();
-        while memfd_base.len() > 200 {
-            memfd_base.pop();
-        }
+        let stream = StreamConfig::simulated(
+            name,
+            Direction::In,
+            SAMPLE_SIZE,
+            config.block_size,
+            config.block_count,
+        );
+        let memfd_base = stream.memfd_stem();
         let mut maps = Vec::with_capacity(config.block_count);
         let mut memory = Vec::with_capacity(config.block_count);
         let mut events = Vec::with_capacity(config.block_count);
         // On any error, what was already allocated is dropped (unmapped, closed) on return.
         for i in 0..config.block_count {
             let fd = sys::memfd(&format!("{memfd_base}-block{i}"), config.block_size)
-                .map_err(on_device(name))?;
+                .map_err(|e| e.on_device(name))?;
             maps.push(
                 MappedRegion::map_read_write(fd.as_fd(), config.block_size)
-                    .map_err(on_device(name))?,
+                    .map_err(|e| e.on_device(name))?,
             );
             memory.push(Arc::new(
                 MappedRegion::map_read_only(fd.as_fd(), config.block_size)
-                    .map_err(on_device(name))?,
+                    .map_err(|e| e.on_device(name))?,
             ));
             events.push(
                 rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
@@ -328,15 +233,11 @@ impl SimRx {
         }
         let hardware = Hardware {
             maps,
-            generator: Generator {
-                pattern: config.pattern,
-                fs: config.sample_rate.unwrap_or(1.0),
-                next: 0,
-            },
+            generator: Generator::new(config.pattern, config.sample_rate.unwrap_or(1.0)),
             completions: 0,
             fail_block: config.fail_block,
             sample_rate: config.sample_rate,
-            samples_per_block: (config.block_size / SAMPLE_SIZE) as u64,
+            samples_per_block: stream.samples_per_block() as u64,
         };
         let state = State {
             enabled: false,
@@ -361,6 +262,7 @@ impl SimRx {
             "simulated IIO RX device created"
         );
         Ok(SimRx {
+            stream,
             memory,
             events: Arc::new(events),
             shared: Arc::new(Shared {
@@ -383,10 +285,6 @@ impl SimRx {
         self.producer.is_some()
     }
 
-    fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
-        Error::os_detail(op, self.config.name.as_str(), errno, detail)
-    }
-
     /// Attaches `block` to the buffer (mainline `IIO_BUFFER_DMABUF_ATTACH_IOCTL`).
     ///
     /// `EBUSY` if the buffer is enabled (the kernel refuses attaching after enable);
@@ -397,7 +295,7 @@ impl SimRx {
             return Err(self.unknown_block("attach", block));
         }
         if st.enabled {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "attach",
                 Errno::BUSY,
                 "the buffer is enabled; attach every block before enabling",
@@ -405,7 +303,7 @@ impl SimRx {
         }
         let slot = &mut st.slots[block];
         if slot.state != BlockState::Detached {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "attach",
                 Errno::INVAL,
                 format!("block {block} is already attached"),
@@ -426,13 +324,15 @@ impl SimRx {
             return Err(self.unknown_block("detach", block));
         };
         match slot.state {
-            BlockState::Detached => Err(self.err(
+            BlockState::Detached => Err(self.stream.err(
                 "detach",
                 Errno::INVAL,
                 format!("block {block} is not attached"),
             )),
             BlockState::Queued | BlockState::Filling => {
-                Err(self.err("detach", Errno::BUSY, format!("block {block} is in flight")))
+                Err(self
+                    .stream
+                    .err("detach", Errno::BUSY, format!("block {block} is in flight")))
             }
             BlockState::Idle | BlockState::Done(_) => {
                 slot.state = BlockState::Detached;
@@ -458,7 +358,7 @@ impl SimRx {
             return Err(self.unknown_block("enqueue", block));
         }
         if bytes_used == 0 || bytes_used > block_size || !bytes_used.is_multiple_of(SAMPLE_SIZE) {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "enqueue",
                 Errno::INVAL,
                 format!(
@@ -469,14 +369,14 @@ impl SimRx {
         }
         match st.slots[block].state {
             BlockState::Detached => {
-                return Err(self.err(
+                return Err(self.stream.err(
                     "enqueue",
                     Errno::PERM,
                     format!("block {block} is not attached"),
                 ));
             }
             BlockState::Queued | BlockState::Filling => {
-                return Err(self.err(
+                return Err(self.stream.err(
                     "enqueue",
                     Errno::BUSY,
                     format!("block {block} is still in flight"),
@@ -524,7 +424,7 @@ impl SimRx {
             }
             Err(e) => {
                 self.shared.lock().enabled = false;
-                Err(self.err(
+                Err(self.stream.err(
                     "enable",
                     Errno::from_io_error(&e).unwrap_or(Errno::AGAIN),
                     format!("cannot start the producer thread: {e}"),
@@ -562,7 +462,9 @@ impl SimRx {
         tracing::debug!(device = %self.config.name, aborted, "simulated buffer disabled");
         match joined {
             Ok(()) => Ok(()),
-            Err(_) => Err(self.err("disable", Errno::IO, "the producer thread panicked")),
+            Err(_) => Err(self
+                .stream
+                .err("disable", Errno::IO, "the producer thread panicked")),
         }
     }
 
@@ -589,7 +491,7 @@ impl SimRx {
     pub fn read(&mut self, dst: &mut [u8]) -> Result<usize> {
         let block_size = self.config.block_size;
         if dst.len() < block_size {
-            return Err(self.err(
+            return Err(self.stream.err(
                 "read",
                 Errno::INVAL,
                 format!(
@@ -613,12 +515,14 @@ impl SimRx {
                 .map(|(i, _)| i)
         };
         let Some(block) = oldest else {
-            return Err(self.err("read", Errno::INVAL, "no block is queued"));
+            return Err(self.stream.err("read", Errno::INVAL, "no block is queued"));
         };
         let bytes = match self.wait_complete(block, Duration::MAX) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
-                return Err(self.err("read", Errno::INVAL, "the buffer is not enabled"));
+                return Err(self
+                    .stream
+                    .err("read", Errno::INVAL, "the buffer is not enabled"));
             }
             Err(e @ Error::TransferFailed { .. }) => {
                 self.enqueue(block, block_size)?;
@@ -633,7 +537,7 @@ impl SimRx {
     }
 
     fn unknown_block(&self, op: &'static str, block: usize) -> Error {
-        self.err(
+        self.stream.err(
             op,
             Errno::INVAL,
             format!(
@@ -676,21 +580,6 @@ impl SimRx {
     }
 }
 
-/// Maps an error from `sys` onto the device it happened for.
-fn on_device(name: &str) -> impl Fn(Error) -> Error + '_ {
-    move |e| match e {
-        Error::Os {
-            op, errno, detail, ..
-        } => Error::Os {
-            op,
-            device: name.to_string(),
-            errno,
-            detail,
-        },
-        other => other,
-    }
-}
-
 impl Transport for SimRx {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
@@ -702,35 +591,20 @@ impl Transport for SimRx {
         self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.config.block_count
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        SAMPLE_SIZE
+    fn stream(&self) -> &StreamConfig {
+        &self.stream
     }
 
     /// Attaches every detached block, enqueues every block that is not queued yet (whole),
     /// then enables. `EBUSY` if already started. On failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
         if self.is_enabled() {
-            return Err(self.err("start", Errno::BUSY, "the buffer is already enabled"));
+            return Err(self
+                .stream
+                .err("start", Errno::BUSY, "the buffer is already enabled"));
         }
         let result = self.start_inner();
-        if result.is_err()
-            && let Err(e) = self.stop()
-        {
-            tracing::warn!(device = %self.config.name, "cleanup after a failed start: {e}");
-        }
-        result
+        stop_after_failed_start(self, result)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
@@ -784,7 +658,7 @@ impl Transport for SimRx {
     /// complete (it is not queued, or it is queued but the buffer is disabled), instead of
     /// sleeping for the whole timeout.
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(bytes) = self.try_complete(block)? {
                 return Ok(Some(bytes));
@@ -798,21 +672,11 @@ impl Transport for SimRx {
                     _ => return Ok(None),
                 }
             }
-            let remaining = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    Timespec::try_from(left).ok()
-                }
-                None => None, // beyond what Instant can represent: wait without a timeout
-            };
-            let mut fds = [PollFd::new(&self.events[block], PollFlags::IN)];
-            match rustix::event::poll(&mut fds, remaining.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
+            if deadline.passed() {
+                return Ok(None);
             }
+            wait_fd(self.events[block].as_fd(), Interest::Readable, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 
@@ -859,164 +723,6 @@ impl Drop for SimRx {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             tracing::warn!(device = %self.config.name, "stopping on drop: {e}");
-        }
-    }
-}
-
-/// What the producer thread needs; see [`Producer::run`].
-struct Producer {
-    shared: Arc<Shared>,
-    events: Arc<Vec<OwnedFd>>,
-    hardware: Arc<Mutex<Hardware>>,
-}
-
-impl Producer {
-    fn run(self) {
-        let hardware = Arc::clone(&self.hardware);
-        let mut hw = hardware.lock().unwrap_or_else(PoisonError::into_inner);
-        match hw.sample_rate {
-            None => self.run_unpaced(&mut hw),
-            Some(rate) => self.run_paced(&mut hw, rate),
-        }
-    }
-
-    /// As fast as possible: wait for a queued block, fill it, complete it. Never overruns.
-    fn run_unpaced(&self, hw: &mut Hardware) {
-        loop {
-            let (block, bytes) = {
-                let mut st = self.shared.lock();
-                let block = loop {
-                    if st.stop {
-                        return;
-                    }
-                    if let Some(block) = st.queue.pop_front() {
-                        break block;
-                    }
-                    st = self
-                        .shared
-                        .wake
-                        .wait(st)
-                        .unwrap_or_else(PoisonError::into_inner);
-                };
-                st.slots[block].state = BlockState::Filling;
-                (block, st.slots[block].bytes_used)
-            };
-            hw.generator
-                .fill(&mut hw.maps[block].as_mut_bytes()[..bytes]);
-            let mut st = self.shared.lock();
-            if st.stop {
-                st.slots[block].state = BlockState::Idle; // aborted by disable
-                return;
-            }
-            self.complete(&mut st, hw, block);
-        }
-    }
-
-    /// Real time at `rate` samples/s on a virtual clock: a block slot lasts
-    /// `samples / rate` seconds and its block completes at the slot's end, like a DMA
-    /// transfer completing with its last sample. A slot that starts with no block queued is
-    /// lost: its samples are gone, the pattern moves past them, and time goes on. A run of such
-    /// slots is one overrun (one gap); `dropped_samples` counts every sample of it.
-    ///
-    /// The clock is re-anchored when the producer itself falls behind by more than a slot
-    /// (the process was descheduled): catching up would complete several blocks in a burst
-    /// and blame the consumer with overruns for the simulator's own lateness. The rate is
-    /// then best-effort, never exceeded.
-    fn run_paced(&self, hw: &mut Hardware, rate: f64) {
-        let slot_length = Duration::from_secs_f64(hw.samples_per_block as f64 / rate);
-        let mut anchor = Instant::now();
-        let mut elapsed_samples: u64 = 0;
-        // Consecutive slots without a block are one overrun (one gap in the stream), as the
-        // loss estimate counts one per starvation interval.
-        let mut in_gap = false;
-        loop {
-            let block = {
-                let mut st = self.shared.lock();
-                if st.stop {
-                    return;
-                }
-                let block = st.queue.pop_front();
-                match block {
-                    Some(block) => {
-                        st.slots[block].state = BlockState::Filling;
-                        st.slots[block].lost_before =
-                            (st.counters.overruns, st.counters.dropped_samples);
-                        in_gap = false;
-                    }
-                    None => {
-                        if !in_gap {
-                            st.counters.overruns += 1;
-                            in_gap = true;
-                        }
-                        st.counters.dropped_samples += hw.samples_per_block;
-                    }
-                }
-                block.map(|block| (block, st.slots[block].bytes_used))
-            };
-            let samples = match block {
-                Some((block, bytes)) => {
-                    hw.generator
-                        .fill(&mut hw.maps[block].as_mut_bytes()[..bytes]);
-                    (bytes / SAMPLE_SIZE) as u64
-                }
-                None => {
-                    tracing::trace!("simulated overrun: no block queued");
-                    hw.generator.skip(hw.samples_per_block);
-                    hw.samples_per_block
-                }
-            };
-            elapsed_samples += samples;
-            let end = Duration::try_from_secs_f64(elapsed_samples as f64 / rate)
-                .ok()
-                .and_then(|d| anchor.checked_add(d));
-            let mut st = self.shared.lock();
-            while !st.stop {
-                let wait = match end {
-                    Some(end) => {
-                        let left = end.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        left
-                    }
-                    None => Duration::from_secs(3600), // unreachably far: sleep until stopped
-                };
-                st = self
-                    .shared
-                    .wake
-                    .wait_timeout(st, wait)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-            if st.stop {
-                if let Some((block, _)) = block {
-                    st.slots[block].state = BlockState::Idle; // aborted by disable
-                }
-                return;
-            }
-            if let Some((block, _)) = block {
-                self.complete(&mut st, hw, block);
-            }
-            drop(st);
-            let now = Instant::now();
-            if end.is_some_and(|end| now > end + slot_length) {
-                tracing::trace!("simulated device fell behind real time; re-anchoring");
-                anchor = now;
-                elapsed_samples = 0;
-            }
-        }
-    }
-
-    /// Marks `block` completed (failed if fault injection says so) and signals its eventfd,
-    /// under the state lock so the CPU side never sees one without the other.
-    fn complete(&self, st: &mut State, hw: &mut Hardware, block: usize) {
-        let status = (hw.fail_block == Some(hw.completions)).then_some(Errno::IO);
-        hw.completions += 1;
-        st.slots[block].state = BlockState::Done(status);
-        if let Err(e) = rustix::io::write(&self.events[block], &1u64.to_ne_bytes()) {
-            // Cannot happen for an eventfd written once per completion; the consumer would
-            // only miss this block's signal.
-            tracing::error!("signalling completion of block {block}: {e}");
         }
     }
 }

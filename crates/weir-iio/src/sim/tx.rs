@@ -1,57 +1,27 @@
-//! A simulated IIO output device (DAC) with DMABUF-like blocks, the TX twin of [`SimRx`].
-//!
-//! Blocks are memfds mapped twice: read-write for the CPU (what user space maps of a DMABUF)
-//! and read-only for the "DMA engine" thread, which consumes each queued block — exactly
-//! `bytes_used` bytes of it — at the configured sample rate (or as fast as possible), then
-//! signals the block's eventfd. What it consumed is counted, checksummed (FNV-1a, 64 bit, over
-//! every byte in order) and optionally written to a file, so tests can check a transmission
-//! byte for byte. A paced device that finds nothing queued counts an underrun.
-//!
-//! [`SimRx`]: crate::SimRx
+//! [`SimTx`], the simulated transmit device (DAC): its blocks, their rules, and its
+//! [`Transport`].
+
+mod dac;
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
+use self::dac::{FNV_OFFSET, consume, fnv1a};
+use super::SAMPLE_SIZE;
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
+use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
-
-/// Bytes per sample: 16-bit I and 16-bit Q.
-const SAMPLE_BYTES: usize = 4;
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a over `bytes`, continuing from `hash` (start with [`SimTx::checksum_of`]`(&[])`).
-fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    hash
-}
-
-/// Reads every byte of `bytes`, a 64-bit word at a time where it can (the sum is only there
-/// so that the reads are not optimised away).
-fn read_words(bytes: &[u8]) -> u64 {
-    let mut words = bytes.chunks_exact(8);
-    let sum = words.by_ref().fold(0u64, |a, w| {
-        a.wrapping_add(u64::from_ne_bytes(w.try_into().unwrap_or([0; 8])))
-    });
-    words
-        .remainder()
-        .iter()
-        .fold(sum, |a, &b| a.wrapping_add(u64::from(b)))
-}
+use crate::wait::{Deadline, wait_fd};
 
 /// Configuration of a [`SimTx`].
 #[derive(Debug, Clone)]
@@ -126,9 +96,10 @@ impl Shared {
     }
 }
 
-/// The simulated DAC; see the [module documentation](self).
+/// The simulated DAC; see the [module documentation](crate::sim).
 pub struct SimTx {
     config: SimTxConfig,
+    stream: StreamConfig,
     /// CPU-side writable mappings; `None` while lent out for zero-copy filling.
     cpu: Vec<Option<MappedRegion>>,
     cpu_read: Vec<Arc<MappedRegion>>,
@@ -150,9 +121,9 @@ impl SimTx {
             device: config.name.clone(),
             message,
         };
-        if config.block_size == 0 || !config.block_size.is_multiple_of(SAMPLE_BYTES) {
+        if config.block_size == 0 || !config.block_size.is_multiple_of(SAMPLE_SIZE) {
             return Err(bad(format!(
-                "block size {} is not a non-zero multiple of {SAMPLE_BYTES}",
+                "block size {} is not a non-zero multiple of {SAMPLE_SIZE}",
                 config.block_size
             )));
         }
@@ -164,21 +135,33 @@ impl SimTx {
         {
             return Err(bad(format!("sample rate {r} is not a positive number")));
         }
+        let stream = StreamConfig::simulated(
+            &config.name,
+            Direction::Out,
+            SAMPLE_SIZE,
+            config.block_size,
+            config.block_count,
+        );
+        let on_device = |e: Error| e.on_device(&config.name);
+        let memfd_base = stream.memfd_stem();
         let mut cpu = Vec::new();
         let mut cpu_read = Vec::new();
         let mut device = Vec::new();
         let mut events = Vec::new();
         for i in 0..config.block_count {
-            let fd = sys::memfd(&format!("{}-block{i}", config.name), config.block_size)?;
-            cpu.push(Some(MappedRegion::map_read_write(
-                fd.as_fd(),
-                config.block_size,
-            )?));
-            cpu_read.push(Arc::new(MappedRegion::map_read_only(
-                fd.as_fd(),
-                config.block_size,
-            )?));
-            device.push(MappedRegion::map_read_only(fd.as_fd(), config.block_size)?);
+            let fd = sys::memfd(&format!("{memfd_base}-block{i}"), config.block_size)
+                .map_err(on_device)?;
+            let map = |writable| {
+                let region = if writable {
+                    MappedRegion::map_read_write(fd.as_fd(), config.block_size)
+                } else {
+                    MappedRegion::map_read_only(fd.as_fd(), config.block_size)
+                };
+                region.map_err(on_device)
+            };
+            cpu.push(Some(map(true)?));
+            cpu_read.push(Arc::new(map(false)?));
+            device.push(map(false)?);
             events.push(
                 rustix::event::eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC)
                     .map_err(|e| Error::os("eventfd", config.name.as_str(), e))?,
@@ -219,6 +202,7 @@ impl SimTx {
         };
         Ok(SimTx {
             config,
+            stream,
             cpu,
             cpu_read,
             events,
@@ -244,12 +228,9 @@ impl SimTx {
 
     fn check(&self, op: &'static str, block: usize) -> Result<()> {
         if block >= self.config.block_count {
-            Err(Error::os_detail(
-                op,
-                self.config.name.as_str(),
-                Errno::INVAL,
-                format!("no block {block}"),
-            ))
+            Err(self
+                .stream
+                .err(op, Errno::INVAL, format!("no block {block}")))
         } else {
             Ok(())
         }
@@ -257,17 +238,15 @@ impl SimTx {
 
     fn queue(&mut self, block: usize, bytes_used: usize, cyclic: bool) -> Result<()> {
         self.check("enqueue", block)?;
-        let err = |errno, detail: String| {
-            Error::os_detail("enqueue", self.config.name.as_str(), errno, detail)
-        };
+        let err = |errno, detail: String| self.stream.err("enqueue", errno, detail);
         if bytes_used == 0
             || bytes_used > self.config.block_size
-            || !bytes_used.is_multiple_of(SAMPLE_BYTES)
+            || !bytes_used.is_multiple_of(SAMPLE_SIZE)
         {
             return Err(err(
                 Errno::INVAL,
                 format!(
-                    "bytes_used {bytes_used} (block size {}, sample size {SAMPLE_BYTES})",
+                    "bytes_used {bytes_used} (block size {}, sample size {SAMPLE_SIZE})",
                     self.config.block_size
                 ),
             ));
@@ -286,113 +265,6 @@ impl SimTx {
     }
 }
 
-/// The "DMA engine": consumes queued blocks in order.
-fn consume(
-    shared: Arc<Shared>,
-    events: Arc<Vec<OwnedFd>>,
-    device: Vec<MappedRegion>,
-    rate: Option<f64>,
-    mut output: Option<File>,
-    checksum: bool,
-) {
-    let mut clock: Option<Instant> = None;
-    // Only this thread updates the checksum: it runs over the data outside the state lock, so
-    // the CPU side's `try_complete`/`requeue` never waits for a block's worth of hashing.
-    let mut hash = FNV_OFFSET;
-    // Consecutive empty slots are one underrun (one gap in the output).
-    let mut in_gap = false;
-    let mut s = shared.lock();
-    loop {
-        if s.stop {
-            return;
-        }
-        if !s.enabled {
-            clock = None;
-            s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
-            continue;
-        }
-        let Some((block, bytes, cyclic)) = s.queue.pop_front() else {
-            match rate {
-                // Real time goes on: a slot with nothing to send is an underrun, once the
-                // stream has begun.
-                Some(r) if clock.is_some() => {
-                    if !in_gap {
-                        s.counters.underruns += 1;
-                        in_gap = true;
-                    }
-                    let slot = Duration::from_secs_f64(1024.0 / r);
-                    let (guard, _) = shared
-                        .wake
-                        .wait_timeout(s, slot)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    s = guard;
-                    clock = Some(Instant::now());
-                }
-                _ => s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner),
-            }
-            continue;
-        };
-        s.busy = true;
-        in_gap = false;
-        drop(s);
-        let data = &device[block].as_bytes()[..bytes];
-        if let Some(r) = rate {
-            let start = *clock.get_or_insert_with(Instant::now);
-            let end = start + Duration::from_secs_f64((bytes / SAMPLE_BYTES) as f64 / r);
-            let now = Instant::now();
-            // Wait out the block's air time, but let a disable abort it (as the kernel's
-            // abort does): stop() must not wait for a long block to finish.
-            let mut g = shared.lock();
-            while g.enabled && Instant::now() < end {
-                let left = end.saturating_duration_since(Instant::now());
-                g = shared
-                    .wake
-                    .wait_timeout(g, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-            if !g.enabled {
-                g.busy = false;
-                shared.wake.notify_all();
-                s = g;
-                continue;
-            }
-            drop(g);
-            clock = Some(end.max(now - Duration::from_millis(1)));
-        }
-        let write_error = output
-            .as_mut()
-            .and_then(|f| f.write_all(data).err())
-            .map(|e| e.to_string());
-        if checksum {
-            hash = fnv1a(hash, data);
-        } else {
-            std::hint::black_box(read_words(data));
-        }
-        s = shared.lock();
-        s.busy = false;
-        shared.wake.notify_all();
-        if let Some(e) = write_error {
-            s.error = Some(e);
-            output = None;
-        }
-        s.bytes_consumed += bytes as u64;
-        s.checksum = hash;
-        if cyclic {
-            // A cyclic block goes round again until the device is disabled; disabling ends
-            // it without a completion, as an abort.
-            if s.enabled {
-                s.queue.push_back((block, bytes, true));
-            }
-            continue;
-        }
-        s.counters.blocks_completed += 1;
-        s.counters.bytes_completed += bytes as u64;
-        s.done_bytes[block] = Some(bytes);
-        let _ = rustix::io::write(&events[block], &1u64.to_ne_bytes());
-    }
-}
-
 impl Transport for SimTx {
     fn kind(&self) -> TransportKind {
         TransportKind::Simulated
@@ -404,24 +276,8 @@ impl Transport for SimTx {
         self.config.report_losses.then_some(LossEvidence::Exact)
     }
 
-    fn device(&self) -> &str {
-        &self.config.name
-    }
-
-    fn block_count(&self) -> usize {
-        self.config.block_count
-    }
-
-    fn block_size(&self) -> usize {
-        self.config.block_size
-    }
-
-    fn sample_size(&self) -> usize {
-        SAMPLE_BYTES
-    }
-
-    fn direction(&self) -> Direction {
-        Direction::Out
+    fn stream(&self) -> &StreamConfig {
+        &self.stream
     }
 
     /// Enables the device; every block belongs to the CPU until it is queued.
@@ -443,12 +299,7 @@ impl Transport for SimTx {
         self.check("try_complete", block)?;
         let mut s = self.shared.lock();
         if let Some(e) = s.error.take() {
-            return Err(Error::os_detail(
-                "write output",
-                self.config.name.as_str(),
-                Errno::IO,
-                e,
-            ));
+            return Err(self.stream.err("write output", Errno::IO, e));
         }
         match s.done_bytes[block].take() {
             Some(bytes) => {
@@ -461,21 +312,16 @@ impl Transport for SimTx {
     }
 
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(n) = self.try_complete(block)? {
                 return Ok(Some(n));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.shared.lock().owner[block] == Owner::Cpu {
+            if deadline.passed() || self.shared.lock().owner[block] == Owner::Cpu {
                 return Ok(None);
             }
-            let ts = Timespec::try_from(left).ok();
-            let mut fds = [PollFd::new(&self.events[block], PollFlags::IN)];
-            match rustix::event::poll(&mut fds, ts.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::os("poll", self.config.name.as_str(), e)),
-            }
+            wait_fd(self.events[block].as_fd(), Interest::Readable, deadline)
+                .map_err(|e| Error::os("poll", self.config.name.as_str(), e))?;
         }
     }
 
@@ -523,9 +369,8 @@ impl Transport for SimTx {
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check("block_mut", block)?;
         if self.shared.lock().owner[block] == Owner::Hardware {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "block_mut",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is in flight"),
             ));
@@ -547,17 +392,15 @@ impl Transport for SimTx {
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         self.check("lend_block", block)?;
         if self.shared.lock().owner[block] == Owner::Hardware {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "lend_block",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is in flight"),
             ));
         }
         self.cpu[block].take().ok_or_else(|| {
-            Error::os_detail(
+            self.stream.err(
                 "lend_block",
-                self.config.name.as_str(),
                 Errno::BUSY,
                 format!("block {block} is already lent"),
             )
@@ -572,9 +415,8 @@ impl Transport for SimTx {
     ) -> Result<()> {
         self.check("return_block", block)?;
         if self.cpu[block].is_some() {
-            return Err(Error::os_detail(
+            return Err(self.stream.err(
                 "return_block",
-                self.config.name.as_str(),
                 Errno::INVAL,
                 format!("block {block} was not lent"),
             ));
