@@ -8,6 +8,7 @@ mod support;
 
 mod cli_check_choices;
 mod cli_graph;
+mod cli_hostile;
 mod cli_live;
 mod cli_net;
 mod cli_receiver;
