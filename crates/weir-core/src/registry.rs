@@ -1183,6 +1183,50 @@ mod tests {
     }
 
     #[test]
+    fn floats_must_be_finite_unless_allowed_and_ranges_read_as_written() {
+        let rate = ParamSpec::required("rate", ParamType::Float, "").above(0.0).max(1e12);
+        assert_eq!(rate.range_text().as_deref(), Some("> 0 and <= 1e12"));
+        assert!(rate.check(Value::Float(1e-300)).is_ok());
+        let e = rate.check(Value::Float(0.0)).expect_err("0 is not above 0");
+        assert_eq!(e, "must be > 0 and <= 1e12, found 0");
+        let e = rate.check(Value::Float(f64::INFINITY)).expect_err("inf");
+        assert_eq!(e, "must be finite (> 0 and <= 1e12), found inf");
+        let e = rate.check(Value::Float(f64::NAN)).expect_err("NaN");
+        assert_eq!(e, "must be a number, found NaN");
+
+        // No range at all: any finite number, but not inf.
+        let gain = ParamSpec::required("gain", ParamType::Float, "");
+        assert!(gain.check(Value::Float(-1e300)).is_ok());
+        assert!(gain.check(Value::Float(f64::NEG_INFINITY)).is_err());
+        let open = gain.clone().non_finite(true);
+        assert!(open.check(Value::Float(f64::NEG_INFINITY)).is_ok());
+        assert!(open.check(Value::Float(f64::NAN)).is_err());
+
+        // 0 besides a range: a timeout whose 0 means "forever".
+        let timeout = ParamSpec::required("timeout", ParamType::Float, "")
+            .within(0.001, 86_400.0)
+            .or_zero(true);
+        assert_eq!(timeout.range_text().as_deref(), Some("0 or 0.001 ..= 86400"));
+        assert!(timeout.check(Value::Float(0.0)).is_ok());
+        assert!(timeout.check(Value::Float(0.0001)).is_err());
+        assert!(timeout.check(Value::Float(1e300)).is_err());
+
+        // Integers are shown as written, and lists name the element.
+        let n = ParamSpec::required("n", ParamType::Int, "").within(1, 16_777_216);
+        assert_eq!(
+            n.check(Value::Int(i64::MAX)).expect_err("too large"),
+            "must be 1 ..= 16777216, found 9223372036854775807"
+        );
+        let taps = ParamSpec::required("taps", ParamType::FloatList, "");
+        assert_eq!(
+            taps.check(Value::List(vec![1.0, f64::INFINITY]))
+                .expect_err("inf tap"),
+            "element 2: must be finite, found inf"
+        );
+        assert_eq!(number_text(f64::MIN_POSITIVE), "2.2250738585072014e-308");
+    }
+
+    #[test]
     fn setting_a_defaulted_parameter_makes_it_set() {
         let mut p = descriptor()
             .resolve([("rate", Value::Float(1.0))])
