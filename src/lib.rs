@@ -26,6 +26,27 @@ pub fn registry() -> weir_core::Registry {
 /// The environment variable listing directories of plugin libraries (`PATH` syntax).
 pub const PLUGIN_PATH_VAR: &str = "WEIR_PLUGIN_PATH";
 
+/// Load the plugin libraries of the directories of `WEIR_PLUGIN_PATH` into `registry` (nothing
+/// when it is not set); see [`registry_with_plugin_path`].
+pub fn load_plugin_path(registry: &mut weir_core::Registry) -> weir_core::dynamic::PluginLoad {
+    match std::env::var_os(PLUGIN_PATH_VAR) {
+        Some(path) => registry.load_plugin_path(&path),
+        None => weir_core::dynamic::PluginLoad::default(),
+    }
+}
+
+/// Whether the flowgraph file at `path` names a block type `registry` does not have, so that
+/// plugins must be loaded to check or run it. Loading a library runs its initialisers: the
+/// `weir` command loads plugins only for a file that needs them (or when asked). A file that
+/// cannot be read needs none (the loader says why it cannot be read).
+pub fn file_needs_plugins(path: &std::path::Path, registry: &weir_core::Registry) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| {
+        weir_core::dynamic::block_types_in(&text)
+            .iter()
+            .any(|t| registry.get(t).is_none())
+    })
+}
+
 /// [`registry`] plus the plugin libraries found in the directories of `WEIR_PLUGIN_PATH`.
 ///
 /// Libraries that cannot be loaded (not a plugin, built against another weir version or by
@@ -33,10 +54,7 @@ pub const PLUGIN_PATH_VAR: &str = "WEIR_PLUGIN_PATH";
 /// and skipped; the rest are registered.
 pub fn registry_with_plugin_path() -> (weir_core::Registry, weir_core::dynamic::PluginLoad) {
     let mut registry = registry();
-    let load = match std::env::var_os(PLUGIN_PATH_VAR) {
-        Some(path) => registry.load_plugin_path(&path),
-        None => weir_core::dynamic::PluginLoad::default(),
-    };
+    let load = load_plugin_path(&mut registry);
     (registry, load)
 }
 

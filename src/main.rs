@@ -28,7 +28,8 @@ use output::{out, outln};
                   report (exit 0 when it stopped cleanly); a second signal quits at once with \
                   128 + its number (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP); a flowgraph that \
                   has not stopped 10 s after a stop request (a signal or --duration) is left \
-                  behind: the statistics so far are printed and `run` exits 1."
+                  behind: the statistics so far are printed with the blocks that did not \
+                  finish, and `run` exits 1."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -88,6 +89,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also load the plugin libraries of WEIR_PLUGIN_PATH and list their blocks (loaded
+        /// anyway when NAME is not a built-in block type).
+        #[arg(long)]
+        plugins: bool,
     },
     /// List the plugin libraries loaded from WEIR_PLUGIN_PATH, and those refused with why.
     Plugins,
@@ -291,8 +296,40 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Before anything reads FutureSDR's configuration and before any other thread exists (the
+    // working directory is changed for an instant): weir's values, not those of `FUTURESDR_*`
+    // variables or of a `config.toml` that happens to be in the current directory.
+    match weir_core::runtime_config::take_over_hiding_cwd() {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let cli = Cli::parse();
-    let (registry, plugins) = weir::registry_with_plugin_path();
+    // Loading a plugin library runs its initialisers: only when the command needs plugins (a
+    // file naming a block type that is not built in, `blocks` naming one or asked with
+    // `--plugins`, `plugins` itself).
+    let mut registry = weir::registry();
+    let wants_plugins = match &cli.command {
+        Command::Plugins => true,
+        Command::Blocks { name, plugins, .. } => {
+            *plugins || name.as_deref().is_some_and(|n| registry.get(n).is_none())
+        }
+        Command::Run { file, .. } | Command::Check { file, .. } | Command::Graph { file, .. } => {
+            weir::file_needs_plugins(file, &registry)
+        }
+        Command::Record { .. } | Command::Iio { .. } => false,
+    };
+    let plugins = if wants_plugins {
+        weir::load_plugin_path(&mut registry)
+    } else {
+        weir_core::dynamic::PluginLoad::default()
+    };
     if !matches!(cli.command, Command::Plugins) {
         // A refused plugin does not stop weir (its blocks are just missing), but it is never
         // skipped silently.
@@ -302,7 +339,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Plugins => list_plugins(&plugins),
-        Command::Blocks { name, json } => blocks(&registry, name.as_deref(), json),
+        Command::Blocks { name, json, .. } => blocks(&registry, name.as_deref(), json),
         Command::Check { file, set } => match FlowgraphSpec::load_with(&file, &registry, &set) {
             Ok(spec) => {
                 outln!(
@@ -449,13 +486,26 @@ fn run(
             // known and leave without it. Returning would drop the runtime, which waits for
             // its threads, so exit here.
             live.clear();
+            // The blocks whose run has not ended, named with their type (a block stuck in a
+            // device or socket call; the others stopped).
+            let stuck: Vec<String> = running
+                .unfinished_blocks()
+                .iter()
+                .map(|b| format!("`{}` ({})", b.name, b.type_name))
+                .collect();
+            let stuck = match stuck.len() {
+                0 => "no block is left running (the runtime itself did not end)".to_string(),
+                1 => format!("block {} did not finish", stuck[0]),
+                _ => format!("blocks {} did not finish", stuck.join(", ")),
+            };
             out!("{}", running.stats());
             outln!(
-                "not stopped: the flowgraph was still running {STOP_DEADLINE:?} after the stop ({why})"
+                "not stopped: the flowgraph was still running {STOP_DEADLINE:?} after the stop ({why}): {stuck}"
             );
             eprintln!(
                 "error: the flowgraph did not stop within {STOP_DEADLINE:?} of the stop request \
-                 ({why}); quitting without waiting for it (the statistics above are from then)"
+                 ({why}): {stuck}; quitting without waiting for it (the statistics above are \
+                 from then)"
             );
             std::process::exit(i32::from(EXIT_RUN_FAILED));
         }

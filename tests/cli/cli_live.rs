@@ -391,14 +391,7 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     // into a FIFO whose reader never reads blocks in write() once the pipe is full.
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("stuck.fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .expect("mkfifo");
+    crate::support::mkfifo(&fifo);
     // Held open for reading (so that weir's open for writing does not wait), never read.
     let _reader = rustix::fs::open(
         &fifo,
@@ -422,7 +415,8 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     assert_eq!(status.code(), Some(1), "{status}\n{stdout}\n{stderr}");
     assert!(
         stderr.contains(
-            "error: the flowgraph did not stop within 10s of the stop request (--duration)"
+            "error: the flowgraph did not stop within 10s of the stop request (--duration): \
+             block `sink` (file_sink) did not finish;"
         ),
         "{stderr}"
     );
@@ -431,7 +425,10 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     assert!(stdout.lines().any(|l| l.starts_with("sink ")), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
-        Some("not stopped: the flowgraph was still running 10s after the stop (--duration)"),
+        Some(
+            "not stopped: the flowgraph was still running 10s after the stop (--duration): \
+             block `sink` (file_sink) did not finish"
+        ),
         "{stdout}"
     );
 }

@@ -382,6 +382,16 @@ address = "tcp://127.0.0.1:{port}"
         assert!(start.elapsed() < DEADLINE, "the subscriber never connected");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Data arrived: the subscription reached the publisher, so its messages now have a queue
+    // towards this subscriber to fill.
+    let received = dir.path().join("rx.ci16");
+    while std::fs::metadata(&received).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the subscriber never received anything"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let rx_pid = rustix::process::Pid::from_child(&rx);
     rustix::process::kill_process(rx_pid, rustix::process::Signal::STOP).expect("SIGSTOP");
     let out = finish(tx, "publisher");
@@ -390,4 +400,19 @@ address = "tcp://127.0.0.1:{port}"
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("items in"), "the report: {}", text(&out));
+    // What the frozen subscriber's full queue made the publisher drop is counted, exactly.
+    let tx_line = stdout
+        .lines()
+        .find(|l| l.starts_with("tx "))
+        .unwrap_or_else(|| panic!("no line for tx: {}", text(&out)));
+    let dropped: u64 = tx_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("hwm_dropped_items="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no hwm_dropped_items counter: {tx_line}"));
+    assert!(dropped > 0, "{tx_line}");
+    assert!(
+        tx_line.contains(&format!("hwm_dropped_items={dropped} (exact)")),
+        "{tx_line}"
+    );
 }

@@ -253,3 +253,208 @@ fn a_library_without_a_declaration_is_not_a_plugin() {
     let err = weir::registry().load_plugin(libc).unwrap_err();
     assert_eq!(err, weir_core::dynamic::PluginError::NotAPlugin);
 }
+
+/// A copy of the plugin in `dir` under `name` whose dynamic symbol `WEIR_PLUGIN_DECLARATION`
+/// has been changed by `patch(st_shndx, st_value, st_size)` (ELF64, little-endian: the test
+/// machine's format), as a library built with a hostile linker script would present it.
+fn patched_declaration_symbol(
+    dir: &Path,
+    name: &str,
+    patch: impl Fn(&mut u16, &mut u64, &mut u64),
+) -> PathBuf {
+    let mut b = std::fs::read(plugin_library()).expect("read plugin");
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap());
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    assert_eq!(&b[..4], b"\x7fELF", "an ELF file");
+    assert_eq!((b[4], b[5]), (2, 1), "ELF64, little-endian");
+    let shoff = u64_at(&b, 0x28) as usize;
+    let (shentsize, shnum) = (u16_at(&b, 0x3a) as usize, u16_at(&b, 0x3c) as usize);
+    let section = |i: usize| shoff + i * shentsize;
+    let dynsym = (0..shnum)
+        .map(section)
+        .find(|&s| u32_at(&b, s + 4) == 11) // SHT_DYNSYM
+        .expect("a .dynsym section");
+    let dynstr = section(u32_at(&b, dynsym + 40) as usize);
+    let (sym_off, sym_size) = (
+        u64_at(&b, dynsym + 24) as usize,
+        u64_at(&b, dynsym + 32) as usize,
+    );
+    let str_off = u64_at(&b, dynstr + 24) as usize;
+    let wanted = b"WEIR_PLUGIN_DECLARATION\0";
+    let entry = (sym_off..sym_off + sym_size)
+        .step_by(24)
+        .find(|&e| {
+            let n = str_off + u32_at(&b, e) as usize;
+            b[n..].starts_with(wanted)
+        })
+        .expect("the declaration symbol");
+    let (mut shndx, mut value, mut size) = (
+        u16_at(&b, entry + 6),
+        u64_at(&b, entry + 8),
+        u64_at(&b, entry + 16),
+    );
+    patch(&mut shndx, &mut value, &mut size);
+    b[entry + 6..entry + 8].copy_from_slice(&shndx.to_le_bytes());
+    b[entry + 8..entry + 16].copy_from_slice(&value.to_le_bytes());
+    b[entry + 16..entry + 24].copy_from_slice(&size.to_le_bytes());
+    let path = dir.join(name);
+    std::fs::write(&path, b).expect("write patched plugin");
+    path
+}
+
+/// The `weir plugins` line for `name`, which must start with `prefix`.
+fn listed(dir: &Path, prefix: &str, name: &str) -> String {
+    let out = weir(dir, &["plugins"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    listing
+        .lines()
+        .find(|l| l.starts_with(prefix) && l.contains(name))
+        .unwrap_or_else(|| panic!("no `{prefix}` line for {name} in:\n{listing}"))
+        .to_string()
+}
+
+#[test]
+fn a_null_or_misfit_declaration_symbol_is_refused_not_dereferenced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Defined as the absolute value 0: dlsym succeeds with NULL (weir dereferenced it: SIGSEGV).
+    patched_declaration_symbol(dir.path(), "libnull.so", |shndx, value, _| {
+        *shndx = 0xfff1; // SHN_ABS
+        *value = 0;
+    });
+    patched_declaration_symbol(dir.path(), "libsmall.so", |_, _, size| *size = 8);
+    let null = listed(dir.path(), "FAILED", "libnull.so");
+    assert!(
+        null.contains("`WEIR_PLUGIN_DECLARATION` is NULL: not a weir plugin"),
+        "{null}"
+    );
+    let small = listed(dir.path(), "FAILED", "libsmall.so");
+    let expected = std::mem::size_of::<weir_core::dynamic::PluginDeclaration>();
+    assert!(
+        small.contains(&format!(
+            "`WEIR_PLUGIN_DECLARATION` is 8 bytes, a declaration of layout {} is {expected}",
+            weir_core::dynamic::LAYOUT
+        )),
+        "{small}"
+    );
+}
+
+#[test]
+fn a_plugin_built_from_other_sources_is_refused_as_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = weir_core::dynamic::INTERFACE_HASH;
+    // Another hash of the same length: the plugin saw other weir-core sources or Cargo.lock.
+    let other: String = host
+        .chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect();
+    patched_copy(dir.path(), "libstale.so", host, &other);
+    let stale = listed(dir.path(), "FAILED", "libstale.so");
+    assert!(
+        stale.contains(&format!(
+            "built from other weir-core sources or another Cargo.lock (interface hash {other}, \
+             this weir's is {host}): a stale plugin; rebuild it against this weir"
+        )),
+        "{stale}"
+    );
+}
+
+#[test]
+fn relative_and_writable_plugin_places_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(plugin_library(), dir.path().join("libgood.so")).expect("copy plugin");
+    let flowgraph = dir.path().join("conjugate.toml");
+    std::fs::write(&flowgraph, FLOWGRAPH).expect("write flowgraph");
+    let set = format!("dir={}", dir.path().display());
+    let guard = std::time::Duration::from_secs(120);
+    // `.` would load whatever library is in the current directory: refused, and the file that
+    // needs the plugin is then refused for its unknown block type.
+    let out = crate::support::weir_in(
+        dir.path(),
+        &[("WEIR_PLUGIN_PATH", ".")],
+        &["check", flowgraph.to_str().unwrap(), "--set", &set],
+        guard,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("warning: plugin not loaded: .: not an absolute path: refused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown block type `conjugate`"),
+        "{stderr}"
+    );
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+    };
+    // A library others may write.
+    mode(&dir.path().join("libgood.so"), 0o646);
+    let file = listed(dir.path(), "FAILED", "libgood.so");
+    assert!(
+        file.contains("mode 0646 lets others write it: refused"),
+        "{file}"
+    );
+    mode(&dir.path().join("libgood.so"), 0o755);
+    assert!(listed(dir.path(), "loaded", "libgood.so").contains("conjugate"));
+    // A directory the group may write.
+    mode(dir.path(), 0o770);
+    let place = listed(dir.path(), "FAILED", &dir.path().display().to_string());
+    assert!(
+        place.contains("mode 0770 lets group write it: refused"),
+        "{place}"
+    );
+    mode(dir.path(), 0o700);
+}
+
+#[test]
+fn check_and_blocks_load_plugins_only_when_needed_or_asked() {
+    // A library whose load fails: a warning shows exactly when weir tried to load it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(plugin_library(), dir.path().join("libgood.so")).expect("copy plugin");
+    std::fs::write(dir.path().join("libbroken.so"), "not ELF").expect("write");
+    let builtin = dir.path().join("builtin.toml");
+    std::fs::write(
+        &builtin,
+        "connections = [\"s.out -> n.in\"]\n[blocks.s]\ntype = \"null_source\"\n\
+         [blocks.n]\ntype = \"null_sink\"\n",
+    )
+    .expect("write");
+    let out = weir(dir.path(), &["check", builtin.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("plugin"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = weir(dir.path(), &["blocks"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("plugin"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("conjugate"));
+    // Asked for: loaded.
+    let out = weir(dir.path(), &["blocks", "--plugins"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("conjugate"));
+    assert!(
+        text(&out.stderr).contains("warning: plugin not loaded"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A file that needs the plugin: loaded.
+    let needs = dir.path().join("conjugate.toml");
+    std::fs::write(&needs, FLOWGRAPH).expect("write");
+    let set = format!("dir={}", dir.path().display());
+    let out = weir(
+        dir.path(),
+        &["check", needs.to_str().unwrap(), "--set", &set],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("warning: plugin not loaded"));
+}

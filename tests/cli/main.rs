@@ -7,6 +7,7 @@
 mod support;
 
 mod cli_check_choices;
+mod cli_environment;
 mod cli_graph;
 mod cli_hostile;
 mod cli_live;

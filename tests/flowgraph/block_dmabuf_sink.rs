@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use weir_core::FlowgraphSpec;
+use weir_core::testing::wait_until;
 
-use crate::support::ramp_bytes;
+use crate::support::{ramp_bytes, start};
 
 fn run(text: &str, set: &[(&str, String)]) -> weir_core::RunReport {
     let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -108,18 +109,10 @@ sim_output = "{}"
 "#,
         out.display()
     );
-    let registry = weir::registry();
-    let running = FlowgraphSpec::parse(&text, "cyclic.toml", &registry)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .start()
-        .expect("starts");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::fs::metadata(&out).map_or(0, |m| m.len()) < 400 * 5 {
-        assert!(std::time::Instant::now() < deadline, "no repetitions");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let running = start("cyclic.toml", &text);
+    wait_until("five repetitions", || {
+        std::fs::metadata(&out).map_or(0, |m| m.len()) >= 400 * 5
+    });
     running.stop().expect("stop");
     running.wait().expect("ends");
     let sent = std::fs::read(&out).expect("output");

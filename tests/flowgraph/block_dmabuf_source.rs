@@ -1,7 +1,7 @@
 //! The simulated ramp arrives complete and continuous through TOML-built flowgraphs, checked
 //! sample by sample.
 
-use weir_core::FlowgraphSpec;
+use crate::support::run_error;
 
 /// The i16 value the simulator writes at position `n` of the interleaved I/Q stream.
 fn ramp(n: u64) -> i16 {
@@ -128,13 +128,8 @@ path = "{}"
 "#,
         out.display()
     );
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(&text, "fail.toml", &registry).expect("loads");
-    let err = spec
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect_err("the failed transfer must stop the flowgraph");
+    // The failed transfer must stop the flowgraph.
+    let err = run_error("fail.toml", &text);
     let message = err.to_string();
     assert!(message.contains("transfer of block"), "{message}");
     // Named by its place in the stream: the 6th block (sequence 5), first sample 5000.
@@ -192,13 +187,8 @@ timeout = 0.2
 "#,
         ),
     ] {
-        let registry = weir::registry();
-        let err = FlowgraphSpec::parse(text, "stall.toml", &registry)
-            .expect("loads")
-            .build(&registry)
-            .expect("builds")
-            .run()
-            .expect_err("a stalled device must stop the flowgraph");
+        // A stalled device must stop the flowgraph.
+        let err = run_error("stall.toml", text);
         let message = err.to_string();
         assert!(
             message.contains(&format!("block `{role}` failed")),

@@ -3,12 +3,14 @@
 
 use std::f64::consts::TAU;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futuresdr::runtime::Pmt;
 use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
-use weir_core::{Cf32, FlowgraphSpec, ItemType, Registry, Value};
+use weir_core::testing::{start_toml, wait_until};
+use weir_core::{Cf32, ItemType, Registry, Value};
 use weir_plugin_dsp::{DspPlugin, Mixer, mixer};
+
+use crate::support::{cf32_file, items_in};
 
 type Mocked = Mixer<Reader<Cf32>, Writer<Cf32>>;
 
@@ -103,15 +105,6 @@ fn phase_stays_accurate_over_a_long_run() {
     }
 }
 
-/// Wait (with a generous deadline) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn frequency_message_through_a_running_flowgraph() {
     // A tone at fs/64 mixed down by the same frequency is DC (1 + 0j). Retuning the mixer to 0
@@ -136,40 +129,24 @@ path = "{}"
         out.display()
     );
     let registry = Registry::new().with_plugin(&DspPlugin);
-    let spec = FlowgraphSpec::parse(&text, "mixer.toml", &registry).expect("loads");
-    let running = spec
-        .build(&registry)
-        .expect("builds")
-        .start()
-        .expect("starts");
-    let sink_items =
-        |r: &weir_core::RunningFlowgraph| r.stats().block("sink").map_or(0, |b| b.items_in);
-    wait_until("samples at DC", || sink_items(&running) >= 50_000);
+    let running = start_toml(&registry, "mixer.toml", &text);
+    wait_until("samples at DC", || items_in(&running, "sink") >= 50_000);
     assert_eq!(
         running
             .call("mix", "frequency", Pmt::F64(0.0))
             .expect("handled"),
         Pmt::F64(0.0)
     );
-    let at_change = sink_items(&running);
+    let at_change = items_in(&running, "sink");
     wait_until("samples after the change", || {
-        sink_items(&running) >= at_change + 50_000
+        items_in(&running, "sink") >= at_change + 50_000
     });
     running.stop().expect("stop");
     let report = running.wait().expect("ends cleanly");
     let mix = report.block("mix").expect("mix");
     assert!(mix.notes.iter().any(|(k, v)| *k == "frequency" && v == "0"));
 
-    let bytes = std::fs::read(&out).expect("output");
-    let y: Vec<Cf32> = bytes
-        .chunks_exact(8)
-        .map(|b| {
-            Cf32::new(
-                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            )
-        })
-        .collect();
+    let y = cf32_file(&out);
     assert!(y.len() >= 100_000);
     let step = std::f32::consts::TAU / 64.0;
     // Every sample has magnitude 1, and every per-sample rotation is either 0 (before) or 2π/64

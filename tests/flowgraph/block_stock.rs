@@ -822,6 +822,7 @@ fn more_blocks_describe_themselves() {
                 ("address", "string", None),
                 item,
                 ("timeout", "float", Some("10")),
+                ("on_close", "end|error", Some("\"end\"")),
             ],
             None,
         ),

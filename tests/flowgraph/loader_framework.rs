@@ -1,9 +1,12 @@
 //! Variables and `--set`, ranges, message ports, Graphviz output and the embedding API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futuresdr::runtime::Pmt;
 use weir_core::FlowgraphSpec;
+use weir_core::testing::{start_toml, wait_until};
+
+use crate::support::{cf32_file, items_in};
 
 const RAMP_TO_NULL: &str = r#"
 connections = ["src.out -> head.in", "head.out -> sink.in"]
@@ -162,15 +165,6 @@ fn graph_is_graphviz() {
     assert!(dot.contains("\"head\" -> \"sink\""), "{dot}");
 }
 
-/// Wait (with a generous deadline) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn embedding_changes_a_parameter_while_running() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -197,23 +191,16 @@ path = "{}"
         out.display()
     );
     let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(&text, "embed.toml", &registry).expect("loads");
-    let running = spec
-        .build(&registry)
-        .expect("builds")
-        .start()
-        .expect("starts");
-    let sink_items =
-        |r: &weir_core::RunningFlowgraph| r.stats().block("sink").map_or(0, |b| b.items_in);
+    let running = start_toml(&registry, "embed.toml", &text);
 
-    wait_until("samples at gain 1", || sink_items(&running) >= 50_000);
+    wait_until("samples at gain 1", || items_in(&running, "sink") >= 50_000);
     let answer = running
         .call("amp", "gain", Pmt::F64(3.0))
         .expect("gain message handled");
     assert_eq!(answer, Pmt::F32(3.0));
-    let at_change = sink_items(&running);
+    let at_change = items_in(&running, "sink");
     wait_until("samples at gain 3", || {
-        sink_items(&running) >= at_change + 50_000
+        items_in(&running, "sink") >= at_change + 50_000
     });
     assert!(running.call("nope", "gain", Pmt::F64(1.0)).is_err());
     running.stop().expect("stop");
@@ -221,14 +208,9 @@ path = "{}"
     assert!(report.block("sink").expect("sink").items_in >= at_change + 50_000);
 
     // The data shows the change: magnitude 0.25 before, 0.75 after, one switch point.
-    let bytes = std::fs::read(&out).expect("output");
-    let mags: Vec<f32> = bytes
-        .chunks_exact(8)
-        .map(|b| {
-            let re = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let im = f32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-            (re * re + im * im).sqrt()
-        })
+    let mags: Vec<f32> = cf32_file(&out)
+        .iter()
+        .map(|x| x.norm_sqr().sqrt())
         .collect();
     let switch = mags
         .iter()
@@ -274,17 +256,10 @@ fn stock_fft_finds_the_tone_in_its_bin() {
         .expect("builds")
         .run()
         .expect("runs");
-    let bytes = std::fs::read(&out).expect("output");
-    assert_eq!(bytes.len(), 640 * 8);
-    for (f, frame) in bytes.chunks_exact(64 * 8).enumerate() {
-        let power: Vec<f32> = frame
-            .chunks_exact(8)
-            .map(|b| {
-                let re = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                let im = f32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-                re * re + im * im
-            })
-            .collect();
+    let samples = cf32_file(&out);
+    assert_eq!(samples.len(), 640);
+    for (f, frame) in samples.chunks_exact(64).enumerate() {
+        let power: Vec<f32> = frame.iter().map(|x| x.norm_sqr()).collect();
         let peak = (0..64)
             .max_by(|a, b| power[*a].total_cmp(&power[*b]))
             .expect("bins");
@@ -403,12 +378,11 @@ fn output_room(connection: &str) -> u64 {
     let text = format!(
         "connections = [{connection}]\n[blocks.p]\ntype = \"room_probe\"\n[blocks.sink]\ntype = \"null_sink\"\n"
     );
-    let spec = FlowgraphSpec::parse(&text, "probe.toml", &registry).expect("loads");
-    let running = spec
-        .build(&registry)
-        .expect("builds")
-        .start()
-        .expect("starts");
+    first_room(start_toml(&registry, "probe.toml", &text))
+}
+
+/// The room the probe `p` of a running flowgraph saw on its first call; stops the flowgraph.
+fn first_room(running: weir_core::RunningFlowgraph) -> u64 {
     let room =
         |r: &weir_core::RunningFlowgraph| r.stats().block("p").and_then(|b| b.counter("room"));
     wait_until("the probe's first call", || room(&running).is_some());
@@ -803,17 +777,12 @@ fn a_buffer_asked_for_on_a_later_reader_sizes_the_whole_output() {
         "{:?}",
         spec.connections
     );
-    let running = spec
-        .build(&registry)
-        .expect("builds")
-        .start()
-        .expect("starts");
-    let room =
-        |r: &weir_core::RunningFlowgraph| r.stats().block("p").and_then(|b| b.counter("room"));
-    wait_until("the probe's first call", || room(&running).is_some());
-    let value = room(&running).expect("room");
-    running.stop().expect("stop");
-    running.wait().expect("ends");
+    let value = first_room(
+        spec.build(&registry)
+            .expect("builds")
+            .start()
+            .expect("starts"),
+    );
     assert!(value >= 65536, "buffer = 65536 gave room for {value} items");
 }
 

@@ -66,21 +66,19 @@ fn hostile_flowgraph() -> impl Strategy<Value = String> {
 /// The shipped `tone_gain.toml` with a few of its bytes replaced by hostile fragments.
 fn mutated_shipped_flowgraph() -> impl Strategy<Value = String> {
     let text = std::fs::read_to_string(crate::support::TONE_GAIN).expect("tone_gain.toml");
-    prop::collection::vec(
-        (0..text.len(), prop::sample::select(FRAGMENTS)),
-        1..4,
-    )
-    .prop_map(move |edits| {
-        let mut t = text.clone();
-        for (at, piece) in edits {
-            let mut at = at.min(t.len());
-            while !t.is_char_boundary(at) {
-                at -= 1;
+    prop::collection::vec((0..text.len(), prop::sample::select(FRAGMENTS)), 1..4).prop_map(
+        move |edits| {
+            let mut t = text.clone();
+            for (at, piece) in edits {
+                let mut at = at.min(t.len());
+                while !t.is_char_boundary(at) {
+                    at -= 1;
+                }
+                t.insert_str(at, piece);
             }
-            t.insert_str(at, piece);
-        }
-        t
-    })
+            t
+        },
+    )
 }
 
 /// The loader on `text`: an error must carry the file, a position and no raw control

@@ -93,3 +93,78 @@ pub fn weir_within(args: &[&std::ffi::OsStr], deadline: std::time::Duration) -> 
         stderr: stderr.join().expect("stderr reader"),
     }
 }
+
+/// Loads `text` (named `name` in errors) with weir's full registry, builds and starts it.
+pub fn start(name: &str, text: &str) -> weir_core::RunningFlowgraph {
+    weir_core::testing::start_toml(&weir::registry(), name, text)
+}
+
+/// The error the run of `text` (loaded with weir's full registry, and built) fails with.
+pub fn run_error(name: &str, text: &str) -> weir_core::RunError {
+    weir_core::testing::run_error(&weir::registry(), name, text)
+}
+
+/// The items block `block` of a running flowgraph has taken in so far (0 before its first).
+pub fn items_in(running: &weir_core::RunningFlowgraph, block: &str) -> u64 {
+    running.stats().block(block).map_or(0, |b| b.items_in)
+}
+
+/// A file of little-endian `cf32` samples (as `file_sink` writes them), sample by sample.
+pub fn cf32_file(path: &Path) -> Vec<weir_core::Cf32> {
+    std::fs::read(path)
+        .expect("output file")
+        .chunks_exact(8)
+        .map(|b| {
+            weir_core::Cf32::new(
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            )
+        })
+        .collect()
+}
+
+/// Runs the `weir` binary under test with `args` in directory `dir` with the extra environment
+/// `env`, killed (and the test failed) if it has not exited within `deadline`: for inputs that
+/// used to hang it.
+pub fn weir_in(
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    deadline: std::time::Duration,
+) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(out) => out.expect("wait for weir"),
+        Err(_) => {
+            // The child is ours and has not been reaped (its waiter is still blocked).
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("weir {args:?} did not exit within {deadline:?}");
+        }
+    }
+}
+
+/// Makes a FIFO at `path` (mode 0600): a path that blocks whoever opens it for reading until a
+/// writer comes, and the other way round.
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}

@@ -10,10 +10,22 @@
 //! 1. a magic number and the declaration's layout version;
 //! 2. the weir version the plugin was built against;
 //! 3. the `rustc -V` of the compiler that built it;
-//! 4. a *build identity*: a hash of the `TypeId`s the boundary depends on (weir-core's registry
-//!    and buffer types, FutureSDR's flowgraph and stream types). Same version and compiler with
-//!    different features or dependency versions gives different type ids; such a plugin would
+//! 4. the *interface hash*: a hash of the files that define the plugin interface (weir-core's
+//!    sources and manifest and the workspace's `Cargo.lock`, made by weir-core's build script).
+//!    A `TypeId` does not change when a struct's fields do, so without it a plugin built from an
+//!    older checkout of the same version could pass and then misread every shared type;
+//! 5. a *build identity*: a hash of the `TypeId`s the boundary depends on (weir-core's registry
+//!    and buffer types, FutureSDR's flowgraph and stream types) and of the interface hash. Same
+//!    sources with different features or profile give different type ids; such a plugin would
 //!    fail at the first connection, so it is refused up front.
+//!
+//! Before any of that, the declaration symbol itself is checked: not NULL (a symbol can be
+//! defined with the value 0), and, where the dynamic loader can tell (glibc's `dladdr1`), of
+//! the size of a declaration. Before a library is even opened — which runs its initialisers —
+//! its place is checked: `WEIR_PLUGIN_PATH` entries must be absolute (a relative one would load
+//! whatever library is in the current directory), and neither the directory nor the file may
+//! be writable by anyone but its owner (and root): whoever can write there can run code in
+//! weir.
 //!
 //! A plugin that fails any check is listed with the reason and skipped; the others still load.
 //! Loaded libraries stay mapped for the life of the process: the blocks they define may be
@@ -48,7 +60,10 @@ pub const DECLARATION_SYMBOL: &str = "WEIR_PLUGIN_DECLARATION";
 /// Identifies a weir plugin declaration ("weirplug").
 pub const MAGIC: u64 = u64::from_be_bytes(*b"weirplug");
 /// Layout version of [`PluginDeclaration`]; raised whenever its fields change.
-pub const LAYOUT: u32 = 1;
+pub const LAYOUT: u32 = 2;
+/// Hash of the files that define the plugin interface (weir-core's sources, manifest and the
+/// workspace's `Cargo.lock`), as 16 hex digits; set by weir-core's build script.
+pub const INTERFACE_HASH: &str = env!("WEIR_INTERFACE_HASH");
 
 /// A string in a C-layout declaration: pointer and length of UTF-8 bytes.
 #[repr(C)]
@@ -89,6 +104,8 @@ pub struct PluginDeclaration {
     pub weir_version: RawStr,
     /// [`RUSTC_VERSION`] as the plugin saw it.
     pub rustc_version: RawStr,
+    /// [`INTERFACE_HASH`] as the plugin saw it.
+    pub interface_hash: RawStr,
     /// [`build_identity`] computed by the plugin's copy of weir-core.
     pub build_identity: extern "C" fn() -> u64,
     /// The plugin's name.
@@ -121,6 +138,7 @@ pub extern "C" fn build_identity() -> u64 {
     ] {
         id.hash(&mut h);
     }
+    INTERFACE_HASH.hash(&mut h);
     h.finish()
 }
 
@@ -143,6 +161,7 @@ macro_rules! export_plugin {
                 layout: $crate::dynamic::LAYOUT,
                 weir_version: $crate::dynamic::RawStr::new($crate::dynamic::WEIR_VERSION),
                 rustc_version: $crate::dynamic::RawStr::new($crate::dynamic::RUSTC_VERSION),
+                interface_hash: $crate::dynamic::RawStr::new($crate::dynamic::INTERFACE_HASH),
                 build_identity: $crate::dynamic::build_identity,
                 name: || $crate::Plugin::name(&$plugin),
                 register: |registry| $crate::Plugin::register(&$plugin, registry),
@@ -162,6 +181,44 @@ pub enum PluginError {
     /// The library exports no weir plugin declaration.
     #[error("not a weir plugin (no `{DECLARATION_SYMBOL}` symbol)")]
     NotAPlugin,
+    /// A `WEIR_PLUGIN_PATH` entry that is not an absolute path.
+    #[error(
+        "not an absolute path: refused (a relative entry loads whatever library is in the current directory)"
+    )]
+    RelativePath,
+    /// A plugin directory or library that others than its owner (and root) may write.
+    #[error(
+        "mode {mode:04o} lets {who} write it: refused (whoever can write a plugin can run code in weir); `chmod go-w` it"
+    )]
+    Writable {
+        /// The permission bits.
+        mode: u32,
+        /// `group`, `others` or `group and others`.
+        who: &'static str,
+    },
+    /// The declaration symbol is NULL.
+    #[error("`{DECLARATION_SYMBOL}` is NULL: not a weir plugin")]
+    NullDeclaration,
+    /// The declaration symbol is not the size of a declaration.
+    #[error(
+        "`{DECLARATION_SYMBOL}` is {found} bytes, a declaration of layout {LAYOUT} is {expected}: not a weir plugin of this layout"
+    )]
+    DeclarationSize {
+        /// The symbol's size.
+        found: usize,
+        /// A declaration's.
+        expected: usize,
+    },
+    /// Built from other sources or another `Cargo.lock` than this weir.
+    #[error(
+        "built from other weir-core sources or another Cargo.lock (interface hash {plugin}, this weir's is {host}): a stale plugin; rebuild it against this weir"
+    )]
+    Interface {
+        /// The plugin's interface hash.
+        plugin: String,
+        /// This weir's.
+        host: String,
+    },
     /// The declaration is of another layout version.
     #[error("plugin declaration layout {found}, this weir reads layout {expected}")]
     Layout {
@@ -242,9 +299,16 @@ impl Registry {
     /// Load every plugin library (`*.so` on Linux) in the directories of a `PATH`-style list
     /// (`WEIR_PLUGIN_PATH`'s value), in directory order and by file name within one. Libraries
     /// that fail are listed in the result; the rest are loaded.
+    ///
+    /// Only absolute entries are read, and neither a directory nor a library that others than
+    /// its owner (and root) may write (see the [module documentation](self)).
     pub fn load_plugin_path(&mut self, path: &OsStr) -> PluginLoad {
         let mut load = PluginLoad::default();
         for dir in std::env::split_paths(path).filter(|d| !d.as_os_str().is_empty()) {
+            if let Err(error) = check_place(&dir, true) {
+                load.failed.push(FailedPlugin { path: dir, error });
+                continue;
+            }
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) => {
@@ -266,6 +330,10 @@ impl Registry {
                 .collect();
             files.sort();
             for file in files {
+                if let Err(error) = check_place(&file, false) {
+                    load.failed.push(FailedPlugin { path: file, error });
+                    continue;
+                }
                 match self.load_plugin(&file) {
                     Ok(p) => load.loaded.push(p),
                     Err(error) => load.failed.push(FailedPlugin { path: file, error }),
@@ -290,8 +358,20 @@ impl Registry {
                 Ok(symbol) => *symbol,
                 Err(_) => return Err(PluginError::NotAPlugin),
             };
+        // A symbol may be defined with the value 0 (an absolute symbol): dlsym then succeeds
+        // with NULL.
+        if declaration.is_null() {
+            return Err(PluginError::NullDeclaration);
+        }
+        let expected = std::mem::size_of::<PluginDeclaration>();
+        if let Some(found) = symbol_size(declaration.cast())
+            && found != expected
+        {
+            return Err(PluginError::DeclarationSize { found, expected });
+        }
         // SAFETY: the magic and layout fields lead the `repr(C)` declaration in every layout
-        // version, so they can be read before anything else is trusted.
+        // version, so they can be read before anything else is trusted; the symbol is not
+        // NULL and, where the loader can tell, as large as a declaration.
         let (magic, layout) = unsafe { ((*declaration).magic, (*declaration).layout) };
         if magic != MAGIC {
             return Err(PluginError::NotAPlugin);
@@ -317,6 +397,13 @@ impl Registry {
             return Err(PluginError::Compiler {
                 plugin: rustc_version,
                 host: RUSTC_VERSION.to_string(),
+            });
+        }
+        let interface_hash = declaration.interface_hash.to_string_lossy();
+        if interface_hash != INTERFACE_HASH {
+            return Err(PluginError::Interface {
+                plugin: interface_hash,
+                host: INTERFACE_HASH.to_string(),
             });
         }
         // A C-ABI call returning an integer is sound whichever build made it.
@@ -348,4 +435,76 @@ impl Registry {
             blocks,
         })
     }
+}
+
+/// Refuses a plugin directory (`dir`) or library that is not an absolute path, or that others
+/// than its owner may write (group or other write permission; root can write anything anyway).
+fn check_place(path: &Path, dir: bool) -> Result<(), PluginError> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir && !path.is_absolute() {
+        return Err(PluginError::RelativePath);
+    }
+    // The file itself, not a symbolic link to it (a link's own mode is always 0777).
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if dir {
+            PluginError::Directory(e.to_string())
+        } else {
+            PluginError::Open(e.to_string())
+        }
+    })?;
+    let mode = meta.permissions().mode() & 0o7777;
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (true, true) => "group and others",
+        (true, false) => "group",
+        (false, true) => "others",
+        (false, false) => return Ok(()),
+    };
+    Err(PluginError::Writable { mode, who })
+}
+
+/// The size of the dynamic symbol at `address`, as the dynamic loader knows it (glibc's
+/// `dladdr1` with `RTLD_DL_SYMENT`); `None` where it cannot tell.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn symbol_size(address: *const std::ffi::c_void) -> Option<usize> {
+    /// `RTLD_DL_SYMENT` of glibc's `dlfcn.h` (not in the libc crate).
+    const RTLD_DL_SYMENT: libc::c_int = 1;
+    #[cfg(target_pointer_width = "64")]
+    type Sym = libc::Elf64_Sym;
+    #[cfg(target_pointer_width = "32")]
+    type Sym = libc::Elf32_Sym;
+    // SAFETY: all-zero is a valid `Dl_info` (pointers and integers), filled in by the call.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let mut symbol: *mut std::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: `dladdr1` only reads the loader's tables for `address` (any value is allowed)
+    // and writes `info` and `symbol`, both valid for writes.
+    let found = unsafe { libc::dladdr1(address, &mut info, &mut symbol, RTLD_DL_SYMENT) };
+    if found == 0 || symbol.is_null() || info.dli_saddr.cast_const() != address {
+        return None;
+    }
+    // SAFETY: with `RTLD_DL_SYMENT`, a successful `dladdr1` points `symbol` at the ELF symbol
+    // table entry of the symbol at `address`, in the loader's mapping of the library.
+    let size = unsafe { (*symbol.cast::<Sym>()).st_size };
+    usize::try_from(size).ok()
+}
+
+/// Elsewhere the loader cannot say; the magic number is the check.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn symbol_size(_address: *const std::ffi::c_void) -> Option<usize> {
+    None
+}
+
+/// The block types a flowgraph file's text names (`[blocks.NAME] type = "..."`, as written,
+/// variables unexpanded), to tell whether plugins must be loaded to check it; empty when the
+/// text is not TOML (the loader reports that, no plugin needed).
+pub fn block_types_in(text: &str) -> Vec<String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let Some(toml::Value::Table(blocks)) = table.get("blocks") else {
+        return Vec::new();
+    };
+    blocks
+        .values()
+        .filter_map(|b| b.get("type")?.as_str().map(str::to_string))
+        .collect()
 }

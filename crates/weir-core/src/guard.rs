@@ -110,11 +110,16 @@ impl<K: Kernel + Send> Kernel for Guarded<K> {
     }
 
     async fn deinit(&mut self, mo: &mut MessageOutputs, meta: &mut BlockMeta) -> Result<()> {
-        guard(&self.stats, &self.context, self.inner.deinit(mo, meta)).await?;
-        if let Some(hook) = self.on_deinit.as_mut() {
+        let result = guard(&self.stats, &self.context, self.inner.deinit(mo, meta)).await;
+        if result.is_ok()
+            && let Some(hook) = self.on_deinit.as_mut()
+        {
             hook(&mut self.inner);
         }
-        Ok(())
+        // FutureSDR calls `deinit` once the block's work loop is over: the block is done
+        // (a block stuck in `work` or in its own `deinit` never gets here).
+        self.stats.set_ended();
+        result
     }
 }
 

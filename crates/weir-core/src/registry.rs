@@ -186,6 +186,17 @@ impl ParamSpec {
         }
     }
 
+    /// The optional `item` parameter: the item type of the block's streams, `default` unless
+    /// the flowgraph names another.
+    pub fn item(default: ItemType, doc: &'static str) -> Self {
+        Self::optional(
+            "item",
+            ParamType::Item,
+            Value::Str(default.name().into()),
+            doc,
+        )
+    }
+
     /// Describe the block's ports with `value` for this (required) parameter.
     pub fn with_example(mut self, value: Value) -> Self {
         self.example = Some(value);
@@ -1184,7 +1195,9 @@ mod tests {
 
     #[test]
     fn floats_must_be_finite_unless_allowed_and_ranges_read_as_written() {
-        let rate = ParamSpec::required("rate", ParamType::Float, "").above(0.0).max(1e12);
+        let rate = ParamSpec::required("rate", ParamType::Float, "")
+            .above(0.0)
+            .max(1e12);
         assert_eq!(rate.range_text().as_deref(), Some("> 0 and <= 1e12"));
         assert!(rate.check(Value::Float(1e-300)).is_ok());
         let e = rate.check(Value::Float(0.0)).expect_err("0 is not above 0");
@@ -1206,7 +1219,10 @@ mod tests {
         let timeout = ParamSpec::required("timeout", ParamType::Float, "")
             .within(0.001, 86_400.0)
             .or_zero(true);
-        assert_eq!(timeout.range_text().as_deref(), Some("0 or 0.001 ..= 86400"));
+        assert_eq!(
+            timeout.range_text().as_deref(),
+            Some("0 or 0.001 ..= 86400")
+        );
         assert!(timeout.check(Value::Float(0.0)).is_ok());
         assert!(timeout.check(Value::Float(0.0001)).is_err());
         assert!(timeout.check(Value::Float(1e300)).is_err());

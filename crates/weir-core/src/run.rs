@@ -69,7 +69,11 @@ fn circular_capacity(item_size: usize, min_items: usize, asked: Option<usize>) -
     let min_bytes = min_items.max(1) * item_size;
     let want = match asked {
         Some(n) => min_bytes.max(n * item_size),
-        None => min_bytes.max(futuresdr::runtime::config::config().buffer_size),
+        None => min_bytes.max(
+            crate::runtime_config::take_over()
+                .ok()
+                .map_or(32768, |_| futuresdr::runtime::config::config().buffer_size),
+        ),
     };
     let mut bytes = page;
     while bytes < want || !bytes.is_multiple_of(item_size) {
@@ -78,9 +82,14 @@ fn circular_capacity(item_size: usize, min_items: usize, asked: Option<usize>) -
     bytes / item_size
 }
 
-/// A FutureSDR runtime configured for weir: no control-port web server (it would bind a fixed
-/// TCP port, so two flowgraphs could not run side by side) and quiet runtime logging unless
-/// `FUTURESDR_LOG` asks for more.
+/// A FutureSDR runtime configured for weir ([`crate::runtime_config`]: no control-port web
+/// server — it would bind a fixed TCP port, so two flowgraphs could not run side by side —,
+/// quiet runtime logging, and weir's values whatever `FUTURESDR_*` variables and configuration
+/// files say).
+///
+/// # Panics
+/// If FutureSDR cannot read its configuration (a value it cannot parse: see
+/// [`crate::runtime_config::take_over`]); [`BuiltFlowgraph::start`] returns that as an error.
 pub fn runtime() -> Runtime<SmolScheduler> {
     runtime_with_threads(0)
 }
@@ -92,8 +101,9 @@ pub fn runtime() -> Runtime<SmolScheduler> {
 /// one executor ran the simulated-RX pipelines 1.2-2.3x faster (BENCHMARKS.md). One executor
 /// cannot run two blocks at the same time, though, so wide flowgraphs want more.
 pub fn runtime_with_threads(threads: usize) -> Runtime<SmolScheduler> {
-    futuresdr::runtime::config::set("ctrlport_enable", false);
-    futuresdr::runtime::config::set("log_level", "warn");
+    if let Err(e) = crate::runtime_config::take_over() {
+        panic!("{e}");
+    }
     if threads == 0 {
         Runtime::new()
     } else {
@@ -389,6 +399,7 @@ impl BuiltFlowgraph {
 
     /// Start running in the background and return at once.
     pub fn start(self) -> Result<RunningFlowgraph, RunError> {
+        crate::runtime_config::take_over().map_err(RunError::Runtime)?;
         let runtime = runtime_with_threads(self.threads);
         let started = Instant::now();
         let running = runtime
@@ -427,6 +438,12 @@ impl RunningFlowgraph {
     /// The stream connections, in file order.
     pub fn connections(&self) -> &[ConnectionHandle] {
         &self.connections
+    }
+
+    /// The blocks whose run has not ended yet (see [`BlockStats::ended`]), in file order: after
+    /// a stop request, those that do not stop.
+    pub fn unfinished_blocks(&self) -> Vec<&BlockHandle> {
+        self.blocks.iter().filter(|b| !b.stats.ended()).collect()
     }
 
     /// A snapshot of every block's statistics and every connection's buffer fill now.

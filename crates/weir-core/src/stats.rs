@@ -20,6 +20,9 @@ pub struct BlockStats {
     labels: Mutex<BTreeMap<&'static str, CounterLabel>>,
     notes: Mutex<BTreeMap<&'static str, String>>,
     error: Mutex<Option<String>>,
+    // Set once the block's run has ended (its `deinit` returned): a stop that does not come
+    // names the blocks without it.
+    ended: AtomicBool,
 }
 
 impl BlockStats {
@@ -139,6 +142,17 @@ impl BlockStats {
             self.set_error(format!("{e:#}"));
         }
         result
+    }
+
+    /// Record that the block's run has ended (its `deinit` returned, with or without an
+    /// error); [`crate::Guarded`] does it for every block weir builds.
+    pub fn set_ended(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the block's run has ended (see [`Self::set_ended`]).
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
     }
 
     /// The recorded failure, if any.

@@ -86,3 +86,19 @@ pub fn sync_work<R, W>(
         io.finished = true;
     }
 }
+
+/// Builds a one-in, one-out kernel (ports as [`Ports::sync`](crate::Ports::sync)) with the reader and writer its
+/// connections need, applies the input connection's buffer size and adds it:
+/// `add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(scale, stats))` evaluates
+/// to the block's id. `R` and `W` name the reader and writer types inside the expression.
+#[macro_export]
+macro_rules! add_sync {
+    ($ctx:expr, $I:ty => $O:ty, |$R:ident, $W:ident| $kernel:expr) => {{
+        let out = $ctx.output_buffer("out");
+        $crate::with_reader!($ctx.input_buffer("in"), $I, $R => $crate::with_writer!(out, $O, $W => {
+            let mut block = $kernel;
+            $ctx.configure_input("in", block.input());
+            $ctx.add(block)
+        }))
+    }};
+}

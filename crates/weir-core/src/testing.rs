@@ -1,9 +1,10 @@
 //! The test kit (feature `testing`): what weir's own tests and a plugin's tests need to run
 //! flowgraphs and single blocks in a few lines.
 //!
-//! - [`run_toml`] / [`run_toml_with`] / [`load_error`]: a flowgraph written as a TOML string,
-//!   checked and run against a registry, panicking with the error if it does not load, build
-//!   or run (they are for tests);
+//! - [`run_toml`] / [`run_toml_with`] / [`load_toml`] / [`build_toml`] / [`start_toml`] /
+//!   [`run_error`] / [`load_error`]: a flowgraph written as a TOML string, checked, built, run or
+//!   started against a registry, panicking with the error if it does not get as far as the
+//!   test expects (they are for tests); [`wait_until`] watches a started one reach a state;
 //! - [`run_chain`] / [`run_through`]: one block between a source and a sink in a FutureSDR
 //!   flowgraph, added sink first so that a source which ends at once cannot race the block's
 //!   initialisation (FutureSDR 0.0.40 drops a `StreamInputDone` that reaches a block before its
@@ -16,6 +17,7 @@
 //! `[dev-dependencies]`.
 
 use std::fmt::Debug;
+use std::time::{Duration, Instant};
 
 use futuresdr::blocks::{VectorSink, VectorSource};
 use futuresdr::runtime::__private::KernelInterface;
@@ -25,7 +27,9 @@ use futuresdr::runtime::dev::{
 };
 use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
 
-use crate::{FlowgraphSpec, LoadError, Registry, RunReport};
+use crate::{
+    BuiltFlowgraph, FlowgraphSpec, LoadError, Registry, RunError, RunReport, RunningFlowgraph,
+};
 
 /// Checks `text` (named `name` in error messages) against `registry`, builds and runs it.
 ///
@@ -55,6 +59,60 @@ pub fn run_toml_with(
         .unwrap_or_else(|e| panic!("flowgraph builds: {e}"))
         .run()
         .unwrap_or_else(|e| panic!("flowgraph runs: {e}"))
+}
+
+/// Checks `text` (named `name` in error messages) against `registry`.
+///
+/// # Panics
+/// If the flowgraph does not load; the message holds the error.
+pub fn load_toml(registry: &Registry, name: &str, text: &str) -> FlowgraphSpec {
+    FlowgraphSpec::parse(text, name, registry)
+        .unwrap_or_else(|e| panic!("flowgraph loads: {e}\n{text}"))
+}
+
+/// Checks `text` against `registry` and builds it.
+///
+/// # Panics
+/// If the flowgraph does not load or build; the message holds the error.
+pub fn build_toml(registry: &Registry, name: &str, text: &str) -> BuiltFlowgraph {
+    load_toml(registry, name, text)
+        .build(registry)
+        .unwrap_or_else(|e| panic!("flowgraph builds: {e}"))
+}
+
+/// Checks `text` against `registry`, builds it and starts it on its own runtime: for a test
+/// that watches or talks to a flowgraph while it runs.
+///
+/// # Panics
+/// If the flowgraph does not load, build or start; the message holds the error.
+pub fn start_toml(registry: &Registry, name: &str, text: &str) -> RunningFlowgraph {
+    build_toml(registry, name, text)
+        .start()
+        .unwrap_or_else(|e| panic!("flowgraph starts: {e}"))
+}
+
+/// The error the run of `text` ends with: it loads and builds, and the run must fail.
+///
+/// # Panics
+/// If the flowgraph does not load or build, or runs to its end without an error.
+pub fn run_error(registry: &Registry, name: &str, text: &str) -> RunError {
+    build_toml(registry, name, text)
+        .run()
+        .err()
+        .unwrap_or_else(|| panic!("the run of {name} should have failed"))
+}
+
+/// Waits until `cond` holds, checking every 5 ms, for a running flowgraph to reach a state.
+///
+/// # Panics
+/// After 30 s (a deadline far beyond any healthy run: reaching it is a hang, not slowness),
+/// naming `what` was awaited.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The error `registry` refuses `text` with (named `name` in the error).

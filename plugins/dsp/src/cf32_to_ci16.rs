@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType,
-    ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    ParamSpec, ParamType, Params, PortSpec, Ports, Value, add_sync,
 };
 
 /// Converts `Complex<f32>` to interleaved i16 I/Q: each part times `scale`, rounded and
@@ -127,14 +127,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         ((1u32 << (device_bits(ctx.params)? - 1)) - 1) as f32
     };
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Ci16, W => {
-            let mut block = ComplexToIq::<R, W>::new(scale, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(scale, stats)))
 }
 
 /// Registry entry.

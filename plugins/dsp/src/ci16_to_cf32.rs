@@ -7,7 +7,7 @@ use futuresdr::runtime::dev::prelude::*;
 use weir_core::sync_block::sync_work;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    ParamType, Params, PortSpec, Ports, Value, add_sync,
 };
 
 /// Address ranges of the input slices a block read, for proving that it read device memory in
@@ -138,14 +138,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         1.0 / (1u32 << (device_bits(ctx.params)? - 1)) as f32
     };
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Ci16, R => with_writer!(out, Cf32, W => {
-            let mut block = IqToComplex::<R, W>::new(scale, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Ci16 => Cf32, |R, W| IqToComplex::<R, W>::new(scale, stats)))
 }
 
 /// Registry entry.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sync_block::sync_work;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, Ports, Value, add_sync,
 };
 
 /// An item the DC blocker filters: `f32` or `Cf32`.
@@ -125,31 +125,17 @@ fn alpha(p: &Params) -> Result<f32, BuildError> {
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let item = item(p)?;
     alpha(p)?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", item)],
-        outputs: vec![
-            PortSpec::output("out", "output", item, BufferKind::Circular).filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::sync(item, item))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let alpha = alpha(ctx.params)?;
     let stats = ctx.stats();
-    let kind = ctx.input_buffer("in");
-    let out = ctx.output_buffer("out");
     Ok(match item(ctx.params)? {
-        ItemType::F32 => with_reader!(kind, f32, R => with_writer!(out, f32, W => {
-            let mut block = DcBlocker::<f32, R, W>::new(alpha, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-        _ => with_reader!(kind, Cf32, R => with_writer!(out, Cf32, W => {
-            let mut block = DcBlocker::<Cf32, R, W>::new(alpha, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
+        ItemType::F32 => {
+            add_sync!(ctx, f32 => f32, |R, W| DcBlocker::<f32, R, W>::new(alpha, stats))
+        }
+        _ => add_sync!(ctx, Cf32 => Cf32, |R, W| DcBlocker::<Cf32, R, W>::new(alpha, stats)),
     })
 }
 
@@ -166,12 +152,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "pole α, 0 ≤ α < 1: closer to 1 is a narrower notch and slower settling (corner ≈ (1−α)·fs/2π)",
             )
             .range(Some(0.0), Some(1.0)),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type: `cf32` or `f32`",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type: `cf32` or `f32`"),
         ],
         ports,
         build,

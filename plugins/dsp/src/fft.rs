@@ -1,10 +1,23 @@
-//! `fft`: FutureSDR's FFT block, registered by name.
+//! `fft`: FFT of consecutive frames, every whole frame transformed before the block ends.
+//!
+//! weir's own block rather than FutureSDR's `Fft`: FutureSDR 0.0.40's transforms at most 32
+//! frames per `work()` call (and no more than the output has room for) and then ends as soon
+//! as its input has ended (`finished && m == (m / len) * len` holds for every `m`), so the
+//! frames still waiting in its input when the upstream block finished were dropped without a
+//! word (an FFT of 1024 over 524 288 bytes of cf32, 64 frames, wrote 32). This one computes
+//! the same values — the same rustfft plan, out of place, the same shift and scaling, so each
+//! frame is identical sample for sample — and ends only when fewer than `len` items are left;
+//! those, a partial frame that can never be completed, are counted (`partial_frame_items`)
+//! and shown in the run report as a loss.
 
-use futuresdr::blocks::{Fft, FftDirection};
-use futuresdr::runtime::BlockId;
+use std::sync::Arc;
+
+use futuresdr::runtime::dev::prelude::*;
+use rustfft::{Fft as RustFft, FftPlanner};
 use weir_core::{
-    BlockConfig, BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, Params,
-    PortSpec, Ports, block_config, choice, with_reader,
+    BlockConfig, BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32,
+    CounterLabel, ItemType, Params, PortSpec, Ports, block_config, choice, with_reader,
+    with_writer,
 };
 
 choice! {
@@ -34,6 +47,167 @@ block_config! {
     }
 }
 
+/// The counter of the items of a trailing partial frame, which the block cannot transform.
+pub const PARTIAL_FRAME_ITEMS: &str = "partial_frame_items";
+
+/// The transform of one frame, as FutureSDR 0.0.40's `Fft` computes it: `shift` moves the
+/// zero frequency to the middle (the output of a forward transform, the input of an inverse
+/// one), `normalize` multiplies every output.
+pub struct FftKernel {
+    plan: Arc<dyn RustFft<f32>>,
+    len: usize,
+    direction: Direction,
+    shift: bool,
+    normalize: Option<f32>,
+    buf: Vec<Cf32>,
+    scratch: Vec<Cf32>,
+}
+
+impl FftKernel {
+    /// A transform of `len` (> 0) items.
+    pub fn new(len: usize, direction: Direction, shift: bool, normalize: Option<f32>) -> Self {
+        let mut planner = FftPlanner::<f32>::new();
+        let plan = match direction {
+            Direction::Forward => planner.plan_fft_forward(len),
+            Direction::Inverse => planner.plan_fft_inverse(len),
+        };
+        let scratch = vec![Cf32::default(); plan.get_outofplace_scratch_len()];
+        Self {
+            plan,
+            len,
+            direction,
+            shift,
+            normalize,
+            buf: vec![Cf32::default(); len],
+            scratch,
+        }
+    }
+
+    /// Items per frame.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a frame has at least one item.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Transform the whole frames of `input` into `output` (as many as both hold); returns
+    /// the number of items transformed (a multiple of `len`).
+    pub fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) -> usize {
+        let len = self.len;
+        let mut n = 0;
+        for (x, y) in input.chunks_exact(len).zip(output.chunks_exact_mut(len)) {
+            if self.direction == Direction::Inverse && self.shift {
+                for (k, b) in self.buf.iter_mut().enumerate() {
+                    *b = x[(k + len / 2) % len];
+                }
+            } else {
+                self.buf.copy_from_slice(x);
+            }
+            // Out of place, so `buf` is scratch space afterwards.
+            self.plan
+                .process_outofplace_with_scratch(&mut self.buf, y, &mut self.scratch);
+            if self.direction == Direction::Forward && self.shift {
+                self.buf.copy_from_slice(y);
+                for (k, v) in y.iter_mut().enumerate() {
+                    *v = self.buf[(k + len / 2) % len];
+                }
+            }
+            if let Some(f) = self.normalize {
+                for v in y.iter_mut() {
+                    *v *= f;
+                }
+            }
+            n += len;
+        }
+        n
+    }
+}
+
+/// The `fft` block: whole frames of `len` cf32 in, their transforms out; see [`FftKernel`].
+#[derive(Block)]
+pub struct Fft<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<Cf32>>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = Cf32>,
+{
+    #[input]
+    input: R,
+    #[output]
+    output: W,
+    kernel: FftKernel,
+    stats: Arc<BlockStats>,
+}
+
+impl<R, W> Fft<R, W>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = Cf32>,
+{
+    /// The block around `kernel`, counting in `stats`.
+    pub fn new(kernel: FftKernel, stats: Arc<BlockStats>) -> Self {
+        let mut input = R::default();
+        // A frame is the least the block can work on.
+        input.set_min_items(kernel.len());
+        let mut output = W::default();
+        output.set_min_items(kernel.len());
+        stats.label_counter(
+            PARTIAL_FRAME_ITEMS,
+            CounterLabel {
+                approximate: false,
+                evidence: Some("exact".into()),
+            },
+        );
+        Self {
+            input,
+            output,
+            kernel,
+            stats,
+        }
+    }
+}
+
+impl<R, W> Kernel for Fft<R, W>
+where
+    R: CpuBufferReader<Item = Cf32>,
+    W: CpuBufferWriter<Item = Cf32>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let (i, i_tags) = self.input.slice_with_tags();
+        let (o, mut o_tags) = self.output.slice_with_tags();
+        let n = self.kernel.process(i, o);
+        for t in i_tags.iter().filter(|t| t.index < n) {
+            o_tags.add_tag(t.index, t.tag.clone());
+        }
+        let remaining = i.len() - n;
+        self.input.consume(n);
+        self.output.produce(n);
+        self.stats.add_in(n);
+        self.stats.add_out(n);
+        // Ended only once every whole frame is out: what is left is less than a frame, which
+        // no more input will complete.
+        if self.input.finished() && remaining < self.kernel.len() {
+            if remaining > 0 {
+                self.stats
+                    .set_counter(PARTIAL_FRAME_ITEMS, remaining as u64);
+                tracing::warn!(
+                    "fft: the input ended {remaining} items into a frame of {}: not transformed",
+                    self.kernel.len()
+                );
+            }
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let len = p.config::<Config>()?.len;
     Ok(Ports {
@@ -51,24 +225,24 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let config = ctx.params.config::<Config>()?;
-    let direction = match config.direction {
-        Direction::Forward => FftDirection::Forward,
-        Direction::Inverse => FftDirection::Inverse,
-    };
     let normalize = (config.normalize != 0.0).then_some(config.normalize as f32);
-    Ok(with_reader!(ctx.input_buffer("in"), Cf32, R => {
-        let mut block =
-            Fft::<R>::with_options_and_buffers(config.len, direction, config.shift, normalize);
-        ctx.configure_input("in", block.input());
-        ctx.add(block)
-    }))
+    let stats = ctx.stats();
+    let out = ctx.output_buffer("out");
+    Ok(
+        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
+            let kernel = FftKernel::new(config.len, config.direction, config.shift, normalize);
+            let mut block = Fft::<R, W>::new(kernel, stats);
+            ctx.configure_input("in", block.input());
+            ctx.add(block)
+        })),
+    )
 }
 
 /// Registry entry.
 pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "fft",
-        doc: "FFT of consecutive frames of `len` complex samples (FutureSDR's Fft)",
+        doc: "FFT of consecutive frames of `len` complex samples; a trailing partial frame is counted (`partial_frame_items`)",
         params: Config::params(),
         ports,
         build,

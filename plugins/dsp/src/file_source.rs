@@ -1,32 +1,169 @@
-//! `file_source`: FutureSDR's FileSource: raw items from a file, as `file_sink` writes them.
+//! `file_source`: raw items from a regular file, as `file_sink` writes them.
+//!
+//! weir's own block rather than FutureSDR's `FileSource`, which opens the path again in `init`
+//! and panics on any open or read error. Only regular files are read: a FIFO would block the
+//! open (and the build) until some writer appeared, a character device (`/dev/zero`,
+//! `/dev/urandom`) never ends, so both are refused when the flowgraph is loaded (`weir check`
+//! refuses them too). The file is opened once, without blocking, in `build` and checked again
+//! through the descriptor (so a path swapped for a FIFO after the check is refused as well); a
+//! read error (`/proc/self/mem` answers every read with `EIO`) fails the run with the path and
+//! the errno.
 
-use futuresdr::blocks::FileSource;
-use futuresdr::runtime::BlockId;
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, with_item_type, with_writer,
 };
 
-fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+/// Emits the items of a file, once or over and over.
+#[derive(Block)]
+#[blocking]
+pub struct FileSource<T, W = DefaultCpuWriter<T>>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    #[output]
+    output: W,
+    file: File,
+    path: PathBuf,
+    repeat: bool,
+    /// Bytes of an item that a read ended inside of, completed by the next read.
+    carry: Vec<u8>,
 }
 
-/// Checks what FutureSDR's FileSource would otherwise panic on (it unwraps the open) or get
-/// wrong (a partial item at the end shifts every repetition).
-fn check_file(path: &str, item: ItemType, repeat: bool) -> Result<(), BuildError> {
-    let meta = std::fs::File::open(path)
-        .and_then(|f| f.metadata())
-        .map_err(|e| BuildError::param("path", format!("cannot open `{path}`: {e}")))?;
+impl<T, W> FileSource<T, W>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    /// A source reading `file` (opened from `path`, named in errors).
+    pub fn new(file: File, path: PathBuf, repeat: bool) -> Self {
+        Self {
+            output: W::default(),
+            file,
+            path,
+            repeat,
+            carry: Vec::with_capacity(size_of::<T>()),
+        }
+    }
+
+    fn error(&self, what: &str, e: std::io::Error) -> anyhow::Error {
+        anyhow::anyhow!("{what} `{}`: {e}", self.path.display())
+    }
+}
+
+impl<T, W> Kernel for FileSource<T, W>
+where
+    T: CpuSample + bytemuck::Pod,
+    W: CpuBufferWriter<Item = T>,
+{
+    async fn work(
+        &mut self,
+        io: &mut WorkIo,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> Result<()> {
+        let item = size_of::<T>();
+        let out = self.output.slice();
+        if out.is_empty() {
+            return Ok(());
+        }
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+        bytes[..self.carry.len()].copy_from_slice(&self.carry);
+        let mut filled = self.carry.len();
+        // One read per call: a short read is fine, the next call goes on.
+        let n = loop {
+            match self.file.read(&mut bytes[filled..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.error("reading", e)),
+            }
+        };
+        filled += n;
+        let whole = filled / item;
+        self.carry.clear();
+        self.carry.extend_from_slice(&bytes[whole * item..filled]);
+        self.output.produce(whole);
+        if n > 0 {
+            io.call_again = true;
+            return Ok(());
+        }
+        // End of file.
+        if !self.carry.is_empty() {
+            // The length was a whole number of items when the file was opened: it changed
+            // while it was read. Not an item: an error, never dropped silently.
+            return Err(anyhow::anyhow!(
+                "`{}` ended {} bytes into an item of {item} bytes (the file changed while it \
+                 was read)",
+                self.path.display(),
+                self.carry.len()
+            ));
+        }
+        if self.repeat {
+            self.file.rewind().map_err(|e| self.error("rewinding", e))?;
+            io.call_again = true;
+        } else {
+            io.finished = true;
+        }
+        Ok(())
+    }
+}
+
+/// What a file that is not a regular file is, for the refusal.
+fn kind_text(t: std::fs::FileType) -> &'static str {
+    if t.is_fifo() {
+        "a FIFO (reading it would block until a writer appears)"
+    } else if t.is_char_device() {
+        "a character device (file_source reads regular files only)"
+    } else if t.is_block_device() {
+        "a block device (file_source reads regular files only)"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses a path that exists and is not a regular file. A missing file is left to the build
+/// (it may be created by the time the flowgraph runs).
+fn check_kind(path: &str) -> Result<(), BuildError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(BuildError::param(
+            "path",
+            format!("`{path}` is {}", kind_text(m.file_type())),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn ports(p: &Params) -> Result<Ports, BuildError> {
+    check_kind(p.str("path")?)?;
+    Ok(Ports::source(p.item("item")?))
+}
+
+/// Opens `path` without blocking (a FIFO put there since the check would otherwise wait for a
+/// writer) and checks through the descriptor what the block would get wrong: not a regular
+/// file, a partial item at the end (it would shift every repetition), nothing to repeat.
+fn open(path: &str, item: ItemType, repeat: bool) -> Result<File, BuildError> {
+    let err = |e: std::io::Error| BuildError::param("path", format!("cannot open `{path}`: {e}"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(err)?;
+    let meta = file.metadata().map_err(err)?;
     if !meta.is_file() {
         return Err(BuildError::param(
             "path",
-            format!("`{path}` is not a regular file"),
+            format!("`{path}` is {}", kind_text(meta.file_type())),
         ));
     }
     let len = meta.len();
@@ -45,17 +182,17 @@ fn check_file(path: &str, item: ItemType, repeat: bool) -> Result<(), BuildError
             format!("`{path}` is empty: there is nothing to repeat"),
         ));
     }
-    Ok(())
+    Ok(file)
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let path = ctx.params.str("path")?.to_string();
     let item = ctx.params.item("item")?;
     let repeat = ctx.params.bool("repeat")?;
-    check_file(&path, item, repeat)?;
+    let file = open(&path, item, repeat)?;
     let out = ctx.output_buffer("out");
     Ok(with_item_type!(item, T => {
-        with_writer!(out, T, W => ctx.add(FileSource::<T, W>::new(&path, repeat)))
+        with_writer!(out, T, W => ctx.add(FileSource::<T, W>::new(file, PathBuf::from(&path), repeat)))
     }))
 }
 
@@ -63,15 +200,10 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
 pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "file_source",
-        doc: "Raw items (little-endian, in-memory layout, as file_sink writes them) from a file (FutureSDR's FileSource)",
+        doc: "Raw items (little-endian, in-memory layout, as file_sink writes them) from a regular file; FIFOs and devices are refused, a read error fails the run",
         params: vec![
             ParamSpec::required("path", ParamType::Str, "file to read"),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "repeat",
                 ParamType::Bool,

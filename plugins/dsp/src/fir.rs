@@ -4,8 +4,8 @@ use futuresdr::blocks::Fir;
 use futuresdr::futuredsp::FirFilter;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params,
+    PortSpec, Ports, add_sync,
 };
 
 use crate::taps;
@@ -38,28 +38,18 @@ type StockFir<T, R, W> = Fir<T, T, f32, FirFilter<T, T, Vec<f32>>, R, W>;
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let taps = taps::resolve(ctx.params)?;
-    let kind = ctx.input_buffer("in");
-    let out = ctx.output_buffer("out");
     Ok(match item(ctx.params)? {
-        ItemType::Cf32 => with_reader!(kind, Cf32, R => with_writer!(out, Cf32, W => {
-            let mut block = StockFir::<Cf32, R, W>::new(FirFilter::new(taps));
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-        _ => with_reader!(kind, f32, R => with_writer!(out, f32, W => {
-            let mut block = StockFir::<f32, R, W>::new(FirFilter::new(taps));
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
+        ItemType::Cf32 => {
+            add_sync!(ctx, Cf32 => Cf32, |R, W| StockFir::<Cf32, R, W>::new(FirFilter::new(taps)))
+        }
+        _ => add_sync!(ctx, f32 => f32, |R, W| StockFir::<f32, R, W>::new(FirFilter::new(taps))),
     })
 }
 
 /// Registry entry.
 pub fn descriptor() -> BlockDescriptor {
-    let mut params = vec![ParamSpec::optional(
-        "item",
-        ParamType::Item,
-        Value::Str("cf32".into()),
+    let mut params = vec![ParamSpec::item(
+        ItemType::Cf32,
         "item type: f32 or cf32 (taps are real)",
     )];
     params.extend(taps::params(true));

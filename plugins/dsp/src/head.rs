@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    Ports, add_sync, with_item_type,
 };
 
 /// Copies the first `n` items from input to output and then finishes, which ends the flowgraph.
@@ -87,27 +87,14 @@ where
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let item = p.item("item")?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", item)],
-        outputs: vec![
-            PortSpec::output("out", "output", item, weir_core::BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::sync(item, item))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let n = ctx.params.uint("items")?;
     let stats = ctx.stats();
-    let kind = ctx.input_buffer("in");
-    let out = ctx.output_buffer("out");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => with_writer!(out, T, W => {
-            let mut block = Head::<T, R, W>::new(n, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        }))
+        add_sync!(ctx, T => T, |R, W| Head::<T, R, W>::new(n, stats))
     }))
 }
 
@@ -123,12 +110,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "number of items to pass (at most 2^53, 104 days at 1 G items/s)",
             )
             .within(0.0, 2f64.powi(53)),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,
         build,

@@ -5,10 +5,7 @@ use futuresdr::runtime::{BlockId, Pmt};
 use weir_core::{BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports};
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        message_outputs: vec!["out"],
-        ..Ports::default()
-    })
+    Ok(Ports::messages(&[], &["out"]))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -5,11 +5,7 @@ use futuresdr::runtime::BlockId;
 use weir_core::{BlockDescriptor, BuildContext, BuildError, Params, Ports};
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        message_inputs: vec!["in"],
-        message_outputs: vec!["out"],
-        ..Ports::default()
-    })
+    Ok(Ports::messages(&["in"], &["out"]))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

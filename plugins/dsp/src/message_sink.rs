@@ -5,10 +5,7 @@ use futuresdr::runtime::BlockId;
 use weir_core::{BlockDescriptor, BuildContext, BuildError, Params, Ports};
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        message_inputs: vec!["in"],
-        ..Ports::default()
-    })
+    Ok(Ports::messages(&["in"], &[]))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -9,10 +9,7 @@ use weir_core::{
 };
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        message_outputs: vec!["out"],
-        ..Ports::default()
-    })
+    Ok(Ports::messages(&[], &["out"]))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sync_block::sync_work;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, Ports, Value, add_sync,
 };
 
 /// Multiplies every sample by a numerically controlled oscillator:
@@ -129,13 +129,8 @@ where
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
         message_inputs: vec!["frequency"],
-        ..Ports::default()
+        ..Ports::sync(ItemType::Cf32, ItemType::Cf32)
     })
 }
 
@@ -144,14 +139,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let rate = ctx.params.float("sample_rate")?;
     let phase = ctx.params.float("phase")?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
-            let mut block = Mixer::<R, W>::new(frequency, rate, phase, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Mixer::<R, W>::new(frequency, rate, phase, stats)))
 }
 
 /// Registry entry.

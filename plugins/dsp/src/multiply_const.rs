@@ -5,8 +5,8 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sync_block::sync_work;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, Ports, Value, add_sync,
 };
 
 /// Multiplies every sample by `gain`; a message on the `gain` port (a number) sets a new gain
@@ -94,27 +94,15 @@ where
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
         message_inputs: vec!["gain"],
-        ..Ports::default()
+        ..Ports::sync(ItemType::Cf32, ItemType::Cf32)
     })
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let gain = ctx.params.float("gain")? as f32;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
-            let mut block = MultiplyConst::<R, W>::new(gain, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| MultiplyConst::<R, W>::new(gain, stats)))
 }
 
 /// Registry entry.

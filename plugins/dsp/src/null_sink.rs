@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports,
+    with_item_type, with_reader,
 };
 
 /// Consumes every item and discards it (counting them).
@@ -61,11 +61,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        outputs: vec![],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -85,12 +81,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "null_sink",
         doc: "Consume and discard items",
-        params: vec![ParamSpec::optional(
-            "item",
-            ParamType::Item,
-            Value::Str("cf32".into()),
-            "item type",
-        )],
+        params: vec![ParamSpec::item(ItemType::Cf32, "item type")],
         ports,
         build,
     }

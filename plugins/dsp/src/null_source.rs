@@ -3,18 +3,12 @@
 use futuresdr::blocks::NullSource;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, with_item_type,
+    with_writer,
 };
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -29,12 +23,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "null_source",
         doc: "Endless stream of zeros (FutureSDR's NullSource); end it with a `head`",
-        params: vec![ParamSpec::optional(
-            "item",
-            ParamType::Item,
-            Value::Str("cf32".into()),
-            "item type",
-        )],
+        params: vec![ParamSpec::item(ItemType::Cf32, "item type")],
         ports,
         build,
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sync_block::sync_work;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
+    Params, Ports, Value, add_sync,
 };
 
 /// `max(10·log10(|x|²) + offset, floor)` for one sample.
@@ -96,27 +96,14 @@ fn finite(p: &Params, name: &str) -> Result<f32, BuildError> {
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     finite(p, "offset")?;
     finite(p, "floor")?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::F32, BufferKind::Circular).filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::sync(ItemType::Cf32, ItemType::F32))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let offset = finite(ctx.params, "offset")?;
     let floor = finite(ctx.params, "floor")?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, f32, W => {
-            let mut block = PowerDb::<R, W>::new(offset, floor, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => f32, |R, W| PowerDb::<R, W>::new(offset, floor, stats)))
 }
 
 /// Registry entry.

@@ -2,8 +2,8 @@
 
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, with_reader, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, PortSpec,
+    Ports, add_sync,
 };
 
 use crate::scan::{ScanConverter, scan_spec};
@@ -19,24 +19,14 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     }
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::F32, BufferKind::Circular).filling_blocks(),
-        ],
-        ..Ports::default()
+        ..Ports::sync(ItemType::U8, ItemType::F32)
     })
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let spec = scan_spec(ctx.params, &["element"])?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), u8, R => with_writer!(out, f32, W => {
-            let mut block = ScanToF32::<R, W>::new(spec, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, u8 => f32, |R, W| ScanToF32::<R, W>::new(spec, stats)))
 }
 
 /// Registry entry.

@@ -3,18 +3,12 @@
 use futuresdr::blocks::signal_source::SignalSourceBuilder;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_writer,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, with_writer,
 };
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(ItemType::Cf32))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
 use weir_core::{
     BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_reader, with_writer,
+    ParamType, Params, PortSpec, Ports, Value, add_sync,
 };
 
 /// The smallest value produced, in dB: an empty bin reads this instead of −∞.
@@ -205,14 +205,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let shift = ctx.params.bool("shift")?;
     let parallel = ctx.params.bool("parallel")?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, f32, W => {
-            let mut block = Spectrum::<R, W>::new(len, shift, parallel, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => f32, |R, W| Spectrum::<R, W>::new(len, shift, parallel, stats)))
 }
 
 /// Registry entry.

@@ -4,8 +4,8 @@ use futuresdr::blocks::StreamDuplicator;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::DefaultCpuWriter;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, Value, with_item_type, with_reader,
 };
 
 use crate::indexed;
@@ -72,12 +72,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "number of outputs",
             )
             .range(Some(2.0), Some(MAX_OUTPUTS as f64)),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,
         build,

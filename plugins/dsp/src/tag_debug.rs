@@ -8,8 +8,8 @@
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec, Ports,
-    Value, with_item_type, with_reader,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, with_item_type,
+    with_reader,
 };
 
 /// Drops its input, printing each tag with its position on stdout.
@@ -80,10 +80,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -103,12 +100,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "tag_debug",
         doc: "Drop items, printing every stream tag with its position to stdout, prefixed with the block's name; weir's block times and overruns as text",
-        params: vec![ParamSpec::optional(
-            "item",
-            ParamType::Item,
-            Value::Str("cf32".into()),
-            "item type",
-        )],
+        params: vec![ParamSpec::item(ItemType::Cf32, "item type")],
         ports,
         build,
     }

@@ -3,8 +3,8 @@
 use futuresdr::blocks::Throttle;
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader, with_writer,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, with_item_type, with_reader, with_writer,
 };
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
@@ -40,12 +40,7 @@ pub fn descriptor() -> BlockDescriptor {
             ParamSpec::required("rate", ParamType::Float, "items per second (at most 10^12)")
                 .above(0.0)
                 .max(1e12),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,
         build,

@@ -16,7 +16,7 @@ use futuresdr::blocks::VectorSink;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Guarded, ParamSpec, ParamType, Params, PortSpec,
+    BlockDescriptor, BuildContext, BuildError, Guarded, ItemType, ParamSpec, ParamType, Params,
     Ports, Value, with_item_type, with_reader,
 };
 
@@ -64,11 +64,7 @@ where
 }
 
 fn ports(p: &Params) -> std::result::Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        outputs: vec![],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> std::result::Result<BlockId, BuildError> {
@@ -94,12 +90,7 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "vector_sink",
         doc: "Keep every item in memory; after the run, `weir_plugin_dsp::vector_sink::take(key)` returns them (FutureSDR's VectorSink)",
         params: vec![
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "key",
                 ParamType::Str,

@@ -4,8 +4,8 @@
 use futuresdr::blocks::{Source, VectorSource};
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec, ParamType, Params,
+    Ports, Value, with_item_type, with_writer,
 };
 
 /// Items of one type from a list of numbers: one number per real item, an interleaved
@@ -90,12 +90,7 @@ fn check(p: &Params) -> Result<ItemType, BuildError> {
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", check(p)?, BufferKind::Circular).filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(check(p)?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -132,12 +127,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "the items; complex types take interleaved re, im pairs",
             )
             .with_example(Value::List(vec![1.0, 0.0])),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
             ParamSpec::optional(
                 "repeat",
                 ParamType::Bool,

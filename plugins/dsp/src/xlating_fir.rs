@@ -4,8 +4,8 @@ use futuresdr::blocks::XlatingFir;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_reader, with_writer,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, Value, with_reader, with_writer,
 };
 
 use crate::taps;
@@ -14,11 +14,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     let n = taps::resolve(p)?.len();
     Ok(Ports {
         inputs: vec![PortSpec::input("in", "input", ItemType::Cf32).with_min_items(n)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
+        ..Ports::sync(ItemType::Cf32, ItemType::Cf32)
     })
 }
 

@@ -123,6 +123,17 @@ fn sysfs(p: &Params) -> Result<Sysfs, BuildError> {
 pub fn check_params(p: &Params, sim_only: &[&str]) -> Result<(), BuildError> {
     let device_name = p.str("device")?;
     let rate = sample_rate(p)?;
+    // A channel named twice would be laid out twice (its bytes counted in the scan twice).
+    let channels = split_list(p.str("channels")?, ',');
+    let mut seen = std::collections::HashSet::new();
+    for c in &channels {
+        if !seen.insert(c) {
+            return Err(BuildError::param(
+                "channels",
+                format!("`{c}` is named twice: name each channel once"),
+            ));
+        }
+    }
     if device_name == SIMULATOR {
         return Ok(());
     }

@@ -16,6 +16,7 @@
 
 pub mod tcp_sink;
 pub mod tcp_source;
+mod zmq_option;
 pub mod zmq_pub_sink;
 pub mod zmq_sub_source;
 

@@ -3,6 +3,22 @@
 //! weir's own block rather than FutureSDR's `TcpSource`, which listens instead of connecting
 //! and reads whole output buffers with `read_exact`, so the last partial buffer before the peer
 //! closes would be dropped.
+//!
+//! How the connection ends decides how the stream ends:
+//!
+//! - a **reset** (`ECONNRESET`: the sender's socket was closed with data unread, or with
+//!   `SO_LINGER` 0, or its host answered a dead connection) is always an error naming the peer:
+//!   the kernel drops what it had received and not yet delivered, so data was lost;
+//! - a **close inside an item** (`EOF` with part of an item received) is always an error too;
+//!   the bytes of the partial item are counted (`partial_item_bytes`) and named;
+//! - a **close on an item boundary** (`EOF`, the sender's FIN) is what both a deliberate end and
+//!   a sender that died look like: TCP cannot tell them apart (the kernel of a killed process
+//!   closes its sockets with the same FIN), and raw items carry no trailer. `on_close` says
+//!   which it is for this flowgraph: `end` (the default) ends the stream, exit 0, as GNU Radio
+//!   reads a TCP stream (its TCP and socket sinks end a stream by closing the connection, with
+//!   nothing after the last item) and as weir's own `tcp_sink` ends one; `error` makes it an
+//!   error naming the peer, for a stream that must not end (a live feed), so a sender that dies
+//!   is never taken for the end of the data.
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -14,9 +30,23 @@ use async_io::{Async, Timer};
 use futuresdr::futures::future::{Either, select};
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, ParamSpec,
+    ParamType, Params, PortSpec, Ports, Value, choice, with_item_type, with_writer,
 };
+
+choice! {
+    /// What the server closing the connection on an item boundary means (see the module
+    /// documentation: a reset or a close inside an item is an error either way).
+    pub enum OnClose {
+        /// The end of the stream (GNU Radio's convention).
+        End = "end",
+        /// An error naming the peer: the stream was not meant to end.
+        Error = "error",
+    }
+}
+
+/// The counter of the bytes of an item the connection ended inside of.
+pub const PARTIAL_ITEM_BYTES: &str = "partial_item_bytes";
 
 /// Connects to `address` when the flowgraph starts and emits what the server sends, items in
 /// their in-memory layout, until the server closes the connection.
@@ -30,7 +60,10 @@ where
     output: W,
     address: String,
     timeout: Option<Duration>,
+    on_close: OnClose,
     stream: Option<Arc<Async<TcpStream>>>,
+    /// The server's address once connected, for the errors.
+    peer: String,
     /// Bytes of an item whose rest has not arrived yet.
     partial: Vec<u8>,
     stats: Arc<BlockStats>,
@@ -41,12 +74,27 @@ where
     T: CpuSample + bytemuck::Pod,
     W: CpuBufferWriter<Item = T>,
 {
-    /// A source connecting to `address`; the connection attempt fails after `timeout`.
-    pub fn new(address: String, timeout: Option<Duration>, stats: Arc<BlockStats>) -> Self {
+    /// A source connecting to `address`; the connection attempt fails after `timeout`; a
+    /// close on an item boundary is handled as `on_close` says.
+    pub fn new(
+        address: String,
+        timeout: Option<Duration>,
+        on_close: OnClose,
+        stats: Arc<BlockStats>,
+    ) -> Self {
+        stats.label_counter(
+            PARTIAL_ITEM_BYTES,
+            CounterLabel {
+                approximate: false,
+                evidence: Some("exact".into()),
+            },
+        );
         Self {
             output: W::default(),
+            peer: address.clone(),
             address,
             timeout,
+            on_close,
             stream: None,
             partial: Vec::new(),
             stats,
@@ -74,6 +122,9 @@ where
             };
             match result {
                 Ok(stream) => {
+                    if addr.to_string() != self.address {
+                        self.peer = format!("{} ({addr})", self.address);
+                    }
                     self.stream = Some(Arc::new(stream));
                     return Ok(());
                 }
@@ -102,10 +153,21 @@ where
         match stream.get_ref().read(&mut out[have..]) {
             Ok(0) => {
                 if have != 0 {
+                    self.stats.set_counter(PARTIAL_ITEM_BYTES, have as u64);
                     anyhow::bail!(
-                        "{} closed the connection inside an item ({have} of {size} bytes): \
-                         does the sender use this item type?",
-                        self.address
+                        "{} closed the connection inside an item ({have} of {size} bytes \
+                         received, not emitted): the sender died, or does not use this item \
+                         type",
+                        self.peer
+                    );
+                }
+                self.stats
+                    .set_note("closed", "by the server, on an item boundary");
+                if self.on_close == OnClose::Error {
+                    anyhow::bail!(
+                        "{} closed the connection (on_close = \"error\": this stream must not \
+                         end; a sender that dies closes it the same way)",
+                        self.peer
                     );
                 }
                 io.finished = true;
@@ -125,7 +187,18 @@ where
                 });
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => io.call_again = true,
-            Err(e) => anyhow::bail!("receiving from {}: {e}", self.address),
+            Err(e) => {
+                if have != 0 {
+                    self.stats.set_counter(PARTIAL_ITEM_BYTES, have as u64);
+                }
+                let lost = if e.kind() == ErrorKind::ConnectionReset {
+                    " (the sender reset the connection: what it had sent and this side had \
+                     not read yet is lost)"
+                } else {
+                    ""
+                };
+                anyhow::bail!("receiving from {}: {e}{lost}", self.peer)
+            }
         }
         Ok(())
     }
@@ -163,10 +236,11 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let address = ctx.params.str("address")?.to_string();
     let timeout = crate::timeout(ctx.params)?;
+    let on_close = ctx.params.read::<OnClose>("on_close")?;
     let stats = ctx.stats();
     let out = ctx.output_buffer("out");
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_writer!(out, T, W => ctx.add(TcpSource::<T, W>::new(address, timeout, stats)))
+        with_writer!(out, T, W => ctx.add(TcpSource::<T, W>::new(address, timeout, on_close, stats)))
     }))
 }
 
@@ -175,9 +249,9 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "tcp_source",
         doc: "Connect to `address` (a listening tcp_sink) when the flowgraph starts and emit the \
-              items it sends, in their in-memory layout, until it closes the connection. \
-              Fails if nobody listens there (connection refused) or nobody answers within \
-              `timeout`",
+              items it sends, in their in-memory layout, until it closes the connection \
+              (`on_close`). Fails if nobody listens there (connection refused), nobody answers \
+              within `timeout`, the connection is reset or closed inside an item",
         params: vec![
             ParamSpec::required(
                 "address",
@@ -198,6 +272,12 @@ pub fn descriptor() -> BlockDescriptor {
             )
             .within(0.001, 86_400.0)
             .or_zero(true),
+            ParamSpec::optional(
+                "on_close",
+                ParamType::Choice(OnClose::NAMES),
+                Value::Str("end".into()),
+                "the server closing the connection on an item boundary: `end` ends the stream (GNU Radio's convention), `error` fails the run naming it (a stream that must not end); a reset or a close inside an item fails either way",
+            ),
         ],
         ports,
         build,

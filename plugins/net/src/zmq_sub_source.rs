@@ -5,6 +5,13 @@
 //! reports a missing publisher, so the block must time out by itself; and a message larger than
 //! the output buffer must be kept for the next call (FutureSDR's block truncates it, yet reports
 //! its full length as produced).
+//!
+//! What this block cannot know: whether messages were lost on the way. The messages carry raw
+//! items, as GNU Radio's do, with no header and no sequence number, so a message the publisher
+//! dropped (at its high-water mark, or before this subscriber had joined) or this socket's own
+//! receive queue dropped (`ZMQ_RCVHWM`) leaves no trace here; the publisher counts what libzmq
+//! lets it count (`zmq_pub_sink`'s `hwm_dropped_items`). Counting gaps at this end would need a
+//! header the other end does not send, so none is invented.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
