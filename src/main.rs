@@ -45,19 +45,20 @@ enum Command {
         /// Override a variable of the file's [vars] table (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
         set: Vec<(String, String)>,
-        /// Stop after this many seconds (the flowgraph otherwise runs until its stream ends).
-        #[arg(long, value_name = "SECONDS")]
+        /// Stop after this many seconds, at most a year (the flowgraph otherwise runs until its
+        /// stream ends).
+        #[arg(long, value_name = "SECONDS", value_parser = parse_duration, allow_negative_numbers = true)]
         duration: Option<f64>,
-        /// Print live statistics every this many seconds (0 = only at the end).
-        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        /// Print live statistics every this many seconds (0 = only at the end), at most a day.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_stats_interval, allow_negative_numbers = true)]
         stats_interval: f64,
         /// Live statistics redrawn in place (`always`), as plain lines (`never`), or redrawn
         /// only when stderr is a terminal (`auto`).
         #[arg(long, value_enum, default_value_t = Progress::Auto)]
         progress: Progress,
-        /// Executor threads the blocks run on (0 = one per core). Fewer than cores can be
-        /// faster when a device thread needs a core (see BENCHMARKS.md).
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        /// Executor threads the blocks run on (0 = one per core), at most 1024. Fewer than
+        /// cores can be faster when a device thread needs a core (see BENCHMARKS.md).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads, allow_negative_numbers = true)]
         threads: usize,
     },
     /// Record from an IIO device (or the simulator) into a SigMF recording: OUT.sigmf-data
@@ -65,8 +66,8 @@ enum Command {
     Record {
         #[command(flatten)]
         args: record::RecordArgs,
-        /// Print live statistics every this many seconds (0 = only at the end).
-        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        /// Print live statistics every this many seconds (0 = only at the end), at most a day.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_stats_interval, allow_negative_numbers = true)]
         stats_interval: f64,
         /// Live statistics redrawn in place (`always`), as plain lines (`never`), or redrawn
         /// only when stderr is a terminal (`auto`).
@@ -146,6 +147,47 @@ enum IioCommand {
         #[arg(long)]
         probe: bool,
     },
+}
+
+/// The longest `--duration`: a year. A run meant to go on longer has no `--duration`; the
+/// bound keeps the deadline (`Instant + Duration`) far from overflowing.
+const MAX_DURATION_S: f64 = 365.0 * 86_400.0;
+/// The longest `--stats-interval`: a day.
+const MAX_STATS_INTERVAL_S: f64 = 86_400.0;
+/// The most `--threads`: beyond any machine weir runs on; each is an OS thread with a stack.
+const MAX_THREADS: usize = 1024;
+
+/// Seconds from the command line: a finite number within `0 ..= max`.
+fn parse_seconds(s: &str, max: f64) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !v.is_finite() || !(0.0..=max).contains(&v) {
+        return Err(format!(
+            "must be a number of seconds within 0 ..= {max}, found {v}"
+        ));
+    }
+    Ok(v)
+}
+
+/// `--duration` (also `weir record`'s).
+pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
+    parse_seconds(s, MAX_DURATION_S)
+}
+
+/// `--stats-interval`.
+fn parse_stats_interval(s: &str) -> Result<f64, String> {
+    parse_seconds(s, MAX_STATS_INTERVAL_S)
+}
+
+/// `--threads`: 0 ..= [`MAX_THREADS`].
+fn parse_threads(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_THREADS)
+        .ok_or_else(|| format!("must be a whole number within 0 ..= {MAX_THREADS}, found `{s}`"))
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {

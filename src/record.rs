@@ -22,8 +22,8 @@ pub struct RecordArgs {
     /// Stop after this many samples (the recording then holds exactly this many).
     #[arg(long, value_name = "N")]
     pub samples: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Stop after this many seconds, at most a year.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::parse_duration, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Centre frequency for the recording's metadata (`core:frequency`), Hz.
     #[arg(long, value_name = "HZ")]

@@ -11,6 +11,7 @@ mod cli_check_choices;
 mod cli_environment;
 mod cli_gnuradio;
 mod cli_graph;
+mod cli_hostile;
 mod cli_live;
 mod cli_net;
 mod cli_receiver;

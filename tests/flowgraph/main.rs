@@ -29,4 +29,5 @@ mod loader_errors;
 mod loader_framework;
 mod loader_layout_flow;
 mod loader_plugin_layout;
+mod loader_proptest;
 mod zero_copy_blocks;

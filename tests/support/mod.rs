@@ -69,6 +69,57 @@ pub fn tool_available(available: bool, require: &str, missing: &str) -> bool {
     false
 }
 
+/// How a `weir` process run by [`weir_within`] ended.
+pub struct Finished {
+    /// Its exit status; `None` when it was still running at the deadline and was killed.
+    pub status: Option<std::process::ExitStatus>,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+/// Runs the `weir` binary with `args`, killing it if it has not exited within `deadline` (a
+/// hang is then reported as `status: None` rather than hanging the test). stdout and stderr
+/// are drained while it runs, so a chatty process cannot block on a full pipe.
+pub fn weir_within(args: &[&std::ffi::OsStr], deadline: std::time::Duration) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start weir");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Finished {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
 /// Loads `text` (named `name` in errors) with weir's full registry, builds and starts it.
 pub fn start(name: &str, text: &str) -> weir_core::RunningFlowgraph {
     weir_core::testing::start_toml(&weir::registry(), name, text)

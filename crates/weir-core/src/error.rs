@@ -25,6 +25,42 @@ impl SourceFile {
     }
 }
 
+/// `text` with its control characters escaped (`\u{1b}`, `\n`): names and values from a
+/// flowgraph file reach the terminal in error messages, and a raw escape sequence or carriage
+/// return there could rewrite what the user sees (a forged `error:` line).
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` with every control character but newlines and tabs replaced by as many `?` as it
+/// has bytes, so byte offsets into it stay valid: the source shown under an error.
+fn neutralise_source(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    text.chars()
+        .flat_map(|c| {
+            let keep = !c.is_control() || c == '\n' || c == '\t';
+            let n = if keep { 1 } else { c.len_utf8() };
+            std::iter::repeat_n(if keep { c } else { '?' }, n)
+        })
+        .collect()
+}
+
 /// A flowgraph problem, naming the block involved: in a flowgraph file located at
 /// file:line:column, in a flowgraph built in code (see
 /// [`FlowgraphBuilder`](crate::builder::FlowgraphBuilder)) by the block alone.
@@ -66,12 +102,15 @@ impl LoadError {
     ) -> Self {
         let (line, column) = source.line_column(span.start);
         Self {
-            file: source.name.clone(),
+            file: escape_controls(&source.name),
             line,
             column,
-            block: block.map(str::to_string),
-            message: message.into(),
-            src: Some(NamedSource::new(source.name.clone(), source.text.clone())),
+            block: block.map(escape_controls),
+            message: escape_controls(&message.into()),
+            src: Some(NamedSource::new(
+                escape_controls(&source.name),
+                neutralise_source(&source.text),
+            )),
             span: Some((span.start, span.end.saturating_sub(span.start)).into()),
             help: None,
         }
@@ -87,11 +126,11 @@ impl LoadError {
     /// command-line `--set` of a variable the file does not declare.
     pub fn unlocated(file: &str, block: Option<&str>, message: impl Into<String>) -> Self {
         Self {
-            file: file.to_string(),
+            file: escape_controls(file),
             line: 0,
             column: 0,
-            block: block.map(str::to_string),
-            message: message.into(),
+            block: block.map(escape_controls),
+            message: escape_controls(&message.into()),
             src: None,
             span: None,
             help: None,
@@ -114,7 +153,7 @@ impl LoadError {
 
     /// Add a hint.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(escape_controls(&help.into()));
         self
     }
 }

@@ -23,6 +23,72 @@ use crate::registry::{
 };
 use crate::suggest::did_you_mean;
 
+/// The largest flowgraph file read: far beyond any hand-written or generated flowgraph (a
+/// 50 000-block chain is about 3 MiB), small enough that reading it cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The most bytes the values of a flowgraph may hold once its `${variables}` are expanded,
+/// all parameters together (a list counts 8 bytes an element). A variable referenced
+/// thousands of times would otherwise multiply the file's size without bound.
+pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
+/// The largest buffer a connection may ask for, in bytes (`buffer` × the item size): 1 GiB.
+pub const MAX_BUFFER_BYTES: usize = 1 << 30;
+
+/// Read a flowgraph file as text: only a regular file (a FIFO or a device would block or
+/// never end), at most [`MAX_FILE_BYTES`], in UTF-8.
+///
+/// The file is opened without blocking (`O_NONBLOCK`: opening a FIFO for reading otherwise
+/// waits for a writer) and its type is checked on the open descriptor, so nothing can swap it
+/// between the check and the read.
+fn read_flowgraph_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let ty = meta.file_type();
+    if !ty.is_file() {
+        let what = if ty.is_fifo() {
+            "a FIFO"
+        } else if ty.is_char_device() {
+            "a character device"
+        } else if ty.is_block_device() {
+            "a block device"
+        } else if ty.is_dir() {
+            "a directory"
+        } else if ty.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        return Err(format!("not a regular file ({what})"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} bytes, more than a flowgraph file may have ({MAX_FILE_BYTES})",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // The size can change after the check: read one byte past the limit at most.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "more than a flowgraph file may have ({MAX_FILE_BYTES} bytes)"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        format!("not UTF-8 (invalid byte at offset {at})")
+    })
+}
+
 /// One block instance of a checked flowgraph.
 #[derive(Debug, Clone)]
 pub struct BlockSpec {
@@ -41,7 +107,7 @@ pub struct BlockSpec {
 }
 
 /// One end of a stream connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// Block instance name.
     pub block: String,
@@ -97,6 +163,9 @@ pub struct FlowgraphSpec {
     /// Stream and message connections.
     pub connections: Vec<Connection>,
     pub(crate) origin: Origin,
+    /// Block positions by name, so that looking a block up costs the same in a 50 000-block
+    /// flowgraph as in a small one (checked against `blocks`, which callers may change).
+    index: HashMap<String, usize>,
 }
 
 /// Where a flowgraph came from, so errors can point into it.
@@ -297,13 +366,8 @@ impl FlowgraphSpec {
         overrides: &[(String, String)],
     ) -> Result<Self, LoadError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let source = Arc::new(SourceFile {
-                name: name.clone(),
-                text: String::new(),
-            });
-            LoadError::at(&source, 0..0, None, format!("cannot read file: {e}"))
-        })?;
+        let text = read_flowgraph_file(path)
+            .map_err(|m| LoadError::unlocated(&name, None, format!("cannot read file: {m}")))?;
         Self::parse_with(&text, &name, registry, overrides)
     }
 
@@ -440,11 +504,12 @@ impl FlowgraphSpec {
         mut blocks: Vec<BlockSpec>,
         raw_connections: Vec<RawConnection>,
     ) -> Result<Self, LoadError> {
-        let mut connections = Vec::new();
-        let mut spans = Vec::new();
+        let index = name_index(&blocks);
+        let mut connections = Vec::with_capacity(raw_connections.len());
+        let mut spans = Vec::with_capacity(raw_connections.len());
         let mut driven: HashMap<(String, String), (Range<usize>, String)> = HashMap::new();
         for c in &raw_connections {
-            let conn = Self::check_connection(&origin, &blocks, c)?;
+            let conn = Self::check_connection(&origin, &blocks, &index, c)?;
             if conn.kind == ConnectionKind::Stream {
                 // A message input may have any number of senders; a stream input only one.
                 let key = (conn.to.block.clone(), conn.to.port.clone());
@@ -453,9 +518,10 @@ impl FlowgraphSpec {
                         c.span.clone(),
                         Some(&conn.to.block),
                         format!(
-                            "input `{}` is connected twice: `{}` after `{first_text}`{}",
+                            "input `{}` is connected twice: `{}` after `{}`{}",
                             conn.to.port,
                             c.text,
+                            first_text,
                             origin.position(first)
                         ),
                     ));
@@ -466,22 +532,25 @@ impl FlowgraphSpec {
             spans.push(c.span.clone());
         }
 
+        Self::refuse_loops(&origin, &blocks, &index, &connections, &spans)?;
+
         // An output writing into a sink's device memory cannot feed anything else.
+        let mut fan_out: HashMap<&Endpoint, usize> = HashMap::new();
+        for c in connections
+            .iter()
+            .filter(|c| c.kind == ConnectionKind::Stream)
+        {
+            *fan_out.entry(&c.from).or_default() += 1;
+        }
         for c in &connections {
-            let fills = blocks
-                .iter()
-                .find(|b| b.name == c.to.block)
-                .and_then(|b| b.ports.inputs.iter().find(|p| p.name == c.to.port))
+            let fills = index
+                .get(&c.to.block)
+                .and_then(|&b| blocks[b].ports.inputs.iter().find(|p| p.name == c.to.port))
                 .is_some_and(|p| p.buffer == BufferKind::FillBlock);
-            let fan_out = connections
-                .iter()
-                .filter(|o| o.kind == ConnectionKind::Stream && o.from == c.from)
-                .count();
-            if fills && fan_out > 1 {
-                let b = blocks
-                    .iter()
-                    .find(|b| b.name == c.from.block)
-                    .map_or(0..0, |b| b.span.clone());
+            if fills && fan_out.get(&c.from).copied().unwrap_or(0) > 1 {
+                let b = index
+                    .get(&c.from.block)
+                    .map_or(0..0, |&b| blocks[b].span.clone());
                 return Err(origin.error(
                     b,
                     Some(&c.from.block),
@@ -505,14 +574,134 @@ impl FlowgraphSpec {
             }
         }
 
-        Self::flow_layouts(&origin, registry, &mut blocks, &connections, &spans)?;
-        Self::size_shared_buffers(&origin, &blocks, &mut connections, &spans)?;
+        Self::flow_layouts(&origin, registry, &mut blocks, &index, &connections, &spans)?;
+        Self::size_shared_buffers(&origin, &blocks, &index, &mut connections, &spans)?;
 
         Ok(Self {
             blocks,
             connections,
             origin,
+            index,
         })
+    }
+
+    /// Refuse connections that close a loop of one kind: a block connected to itself, or a
+    /// cycle of stream connections (every block in it waits for input from the one before, so
+    /// none ever starts) or of message connections (a message going round would be forwarded
+    /// for ever, as by two `message_copy` blocks feeding each other). A loop through a stream
+    /// and a message connection is feedback a flowgraph may want (a detector retuning a mixer
+    /// upstream) and is allowed.
+    ///
+    /// Linear in blocks and connections: one depth-first search per kind.
+    fn refuse_loops(
+        origin: &Origin,
+        blocks: &[BlockSpec],
+        index: &HashMap<String, usize>,
+        connections: &[Connection],
+        spans: &[Range<usize>],
+    ) -> Result<(), LoadError> {
+        for kind in [ConnectionKind::Stream, ConnectionKind::Message] {
+            let arrow = if kind == ConnectionKind::Stream {
+                "->"
+            } else {
+                "=>"
+            };
+            let text = |c: &Connection| {
+                format!(
+                    "{}.{} {arrow} {}.{}",
+                    c.from.block, c.from.port, c.to.block, c.to.port
+                )
+            };
+            // Outgoing connections (by position) of every block.
+            let mut out: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+            for (i, c) in connections.iter().enumerate() {
+                if c.kind != kind {
+                    continue;
+                }
+                if c.from.block == c.to.block {
+                    let why = if kind == ConnectionKind::Stream {
+                        "its input would wait for its own output, so it can never start"
+                    } else {
+                        "each message it forwards would come back to it for ever"
+                    };
+                    return Err(origin.error(
+                        spans[i].clone(),
+                        Some(&c.from.block),
+                        format!(
+                            "`{}` connects block `{}` to itself: {why}",
+                            text(c),
+                            c.from.block
+                        ),
+                    ));
+                }
+                if let Some(&from) = index.get(&c.from.block) {
+                    out[from].push(i);
+                }
+            }
+            // Iterative depth-first search: 0 unvisited, 1 on the current path, 2 done.
+            let mut state = vec![0u8; blocks.len()];
+            // The path: (block, next of its outgoing connections to try).
+            let mut path: Vec<(usize, usize)> = Vec::new();
+            for root in 0..blocks.len() {
+                if state[root] != 0 {
+                    continue;
+                }
+                state[root] = 1;
+                path.push((root, 0));
+                while let Some(top) = path.len().checked_sub(1) {
+                    let (b, next) = path[top];
+                    let Some(&c) = out[b].get(next) else {
+                        state[b] = 2;
+                        path.pop();
+                        continue;
+                    };
+                    path[top].1 += 1;
+                    let Some(&to) = index.get(&connections[c].to.block) else {
+                        continue;
+                    };
+                    match state[to] {
+                        0 => {
+                            state[to] = 1;
+                            path.push((to, 0));
+                        }
+                        1 => {
+                            // A cycle: the path from `to` back to `to` through `c`.
+                            let first = path.iter().position(|&(p, _)| p == to).unwrap_or(0);
+                            let mut names: Vec<&str> = path[first..]
+                                .iter()
+                                .map(|&(p, _)| blocks[p].name.as_str())
+                                .collect();
+                            names.push(blocks[to].name.as_str());
+                            let why = if kind == ConnectionKind::Stream {
+                                "every block in it waits for input from the one before, so none can start"
+                            } else {
+                                "a message sent round it would be forwarded for ever"
+                            };
+                            return Err(origin.error(
+                                spans[c].clone(),
+                                Some(&blocks[to].name),
+                                format!(
+                                    "`{}` closes a cycle of {} connections {}: {why}",
+                                    text(&connections[c]),
+                                    if kind == ConnectionKind::Stream {
+                                        "stream"
+                                    } else {
+                                        "message"
+                                    },
+                                    names
+                                        .iter()
+                                        .map(|n| format!("`{n}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(&format!(" {arrow} "))
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Hand every device channel layout a port publishes ([`PortSpec::layout`]) to the block
@@ -528,83 +717,129 @@ impl FlowgraphSpec {
         origin: &Origin,
         registry: &Registry,
         blocks: &mut [BlockSpec],
+        index: &HashMap<String, usize>,
         connections: &[Connection],
         spans: &[Range<usize>],
     ) -> Result<(), LoadError> {
-        let readers: Vec<usize> = (0..blocks.len())
-            .filter(|&i| {
-                let p = &blocks[i].ports;
-                p.inputs.iter().chain(&p.outputs).any(|p| p.reads_layout)
-            })
-            .collect();
-        // Each round hands on what the previous one changed; a chain of n blocks settles in n
-        // rounds. More means two blocks keep changing each other's layouts: a plugin's bug.
-        for _ in 0..=blocks.len() {
-            let mut changed = false;
-            for &b in &readers {
-                let peers = peer_layouts(blocks, connections, &blocks[b].name);
-                if blocks[b].params.peer_layouts() == Some(&peers) {
-                    continue;
-                }
-                let block = &blocks[b];
-                let Some(descriptor) = registry.get(&block.type_name) else {
-                    continue;
-                };
-                // A parameter written in the file is where the user can fix a mismatch; anything
-                // else is about the connection that brought the layout.
-                let at = connections
-                    .iter()
-                    .zip(spans)
-                    .find(|(c, _)| {
-                        c.kind == ConnectionKind::Stream
-                            && (c.to.block == block.name && peers.inputs.contains_key(&c.to.port)
-                                || c.from.block == block.name
-                                    && peers.outputs.contains_key(&c.from.port))
-                    })
-                    .map_or_else(|| block.span.clone(), |(_, s)| s.clone());
-                let locate = |e: BuildError| {
-                    let span = match &e {
-                        BuildError::Param { name, .. } => block.param_spans.get(name).cloned(),
-                        BuildError::Other(_) => None,
-                    };
-                    origin.error(
-                        span.unwrap_or_else(|| at.clone()),
-                        Some(&block.name),
-                        e.to_string(),
-                    )
-                };
-                let mut params = block.params.clone();
-                params.set_peer_layouts(peers);
-                let ports = (descriptor.ports)(&params).map_err(locate)?;
-                let shape = |p: &[PortSpec]| -> Vec<_> {
-                    p.iter().map(|p| (p.name, p.item, p.buffer)).collect()
-                };
-                if shape(&ports.inputs) != shape(&block.ports.inputs)
-                    || shape(&ports.outputs) != shape(&block.ports.outputs)
-                {
-                    return Err(origin.error(
-                        block.span.clone(),
-                        Some(&block.name),
-                        format!(
-                            "block type `{}` changed its ports' names or item types when given its peers' channel layouts; it may only check or derive settings from them",
-                            block.type_name
-                        ),
-                    ));
-                }
-                blocks[b].params = params;
-                blocks[b].ports = ports;
-                changed = true;
+        let reads = |b: &BlockSpec| {
+            let p = &b.ports;
+            p.inputs.iter().chain(&p.outputs).any(|p| p.reads_layout)
+        };
+        // The stream connections of every block, either end.
+        let mut links: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+        for (i, c) in connections.iter().enumerate() {
+            if c.kind != ConnectionKind::Stream {
+                continue;
             }
-            if !changed {
-                return Ok(());
+            for end in [&c.from.block, &c.to.block] {
+                if let Some(&b) = index.get(end) {
+                    links[b].push(i);
+                }
             }
         }
-        let b = readers.first().map_or(0, |&b| b);
-        Err(origin.error(
-            blocks[b].span.clone(),
-            Some(&blocks[b].name),
-            "the channel layouts between blocks never settle: blocks keep changing each other's",
-        ))
+        // A work list: the readers, then every reader next to a block whose ports changed.
+        // Each visit costs the block's own connections, so a chain of n readers settles in
+        // O(n); a bound on the visits catches blocks that keep changing each other's
+        // layouts (a plugin's bug).
+        let mut queue: std::collections::VecDeque<usize> =
+            (0..blocks.len()).filter(|&i| reads(&blocks[i])).collect();
+        let mut queued = vec![false; blocks.len()];
+        for &b in &queue {
+            queued[b] = true;
+        }
+        let mut budget = 8 * (queue.len() + connections.len()) + 16;
+        let first_reader = queue.front().copied();
+        while let Some(b) = queue.pop_front() {
+            queued[b] = false;
+            if budget == 0 {
+                let b = first_reader.unwrap_or(b);
+                return Err(origin.error(
+                    blocks[b].span.clone(),
+                    Some(&blocks[b].name),
+                    "the channel layouts between blocks never settle: blocks keep changing each other's",
+                ));
+            }
+            budget -= 1;
+            let peers = peer_layouts(blocks, index, connections, &links[b], &blocks[b].name);
+            if blocks[b].params.peer_layouts() == Some(&peers) {
+                continue;
+            }
+            let block = &blocks[b];
+            let Some(descriptor) = registry.get(&block.type_name) else {
+                continue;
+            };
+            // A parameter written in the file is where the user can fix a mismatch; anything
+            // else is about the connection that brought the layout.
+            let at = links[b]
+                .iter()
+                .map(|&i| (&connections[i], &spans[i]))
+                .find(|(c, _)| {
+                    c.to.block == block.name && peers.inputs.contains_key(&c.to.port)
+                        || c.from.block == block.name && peers.outputs.contains_key(&c.from.port)
+                })
+                .map_or_else(|| block.span.clone(), |(_, s)| s.clone());
+            let locate = |e: BuildError| {
+                let span = match &e {
+                    BuildError::Param { name, .. } => block.param_spans.get(name).cloned(),
+                    BuildError::Other(_) => None,
+                };
+                origin.error(
+                    span.unwrap_or_else(|| at.clone()),
+                    Some(&block.name),
+                    e.to_string(),
+                )
+            };
+            let mut params = block.params.clone();
+            params.set_peer_layouts(peers);
+            let ports = (descriptor.ports)(&params).map_err(locate)?;
+            let shape = |p: &[PortSpec]| -> Vec<_> {
+                p.iter().map(|p| (p.name, p.item, p.buffer)).collect()
+            };
+            if shape(&ports.inputs) != shape(&block.ports.inputs)
+                || shape(&ports.outputs) != shape(&block.ports.outputs)
+            {
+                return Err(origin.error(
+                    block.span.clone(),
+                    Some(&block.name),
+                    format!(
+                        "block type `{}` changed its ports' names or item types when given its peers' channel layouts; it may only check or derive settings from them",
+                        block.type_name
+                    ),
+                ));
+            }
+            let layouts_changed = ports
+                .inputs
+                .iter()
+                .chain(&ports.outputs)
+                .map(|p| &p.layout)
+                .ne(block
+                    .ports
+                    .inputs
+                    .iter()
+                    .chain(&block.ports.outputs)
+                    .map(|p| &p.layout));
+            blocks[b].params = params;
+            blocks[b].ports = ports;
+            if layouts_changed {
+                // What its neighbours see of it changed: describe the readers among them again.
+                for &i in &links[b] {
+                    let c = &connections[i];
+                    let other = if c.from.block == blocks[b].name {
+                        &c.to.block
+                    } else {
+                        &c.from.block
+                    };
+                    if let Some(&o) = index.get(other)
+                        && !queued[o]
+                        && reads(&blocks[o])
+                    {
+                        queued[o] = true;
+                        queue.push_back(o);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Decide the buffer size of every circular output once for all its readers.
@@ -618,13 +853,14 @@ impl FlowgraphSpec {
     fn size_shared_buffers(
         origin: &Origin,
         blocks: &[BlockSpec],
+        index: &HashMap<String, usize>,
         connections: &mut [Connection],
         spans: &[Range<usize>],
     ) -> Result<(), LoadError> {
         let port = |e: &Endpoint, outputs: bool| {
-            blocks
-                .iter()
-                .find(|b| b.name == e.block)
+            index
+                .get(&e.block)
+                .map(|&b| &blocks[b])
                 .and_then(|b| {
                     let ports = if outputs {
                         &b.ports.outputs
@@ -641,13 +877,22 @@ impl FlowgraphSpec {
                 c.from.block, c.from.port, c.to.block, c.to.port
             )
         };
-        let mut done: Vec<Endpoint> = Vec::new();
+        // The stream connections of every output, in file order.
+        let mut by_output: HashMap<Endpoint, Vec<usize>> = HashMap::new();
+        for (j, c) in connections.iter().enumerate() {
+            if c.kind == ConnectionKind::Stream {
+                by_output.entry(c.from.clone()).or_default().push(j);
+            }
+        }
         for i in 0..connections.len() {
             let from = connections[i].from.clone();
-            if connections[i].kind != ConnectionKind::Stream || done.contains(&from) {
+            if connections[i].kind != ConnectionKind::Stream {
                 continue;
             }
-            done.push(from.clone());
+            // Each output once, at its first connection.
+            let Some(readers) = by_output.remove(&from) else {
+                continue;
+            };
             let Some(out) = port(&from, true) else {
                 continue;
             };
@@ -655,11 +900,6 @@ impl FlowgraphSpec {
             if out.fixed_buffer_items.is_some() {
                 continue;
             }
-            let readers: Vec<usize> = (i..connections.len())
-                .filter(|&j| {
-                    connections[j].kind == ConnectionKind::Stream && connections[j].from == from
-                })
-                .collect();
             let mut asked: Option<usize> = None;
             for &j in &readers {
                 let Some(size) = connections[j].buffer else {
@@ -737,6 +977,20 @@ impl FlowgraphSpec {
         let block = raw.name.as_str();
         let type_name = raw.type_name.as_str();
         let type_span = raw.type_span.clone();
+        // A name is printed in every message and report about the block: no control
+        // characters (they could rewrite the terminal), and written in a connection as
+        // `name.port`, so no dot, no blank, not empty.
+        if block.is_empty()
+            || block
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '.')
+        {
+            return Err(origin.error(
+                raw.table_span.clone(),
+                Some(block),
+                "block names may not be empty nor contain control characters, blanks or `.` (write letters, digits, `_` or `-`)",
+            ));
+        }
         let Some(descriptor) = registry.get(type_name) else {
             return Err(origin
                 .error(
@@ -784,6 +1038,7 @@ impl FlowgraphSpec {
     fn check_connection(
         origin: &Origin,
         blocks: &[BlockSpec],
+        index: &HashMap<String, usize>,
         c: &RawConnection,
     ) -> Result<Connection, LoadError> {
         let text = &c.text;
@@ -809,7 +1064,7 @@ impl FlowgraphSpec {
         let from = endpoint(&c.from)?;
         let to = endpoint(&c.to)?;
         let find = |e: &Endpoint| {
-            blocks.iter().find(|b| b.name == e.block).ok_or_else(|| {
+            index.get(&e.block).map(|&i| &blocks[i]).ok_or_else(|| {
                 let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
                 err(
                     None,
@@ -949,12 +1204,28 @@ impl FlowgraphSpec {
                     ),
                 ));
             }
-            Some(b) => Some(usize::try_from(b).ok().filter(|b| *b > 0).ok_or_else(|| {
-                err(
-                    None,
-                    format!("`buffer` must be a positive number of items, found {b}"),
-                )
-            })?),
+            Some(b) => {
+                let items = usize::try_from(b).ok().filter(|b| *b > 0).ok_or_else(|| {
+                    err(
+                        None,
+                        format!("`buffer` must be a positive number of items, found {b}"),
+                    )
+                })?;
+                let fits = items
+                    .checked_mul(out.item.size().max(1))
+                    .is_some_and(|bytes| bytes <= MAX_BUFFER_BYTES);
+                if !fits {
+                    return Err(err(
+                        None,
+                        format!(
+                            "`buffer = {b}` items of {} is more than a buffer may hold ({MAX_BUFFER_BYTES} bytes, {} items)",
+                            out.item,
+                            MAX_BUFFER_BYTES / out.item.size().max(1)
+                        ),
+                    ));
+                }
+                Some(items)
+            }
         };
         // A buffer that can never hold the chunk the reader needs stalls the flowgraph silently.
         if let Some(size) = buffer.or(out.fixed_buffer_items)
@@ -993,7 +1264,11 @@ impl FlowgraphSpec {
 
     /// The position of a block in file order, by instance name.
     pub(crate) fn block_index(&self, name: &str) -> Option<usize> {
-        self.blocks.iter().position(|b| b.name == name)
+        match self.index.get(name) {
+            Some(&i) if self.blocks.get(i).is_some_and(|b| b.name == name) => Some(i),
+            // `blocks` is public and may have been changed since the index was made.
+            _ => self.blocks.iter().position(|b| b.name == name),
+        }
     }
 
     pub(crate) fn error_at_block(&self, block: &BlockSpec, message: String) -> LoadError {
@@ -1015,10 +1290,17 @@ impl FlowgraphSpec {
     }
 }
 
-/// The layouts published at the other ends of block `name`'s stream connections.
-fn peer_layouts(blocks: &[BlockSpec], connections: &[Connection], name: &str) -> PeerLayouts {
+/// The layouts published at the other ends of block `name`'s stream connections (`links`:
+/// the positions of its connections in `connections`).
+fn peer_layouts(
+    blocks: &[BlockSpec],
+    index: &HashMap<String, usize>,
+    connections: &[Connection],
+    links: &[usize],
+    name: &str,
+) -> PeerLayouts {
     let port = |e: &Endpoint, outputs: bool| {
-        let b = blocks.iter().find(|b| b.name == e.block)?;
+        let b = &blocks[*index.get(&e.block)?];
         let ports = if outputs {
             &b.ports.outputs
         } else {
@@ -1037,8 +1319,9 @@ fn peer_layouts(blocks: &[BlockSpec], connections: &[Connection], name: &str) ->
         })
     };
     let mut peers = PeerLayouts::default();
-    for c in connections
+    for c in links
         .iter()
+        .map(|&i| &connections[i])
         .filter(|c| c.kind == ConnectionKind::Stream)
     {
         if c.to.block == name
@@ -1059,17 +1342,53 @@ fn peer_layouts(blocks: &[BlockSpec], connections: &[Connection], name: &str) ->
     peers
 }
 
+/// Block positions by name.
+fn name_index(blocks: &[BlockSpec]) -> HashMap<String, usize> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.name.clone(), i))
+        .collect()
+}
+
+/// The names listed in a message: at most this many, then how many more there are.
+const LISTED_NAMES: usize = 20;
+
 fn list(names: &[&str]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
+    match names.len() {
+        0 => "none".to_string(),
+        n if n > LISTED_NAMES => format!(
+            "{} and {} more",
+            names[..LISTED_NAMES].join(", "),
+            n - LISTED_NAMES
+        ),
+        _ => names.join(", "),
+    }
+}
+
+/// A string value for a message: quoted, escaped, and cut after 80 characters.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
     }
 }
 
 /// The `[vars]` of a flowgraph, after command-line overrides.
 struct Vars {
     values: BTreeMap<String, Value>,
+    /// Bytes the substituted values hold so far, bounded by [`MAX_EXPANDED_BYTES`].
+    expanded: std::cell::Cell<usize>,
+}
+
+/// The bytes a value holds, for the expansion bound.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.len(),
+        Value::List(l) => l.len().saturating_mul(8),
+        _ => 8,
+    }
 }
 
 impl Vars {
@@ -1111,7 +1430,10 @@ impl Vars {
             })?;
             values.insert(name.clone(), value);
         }
-        Ok(Self { values })
+        Ok(Self {
+            values,
+            expanded: std::cell::Cell::new(0),
+        })
     }
 
     /// Replace `${name}` references: a value that is exactly one reference takes the variable's
@@ -1123,6 +1445,19 @@ impl Vars {
         if !text.contains("${") {
             return Ok(Value::Str(text));
         }
+        let value = self.expand(&text)?;
+        let total = self.expanded.get().saturating_add(value_bytes(&value));
+        if total > MAX_EXPANDED_BYTES {
+            return Err(format!(
+                "the variables expand to more than {MAX_EXPANDED_BYTES} bytes in all (a variable referenced too many times?)"
+            ));
+        }
+        self.expanded.set(total);
+        Ok(value)
+    }
+
+    /// [`Self::substitute`] of a string holding `${`, without the bound on the whole file.
+    fn expand(&self, text: &str) -> Result<Value, String> {
         let lookup = |name: &str| {
             self.values.get(name).cloned().ok_or_else(|| {
                 let names: Vec<&str> = self.values.keys().map(String::as_str).collect();
@@ -1139,16 +1474,23 @@ impl Vars {
             return lookup(name);
         }
         let mut out = String::new();
-        let mut rest = text.as_str();
+        let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let end = after
                 .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in {text:?}"))?;
+                .ok_or_else(|| format!("unterminated `${{` in {}", quoted(text)))?;
             match lookup(&after[..end])? {
                 Value::Str(s) => out.push_str(&s),
                 other => out.push_str(&other.to_string()),
+            }
+            // Checked as it grows: one string holding a long variable many times over would
+            // otherwise be built whole before the file's bound is looked at.
+            if self.expanded.get().saturating_add(out.len()) > MAX_EXPANDED_BYTES {
+                return Err(format!(
+                    "the variables expand to more than {MAX_EXPANDED_BYTES} bytes in all (a variable referenced too many times?)"
+                ));
             }
             rest = &after[end + 1..];
         }

@@ -141,6 +141,13 @@ pub struct ParamSpec {
     pub min: Option<f64>,
     /// Largest allowed value (numbers only).
     pub max: Option<f64>,
+    /// `min` itself is excluded: the value must be greater than it (`> 0` for a rate).
+    pub min_exclusive: bool,
+    /// 0 is allowed besides `min ..= max` (it means "none" or "forever", as a timeout of 0).
+    pub zero_allowed: bool,
+    /// Infinite values are allowed (NaN never is); without this a float must be finite, so
+    /// `inf` is refused at load time rather than overflowing a duration or a size at build.
+    pub non_finite: bool,
     /// A value to describe the block's ports with when the parameter is required (`weir
     /// blocks`); `None`: one derived from the type and range.
     pub example: Option<Value>,
@@ -156,6 +163,9 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            min_exclusive: false,
+            zero_allowed: false,
+            non_finite: false,
             example: None,
         }
     }
@@ -169,6 +179,9 @@ impl ParamSpec {
             doc,
             min: None,
             max: None,
+            min_exclusive: false,
+            zero_allowed: false,
+            non_finite: false,
             example: None,
         }
     }
@@ -215,12 +228,34 @@ impl ParamSpec {
     /// `#[param(min = ..)]`).
     pub fn min(mut self, min: impl Into<f64>) -> Self {
         self.min = Some(min.into());
+        self.min_exclusive = false;
         self
     }
 
     /// The largest allowed value (`#[param(max = ..)]`).
     pub fn max(mut self, max: impl Into<f64>) -> Self {
         self.max = Some(max.into());
+        self
+    }
+
+    /// Values must be greater than `bound` (`#[param(above = 0)]`): a rate or a ratio that
+    /// may be as small as the user likes but not 0.
+    pub fn above(mut self, bound: impl Into<f64>) -> Self {
+        self.min = Some(bound.into());
+        self.min_exclusive = true;
+        self
+    }
+
+    /// With `true`, 0 is allowed besides the range (`#[param(or_zero = true)]`): a timeout
+    /// whose 0 means "wait forever" but whose other values must be sensible durations.
+    pub fn or_zero(mut self, allowed: bool) -> Self {
+        self.zero_allowed = allowed;
+        self
+    }
+
+    /// With `true`, `inf` and `-inf` are allowed (`#[param(non_finite = true)]`); NaN never is.
+    pub fn non_finite(mut self, allowed: bool) -> Self {
+        self.non_finite = allowed;
         self
     }
 
@@ -233,26 +268,56 @@ impl ParamSpec {
     pub fn range(mut self, min: Option<f64>, max: Option<f64>) -> Self {
         self.min = min;
         self.max = max;
+        self.min_exclusive = false;
         self
     }
 
-    /// The allowed range as text, e.g. `1 ..= 64`, `>= 0`.
+    /// [`Self::range`] with both bounds: `min ..= max`.
+    pub fn within(self, min: impl Into<f64>, max: impl Into<f64>) -> Self {
+        self.range(Some(min.into()), Some(max.into()))
+    }
+
+    /// The allowed range as text, e.g. `1 ..= 64`, `>= 0`, `> 0 and <= 1e12`,
+    /// `0 or 0.001 ..= 86400`; `None` when any finite number goes.
     pub fn range_text(&self) -> Option<String> {
-        match (self.min, self.max) {
-            (Some(a), Some(b)) => Some(format!("{a} ..= {b}")),
-            (Some(a), None) => Some(format!(">= {a}")),
-            (None, Some(b)) => Some(format!("<= {b}")),
-            (None, None) => None,
+        let n = number_text;
+        let bounds = match (self.min, self.max, self.min_exclusive) {
+            (Some(a), Some(b), false) => Some(format!("{} ..= {}", n(a), n(b))),
+            (Some(a), Some(b), true) => Some(format!("> {} and <= {}", n(a), n(b))),
+            (Some(a), None, false) => Some(format!(">= {}", n(a))),
+            (Some(a), None, true) => Some(format!("> {}", n(a))),
+            (None, Some(b), _) => Some(format!("<= {}", n(b))),
+            (None, None, _) => None,
+        };
+        match (bounds, self.zero_allowed) {
+            (Some(b), true) => Some(format!("0 or {b}")),
+            (b, _) => b,
         }
     }
 
-    fn check_range(&self, v: f64) -> Result<(), String> {
-        let below = self.min.is_some_and(|m| v < m);
+    /// Check `v` (shown as `found` in the message) against the range.
+    fn check_range(&self, v: f64, found: &str) -> Result<(), String> {
+        if v.is_nan() {
+            return Err("must be a number, found NaN".to_string());
+        }
+        if v.is_infinite() && !self.non_finite {
+            let range = self
+                .range_text()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            return Err(format!("must be finite{range}, found {v}"));
+        }
+        if self.zero_allowed && v == 0.0 {
+            return Ok(());
+        }
+        let below = self
+            .min
+            .is_some_and(|m| v < m || (self.min_exclusive && v == m));
         let above = self.max.is_some_and(|m| v > m);
-        if below || above || v.is_nan() {
+        if below || above {
             Err(format!(
-                "must be {}, found {v}",
-                self.range_text().unwrap_or_default()
+                "must be {}, found {found}",
+                self.range_text().unwrap_or_default(),
             ))
         } else {
             Ok(())
@@ -288,17 +353,29 @@ impl ParamSpec {
             }
         };
         match &v {
-            Value::Int(i) => self.check_range(*i as f64)?,
-            Value::Float(f) => self.check_range(*f)?,
+            Value::Int(i) => self.check_range(*i as f64, &i.to_string())?,
+            Value::Float(f) => self.check_range(*f, &number_text(*f))?,
             // A range on a list bounds every element.
             Value::List(l) => {
-                for x in l {
-                    self.check_range(*x)?;
+                for (i, x) in l.iter().enumerate() {
+                    self.check_range(*x, &number_text(*x))
+                        .map_err(|e| format!("element {}: {e}", i + 1))?;
                 }
             }
             _ => {}
         }
         Ok(v)
+    }
+}
+
+/// A bound or a value as people write it: `16384`, `0.001`, `1e12`, `2.2e-308` (no 300
+/// digits of `f64::MIN_POSITIVE`).
+pub fn number_text(v: f64) -> String {
+    let plain = v.to_string();
+    if plain.len() <= 12 {
+        plain
+    } else {
+        format!("{v:e}")
     }
 }
 
@@ -1128,6 +1205,55 @@ mod tests {
         assert!(!p.is_set("pattern"));
         assert_eq!(p.str("pattern").expect("default"), "ramp");
         assert!(!p.is_set("nonexistent"));
+    }
+
+    #[test]
+    fn floats_must_be_finite_unless_allowed_and_ranges_read_as_written() {
+        let rate = ParamSpec::required("rate", ParamType::Float, "")
+            .above(0.0)
+            .max(1e12);
+        assert_eq!(rate.range_text().as_deref(), Some("> 0 and <= 1e12"));
+        assert!(rate.check(Value::Float(1e-300)).is_ok());
+        let e = rate.check(Value::Float(0.0)).expect_err("0 is not above 0");
+        assert_eq!(e, "must be > 0 and <= 1e12, found 0");
+        let e = rate.check(Value::Float(f64::INFINITY)).expect_err("inf");
+        assert_eq!(e, "must be finite (> 0 and <= 1e12), found inf");
+        let e = rate.check(Value::Float(f64::NAN)).expect_err("NaN");
+        assert_eq!(e, "must be a number, found NaN");
+
+        // No range at all: any finite number, but not inf.
+        let gain = ParamSpec::required("gain", ParamType::Float, "");
+        assert!(gain.check(Value::Float(-1e300)).is_ok());
+        assert!(gain.check(Value::Float(f64::NEG_INFINITY)).is_err());
+        let open = gain.clone().non_finite(true);
+        assert!(open.check(Value::Float(f64::NEG_INFINITY)).is_ok());
+        assert!(open.check(Value::Float(f64::NAN)).is_err());
+
+        // 0 besides a range: a timeout whose 0 means "forever".
+        let timeout = ParamSpec::required("timeout", ParamType::Float, "")
+            .within(0.001, 86_400.0)
+            .or_zero(true);
+        assert_eq!(
+            timeout.range_text().as_deref(),
+            Some("0 or 0.001 ..= 86400")
+        );
+        assert!(timeout.check(Value::Float(0.0)).is_ok());
+        assert!(timeout.check(Value::Float(0.0001)).is_err());
+        assert!(timeout.check(Value::Float(1e300)).is_err());
+
+        // Integers are shown as written, and lists name the element.
+        let n = ParamSpec::required("n", ParamType::Int, "").within(1, 16_777_216);
+        assert_eq!(
+            n.check(Value::Int(i64::MAX)).expect_err("too large"),
+            "must be 1 ..= 16777216, found 9223372036854775807"
+        );
+        let taps = ParamSpec::required("taps", ParamType::FloatList, "");
+        assert_eq!(
+            taps.check(Value::List(vec![1.0, f64::INFINITY]))
+                .expect_err("inf tap"),
+            "element 2: must be finite, found inf"
+        );
+        assert_eq!(number_text(f64::MIN_POSITIVE), "2.2250738585072014e-308");
     }
 
     #[test]

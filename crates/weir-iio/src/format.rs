@@ -86,6 +86,9 @@ pub enum FormatErrorKind {
     /// A repeat count of zero.
     #[error("repeat count must be at least 1")]
     ZeroRepeat,
+    /// A repeat count above the kernel's: `struct iio_scan_type`'s `repeat` is a `u8`.
+    #[error("repeat count must be at most 255 (the kernel's is a u8), got {0}")]
+    RepeatTooLarge(u32),
 }
 
 impl ScanFormat {
@@ -160,6 +163,9 @@ impl ScanFormat {
         }
         if repeat == 0 {
             return Err(err(FormatErrorKind::ZeroRepeat));
+        }
+        if repeat > u32::from(u8::MAX) {
+            return Err(err(FormatErrorKind::RepeatTooLarge(repeat)));
         }
         Ok(ScanFormat {
             endianness,
@@ -533,6 +539,7 @@ mod tests {
                 },
             ),
             ("le:s16/16X0>>0", FormatErrorKind::ZeroRepeat),
+            ("le:s16/16X256>>0", FormatErrorKind::RepeatTooLarge(256)),
             (
                 "le:s16/16>>99999999999",
                 FormatErrorKind::Syntax("the shift is not a number"),

@@ -140,7 +140,8 @@ pub fn descriptor() -> BlockDescriptor {
             ParamType::Float,
             Value::Float(32767.0),
             "factor applied before rounding; not written: the full scale of the device's channels (32767 for 16 bits, 2047 for `le:S12/16>>0`), so ±1.0 maps to full scale",
-        )],
+        )
+        .within(-1e9, 1e9)],
         ports,
         build,
     }

@@ -151,7 +151,8 @@ pub fn descriptor() -> BlockDescriptor {
             ParamType::Float,
             Value::Float(1.0 / 32768.0),
             "factor applied to I and Q; not written: 1/full scale of the device's channels (1/32768 for 16 bits, 1/2048 for `le:S12/16>>0`), so full scale maps to ±1.0",
-        )],
+        )
+        .within(-1e9, 1e9)],
         ports,
         build,
     }

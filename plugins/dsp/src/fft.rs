@@ -33,14 +33,16 @@ choice! {
 block_config! {
     /// The parameters of `fft`.
     pub struct Config {
-        /// FFT length (items per frame)
-        #[param(min = 1)]
+        /// FFT length (items per frame), at most 2^20: planned at build time, a prime length by
+        /// Bluestein's algorithm over a power of two above twice its size
+        #[param(min = 1, max = 1_048_576)]
         pub len: usize,
         /// `forward` or `inverse`
         pub direction: Direction = Direction::Forward,
         /// move the zero frequency to the middle of the frame
         pub shift: bool = false,
         /// scale every output by this factor (0 = no scaling)
+        #[param(min = -1e9, max = 1e9)]
         pub normalize: f64 = 0.0,
     }
 }

@@ -104,8 +104,12 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "head",
         doc: "Pass the first `items` items, then end the stream",
         params: vec![
-            ParamSpec::required("items", ParamType::Int, "number of items to pass")
-                .range(Some(0.0), None),
+            ParamSpec::required(
+                "items",
+                ParamType::Int,
+                "number of items to pass (at most 2^53, 104 days at 1 G items/s)",
+            )
+            .within(0.0, 2f64.powi(53)),
             ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,

@@ -21,7 +21,12 @@ pub fn descriptor() -> BlockDescriptor {
         doc: "Post the number `value` `count` times on `out` at once, then end (FutureSDR's MessageBurst)",
         params: vec![
             ParamSpec::required("value", ParamType::Float, "number to post"),
-            ParamSpec::required("count", ParamType::Int, "how many times").range(Some(0.0), None),
+            ParamSpec::required(
+                "count",
+                ParamType::Int,
+                "how many times (at most a million: they are all queued at once)",
+            )
+            .within(0.0, 1e6),
         ],
         ports,
         build,

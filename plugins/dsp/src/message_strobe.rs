@@ -41,16 +41,16 @@ pub fn descriptor() -> BlockDescriptor {
                 "interval",
                 ParamType::Float,
                 Value::Float(1.0),
-                "seconds between messages",
+                "seconds between messages (1 µs ..= 1 day)",
             )
-            .range(Some(1e-6), None),
+            .within(1e-6, 86_400.0),
             ParamSpec::optional(
                 "count",
                 ParamType::Int,
                 Value::Int(0),
                 "messages to post, then stop (0 = forever, and the flowgraph then runs until stopped, as with GNU Radio's message strobe)",
             )
-            .range(Some(0.0), None),
+            .within(0.0, 2f64.powi(53)),
         ],
         ports,
         build,

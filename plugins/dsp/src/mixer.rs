@@ -152,15 +152,22 @@ pub fn descriptor() -> BlockDescriptor {
                 "frequency",
                 ParamType::Float,
                 "frequency shift in Hz (negative shifts down)",
-            ),
-            ParamSpec::required("sample_rate", ParamType::Float, "sample rate in samples/s")
-                .range(Some(f64::MIN_POSITIVE), None),
+            )
+            .within(-1e12, 1e12),
+            ParamSpec::required(
+                "sample_rate",
+                ParamType::Float,
+                "sample rate in samples/s (at most 1 THz)",
+            )
+            .above(0.0)
+            .max(1e12),
             ParamSpec::optional(
                 "phase",
                 ParamType::Float,
                 Value::Float(0.0),
                 "initial phase φ in radians",
-            ),
+            )
+            .within(-1e6, 1e6),
         ],
         ports,
         build,

@@ -88,7 +88,7 @@ pub fn descriptor() -> BlockDescriptor {
                 Value::Int(1),
                 "frames averaged per output frame",
             )
-            .range(Some(1.0), None),
+            .within(1.0, 1e9),
         ],
         ports,
         build,

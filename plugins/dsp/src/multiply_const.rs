@@ -110,12 +110,10 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "multiply_const",
         doc: "Multiply complex samples by a gain; message port `gain` changes it while running",
-        params: vec![ParamSpec::optional(
-            "gain",
-            ParamType::Float,
-            Value::Float(1.0),
-            "initial gain",
-        )],
+        params: vec![
+            ParamSpec::optional("gain", ParamType::Float, Value::Float(1.0), "initial gain")
+                .within(-1e9, 1e9),
+        ],
         ports,
         build,
     }

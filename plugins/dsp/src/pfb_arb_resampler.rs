@@ -64,9 +64,9 @@ pub fn descriptor() -> BlockDescriptor {
         ParamSpec::required(
             "rate",
             ParamType::Float,
-            "output rate / input rate (any positive number)",
+            "output rate / input rate, 1e-6 ..= 10000: as an f32 it must stay above 0 (FutureSDR asserts it) with a finite 1/rate, and every call needs ceil(rate) output items",
         )
-        .range(Some(f64::MIN_POSITIVE), None),
+        .within(1e-6, 1e4),
         ParamSpec::optional(
             "filters",
             ParamType::Int,

@@ -93,7 +93,8 @@ pub fn descriptor() -> BlockDescriptor {
             Value::Float(1.0),
             "output rate × channels / input rate; channels / oversample must be whole",
         )
-        .range(Some(f64::MIN_POSITIVE), None),
+        .above(0.0)
+        .max(indexed::MAX_PORTS as f64),
     ];
     params.extend(taps::params(true));
     BlockDescriptor {

@@ -117,13 +117,15 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Float,
                 Value::Float(0.0),
                 "dB added to every value (calibration)",
-            ),
+            )
+            .within(-1000.0, 1000.0),
             ParamSpec::optional(
                 "floor",
                 ParamType::Float,
                 Value::Float(-200.0),
                 "smallest value produced, in dB, applied after the offset: a zero sample gives this instead of −∞",
-            ),
+            )
+            .within(-1000.0, 1000.0),
         ],
         ports,
         build,

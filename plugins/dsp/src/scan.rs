@@ -471,9 +471,9 @@ pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
             "channels",
             ParamType::Int,
             Value::Int(2),
-            "number of channels (elements) in one scan; not written: the device's, when its source feeds the block (written, it must agree)",
+            "number of channels (elements) in one scan, at most 1024 (an IIO scan mask is far smaller); not written: the device's, when its source feeds the block (written, it must agree)",
         )
-        .range(Some(1.0), None),
+        .within(1.0, 1024.0),
     ];
     params.extend(elements);
     params.push(ParamSpec::optional(
@@ -481,6 +481,7 @@ pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
         ParamType::Float,
         Value::Float(0.0),
         "factor applied to the decoded integers; 0 = 1/full scale of the element's format (signed full scale → ±1.0, unsigned → 0..1)",
-    ));
+    )
+    .within(-1e9, 1e9));
     params
 }

@@ -41,14 +41,14 @@ pub fn descriptor() -> BlockDescriptor {
                 weir_core::Value::Int(0),
                 "position in the scan of the element holding I",
             )
-            .range(Some(0.0), None),
+            .within(0.0, 1023.0),
             ParamSpec::optional(
                 "q",
                 ParamType::Int,
                 weir_core::Value::Int(1),
                 "position in the scan of the element holding Q",
             )
-            .range(Some(0.0), None),
+            .within(0.0, 1023.0),
         ]),
         ports,
         build,

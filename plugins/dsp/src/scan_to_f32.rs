@@ -41,7 +41,7 @@ pub fn descriptor() -> BlockDescriptor {
                 weir_core::Value::Int(0),
                 "position in the scan of the element to convert",
             )
-            .range(Some(0.0), None),
+            .within(0.0, 1023.0),
         ]),
         ports,
         build,

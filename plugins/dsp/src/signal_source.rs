@@ -28,21 +28,29 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "signal_source",
         doc: "Complex sinusoid exp(j(2π f/fs n + phase)) × amplitude, endless (FutureSDR's SignalSource)",
         params: vec![
-            ParamSpec::required("frequency", ParamType::Float, "frequency in Hz"),
-            ParamSpec::required("sample_rate", ParamType::Float, "sample rate in samples/s")
-                .range(Some(f64::MIN_POSITIVE), None),
+            ParamSpec::required("frequency", ParamType::Float, "frequency in Hz")
+                .within(-1e12, 1e12),
+            ParamSpec::required(
+                "sample_rate",
+                ParamType::Float,
+                "sample rate in samples/s (at most 1 THz)",
+            )
+            .above(0.0)
+            .max(1e12),
             ParamSpec::optional(
                 "amplitude",
                 ParamType::Float,
                 Value::Float(1.0),
                 "amplitude",
-            ),
+            )
+            .within(-1e9, 1e9),
             ParamSpec::optional(
                 "phase",
                 ParamType::Float,
                 Value::Float(0.0),
                 "initial phase in radians",
-            ),
+            )
+            .within(-1e6, 1e6),
         ],
         ports,
         build,

@@ -214,8 +214,8 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "spectrum",
         doc: "Power spectrum in dB of frames of `len` complex samples (10·log10(|FFT|²/len²), floor -200 dB); frames of a chunk in parallel with `parallel`",
         params: vec![
-            ParamSpec::required("len", ParamType::Int, "FFT length (items per frame)")
-                .range(Some(1.0), None),
+            ParamSpec::required("len", ParamType::Int, "FFT length (items per frame), at most 2^20: planned at build time, a prime length by Bluestein's algorithm over twice its size")
+                .within(1.0, 1_048_576.0),
             ParamSpec::optional(
                 "shift",
                 ParamType::Bool,

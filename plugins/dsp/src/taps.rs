@@ -31,14 +31,14 @@ pub(crate) fn params(with_sample_rate: bool) -> Vec<ParamSpec> {
             Value::Float(0.0),
             "low-pass design: cutoff frequency, cycles/sample or Hz with `sample_rate` (0 = use `taps`)",
         )
-        .range(Some(0.0), None),
+        .within(0.0, 1e12),
         ParamSpec::optional(
             "transition",
             ParamType::Float,
             Value::Float(0.0),
             "low-pass design: transition band width, same unit as `cutoff`",
         )
-        .range(Some(0.0), None),
+        .within(0.0, 1e12),
         ParamSpec::optional(
             "ripple",
             ParamType::Float,
@@ -55,7 +55,7 @@ pub(crate) fn params(with_sample_rate: bool) -> Vec<ParamSpec> {
                 Value::Float(0.0),
                 "low-pass design: sample rate in Hz for `cutoff`/`transition` (0 = they are in cycles/sample)",
             )
-            .range(Some(0.0), None),
+            .within(0.0, 1e12),
         );
     }
     v

@@ -37,8 +37,9 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "throttle",
         doc: "Pass items unchanged at no more than `rate` items/s on average (FutureSDR's Throttle; wakes every 100 ms)",
         params: vec![
-            ParamSpec::required("rate", ParamType::Float, "items per second")
-                .range(Some(f64::MIN_POSITIVE), None),
+            ParamSpec::required("rate", ParamType::Float, "items per second (at most 10^12)")
+                .above(0.0)
+                .max(1e12),
             ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,

@@ -45,14 +45,20 @@ pub fn descriptor() -> BlockDescriptor {
             Value::Int(1),
             "keep one output in `decimation`",
         )
-        .range(Some(1.0), None),
+        .within(1.0, 1e6),
         ParamSpec::required(
             "center_frequency",
             ParamType::Float,
             "frequency in Hz shifted to 0 before filtering",
-        ),
-        ParamSpec::required("sample_rate", ParamType::Float, "input sample rate in Hz")
-            .range(Some(f64::MIN_POSITIVE), None),
+        )
+        .within(-1e12, 1e12),
+        ParamSpec::required(
+            "sample_rate",
+            ParamType::Float,
+            "input sample rate in Hz (at most 1 THz)",
+        )
+        .above(0.0)
+        .max(1e12),
     ];
     params.extend(taps::params(false));
     BlockDescriptor {

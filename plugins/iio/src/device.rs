@@ -249,9 +249,9 @@ pub fn common_params() -> Vec<ParamSpec> {
             "samples_per_block",
             ParamType::Int,
             Value::Int(16384),
-            "samples (scans, e.g. I/Q pairs) per DMA block, like gr-iio's buffer_size",
+            "samples (scans, e.g. I/Q pairs) per DMA block, like gr-iio's buffer_size; at most 2^24 (with 1024 blocks of 8-byte scans that is already 128 GiB)",
         )
-        .range(Some(1.0), None),
+        .within(1.0, 16_777_216.0),
         ParamSpec::optional(
             "blocks",
             ParamType::Int,
@@ -263,9 +263,10 @@ pub fn common_params() -> Vec<ParamSpec> {
             "timeout",
             ParamType::Float,
             Value::Float(0.0),
-            "seconds without a completed DMA block before the device counts as stalled and the flowgraph stops with an error; 0 = wait forever",
+            "seconds without a completed DMA block before the device counts as stalled and the flowgraph stops with an error; 0 = wait forever, else 1 ms ..= 1 day",
         )
-        .range(Some(0.0), None),
+        .within(0.001, 86_400.0)
+        .or_zero(true),
         ParamSpec::optional(
             "channels",
             ParamType::Str,

@@ -436,9 +436,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "samples/s: the simulated DAC's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
+                "samples/s: the simulated DAC's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate); else 1 ..= 10^12",
             )
-            .range(Some(0.0), None),
+            .within(1.0, 1e12)
+            .or_zero(true),
             ParamSpec::optional(
                 "sim_output",
                 ParamType::Str,

@@ -748,9 +748,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "sample_rate",
                 ParamType::Float,
                 Value::Float(0.0),
-                "samples/s: the simulator's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate)",
+                "samples/s: the simulator's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate); else 1 ..= 10^12",
             )
-            .range(Some(0.0), None),
+            .within(1.0, 1e12)
+            .or_zero(true),
             ParamSpec::optional(
                 "pattern",
                 ParamType::Choice(SimPattern::NAMES),
@@ -763,14 +764,15 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Float,
                 Value::Float(0.01),
                 "simulator only: tone frequency in Hz (cycles/sample when sample_rate is 0)",
-            ),
+            )
+            .within(-1e12, 1e12),
             ParamSpec::optional(
                 "sim_fail_block",
                 ParamType::Int,
                 Value::Int(-1),
                 "simulator fault injection: this completion (0-based) fails with EIO; -1 = none",
             )
-            .range(Some(-1.0), None),
+            .within(-1.0, 2f64.powi(53)),
             ParamSpec::optional(
                 "tone_amplitude",
                 ParamType::Float,

@@ -215,9 +215,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "timeout",
                 ParamType::Float,
                 Value::Float(0.0),
-                "seconds to wait for a client before failing (0 = wait until stopped)",
+                "seconds to wait for a client before failing (0 = wait until stopped), else 1 ms ..= 1 day",
             )
-            .range(Some(0.0), None),
+            .within(0.001, 86_400.0)
+            .or_zero(true),
         ],
         ports,
         build,

@@ -268,9 +268,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "timeout",
                 ParamType::Float,
                 Value::Float(10.0),
-                "seconds to wait for the server to answer the connection (0 = the system's limit)",
+                "seconds to wait for the server to answer the connection (0 = the system's limit), else 1 ms ..= 1 day",
             )
-            .range(Some(0.0), None),
+            .within(0.001, 86_400.0)
+            .or_zero(true),
             ParamSpec::optional(
                 "on_close",
                 ParamType::Choice(OnClose::NAMES),

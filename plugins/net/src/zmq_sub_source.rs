@@ -201,9 +201,10 @@ pub fn descriptor() -> BlockDescriptor {
                 "timeout",
                 ParamType::Float,
                 Value::Float(10.0),
-                "seconds without a message after which the source fails (0 = wait forever)",
+                "seconds without a message after which the source fails (0 = wait forever), else 1 ms ..= 1 day",
             )
-            .range(Some(0.0), None),
+            .within(0.001, 86_400.0)
+            .or_zero(true),
         ],
         ports,
         build,

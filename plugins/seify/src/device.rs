@@ -17,10 +17,16 @@ pub fn params() -> Vec<ParamSpec> {
             "seify device arguments, e.g. \"driver=dummy\" or \"driver=soapy,soapy_driver=rtlsdr\"",
         ),
         ParamSpec::required("frequency", ParamType::Float, "center frequency in Hz")
-            .range(Some(0.0), None),
-        ParamSpec::required("sample_rate", ParamType::Float, "sample rate in samples/s")
-            .range(Some(f64::MIN_POSITIVE), None),
-        ParamSpec::optional("gain", ParamType::Float, Value::Float(0.0), "gain in dB"),
+            .within(0.0, 1e12),
+        ParamSpec::required(
+            "sample_rate",
+            ParamType::Float,
+            "sample rate in samples/s (at most 10^12)",
+        )
+        .above(0.0)
+        .max(1e12),
+        ParamSpec::optional("gain", ParamType::Float, Value::Float(0.0), "gain in dB")
+            .within(-1000.0, 1000.0),
         ParamSpec::optional(
             "antenna",
             ParamType::Str,
@@ -33,7 +39,7 @@ pub fn params() -> Vec<ParamSpec> {
             Value::Float(0.0),
             "analog bandwidth in Hz (0 = the device's default)",
         )
-        .range(Some(0.0), None),
+        .within(0.0, 1e12),
         ParamSpec::optional(
             "channels",
             ParamType::Str,
