@@ -40,7 +40,9 @@ pub fn load_plugin_path(registry: &mut weir_core::Registry) -> weir_core::dynami
 /// `weir` command loads plugins only for a file that needs them (or when asked). A file that
 /// cannot be read needs none (the loader says why it cannot be read).
 pub fn file_needs_plugins(path: &std::path::Path, registry: &weir_core::Registry) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|text| {
+    // Read as the loader reads it (regular files only, without blocking): a FIFO given as the
+    // flowgraph file must reach the loader's clear refusal, not block here.
+    weir_core::flowgraph::read_flowgraph_file(path).is_ok_and(|text| {
         weir_core::dynamic::block_types_in(&text)
             .iter()
             .any(|t| registry.get(t).is_none())

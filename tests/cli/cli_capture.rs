@@ -212,6 +212,9 @@ fn o_direct_on_a_file_system_that_refuses_it_is_a_clear_build_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Samples per DMA block of the captures stopped by signals.
+const CAPTURE_BLOCK: usize = 4096;
+
 /// `weir run` of the simulator into `file_sink`, once the file has data.
 fn capturing(dir: &Path) -> (Child, std::path::PathBuf) {
     let path = dir.join("cap.ci16");
@@ -221,7 +224,7 @@ fn capturing(dir: &Path) -> (Child, std::path::PathBuf) {
         &format!(
             "connections = [\"src.out -> sink.in\"]\n{}sample_rate = 20e6\n[blocks.sink]\n\
              type = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
-            direct_source(4096),
+            direct_source(CAPTURE_BLOCK),
             path.display()
         ),
     );
@@ -250,7 +253,35 @@ fn sigterm_leaves_every_counted_item_in_the_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let n = items_in(&String::from_utf8_lossy(&out.stdout), "sink");
     assert!(n > 0, "{}", text(&out));
-    assert_eq!(std::fs::read(&path).expect("data"), ramp_bytes(n));
+    let data = std::fs::read(&path).expect("data");
+    assert_eq!(data.len() as u64, n * 4, "{}", text(&out));
+    assert_ramp_blocks(&data);
+}
+
+/// `data` is the simulator's ramp in whole DMA blocks of [`CAPTURE_BLOCK`] samples, each one
+/// contiguous and starting on a block of the device's stream (the source is paced at 20 MS/s,
+/// so a loaded machine can overrun it: then whole blocks are missing, never part of one), and
+/// whole 4-byte items to the end (the last block may be cut short by the stop).
+fn assert_ramp_blocks(data: &[u8]) {
+    assert!(
+        !data.is_empty() && data.len() % 4 == 0,
+        "{} bytes",
+        data.len()
+    );
+    for (b, block) in data.chunks(CAPTURE_BLOCK * 4).enumerate() {
+        // Sample n of the device is (2n, 2n+1) mod 2^16: the first I value gives n mod 2^15.
+        let first = u16::from_le_bytes([block[0], block[1]]);
+        let n0 = u64::from(first / 2);
+        assert!(
+            first % 2 == 0 && n0 % CAPTURE_BLOCK as u64 == 0,
+            "block {b} of the file starts inside a device block (I = {first})"
+        );
+        assert_eq!(
+            block,
+            &ramp_bytes(n0 + (block.len() / 4) as u64)[n0 as usize * 4..],
+            "block {b}"
+        );
+    }
 }
 
 /// A second signal quits at once (status 143 when it comes before the stop completes), and
@@ -264,13 +295,7 @@ fn a_second_sigterm_leaves_whole_items_in_the_file() {
     signal(&child, rustix::process::Signal::TERM);
     let out = finish(child, "weir");
     assert!(matches!(out.status.code(), Some(143 | 0)), "{}", text(&out));
-    let data = std::fs::read(&path).expect("data");
-    assert!(
-        !data.is_empty() && data.len() % 4 == 0,
-        "{} bytes",
-        data.len()
-    );
-    assert_eq!(data, ramp_bytes(data.len() as u64 / 4));
+    assert_ramp_blocks(&std::fs::read(&path).expect("data"));
 }
 
 /// A writer that falls behind makes the device lose samples; `file_sink` counts them from the

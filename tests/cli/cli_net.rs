@@ -247,7 +247,7 @@ fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &dir.path().join("rx.ci16"), u64::MAX / 2, 100.0),
+        &subscriber(port, &dir.path().join("rx.ci16"), 1 << 52, 100.0),
     ));
     let start = Instant::now();
     while !connected(port) {

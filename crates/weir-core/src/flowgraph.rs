@@ -41,7 +41,7 @@ pub const MAX_BUFFER_BYTES: usize = 1 << 30;
 /// The file is opened without blocking (`O_NONBLOCK`: opening a FIFO for reading otherwise
 /// waits for a writer) and its type is checked on the open descriptor, so nothing can swap it
 /// between the check and the read.
-fn read_flowgraph_file(path: &Path) -> Result<String, String> {
+pub fn read_flowgraph_file(path: &Path) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let file = std::fs::OpenOptions::new()
