@@ -212,10 +212,11 @@ fn power_db_self_description_and_bad_parameters() {
         (ports.outputs[0].name, ports.outputs[0].item),
         ("out", ItemType::F32)
     );
-    let p = d
-        .resolve([("floor", Value::Float(f64::NEG_INFINITY))])
-        .expect("a float");
-    let (name, msg) = param_error((d.ports)(&p).expect_err("infinite floor"));
+    // Refused when the parameters are resolved (so `weir check` refuses it), not only by ports.
+    let (name, msg) = param_error(
+        d.resolve([("floor", Value::Float(f64::NEG_INFINITY))])
+            .expect_err("infinite floor"),
+    );
     assert_eq!(name, "floor");
     assert!(msg.contains("finite"), "{msg}");
 }

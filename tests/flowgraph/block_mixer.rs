@@ -177,7 +177,9 @@ fn self_description_and_bad_parameters() {
     assert_eq!(names, ["frequency", "sample_rate", "phase"]);
     assert_eq!(d.params[0].default, None);
     assert_eq!(d.params[1].default, None);
-    assert_eq!(d.params[1].min, Some(f64::MIN_POSITIVE));
+    // sample_rate > 0: 0 excluded, every positive rate allowed.
+    assert_eq!(d.params[1].min, Some(0.0));
+    assert!(d.params[1].min_exclusive);
     assert_eq!(d.params[2].default, Some(Value::Float(0.0)));
     let p = d
         .resolve([

@@ -782,7 +782,16 @@ fn more_blocks_describe_themselves() {
         ),
         ("head", vec![("items", "integer", None), item], None),
         ("null_sink", vec![item], Some((vec!["cf32"], vec![]))),
-        ("file_sink", vec![("path", "string", None), item], None),
+        (
+            "file_sink",
+            vec![
+                ("path", "string", None),
+                item,
+                ("items", "integer", Some("0")),
+                ("o_direct", "boolean", Some("false")),
+            ],
+            None,
+        ),
         (
             "vector_sink",
             vec![item, ("key", "string", Some("\"\""))],
