@@ -264,7 +264,7 @@ fn sigterm_leaves_every_counted_item_in_the_file() {
 /// whole 4-byte items to the end (the last block may be cut short by the stop).
 fn assert_ramp_blocks(data: &[u8]) {
     assert!(
-        !data.is_empty() && data.len() % 4 == 0,
+        !data.is_empty() && data.len().is_multiple_of(4),
         "{} bytes",
         data.len()
     );
@@ -273,7 +273,7 @@ fn assert_ramp_blocks(data: &[u8]) {
         let first = u16::from_le_bytes([block[0], block[1]]);
         let n0 = u64::from(first / 2);
         assert!(
-            first % 2 == 0 && n0 % CAPTURE_BLOCK as u64 == 0,
+            first.is_multiple_of(2) && n0.is_multiple_of(CAPTURE_BLOCK as u64),
             "block {b} of the file starts inside a device block (I = {first})"
         );
         assert_eq!(
