@@ -357,6 +357,33 @@ fn help_documents_the_exit_status_and_progress() {
     assert!(help.contains("--progress"), "{help}");
 }
 
+/// `file_sink` on a FIFO that nobody reads: opening it for writing would wait for a reader
+/// forever (the build hung); it fails at once instead, saying why.
+#[test]
+fn file_sink_on_a_fifo_without_a_reader_fails_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("unread.fifo");
+    crate::support::mkfifo(&fifo);
+    let file = write_flowgraph(
+        &dir,
+        &format!(
+            "connections = [\"src.out -> sink.in\"]\n\
+             [blocks.src]\ntype = \"dmabuf_source\"\n\
+             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+            fifo.display()
+        ),
+    );
+    let (child, rx) = spawn(&["run", &file, "--stats-interval", "0"]);
+    let (status, _stdout) = finish(child);
+    let stderr = rx.iter().collect::<Vec<String>>().join("\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("block `sink`")
+            && stderr.contains("is a FIFO that no process has open for reading"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
     // A block stuck in a system call that no stop request can interrupt: `file_sink` writing

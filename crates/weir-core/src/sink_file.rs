@@ -63,13 +63,45 @@ pub struct SinkFile {
     stats: Option<Arc<BlockStats>>,
 }
 
+/// Creates (or truncates) `path` for writing without waiting for a FIFO's reader.
+///
+/// Opening a FIFO for writing blocks until some process opens it for reading, so a sink on a
+/// FIFO whose reader was never started would hang the flowgraph's build. The file is opened with
+/// `O_NONBLOCK`, which makes that case fail at once (`ENXIO`) with a clear error; the flag is
+/// then cleared, so writes wait for a slow reader as they do on any file (back-pressure, not
+/// loss).
+fn open_for_writing(path: &Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) {
+                format!(
+                    "`{}` is a FIFO that no process has open for reading (opening it would block \
+                     until one did): start its reader first",
+                    path.display()
+                )
+            } else {
+                format!("cannot create `{}`: {e}", path.display())
+            }
+        })?;
+    let flags = rustix::fs::fcntl_getfl(&file)
+        .map_err(|e| format!("cannot read the flags of `{}`: {e}", path.display()))?;
+    rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)
+        .map_err(|e| format!("cannot clear O_NONBLOCK on `{}`: {e}", path.display()))?;
+    Ok(file)
+}
+
 impl SinkFile {
     /// Creates (or truncates) `path`; with `o_direct`, sets `O_DIRECT` on it. The error is a
     /// sentence for a load-time error: the file cannot be created, or its file system refuses
     /// `O_DIRECT` (ramfs; tmpfs before Linux 6.6; some FUSE and network file systems).
     pub fn create(path: &Path, o_direct: bool) -> Result<SinkFile, String> {
-        let file =
-            File::create(path).map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
+        let file = open_for_writing(path)?;
         let direct = if o_direct {
             let flags = rustix::fs::fcntl_getfl(&file)
                 .map_err(|e| format!("cannot read the flags of `{}`: {e}", path.display()))?;
