@@ -80,43 +80,49 @@ pub struct Finished {
 }
 
 /// Runs the `weir` binary with `args`, killing it if it has not exited within `deadline` (a
-/// hang is then reported as `status: None` rather than hanging the test). stdout and stderr
-/// are drained while it runs, so a chatty process cannot block on a full pipe.
+/// hang is then reported as `status: None` rather than hanging the test).
 pub fn weir_within(args: &[&std::ffi::OsStr], deadline: std::time::Duration) -> Finished {
-    use std::io::Read;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command.args(args);
+    let (status, out) = output_within(command, deadline);
+    Finished {
+        status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `command` (stdin closed, stdout and stderr collected while it runs, so a chatty process
+/// cannot block on a full pipe); if it has not exited within `deadline` it is killed and the
+/// status is `None`, with what it wrote until then.
+fn output_within(
+    mut command: Command,
+    deadline: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, Output) {
     use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start weir");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
+    let pid = rustix::process::Pid::from_child(&child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(out) => {
+            let out = out.expect("wait for weir");
+            (Some(out.status), out)
         }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
+        Err(_) => {
+            // The child is ours and not reaped yet (its waiter is still blocked in wait), so
+            // the pid is still its own.
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let out = rx.recv().expect("the waiter ends").expect("wait for weir");
+            (None, out)
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    Finished {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
     }
 }
 
@@ -158,27 +164,14 @@ pub fn weir_in(
     args: &[&str],
     deadline: std::time::Duration,
 ) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command
         .args(args)
         .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start weir");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(out) => out.expect("wait for weir"),
-        Err(_) => {
-            // The child is ours and has not been reaped (its waiter is still blocked).
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("weir {args:?} did not exit within {deadline:?}");
-        }
+        .envs(env.iter().copied());
+    match output_within(command, deadline) {
+        (Some(_), out) => out,
+        (None, _) => panic!("weir {args:?} did not exit within {deadline:?}"),
     }
 }
 

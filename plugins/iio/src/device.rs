@@ -107,6 +107,21 @@ pub fn sample_rate(p: &Params) -> Result<f64, BuildError> {
     Ok(rate)
 }
 
+/// The bytes of one DMA block: `samples_per_block` scans of `scan_bytes` each, checked (on a
+/// 32-bit board the largest allowed block of the widest scan does not fit in `usize`).
+pub fn block_bytes(p: &Params, scan_bytes: usize) -> Result<usize, BuildError> {
+    let samples = p.positive("samples_per_block")?;
+    samples.checked_mul(scan_bytes).ok_or_else(|| {
+        BuildError::param(
+            "samples_per_block",
+            format!(
+                "{samples} samples of {scan_bytes} bytes make a DMA block larger than this \
+                 machine can address"
+            ),
+        )
+    })
+}
+
 fn sysfs(p: &Params) -> Result<Sysfs, BuildError> {
     Ok(Sysfs::new(p.str("sysfs_root")?).with_dev_root(p.str("dev_root")?))
 }

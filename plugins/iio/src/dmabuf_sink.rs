@@ -338,7 +338,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     let output = p.str("sim_output")?;
     let config = SimTxConfig {
         sample_rate: (rate > 0.0).then_some(rate),
-        block_size: p.positive("samples_per_block")? * SAMPLE_BYTES,
+        block_size: crate::device::block_bytes(p, SAMPLE_BYTES)?,
         block_count: p.positive("blocks")?,
         output: (!output.is_empty()).then(|| PathBuf::from(output)),
         ..SimTxConfig::default()

@@ -19,7 +19,9 @@ use weir_iio::{ScanFormat, XflowMonitor};
 
 use crate::accounting::label;
 use crate::completion::Completions;
-use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
+use crate::device::{
+    OpenedDevice, SIMULATOR, block_bytes, common_params, load_layout, open_real, port_layout,
+};
 
 weir_core::choice! {
     /// The simulated ADC's signal (`pattern`).
@@ -616,7 +618,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
         Ok((l, _)) if l.scan_bytes() > 0 => l.scan_bytes(),
         _ => SAMPLE_BYTES,
     };
-    let block_items = p.positive("samples_per_block")? * scan_bytes / item.size();
+    let block_items = block_bytes(p, scan_bytes)? / item.size();
     Ok(Ports {
         inputs: vec![],
         outputs: vec![
