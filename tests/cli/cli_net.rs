@@ -288,3 +288,31 @@ fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
         "{tx_line}"
     );
 }
+
+/// A TCP client that connects to `tcp_sink` and then never reads (a stuck viewer): the sink's
+/// writes stop once the socket buffers are full (back-pressure reaches the source), and still
+/// `--duration` ends the run with status 0 and the report naming the client.
+#[test]
+fn tcp_sink_ends_on_time_while_its_client_has_stopped_reading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut tx = spawn_with(
+        &write(dir.path(), "tx.toml", &sender(port, None)),
+        &["--duration", "2"],
+    );
+    wait_listening(&mut tx, port);
+    // Connected, never read from; held until the sender has exited.
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let out = finish(tx, "sender");
+    drop(client);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no `{name}` line: {stdout}"))
+            .to_string()
+    };
+    assert!(line("tx ").contains("client=127.0.0.1:"), "{stdout}");
+}
