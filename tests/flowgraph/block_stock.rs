@@ -5,6 +5,8 @@ use std::path::Path;
 
 use weir_core::{FlowgraphSpec, RunReport};
 
+use crate::support::processes::cf32s;
+
 fn run(text: &str) -> RunReport {
     crate::support::run("stock.toml", text)
 }
@@ -19,11 +21,6 @@ fn f32s(path: &Path) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
-}
-
-/// cf32 file as (re, im) pairs.
-fn cf32s(path: &Path) -> Vec<(f32, f32)> {
-    f32s(path).chunks_exact(2).map(|c| (c[0], c[1])).collect()
 }
 
 fn close(a: f32, b: f32) -> bool {

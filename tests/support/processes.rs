@@ -60,15 +60,9 @@ address = "{address}"
 
 /// Little-endian complex floats (cf32 items) of a file.
 pub fn cf32s(path: &Path) -> Vec<(f32, f32)> {
-    std::fs::read(path)
-        .expect("output file")
-        .chunks_exact(8)
-        .map(|b| {
-            (
-                f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                f32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            )
-        })
+    super::cf32_file(path)
+        .iter()
+        .map(|c| (c.re, c.im))
         .collect()
 }
 

@@ -35,6 +35,27 @@ pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
 /// The largest buffer a connection may ask for, in bytes (`buffer` × the item size): 1 GiB.
 pub const MAX_BUFFER_BYTES: usize = 1 << 30;
 
+/// What kind of file `ty` is, for messages refusing one that is not a regular file: "a FIFO",
+/// "a character device", "a block device", "a directory", "a socket" (or "a regular file").
+pub fn file_kind(ty: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ty.is_file() {
+        "a regular file"
+    } else if ty.is_fifo() {
+        "a FIFO"
+    } else if ty.is_char_device() {
+        "a character device"
+    } else if ty.is_block_device() {
+        "a block device"
+    } else if ty.is_dir() {
+        "a directory"
+    } else if ty.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Read a flowgraph file as text: only a regular file (a FIFO or a device would block or
 /// never end), at most [`MAX_FILE_BYTES`], in UTF-8.
 ///
@@ -43,7 +64,7 @@ pub const MAX_BUFFER_BYTES: usize = 1 << 30;
 /// between the check and the read.
 pub fn read_flowgraph_file(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
@@ -52,20 +73,7 @@ pub fn read_flowgraph_file(path: &Path) -> Result<String, String> {
     let meta = file.metadata().map_err(|e| e.to_string())?;
     let ty = meta.file_type();
     if !ty.is_file() {
-        let what = if ty.is_fifo() {
-            "a FIFO"
-        } else if ty.is_char_device() {
-            "a character device"
-        } else if ty.is_block_device() {
-            "a block device"
-        } else if ty.is_dir() {
-            "a directory"
-        } else if ty.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
-        return Err(format!("not a regular file ({what})"));
+        return Err(format!("not a regular file ({})", file_kind(ty)));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(

@@ -115,21 +115,17 @@ where
     }
 }
 
-/// What a file that is not a regular file is, for the refusal.
-fn kind_text(t: std::fs::FileType) -> &'static str {
-    if t.is_fifo() {
-        "a FIFO (reading it would block until a writer appears)"
-    } else if t.is_char_device() {
-        "a character device (file_source reads regular files only)"
-    } else if t.is_block_device() {
-        "a block device (file_source reads regular files only)"
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_socket() {
-        "a socket"
+/// What a file that is not a regular file is, for the refusal, with why for the kinds that
+/// could otherwise look readable.
+fn kind_text(t: std::fs::FileType) -> String {
+    let why = if t.is_fifo() {
+        " (reading it would block until a writer appears)"
+    } else if t.is_char_device() || t.is_block_device() {
+        " (file_source reads regular files only)"
     } else {
-        "not a regular file"
-    }
+        ""
+    };
+    format!("{}{why}", weir_core::flowgraph::file_kind(t))
 }
 
 /// Refuses a path that exists and is not a regular file. A missing file is left to the build
