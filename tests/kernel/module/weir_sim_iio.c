@@ -43,8 +43,10 @@
  * block is queued to take it, it is lost: the stream position moves on (the data shows the gap
  * as a jump of the ramp), and the device counts the lost scans and the gaps in sysfs
  * (lost_scans, lost_gaps, and lost_log: one line "DELIVERED LOST" per gap, the gap sitting
- * before the DELIVERED-th scan handed to user space; the first WEIR_GAP_LOG gaps). All reset at
- * enable. Each block's first stream position is fixed when it is submitted, so a late work item
+ * before the DELIVERED-th scan handed to user space; the first WEIR_GAP_LOG gaps). Beside it,
+ * block_log lists every block submitted since enable (the first WEIR_BLOCK_LOG): the stream
+ * scan it starts at, its scans, when it was submitted and when it completed, so a test can name
+ * the device's block behind every piece of what user space received. All reset at enable. Each block's first stream position is fixed when it is submitted, so a late work item
  * never hides or invents a loss.
  *
  * Fault injection (module parameters, -1 = off, read at each completion): rx_fail_block /
@@ -104,6 +106,8 @@ MODULE_PARM_DESC(rx_fail_submit, "submit() of this DMABUF block (0-based, since 
 #define WEIR_MAX_QUEUED 1024
 /* Gaps listed in lost_log (a sysfs page holds about 150 lines). */
 #define WEIR_GAP_LOG 128
+/* Blocks listed in block_log (whole lines of at most 40 bytes in a sysfs page). */
+#define WEIR_BLOCK_LOG 96
 /* Bytes of one scan at most (every channel of the widest device enabled). */
 #define WEIR_MAX_SCAN 32
 
@@ -123,6 +127,20 @@ struct weir_slot {
 	u64 start;	/* stream byte position of its first byte */
 	s64 moved;	/* bytes written or consumed; -1 while not transferred yet */
 	bool fail;	/* fault injection: completes as failed */
+	u64 seq;	/* which block submitted since enable (0, 1, ...) */
+};
+
+/*
+ * One block submitted since enable, as block_log lists it: the device's own record of which
+ * part of the stream each block held and when it completed, so that a test can tell a block
+ * the device never delivered from one the reader lost.
+ */
+struct weir_block_rec {
+	u64 start;	/* stream scan of its first scan */
+	u32 scans;
+	s64 submit_us;	/* CLOCK_MONOTONIC, µs */
+	s64 done_us;	/* CLOCK_MONOTONIC, µs; -1 while not completed (or aborted) */
+	char how;	/* completed by the timer 't', by the work item 'w'; failed 'f' */
 };
 
 /* One gap of a clocked stream. */
@@ -165,6 +183,8 @@ struct weir_sim {
 	u64 end;		   /* stream byte position after the last submitted block */
 	u64 lost_scans, lost_gaps;
 	struct weir_gap gaps[WEIR_GAP_LOG];
+	u64 queued_total;	   /* blocks submitted since enable */
+	struct weir_block_rec recs[WEIR_BLOCK_LOG];
 
 	u64 pos;		   /* weir-sim-fifo: value position in the ramp */
 	u64 bytes;
@@ -386,6 +406,15 @@ static bool weir_stalled(const struct weir_sim *sim)
 }
 /* ---- end of stall injection ------------------------------------------------------------------ */
 
+/* Lock held. Records in block_log that the block of `slot` completed, `how`. */
+static void weir_log_done(struct weir_sim *sim, const struct weir_slot *slot, char how)
+{
+	if (slot->seq < WEIR_BLOCK_LOG) {
+		sim->recs[slot->seq].done_us = div_s64(ktime_to_ns(ktime_get()), NSEC_PER_USEC);
+		sim->recs[slot->seq].how = how;
+	}
+}
+
 /*
  * The clock reached the end of the first queued block: complete it here, in softirq context,
  * as a DMA controller's completion callback would (iio_dma_buffer_block_done() is made for
@@ -406,6 +435,7 @@ static enum hrtimer_restart weir_timer_fired(struct hrtimer *timer)
 		u64 full = div_u64(slot->start + block->bytes_used, sim->scan_bytes);
 
 		if (slot->moved >= 0 && !slot->fail && weir_produced(sim, ktime_get()) >= full) {
+			weir_log_done(sim, slot, 't');
 			list_del_init(&block->head);
 			sim->start_head = (sim->start_head + 1) % WEIR_MAX_QUEUED;
 			sim->start_count--;
@@ -490,6 +520,7 @@ static void weir_work(struct work_struct *work)
 		}
 		fail = slot->fail;
 		moved = slot->moved;
+		weir_log_done(sim, slot, fail ? 'f' : 'w');
 		list_del_init(&block->head);
 		sim->start_head = (sim->start_head + 1) % WEIR_MAX_QUEUED;
 		sim->start_count--;
@@ -544,6 +575,16 @@ static int weir_submit(struct iio_dma_buffer_queue *queue, struct iio_dma_buffer
 	slot->start = sim->end;
 	slot->moved = -1;
 	slot->fail = false;
+	slot->seq = sim->queued_total++;
+	if (slot->seq < WEIR_BLOCK_LOG) {
+		struct weir_block_rec *rec = &sim->recs[slot->seq];
+
+		rec->start = div_u64(slot->start, sim->scan_bytes);
+		rec->scans = div_u64(block->bytes_used, sim->scan_bytes);
+		rec->submit_us = div_s64(ktime_to_ns(ktime_get()), NSEC_PER_USEC);
+		rec->done_us = -1;
+		rec->how = '-';
+	}
 	sim->start_count++;
 	sim->end += block->bytes_used;
 	list_add_tail(&block->head, &sim->active);
@@ -709,6 +750,7 @@ static int weir_preenable(struct iio_dev *indio_dev)
 	sim->last_bytes = 0;
 	sim->lost_scans = 0;
 	sim->lost_gaps = 0;
+	sim->queued_total = 0;
 	sim->clock_rate = weir_is_input(sim) ? sim->rate : 0;
 	sim->clock_on = false;
 	spin_unlock_irq(&sim->lock);
@@ -867,6 +909,43 @@ static ssize_t lost_log_show(struct device *dev, struct device_attribute *attr, 
 	return len;
 }
 
+/*
+ * The blocks submitted since enable, in submission order (the order the DMA buffer layer
+ * queued them, which is the order user space enqueued them), the first WEIR_BLOCK_LOG:
+ * "START SCANS SUBMIT_US DONE_US HOW" per line — the stream scan of its first scan, its scans,
+ * when it was submitted and when it completed (CLOCK_MONOTONIC µs; "-" and "-": not completed,
+ * i.e. aborted at disable or still queued), and what completed it (t: the clock's timer, w: the
+ * work item, f: failed by fault injection).
+ */
+static ssize_t block_log_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct weir_sim *sim = dev_to_sim(dev);
+	struct weir_block_rec *recs;
+	unsigned int n, i;
+	int len = 0;
+
+	recs = kmalloc_array(WEIR_BLOCK_LOG, sizeof(*recs), GFP_KERNEL);
+	if (!recs)
+		return -ENOMEM;
+	spin_lock_irq(&sim->lock);
+	n = min_t(u64, sim->queued_total, WEIR_BLOCK_LOG);
+	memcpy(recs, sim->recs, n * sizeof(*recs));
+	spin_unlock_irq(&sim->lock);
+	/* Whole lines only: a line is 2 * 20 + 10 + 20 + 5 bytes at most, in practice < 40. */
+	for (i = 0; i < n && len <= PAGE_SIZE - 96; i++) {
+		if (recs[i].done_us < 0)
+			len += sysfs_emit_at(buf, len, "%llu %u %lld - -\n", recs[i].start,
+					     recs[i].scans, recs[i].submit_us);
+		else
+			len += sysfs_emit_at(buf, len, "%llu %u %lld %lld %c\n", recs[i].start,
+					     recs[i].scans, recs[i].submit_us, recs[i].done_us,
+					     recs[i].how);
+	}
+	kfree(recs);
+	return len;
+}
+
+static DEVICE_ATTR_RO(block_log);
 static DEVICE_ATTR_RO(lost_scans);
 static DEVICE_ATTR_RO(lost_gaps);
 static DEVICE_ATTR_RO(lost_log);
@@ -887,6 +966,7 @@ static struct attribute *weir_clocked_attrs[] = {
 	&dev_attr_lost_scans.attr,
 	&dev_attr_lost_gaps.attr,
 	&dev_attr_lost_log.attr,
+	&dev_attr_block_log.attr,
 	NULL,
 };
 

@@ -738,11 +738,18 @@ const TESTS: &[Test] = &[
 fn main() {
     let filter = std::env::args().nth(1);
     let seed_run = std::env::var("WEIR_KBENCH_CORE").is_ok_and(|c| c == "seed");
+    // WEIR_KBENCH_REPEAT=N (tests/kernel/run passes it on): every selected test N times in a
+    // row, each run counted on its own — for a failure seen once in many runs.
+    let repeat: usize = std::env::var("WEIR_KBENCH_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1);
     let (mut passed, mut failed) = (Vec::new(), Vec::new());
-    for (name, test) in TESTS {
-        if !seed::in_run(name, seed_run) || filter.as_deref().is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
+    let selected = TESTS.iter().filter(|(name, _)| {
+        seed::in_run(name, seed_run) && filter.as_deref().is_none_or(|f| name.contains(f))
+    });
+    for (name, test) in selected.flat_map(|t| std::iter::repeat_n(t, repeat)) {
         print!("test {name} ... ");
         let _ = std::io::stdout().flush();
         let fds_before = open_fds();

@@ -50,7 +50,6 @@
 //! completion: its queue never ran empty); every longer gap must have been seen, as one
 //! overrun carrying one tag.
 
-use std::collections::BTreeMap;
 
 use weir_iio::Device;
 
@@ -114,24 +113,230 @@ fn lost_log(dev: &Device) -> Result<Vec<Gap>, String> {
         .collect()
 }
 
-/// The ramp's breaks in a ci16 file: file position (sample) -> jump in 16-bit values. Each
-/// sample is I = n, Q = n + 1 for some n (wrapping), the next sample continues at n + 2.
-fn ramp_breaks(data: &[u8]) -> Result<BTreeMap<u64, u16>, String> {
-    let mut breaks = BTreeMap::new();
-    let mut next = 0u16;
-    for (k, s) in data.chunks_exact(4).enumerate() {
-        let i = u16::from_le_bytes([s[0], s[1]]);
-        let q = u16::from_le_bytes([s[2], s[3]]);
+/// One block the device lists in `block_log`: submitted since enable, in submission order.
+#[derive(Debug, Clone, Copy)]
+struct DeviceBlock {
+    /// The stream scan of its first scan (lost scans included).
+    start: u64,
+    scans: u64,
+    /// CLOCK_MONOTONIC, µs.
+    submit_us: u64,
+    /// When it completed (CLOCK_MONOTONIC, µs) and what completed it (`t` the clock's timer,
+    /// `w` the work item, `f` failed); `None`: not completed (aborted at disable).
+    done: Option<(u64, char)>,
+}
+
+fn block_log(dev: &Device) -> Result<Vec<DeviceBlock>, String> {
+    let text = dev.read_attr("block_log").map_err(ctx("block_log"))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let num = |i: usize| f.get(i).and_then(|w| w.parse::<u64>().ok());
+            let done = match (f.get(3), f.get(4)) {
+                (Some(&"-"), Some(&"-")) => None,
+                (Some(_), Some(how)) => Some((num(3), how.chars().next())),
+                _ => return Err(format!("block_log line {l:?}")),
+            };
+            match (num(0), num(1), num(2), done) {
+                (Some(start), Some(scans), Some(submit_us), None) => Ok(DeviceBlock {
+                    start,
+                    scans,
+                    submit_us,
+                    done: None,
+                }),
+                (Some(start), Some(scans), Some(submit_us), Some((Some(t), Some(how)))) => {
+                    Ok(DeviceBlock {
+                        start,
+                        scans,
+                        submit_us,
+                        done: Some((t, how)),
+                    })
+                }
+                _ => Err(format!("block_log line {l:?}")),
+            }
+        })
+        .collect()
+}
+
+/// The gap before each of the device's blocks (scans; 0: none), from its block log alone, and
+/// the check that it agrees with its gap log (`lost_log`): the module's two accounts of the
+/// same stream. A disagreement is the module's fault, whatever weir did.
+fn gaps_before(blocks: &[DeviceBlock], gaps: &[Gap]) -> Result<Vec<u64>, String> {
+    let (mut end, mut delivered) = (0u64, 0u64);
+    let mut before = Vec::with_capacity(blocks.len());
+    let mut implied = Vec::new();
+    for (k, b) in blocks.iter().enumerate() {
         ensure!(
-            q == i.wrapping_add(1),
-            "sample {k}: I = {i}, Q = {q}: not consecutive values, a scan cut apart"
+            b.start >= end,
+            "the module's block {k} starts at scan {}, inside block {} (ending at scan {end}): \
+             the test module is wrong (block log {blocks:?})",
+            b.start,
+            k.saturating_sub(1)
         );
-        if i != next {
-            breaks.insert(k as u64, i.wrapping_sub(next));
+        if b.start > end {
+            implied.push((delivered, b.start - end));
         }
-        next = q.wrapping_add(1);
+        before.push(b.start - end);
+        end = b.start + b.scans;
+        delivered += b.scans;
     }
-    Ok(breaks)
+    // The gaps before the blocks listed; a gap at or after `delivered` lies after them.
+    let logged: Vec<(u64, u64)> = gaps
+        .iter()
+        .filter(|g| g.delivered < delivered)
+        .map(|g| (g.delivered, g.lost))
+        .collect();
+    ensure!(
+        implied == logged,
+        "the test module's two accounts disagree: its block log implies the gaps (scans \
+         delivered before, scans lost) {implied:?}, its lost_log lists {logged:?}: the module \
+         missed or invented a gap (block log {blocks:?})"
+    );
+    // Completed in submission order, the aborted ones (at disable) last.
+    let mut last_done = 0;
+    let mut open = None;
+    for (k, b) in blocks.iter().enumerate() {
+        match (b.done, open) {
+            (Some((t, _)), None) => {
+                ensure!(
+                    t >= last_done,
+                    "the module completed its block {k} at {t} µs, before block {} ({last_done} \
+                     µs): out of order (block log {blocks:?})",
+                    k - 1
+                );
+                last_done = t;
+            }
+            (Some(_), Some(first)) => {
+                return Err(format!(
+                    "the module completed its block {k} after leaving block {first} \
+                     uncompleted (block log {blocks:?})"
+                ));
+            }
+            (None, _) => open = open.or(Some(k)),
+        }
+    }
+    Ok(before)
+}
+
+/// A block weir delivered, as its `dmabuf_time` tag shows it (`TagDebug tags: buf 0/abs 8192
+/// -- dmabuf_time: block 2 completed at 5512345678 ns, first sample 8192`).
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    /// Where it begins in `head`'s output: the file's sample index.
+    at: u64,
+    /// weir's sequence number: every block it collected, delivered or left out, in order.
+    sequence: u64,
+    /// When weir collected its completion (CLOCK_MONOTONIC, ns).
+    completed_ns: u64,
+}
+
+fn delivered_blocks(stdout: &str) -> Result<Vec<Delivered>, String> {
+    let mut out = Vec::new();
+    for l in stdout.lines().filter(|l| l.starts_with("TagDebug tags:")) {
+        let Some((place, text)) = l.split_once(" -- ") else {
+            continue;
+        };
+        let Some(payload) = text.strip_prefix("dmabuf_time: block ") else {
+            continue;
+        };
+        let words: Vec<&str> = payload.split([' ', ',']).collect();
+        let at = place.split("/abs ").nth(1).and_then(|a| a.trim().parse().ok());
+        let sequence = words.first().and_then(|w| w.parse().ok());
+        let completed_ns = words
+            .iter()
+            .position(|w| *w == "at")
+            .and_then(|i| words.get(i + 1))
+            .and_then(|w| w.parse().ok());
+        match (at, sequence, completed_ns) {
+            (Some(at), Some(sequence), Some(completed_ns)) => out.push(Delivered {
+                at,
+                sequence,
+                completed_ns,
+            }),
+            _ => return Err(format!("dmabuf_time tag line {l:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// The sequence numbers of the blocks weir left out as of unknown status (its warning
+/// `DMA block N of the stream (first sample S): …; counted as 4096 lost samples`).
+fn unknown_status_blocks(stderr: &str) -> Vec<u64> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("counted as") && l.contains("lost samples"))
+        .filter_map(|l| {
+            let rest = &l[l.find("DMA block ")? + "DMA block ".len()..];
+            rest.split(' ').next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// One piece of the file: the samples of one block weir delivered.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    at: u64,
+    len: u64,
+    block: Delivered,
+}
+
+/// The scan a ci16 sample of the ramp holds (I = 2·scan, Q = I + 1, modulo the 16-bit wrap),
+/// or `None` when it is no ramp sample.
+fn ramp_scan(sample: &[u8]) -> Option<u16> {
+    let i = u16::from_le_bytes([sample[0], sample[1]]);
+    let q = u16::from_le_bytes([sample[2], sample[3]]);
+    (q == i.wrapping_add(1) && i % 2 == 0).then_some(i / 2)
+}
+
+/// Everything that shows where each piece of the file came from, for a failure message: per
+/// piece, weir's block and the device's block of the same sequence number; the device's blocks
+/// that are not in the file; what weir said it left out; the module's own logs.
+fn provenance(
+    pieces: &[Piece],
+    data: &[u8],
+    blocks: &[DeviceBlock],
+    gaps: &[Gap],
+    unknown: &[u64],
+    run_stderr: &str,
+) -> String {
+    let mut s = String::from("where each piece of the file came from:\n");
+    let mut shown = 0u64;
+    for p in pieces {
+        for k in shown..p.block.sequence {
+            let what = if unknown.contains(&k) {
+                "weir reported it of unknown status and left it out"
+            } else {
+                "NOT IN THE FILE, and weir reported nothing about it"
+            };
+            let b = blocks.get(k as usize);
+            s += &format!("  (none): device block {k} {b:?}: {what}\n");
+        }
+        shown = p.block.sequence + 1;
+        let found = data
+            .get(p.at as usize * 4..p.at as usize * 4 + 4)
+            .and_then(ramp_scan);
+        s += &format!(
+            "  file [{}, {}): weir block {} collected at {} µs, first sample holds scan {} (mod \
+             32768); device block {}: {:?}\n",
+            p.at,
+            p.at + p.len,
+            p.block.sequence,
+            p.block.completed_ns / 1000,
+            found.map_or("(no ramp sample)".to_string(), |f| f.to_string()),
+            p.block.sequence,
+            blocks.get(p.block.sequence as usize)
+        );
+    }
+    s += &format!("device's lost_log (delivered lost): {gaps:?}\n");
+    s += &format!("device's block_log (start scans submit_us done_us how): {blocks:?}\n");
+    s += &format!("weir's blocks of unknown status: {unknown:?}\n");
+    let warnings: Vec<&str> = run_stderr
+        .lines()
+        .filter(|l| l.contains("WARN"))
+        .collect();
+    s += &format!("weir's warnings:\n{}", warnings.join("\n"));
+    s
 }
 
 /// A `dmabuf_overrun` tag as `tag_debug` printed it.
@@ -249,69 +454,256 @@ pub fn weir_run_rx_overrun() -> TestResult {
         "the consumer did not make the ADC lose enough: gaps {gaps:?}"
     );
 
-    // 1. The file against the module: breaks exactly at the gaps, by their size.
-    let breaks = ramp_breaks(&data).map_err(|e| format!("{out}: {e}"))?;
-    let mut want = BTreeMap::new();
-    for g in &in_file {
-        // A gap of L scans skips 2L 16-bit values (I and Q), modulo the ramp's wrap.
-        let jump = (2 * g.lost % 65536) as u16;
-        if jump != 0 {
-            want.insert(g.delivered, jump);
+    // 1. The device's blocks, and weir's, against the file, block for block. The module
+    // lists every block it was given (block_log) with the stream scan it starts at; weir tags
+    // every block it delivers with its sequence number (dmabuf_time), which counts every
+    // completion it collected, delivered or left out. The device completes its blocks in the
+    // order they were queued and weir collects them in that order, so weir's block N must be
+    // the device's block N, and the file must hold exactly the device's blocks but those weir
+    // reported as left out (status unknown: a fence that signalled before it was exported),
+    // sample for sample.
+    let blocks = block_log(&dev)?;
+    let before = gaps_before(&blocks, &gaps)?;
+    let delivered = delivered_blocks(&run.stdout)?;
+    let unknown = unknown_status_blocks(&run.stderr);
+    let unknown_counted = match run.counter("src", "status_unknown") {
+        Ok((n, _, _)) => n,
+        Err(_) => 0,
+    };
+    ensure!(
+        unknown_counted == unknown.len() as u64,
+        "weir counts status_unknown={unknown_counted} but warned of {} blocks left out \
+         ({unknown:?})\n{}",
+        unknown.len(),
+        run.shown()
+    );
+    let mut weir_blocks: Vec<Delivered> =
+        delivered.into_iter().filter(|d| d.at < SAMPLES).collect();
+    weir_blocks.sort_by_key(|d| d.at);
+    let pieces: Vec<Piece> = weir_blocks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Piece {
+            at: d.at,
+            len: weir_blocks.get(i + 1).map_or(SAMPLES, |n| n.at) - d.at,
+            block: *d,
+        })
+        .collect();
+    let explain = || provenance(&pieces, &data, &blocks, &gaps, &unknown, &run.stderr);
+    ensure!(
+        pieces.first().is_some_and(|p| p.at == 0),
+        "{out}: no dmabuf_time tag on its first sample (tags of weir's blocks at {:?})\n{}",
+        pieces.iter().map(|p| p.at).collect::<Vec<_>>(),
+        run.shown()
+    );
+    let mut next_sequence = 0u64;
+    for p in &pieces {
+        let n = p.block.sequence;
+        ensure!(
+            n >= next_sequence,
+            "{out}: weir's block {n} at sample {} after its block {}: out of order\n{}",
+            p.at,
+            next_sequence.saturating_sub(1),
+            explain()
+        );
+        // Sequence numbers weir skipped: blocks it collected and did not deliver. Each must
+        // be one it said it left out; a block that vanished without a word would show here
+        // only if weir still counted it, so the data check below is the one that catches a
+        // block dropped before it was numbered.
+        for k in next_sequence..n {
+            ensure!(
+                unknown.contains(&k),
+                "{out}: weir's blocks jump from {} to {n} at sample {}: its block {k} (the \
+                 device's block {k}: {:?}) was collected and never delivered, and weir did not \
+                 report it left out — a silent loss in weir\n{}",
+                next_sequence.saturating_sub(1),
+                p.at,
+                blocks.get(k as usize),
+                explain()
+            );
+        }
+        next_sequence = n + 1;
+        let Some(b) = blocks.get(n as usize) else {
+            return Err(format!(
+                "{out}: weir's block {n} at sample {}: the device lists only {} blocks \
+                 (block_log holds the first {})\n{}",
+                p.at,
+                blocks.len(),
+                blocks.len(),
+                explain()
+            ));
+        };
+        ensure!(
+            b.done.is_some(),
+            "{out}: weir delivered its block {n} at sample {}, which the device never \
+             completed ({b:?})\n{}",
+            p.at,
+            explain()
+        );
+        let last = p.at + p.len == SAMPLES;
+        ensure!(
+            p.len == b.scans || (last && p.len < b.scans),
+            "{out}: weir's block {n} spans samples {}..{} ({} samples), the device's block {n} \
+             has {} scans\n{}",
+            p.at,
+            p.at + p.len,
+            p.len,
+            b.scans,
+            explain()
+        );
+        for j in 0..p.len {
+            let at = (p.at + j) as usize * 4;
+            let sample = &data[at..at + 4];
+            let want = (b.start + j) as u16;
+            // I = 2·scan, Q = I + 1, modulo the ramp's 16-bit wrap.
+            let (i, q) = (
+                u16::from_le_bytes([sample[0], sample[1]]),
+                u16::from_le_bytes([sample[2], sample[3]]),
+            );
+            let wi = want.wrapping_mul(2);
+            if (i, q) != (wi, wi.wrapping_add(1)) {
+                // Which of the device's blocks this sample came from, if any.
+                let source = ramp_scan(sample).and_then(|scan| {
+                    blocks.iter().enumerate().find_map(|(m, d)| {
+                        let off = scan.wrapping_sub(d.start as u16) as u64 % 32768;
+                        (off < d.scans && (m as u64) >= n).then_some((m, off))
+                    })
+                });
+                let what = match source {
+                    Some((m, off)) if m as u64 > n && off == j => format!(
+                        "the device's block {m}: weir delivered the device's block {m} as its \
+                         block {n}, so the device's blocks {n}..{m} completed and never reached \
+                         the file, uncounted — a silent loss in weir"
+                    ),
+                    Some((m, off)) => format!(
+                        "scan {} of the device's block {m} (its sample {off}): a block cut \
+                         apart or mixed",
+                        blocks[m].start + off
+                    ),
+                    None => "no block of the device: not the device's data".to_string(),
+                };
+                return Err(format!(
+                    "{out}: sample {} (sample {j} of weir's block {n}) is I = {i}, Q = {q}; the \
+                     device's block {n} holds scan {} there (I = {wi}); it holds {what}\n{}",
+                    p.at + j,
+                    b.start + j,
+                    explain()
+                ));
+            }
         }
     }
-    ensure!(
-        breaks == want,
-        "{out}: the ramp breaks at (sample -> jump in values) {breaks:?}, the module's gaps \
-         predict {want:?} (log {gaps:?})"
-    );
+    // Left out: of weir's blocks before the file's end, those it did not deliver.
+    let left_out = |from: u64, to: u64| -> u64 {
+        (from..to)
+            .map(|k| blocks.get(k as usize).map_or(0, |b| b.scans))
+            .sum()
+    };
 
-    // 2. weir's overrun tags against the gaps, one by one.
+    // 2. weir's overrun tags against the gaps, block by block: the gaps before the device's
+    // blocks since weir's previous delivered block (and the blocks it left out in between)
+    // are what the tag on the next delivered block accounts for.
     let tags = overrun_tags(&run.stdout)?;
-    let mut tagged = Vec::new();
-    // Per tag: the scans the estimate missed (the device's count less weir's).
     let mut shortfalls = Vec::new();
+    // The device's gaps weir tagged, and the events of the tags that are device gaps.
+    let mut tagged = Vec::new();
+    let mut tag_events = 0u64;
     for t in &tags {
-        let g = in_file
-            .iter()
-            .find(|g| g.delivered == t.at)
-            .ok_or_else(|| {
-                format!(
-                    "a dmabuf_overrun tag at sample {}, where the device lost nothing \
-                 (tags {tags:?}; the device's gaps {gaps:?})\n{}",
-                    t.at,
-                    run.shown()
-                )
-            })?;
-        if let Some(e) = &t.evidence {
+        ensure!(
+            pieces.iter().any(|p| p.at == t.at),
+            "a dmabuf_overrun tag at sample {}, not on the first sample of a block weir \
+             delivered (tags {tags:?})\n{}",
+            t.at,
+            explain()
+        );
+    }
+    let mut previous: Option<u64> = None;
+    for p in &pieces {
+        let n = p.block.sequence;
+        let from = previous.map_or(0, |s| s + 1);
+        previous = Some(n);
+        let range: Vec<u64> = (from..=n)
+            .filter_map(|k| before.get(k as usize).copied())
+            .filter(|&g| g > 0)
+            .collect();
+        let skipped = n - from;
+        let skipped_samples = left_out(from, n);
+        let here: Vec<&OverrunTag> = tags.iter().filter(|t| t.at == p.at).collect();
+        ensure!(
+            here.len() <= 1,
+            "{} dmabuf_overrun tags at sample {}: {here:?}",
+            here.len(),
+            p.at
+        );
+        let Some(t) = here.first() else {
             ensure!(
-                e == "estimate",
-                "the tag at sample {} says `{e}`: the module has no status register, the only \
-                 evidence is the estimate",
+                skipped == 0,
+                "weir left out {skipped} blocks before sample {} and put no dmabuf_overrun tag \
+                 there\n{}",
+                p.at,
+                explain()
+            );
+            for &g in range.iter().filter(|&&g| g > ALLOWANCE) {
+                return Err(format!(
+                    "the device lost {g} scans before weir's block {n} (sample {}), weir put no \
+                     dmabuf_overrun tag there (tags {tags:?})\n{}\n{}",
+                    p.at,
+                    explain(),
+                    run.shown()
+                ));
+            }
+            continue;
+        };
+        ensure!(
+            !range.is_empty() || skipped > 0,
+            "a dmabuf_overrun tag at sample {}, where the device lost nothing (tags {tags:?})\n{}",
+            t.at,
+            explain()
+        );
+        if let Some(e) = &t.evidence {
+            // A tag of blocks left out only is exact (weir knows their size); the device's
+            // gaps come from the estimate: the module has no status register.
+            let want = if range.is_empty() { "exact" } else { "estimate" };
+            ensure!(
+                e == want,
+                "the tag at sample {} says `{e}`, expected `{want}` (device gaps {range:?}, \
+                 {skipped} blocks left out)",
                 t.at
             );
         }
-        if let (Some(lost), Some(1)) = (t.lost, t.events) {
-            shortfalls.push(g.lost as i64 - lost as i64);
-            let (low, high) = (g.lost.saturating_sub(ALLOWANCE), g.lost + ALLOWANCE + 2);
+        if range.is_empty() {
             ensure!(
-                (low..=high).contains(&lost),
-                "the tag at sample {} estimates {lost} samples lost, the device lost {}: the \
-                 estimate must lie in {low}..={high}",
+                t.lost == Some(skipped_samples),
+                "the tag at sample {} says {:?} samples lost; weir left out {skipped} blocks of \
+                 {skipped_samples} samples and the device lost nothing there",
                 t.at,
-                g.lost
+                t.lost
             );
         }
-        tagged.push(*g);
-    }
-    for g in in_file.iter().filter(|g| g.lost > ALLOWANCE) {
-        ensure!(
-            tags.iter().any(|t| t.at == g.delivered),
-            "the device lost {} scans before sample {}, weir put no dmabuf_overrun tag there \
-             (tags {tags:?}; the device's gaps {gaps:?})\n{}",
-            g.lost,
-            g.delivered,
-            run.shown()
-        );
+        if let (Some(lost), Some(1), [g], 0) = (t.lost, t.events, range.as_slice(), skipped) {
+            shortfalls.push(*g as i64 - lost as i64);
+            let (low, high) = (g.saturating_sub(ALLOWANCE), g + ALLOWANCE + 2);
+            // The gap began when the device completed its previous block; weir's interval
+            // when it collected that completion; both end at the submit of block n.
+            let late = n.checked_sub(1).and_then(|k| {
+                let done = blocks.get(k as usize)?.done?.0;
+                let seen = weir_blocks.iter().find(|d| d.sequence == k)?.completed_ns / 1000;
+                Some(format!(
+                    "; the device completed its block {k} at {done} µs, weir collected it at \
+                     {seen} µs ({:+.1} ms), the device submitted block {n} at {} µs",
+                    (seen as f64 - done as f64) / 1000.0,
+                    blocks[n as usize].submit_us
+                ))
+            });
+            ensure!(
+                (low..=high).contains(&lost),
+                "the tag at sample {} estimates {lost} samples lost, the device lost {g}: the \
+                 estimate must lie in {low}..={high}{}",
+                t.at,
+                late.unwrap_or_default()
+            );
+        }
+        tag_events += t.events.unwrap_or(1).saturating_sub(skipped);
+        tagged.extend(range);
     }
 
     // 3. weir's report against the module's counts.
@@ -339,18 +731,18 @@ pub fn weir_run_rx_overrun() -> TestResult {
         approximate && label.as_deref() == Some("estimate"),
         "an estimate of dropped samples must read as one, `dropped_samples≈N (estimate)`\n{row}"
     );
-    // Every tag is one overrun or more; an overrun after the last sample the file took
-    // carries no tag that reached it; every overrun is one of the device's gaps.
-    let tag_events: u64 = tags.iter().map(|t| t.events.unwrap_or(1)).sum();
+    // Every tag of a device gap is one overrun or more (blocks left out are no overrun); an
+    // overrun after the last sample the file took carries no tag that reached it; every
+    // overrun is one of the device's gaps.
     ensure!(
         overruns >= tag_events && overruns <= lost_gaps,
         "overruns={overruns}: expected at least the {tag_events} of the tags and at most the \
          device's {lost_gaps} gaps\n{row}"
     );
-    let seen: u64 = tagged.iter().map(|g| g.lost).sum();
+    let seen: u64 = tagged.iter().sum();
     let low = tagged
         .iter()
-        .map(|g| g.lost.saturating_sub(ALLOWANCE))
+        .map(|g| g.saturating_sub(ALLOWANCE))
         .sum::<u64>();
     let high = lost_scans + (ALLOWANCE + 2) * overruns;
     ensure!(
@@ -373,12 +765,34 @@ pub fn weir_run_rx_overrun() -> TestResult {
         ),
         _ => "no per-gap estimate printed".to_string(),
     };
+    // The blocks weir left out, with the device's gaps around them: the evidence of each.
+    let last_in_file = pieces.last().map_or(0, |p| p.block.sequence);
+    let left: Vec<String> = unknown
+        .iter()
+        .filter(|&&k| k < last_in_file)
+        .map(|&k| {
+            let b = blocks.get(k as usize);
+            format!(
+                "weir's block {k} = the device's {:?}, gap before {:?}, after {:?}",
+                b.map(|b| (b.start, b.scans, b.submit_us, b.done)),
+                before.get(k as usize),
+                before.get(k as usize + 1)
+            )
+        })
+        .collect();
     Ok(format!(
         "weir run {:.2} s; device: {lost_scans} scans lost in {lost_gaps} gaps ({} in the \
-         file, at the ramp's breaks); weir: overruns={overruns} dropped_samples≈{dropped} \
-         ({evidence}), {} tags at the gaps; {latency}",
+         file), {} blocks; the file: weir's blocks {}..={} = the device's, sample for sample, \
+         {} left out inside the file {left:?} ({} in the run, status unknown, reported); \
+         weir: overruns={overruns} dropped_samples≈{dropped} ({evidence}), {} tags at the \
+         gaps; {latency}",
         run.secs,
         in_file.len(),
+        blocks.len(),
+        pieces.first().map_or(0, |p| p.block.sequence),
+        last_in_file,
+        left.len(),
+        unknown.len(),
         tags.len()
     ))
 }
