@@ -10,12 +10,22 @@
 //! ADC, so weir holds all four blocks most of the time. The test checks three views of the same
 //! losses against each other:
 //!
-//! 1. the module's log against the file: the ramp breaks exactly at the logged gaps, by the
-//!    logged number of scans (modulo the ramp's 16-bit wrap), and nowhere else — so weir
-//!    passed every block it received on, in order, whole;
+//! 1. the device's blocks, and weir's, against the file, block for block: the module lists
+//!    every block it was given since enable (`block_log`: the stream scan it starts at, its
+//!    scans, when it was submitted and completed), and weir tags every block it hands on
+//!    (`dmabuf_time`) with its sequence number, which counts every completion weir collected,
+//!    delivered or not. The device completes its blocks in the order they were queued, weir
+//!    collects them in that order, so weir's block N must hold exactly the device's block N,
+//!    sample for sample, and a sequence number missing from the file must be a block weir
+//!    reported leaving out (status unknown: its fence had signalled before weir could export
+//!    it, see tests/kernel/README.md) — counted, with an exact tag. The module's two accounts
+//!    are checked against each other first (its gap log must be the gaps between its blocks),
+//!    so that a failure says whose it is: the module's (its logs disagree), weir's (a block
+//!    of the device missing from the file that weir did not report — a silent loss — or data
+//!    from the wrong block), and shows where every piece of the file came from;
 //! 2. weir's `dmabuf_overrun` tags (printed by `tag_debug` with their absolute position and
-//!    their payload) against the gaps: every tag sits exactly on the first sample after a
-//!    gap, every gap longer than the allowance below carries one, and each tag's estimate of
+//!    their payload) against the gaps: every tag sits exactly on the first sample weir
+//!    delivered after a gap (or after blocks it left out, then exact and of their size), every gap longer than the allowance below carries one, and each tag's estimate of
 //!    its gap is the gap's size within the tolerance below;
 //! 3. weir's report (`overruns=N (estimate)`, `dropped_samples≈N (estimate)`,
 //!    `loss_evidence=estimate`) against the module's counts, within the same tolerance.
@@ -49,7 +59,6 @@
 //! allowance may have gone unseen (weir requeued a block before it had collected the last
 //! completion: its queue never ran empty); every longer gap must have been seen, as one
 //! overrun carrying one tag.
-
 
 use weir_iio::Device;
 
@@ -241,7 +250,10 @@ fn delivered_blocks(stdout: &str) -> Result<Vec<Delivered>, String> {
             continue;
         };
         let words: Vec<&str> = payload.split([' ', ',']).collect();
-        let at = place.split("/abs ").nth(1).and_then(|a| a.trim().parse().ok());
+        let at = place
+            .split("/abs ")
+            .nth(1)
+            .and_then(|a| a.trim().parse().ok());
         let sequence = words.first().and_then(|w| w.parse().ok());
         let completed_ns = words
             .iter()
@@ -331,10 +343,7 @@ fn provenance(
     s += &format!("device's lost_log (delivered lost): {gaps:?}\n");
     s += &format!("device's block_log (start scans submit_us done_us how): {blocks:?}\n");
     s += &format!("weir's blocks of unknown status: {unknown:?}\n");
-    let warnings: Vec<&str> = run_stderr
-        .lines()
-        .filter(|l| l.contains("WARN"))
-        .collect();
+    let warnings: Vec<&str> = run_stderr.lines().filter(|l| l.contains("WARN")).collect();
     s += &format!("weir's warnings:\n{}", warnings.join("\n"));
     s
 }
@@ -655,14 +664,20 @@ pub fn weir_run_rx_overrun() -> TestResult {
         };
         ensure!(
             !range.is_empty() || skipped > 0,
-            "a dmabuf_overrun tag at sample {}, where the device lost nothing (tags {tags:?})\n{}",
+            "a dmabuf_overrun tag at sample {}, where the device lost nothing (tags {tags:?}): \
+             weir's estimate found a loss the device did not have (compare when the device \
+             completed each block with when weir collected it)\n{}",
             t.at,
             explain()
         );
         if let Some(e) = &t.evidence {
             // A tag of blocks left out only is exact (weir knows their size); the device's
             // gaps come from the estimate: the module has no status register.
-            let want = if range.is_empty() { "exact" } else { "estimate" };
+            let want = if range.is_empty() {
+                "exact"
+            } else {
+                "estimate"
+            };
             ensure!(
                 e == want,
                 "the tag at sample {} says `{e}`, expected `{want}` (device gaps {range:?}, \
@@ -697,9 +712,10 @@ pub fn weir_run_rx_overrun() -> TestResult {
             ensure!(
                 (low..=high).contains(&lost),
                 "the tag at sample {} estimates {lost} samples lost, the device lost {g}: the \
-                 estimate must lie in {low}..={high}{}",
+                 estimate must lie in {low}..={high}{}\n{}",
                 t.at,
-                late.unwrap_or_default()
+                late.unwrap_or_default(),
+                explain()
             );
         }
         tag_events += t.events.unwrap_or(1).saturating_sub(skipped);
