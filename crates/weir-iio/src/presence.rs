@@ -194,6 +194,9 @@ impl Transport for Watched {
         let r = self.inner.wait_complete(block, timeout);
         self.check(r)
     }
+    fn completed_at_ns(&self) -> Option<u64> {
+        self.inner.completed_at_ns()
+    }
     fn block_memory(&self, block: usize) -> Arc<MappedRegion> {
         self.inner.block_memory(block)
     }

@@ -358,6 +358,11 @@ pub mod ioctl {
         /// It holds the kernel's stub fence and nothing else: its status says nothing about
         /// any transfer (see [`STUB_FENCE_NAME`]).
         pub only_stub: bool,
+        /// When it signalled without error: the latest of its fences' signal times
+        /// (`CLOCK_MONOTONIC` ns, the kernel's `dma_fence` timestamp, taken by the driver's
+        /// completion as it signals). `None` while active, after an error, for the stub (its
+        /// time is the kernel's boot, not a transfer's) and when not every fence was read.
+        pub signalled_ns: Option<u64>,
     }
 
     impl SyncFileState {
@@ -370,13 +375,17 @@ pub mod ioctl {
         pub fn classify(info: &SyncFileInfo, fences: &[SyncFenceInfo]) -> SyncFileState {
             let read = fences.len().min(info.num_fences as usize);
             let fences = &fences[..read];
-            let only_stub = info.num_fences > 0
-                && fences.len() == info.num_fences as usize
-                && fences.iter().all(SyncFenceInfo::is_stub);
+            let all_read = info.num_fences > 0 && fences.len() == info.num_fences as usize;
+            let only_stub = all_read && fences.iter().all(SyncFenceInfo::is_stub);
+            let signalled_ns = (all_read && !only_stub && info.status == 1)
+                .then(|| fences.iter().map(|f| f.timestamp_ns).max())
+                .flatten()
+                .filter(|&t| t > 0);
             SyncFileState {
                 status: info.status,
                 num_fences: info.num_fences,
                 only_stub,
+                signalled_ns,
             }
         }
     }
@@ -800,7 +809,8 @@ pub mod ioctl {
                 SyncFileState {
                     status: 1,
                     num_fences: 1,
-                    only_stub: true
+                    only_stub: true,
+                    signalled_ns: None
                 }
             );
         }
@@ -826,6 +836,41 @@ pub mod ioctl {
                 ..SyncFenceInfo::default()
             };
             assert_eq!(full.driver(), "x".repeat(32));
+        }
+
+        #[test]
+        fn a_signalled_sync_file_carries_its_latest_fence_time() {
+            let at = |status, ns| SyncFenceInfo {
+                timestamp_ns: ns,
+                ..fence("iio", "iio", status)
+            };
+            let state = SyncFileState::classify(&info(1, 2), &[at(1, 700), at(1, 900)]);
+            assert_eq!(state.signalled_ns, Some(900));
+            // Active, failed, the stub, fences not all read, no time: none.
+            assert_eq!(
+                SyncFileState::classify(&info(0, 1), &[at(0, 0)]).signalled_ns,
+                None
+            );
+            assert_eq!(
+                SyncFileState::classify(&info(-4, 1), &[at(-4, 0)]).signalled_ns,
+                None
+            );
+            let stub = SyncFenceInfo {
+                timestamp_ns: 5,
+                ..fence("stub", "stub", 1)
+            };
+            assert_eq!(
+                SyncFileState::classify(&info(1, 1), &[stub]).signalled_ns,
+                None
+            );
+            assert_eq!(
+                SyncFileState::classify(&info(1, 2), &[at(1, 9)]).signalled_ns,
+                None
+            );
+            assert_eq!(
+                SyncFileState::classify(&info(1, 1), &[at(1, 0)]).signalled_ns,
+                None
+            );
         }
 
         #[test]

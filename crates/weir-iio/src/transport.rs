@@ -124,6 +124,15 @@ pub trait Transport: Send {
     /// Blocking variant of [`Self::try_complete`] with a timeout (polls the completion fd);
     /// `Ok(None)` on timeout.
     fn wait_complete(&mut self, block: usize, timeout: Duration) -> Result<Option<usize>>;
+    /// When the device completed the block that the last successful [`Self::try_complete`]
+    /// or [`Self::wait_complete`] returned, as the kernel stamped it: `CLOCK_MONOTONIC` ns,
+    /// the transfer's fence signal time (DMABUF transports). The caller sees a completion
+    /// only when its thread is woken, which on a loaded machine is tens of ms later; a loss
+    /// estimate that starts the device's idle time at the completion must use this time.
+    /// `None` (the default) when the kernel does not say.
+    fn completed_at_ns(&self) -> Option<u64> {
+        None
+    }
     /// The CPU-side mapping of `block` (read-only for RX). Shared, so a reader can hold it
     /// while the transport is alive or after it is dropped; the contents are only meaningful
     /// between completion and requeue.

@@ -466,11 +466,21 @@ where
                 break;
             };
             let completed_ns = monotonic_ns();
+            // The loss estimate runs on the device's time where the kernel gives it (the
+            // fence's signal time): the device ran dry when it completed its last block, not
+            // when this thread was woken to see it, tens of ms later on a loaded machine —
+            // which would shorten every starvation interval and make a timely completion look
+            // late.
+            let device_ns = self
+                .transport
+                .completed_at_ns()
+                .filter(|&t| t <= completed_ns)
+                .unwrap_or(completed_ns);
             self.in_flight.pop_front();
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
             }
-            if let Some(loss) = self.meter.completed(completed_ns) {
+            if let Some(loss) = self.meter.completed(device_ns) {
                 self.note_loss(loss);
             }
             if let Some(x) = self.xflow.as_mut()

@@ -50,6 +50,8 @@ pub(crate) struct FakeState {
     /// Blocks whose next transfer finishes inside `ENQUEUE` with this status (a failure at
     /// submit, or a device faster than user space), before the fence can be exported.
     pub finish_in_enqueue: HashMap<usize, i32>,
+    /// When a finished block's fence signalled (ns), as `SYNC_IOC_FILE_INFO` reports it.
+    pub signalled_at: HashMap<usize, u64>,
 }
 
 /// A recording fake kernel. Fences are eventfds standing for sync files.
@@ -78,6 +80,12 @@ impl FakeOps {
     }
     pub(crate) fn finish(&self, block: usize, status: i32) {
         self.state.lock().unwrap().done.insert(block, status);
+    }
+    /// `block`'s transfer finished without error, its fence signalled at `ns`.
+    pub(crate) fn finish_at(&self, block: usize, ns: u64) {
+        let mut st = self.state.lock().unwrap();
+        st.done.insert(block, 1);
+        st.signalled_at.insert(block, ns);
     }
     /// The next transfer of `block` finishes with `status` inside `ENQUEUE`.
     pub(crate) fn finish_in_enqueue(&self, block: usize, status: i32) {
@@ -118,6 +126,7 @@ impl DmabufOps for FakeOps {
         {
             let mut st = self.state.lock().unwrap();
             st.done.remove(&b);
+            st.signalled_at.remove(&b);
             if let Some(status) = st.finish_in_enqueue.remove(&b) {
                 st.done.insert(b, status);
             }
@@ -159,6 +168,10 @@ impl DmabufOps for FakeOps {
         };
         let mut entry = SyncFenceInfo {
             status,
+            timestamp_ns: match (st.stubs.contains(&fd), status) {
+                (false, 1) => st.signalled_at.get(&b).copied().unwrap_or(0),
+                _ => 0,
+            },
             ..SyncFenceInfo::default()
         };
         entry.driver_name[..name.len()].copy_from_slice(name);
@@ -292,6 +305,30 @@ fn mainline_rx_cycle_follows_the_kernel_rules() {
     t.stop().unwrap(); // idempotent
     drop(t);
     assert_eq!(ops.calls().len(), n);
+}
+
+#[test]
+fn a_completion_carries_the_time_its_fence_signalled() {
+    // The device's completion time is the fence's, whenever the caller gets to see it: a loss
+    // estimate starts the device's idle time there, not at the caller's wake-up.
+    let ops = FakeOps::default();
+    let bufs = dmabufs(&ops, 2);
+    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+    t.start().unwrap();
+    assert_eq!(t.completed_at_ns(), None);
+    ops.finish_at(0, 5_000_123);
+    assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+    assert_eq!(t.completed_at_ns(), Some(5_000_123));
+    // The next block's completion replaces it; one whose fence gives no time (0: the kernel
+    // did not stamp it) gives none, rather than the previous block's.
+    ops.finish_at(1, 7_000_456);
+    assert_eq!(t.try_complete(1).unwrap(), Some(4096));
+    assert_eq!(t.completed_at_ns(), Some(7_000_456));
+    t.requeue(0, 4096).unwrap();
+    ops.finish(0, 1);
+    assert_eq!(t.try_complete(0).unwrap(), Some(4096));
+    assert_eq!(t.completed_at_ns(), None);
+    t.stop().unwrap();
 }
 
 #[test]

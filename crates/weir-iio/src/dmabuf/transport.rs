@@ -85,6 +85,9 @@ pub(crate) struct DmabufTransport<O: DmabufOps> {
     enabled: bool,
     pub(super) fences: Fences,
     counters: TransportCounters,
+    /// The signal time of the fence of the block last completed (see
+    /// [`Transport::completed_at_ns`]).
+    completed_at_ns: Option<u64>,
 }
 
 impl<O: DmabufOps> DmabufTransport<O> {
@@ -132,6 +135,7 @@ impl<O: DmabufOps> DmabufTransport<O> {
             enabled: false,
             fences: Fences::Unknown,
             counters: TransportCounters::default(),
+            completed_at_ns: None,
         };
         // On error, Drop detaches what was attached.
         transport.attach_all()?;
@@ -400,7 +404,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                     };
                     return Err(self.status_unknown(block, reason));
                 }
-                Some(state.status)
+                Some((state.status, state.signalled_ns))
             }
             Fence::ExportFailed(errno) => {
                 let reason = UnknownStatus::ExportFailed(*errno);
@@ -409,6 +413,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             // A kernel that exports no fences: the completion is all there is to know.
             Fence::None => None,
         };
+        let (status, signalled_ns) = (status.map(|s| s.0), status.and_then(|s| s.1));
         if status == Some(0) {
             // Not signalled yet although the DMABUF looked idle: check again later.
             return Ok(None);
@@ -429,6 +434,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         }
         self.counters.blocks_completed += 1;
         self.counters.bytes_completed += bytes as u64;
+        self.completed_at_ns = signalled_ns;
         Ok(Some(bytes))
     }
 
@@ -448,6 +454,11 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
                 .wait_idle(self.blocks[block].fd.as_fd(), deadline)
                 .map_err(|e| self.config.err("poll", e, format!("block {block}")))?;
         }
+    }
+
+    /// The signal time of the block's fence, read with its status (`SYNC_IOC_FILE_INFO`).
+    fn completed_at_ns(&self) -> Option<u64> {
+        self.completed_at_ns
     }
 
     fn block_memory(&self, block: usize) -> Arc<MappedRegion> {

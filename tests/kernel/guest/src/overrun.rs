@@ -40,11 +40,14 @@
 //!
 //! weir's starvation interval and the device's gap are the same interval seen from two
 //! sides. The device's gap starts when the last queued block is full and ends when its
-//! submit() takes the next block, inside weir's ENQUEUE. weir's starts when it has
-//! *collected* that last completion — later, by its wake-up latency (poll(), the reactor,
-//! FutureSDR's scheduler) — and ends when it reads the clock after ENQUEUE (and the fence
-//! export) returned — later, by those ioctls and by any preemption in between. So a gap's
-//! estimate can be short by the first delay and long by the second, times the rate, plus the
+//! submit() takes the next block, inside weir's ENQUEUE. weir's starts when that last
+//! block's fence signalled (the kernel's time of the completion, read with the fence's
+//! status; before 2026-12-01 weir took the time it *collected* the completion, later by its
+//! wake-up latency, which under load reached 60 ms and failed this test about one run in four)
+//! — late only by the module's timer softirq — and ends when it reads the clock after ENQUEUE
+//! (and the fence export) returned — later, by those ioctls and by any preemption in between.
+//! So a gap's estimate can be short by the first delay and long by the second, times the rate,
+//! plus the
 //! rounding of the interval and of the device's clock (2 scans). The allowance for either
 //! delay, per gap, is the one weir's own loss model grants a completion before it counts it
 //! late (`LossMeter::timing_tolerance`: two block periods plus 10 ms, 51 ms at 200 kS/s,
