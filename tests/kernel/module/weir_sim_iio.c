@@ -38,8 +38,8 @@
  * enabled, scan s at enable + s / rate. Each queued block takes the next scans and completes
  * when its last scan has been produced (an hrtimer at that instant, completing it in softirq
  * context as a DMA controller's callback would; its data, known in advance, is written by the
- * work item as soon as it is the first block queued, so that the completion is not late by
- * the time the CPU takes to write it). When a scan is due and no
+ * work item as soon as the block is queued, so that the completion is not late by the time
+ * the CPU takes to write it). When a scan is due and no
  * block is queued to take it, it is lost: the stream position moves on (the data shows the gap
  * as a jump of the ramp), and the device counts the lost scans and the gaps in sysfs
  * (lost_scans, lost_gaps, and lost_log: one line "DELIVERED LOST" per gap, the gap sitting
@@ -452,12 +452,38 @@ static enum hrtimer_restart weir_timer_fired(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
-/* Whether this completion is the one fault injection asks to fail. */
-static bool weir_should_fail(const struct weir_sim *sim, const struct iio_dma_buffer_block *block)
+/* Whether `block`, the `ahead`-th queued (0: the first), is the completion fault injection
+ * asks to fail: blocks complete in order, so it is completion sim->blocks + ahead. */
+static bool weir_should_fail(const struct weir_sim *sim, const struct iio_dma_buffer_block *block,
+			     unsigned int ahead)
 {
 	int n = weir_is_input(sim) ? READ_ONCE(rx_fail_block) : READ_ONCE(tx_fail_block);
 
-	return !block->fileio && n >= 0 && sim->blocks == (u64)n;
+	return !block->fileio && n >= 0 && sim->blocks + ahead == (u64)n;
+}
+
+/*
+ * Lock held; clocked devices. Finds the first queued block whose data is not written yet:
+ * returns it (and its slot and place in the queue), or NULL when every queued block is
+ * written.
+ */
+static struct iio_dma_buffer_block *weir_unwritten(struct weir_sim *sim, struct weir_slot **slot,
+						   unsigned int *ahead)
+{
+	struct iio_dma_buffer_block *b;
+	unsigned int i = 0;
+
+	list_for_each_entry(b, &sim->active, head) {
+		struct weir_slot *s = &sim->slots[(sim->start_head + i) % WEIR_MAX_QUEUED];
+
+		if (s->moved < 0) {
+			*slot = s;
+			*ahead = i;
+			return b;
+		}
+		i++;
+	}
+	return NULL;
 }
 
 static void weir_work(struct work_struct *work)
@@ -482,6 +508,35 @@ static void weir_work(struct work_struct *work)
 			spin_unlock_irq(&sim->lock);
 			return;
 		}
+		if (weir_clocked(sim)) {
+			/* Write ahead: a queued block's data is known from its submit (its start is
+			 * fixed then), so write every queued block now, not when it becomes the
+			 * first; the timer then completes each one when its last scan is due. Written
+			 * only once first, a block completed whenever this work item got the CPU
+			 * after the previous completion — under load tens of ms after its last scan
+			 * (seen: 68 ms), a completion later than the device's clock, which a DMA
+			 * engine does not have and the overrun test's premise excludes. Only this work
+			 * item writes slots, the timer completes only written ones, and abort() waits
+			 * for this work item: the block and its slot stay valid while written. */
+			unsigned int ahead;
+			struct iio_dma_buffer_block *b = weir_unwritten(sim, &slot, &ahead);
+
+			if (b) {
+				u64 start = slot->start;
+
+				fail = weir_should_fail(sim, b, ahead);
+				spin_unlock_irq(&sim->lock);
+				if (fail)
+					moved = weir_is_input(sim) ? weir_transfer(sim, b, 0, 0xa5) : 0;
+				else
+					moved = weir_transfer(sim, b, start, -1);
+				spin_lock_irq(&sim->lock);
+				slot->moved = moved;
+				slot->fail = fail;
+				spin_unlock_irq(&sim->lock);
+				continue;
+			}
+		}
 		slot = &sim->slots[sim->start_head];
 		if (slot->moved < 0) {
 			u64 start = slot->start;
@@ -489,10 +544,10 @@ static void weir_work(struct work_struct *work)
 			/* Only this work item takes blocks off the ring, and abort() waits for it:
 			 * the slot stays the first while it is written. The block stays on the
 			 * active list meanwhile, so that a submit() sees a queue that is not empty,
-			 * as it is in stream time. A clocked block is written as soon as it is the
-			 * first (its data is known in advance) and completes when its last scan is
+			 * as it is in stream time. (A clocked block was written ahead, above, once
+			 * queued.) A block completes when its last scan is
 			 * due, as a DMA completion comes when the block is full. */
-			fail = weir_should_fail(sim, block);
+			fail = weir_should_fail(sim, block, 0);
 			spin_unlock_irq(&sim->lock);
 			if (!weir_clocked(sim) && transfer_us)
 				usleep_range(transfer_us, transfer_us + transfer_us / 4 + 1);
