@@ -2,13 +2,13 @@
 //! and every conflicting combination, located (file:line:col, block) with exit 2, and `weir run`
 //! prints the chosen sizes and the measured latency on the block's report line.
 
-use crate::support::weir;
+use crate::support::{LATENCY_BUDGET_TOML, weir};
 
 /// The exit status of `weir check` for bad input (README: "2: the flowgraph is invalid").
 const EXIT_BAD_INPUT: i32 = 2;
 
 /// `weir check` of a flowgraph whose block `b` is `block_type` with `params` (one per line,
-/// from line 3): the first line of its error, which must be located at `latency`'s `line`.
+/// from line 3): its error, whose first line must be located at `latency`'s `line`.
 fn refused(block_type: &str, params: &[&str], line: usize) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("latency.toml");
@@ -26,7 +26,8 @@ fn refused(block_type: &str, params: &[&str], line: usize) -> String {
         "{text}\n{stderr}"
     );
     assert!(first.contains("`latency`"), "{text}\n{stderr}");
-    first
+    // The message, which the report may wrap over several lines.
+    stderr.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -82,25 +83,7 @@ fn weir_check_refuses_budgets_that_cannot_be_met_and_conflicting_sizes() {
 fn weir_run_prints_the_sizes_chosen_and_the_latency_measured() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("budget.toml");
-    // 5000 samples at 1 MS/s: ten blocks of 500.
-    std::fs::write(
-        &file,
-        r#"
-connections = ["src.out -> head.in", "head.out -> sink.in"]
-[blocks.src]
-type = "dmabuf_source"
-sample_rate = 1e6
-latency = "2ms"
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 5000
-[blocks.sink]
-type = "null_sink"
-item = "ci16"
-"#,
-    )
-    .expect("write flowgraph");
+    std::fs::write(&file, LATENCY_BUDGET_TOML).expect("write flowgraph");
     let out = weir(&["run", file.to_str().expect("utf-8 path")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -115,4 +98,16 @@ item = "ci16"
     );
     assert!(line.contains("latency(completion→release) p50="), "{line}");
     assert!(line.contains(" p99="), "{line}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("tx "))
+        .unwrap_or_else(|| panic!("no report line of tx: {stdout}"));
+    assert!(
+        line.contains("latency_budget=2ms -> 250 samples x 6 blocks"),
+        "{line}"
+    );
+    assert!(
+        line.contains("latency(enqueue→completion) p50=") && line.contains(" n=20 "),
+        "{line}"
+    );
 }

@@ -6,30 +6,13 @@
 use weir_core::testing::load_error;
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
-use crate::support::run;
+use crate::support::{LATENCY_BUDGET_TOML, run};
 
 #[test]
 fn a_budget_sizes_the_simulators_blocks_from_their_rate() {
     // RX at 1 MS/s, 2 ms: blocks of 2 ms · 0.75 − 1 ms = 500 samples, 1 + ⌈1.25 / 0.5⌉ = 4 of
     // them. TX at 1 MS/s, 2 ms: 6 blocks of 250 samples (6 · 0.25 ms = 1.5 ms = 75 %).
-    let report = run(
-        "budget.toml",
-        r#"
-connections = ["src.out -> head.in", "head.out -> tx.in"]
-[blocks.src]
-type = "dmabuf_source"
-sample_rate = 1e6
-latency = "2ms"
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 5000
-[blocks.tx]
-type = "dmabuf_sink"
-sample_rate = 1e6
-latency = "2ms"
-"#,
-    );
+    let report = run("budget.toml", LATENCY_BUDGET_TOML);
     let src = report.block("src").expect("src");
     let blocks = src.counter("blocks").expect("blocks");
     assert!(blocks >= 10, "{blocks}");

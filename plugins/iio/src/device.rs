@@ -174,23 +174,32 @@ pub fn load_sizing(
             .flatten()
             .map(|r| r.hz)
     };
-    let align = device
-        .buffer(buffer)
-        .and_then(|b| b.attrs.length_align_bytes)
-        .and_then(|a| usize::try_from(a).ok())
-        .unwrap_or(1);
     block_sizing(
         p,
         direction,
         rate,
-        align_samples(scan_bytes, align, item),
-        &format!(
-            "`{}` reports none (looked for {})",
-            device.display_name(),
-            device
-                .sampling_frequency_candidates(buffer, &channels)
-                .join(", ")
-        ),
+        align_samples(scan_bytes, length_align_bytes(&device, buffer), item),
+        &reports_no_rate(&device, buffer, &channels),
+    )
+}
+
+/// A buffer's `length_align_bytes`, 1 when it has none.
+fn length_align_bytes(device: &weir_iio::Device, buffer: u32) -> usize {
+    device
+        .buffer(buffer)
+        .and_then(|b| b.attrs.length_align_bytes)
+        .and_then(|a| usize::try_from(a).ok())
+        .unwrap_or(1)
+}
+
+/// Why a device's rate is unknown, for a `latency` that needs it.
+fn reports_no_rate(device: &weir_iio::Device, buffer: u32, channels: &[String]) -> String {
+    format!(
+        "`{}` reports none (looked for {})",
+        device.display_name(),
+        device
+            .sampling_frequency_candidates(buffer, channels)
+            .join(", ")
     )
 }
 
@@ -461,22 +470,12 @@ pub fn open_real(
     // Sized from the rate the device accepted, read back (a driver may round the rate it was
     // asked for), with the scan and alignment it has now.
     let scan_bytes = checked.as_ref().map_or(1, ScanLayout::scan_bytes);
-    let align = device
-        .buffer(buffer)
-        .and_then(|b| b.attrs.length_align_bytes)
-        .and_then(|a| usize::try_from(a).ok())
-        .unwrap_or(1);
     let sizing = block_sizing(
         p,
         direction,
         rate.as_ref().map(|r| r.hz),
-        align_samples(scan_bytes, align, item),
-        &format!(
-            "`{device_name}` reports none (looked for {})",
-            device
-                .sampling_frequency_candidates(buffer, &channels)
-                .join(", ")
-        ),
+        align_samples(scan_bytes, length_align_bytes(&device, buffer), item),
+        &reports_no_rate(&device, buffer, &channels),
     )?;
     if let Some(derived) = &sizing.derived {
         tracing::info!("{device_name}: latency budget {derived}");
