@@ -1,5 +1,5 @@
 //! The text of `weir iio list`: devices, buffers, channels, and transports, rendered from
-//! [`weir_iio::inventory`].
+//! [`mod@weir_iio::inventory`].
 
 use std::fmt::Write as _;
 use std::path::Path;

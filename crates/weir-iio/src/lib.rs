@@ -14,7 +14,7 @@
 //! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
 //!   the driver accepted ([`Device::set_sampling_frequency`]).
 //! - [`xflow`]: overflow/underflow latched by Analog Devices' HDL cores, read through debugfs.
-//! - [`inventory`]: what `weir iio list` shows, as data — devices, buffers, channels, and the
+//! - [`mod@inventory`]: what `weir iio list` shows, as data — devices, buffers, channels, and the
 //!   transports each buffer offers, probed when asked.
 //!
 //! All `unsafe` code lives in [`sys`].
