@@ -124,6 +124,16 @@ fn output_within(
         .stderr(Stdio::piped())
         .spawn()
         .expect("start weir");
+    wait_within(child, deadline)
+}
+
+/// Waits for `child` to exit, collecting whatever of its stdout and stderr is piped while it
+/// runs; if it has not exited within `deadline` it is killed and the status is `None`, with
+/// what it wrote until then.
+pub fn wait_within(
+    child: std::process::Child,
+    deadline: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, Output) {
     let pid = rustix::process::Pid::from_child(&child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
