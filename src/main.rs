@@ -583,6 +583,9 @@ impl LiveStats {
             for text in b.counter_texts() {
                 line.push_str(&format!("  {text}"));
             }
+            if let Some(latency) = &b.latency {
+                line.push_str(&format!("  {latency}"));
+            }
             let _ = writeln!(out, "{line}");
             lines += 1;
         }

@@ -12,6 +12,7 @@ mod cli_environment;
 mod cli_gnuradio;
 mod cli_graph;
 mod cli_hostile;
+mod cli_latency;
 mod cli_live;
 mod cli_net;
 mod cli_receiver;

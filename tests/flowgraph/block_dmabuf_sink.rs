@@ -160,7 +160,7 @@ path = "{}"
         a.display(),
         b.display()
     );
-    run(&text, &[]);
+    let report = run(&text, &[]);
     let expected = ramp_bytes(samples);
     for path in [Path::new(&a), Path::new(&b)] {
         assert!(
@@ -169,6 +169,11 @@ path = "{}"
             path.display()
         );
     }
+    // With two readers, each block's latency is recorded once (its first release).
+    let rx = report.block("rx").expect("rx");
+    let latency = rx.latency.expect("RX latency measured");
+    assert_eq!(Some(latency.count), rx.counter("blocks"));
+    assert!(latency.p50_ns <= latency.p99_ns);
 }
 
 #[test]
@@ -208,6 +213,11 @@ fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
     assert_eq!(tx.counter("blocks"), Some(samples.div_ceil(16384)));
     assert!(tx.counter("max_in_flight").expect("counted") <= 4);
     assert_eq!(tx.items_in, samples);
+    // Every block lent, filled in place and sent completed: one latency record each.
+    let latency = tx.latency.expect("TX latency measured");
+    assert_eq!(latency.span, "enqueue→completion");
+    assert_eq!(Some(latency.count), tx.counter("blocks"));
+    assert!(latency.p50_ns <= latency.p99_ns);
 }
 
 #[test]

@@ -10,6 +10,7 @@
 mod support;
 
 mod block_dc_blocker_power_db;
+mod block_dmabuf_latency;
 mod block_dmabuf_overrun;
 mod block_dmabuf_sink;
 mod block_dmabuf_source;

@@ -17,6 +17,24 @@ pub mod processes;
 /// The shipped flowgraph `flowgraphs/tone_gain.toml`.
 pub const TONE_GAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flowgraphs/tone_gain.toml");
 
+/// A latency budget on both DMABUF blocks, simulated at 1 MS/s: `src` (RX, 2 ms: 500 samples
+/// x 4 blocks) -> 5000 samples -> `tx` (TX, 2 ms: 250 samples x 6 blocks).
+pub const LATENCY_BUDGET_TOML: &str = r#"
+connections = ["src.out -> head.in", "head.out -> tx.in"]
+[blocks.src]
+type = "dmabuf_source"
+sample_rate = 1e6
+latency = "2ms"
+[blocks.head]
+type = "head"
+item = "ci16"
+items = 5000
+[blocks.tx]
+type = "dmabuf_sink"
+sample_rate = 1e6
+latency = "2ms"
+"#;
+
 /// A shipped flowgraph, `flowgraphs/<name>`.
 pub fn shipped_flowgraph(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -161,6 +161,11 @@ pub mod address_probe {
 pub trait MappedBlock: Send + Sync + 'static {
     /// The valid bytes of the block.
     fn bytes(&self) -> &[u8];
+
+    /// A reader has let go of the block (consumed past its end). Called once per reader, on
+    /// the reader's thread, before its reference is dropped: the IIO source times the first
+    /// consumer's release from it. The default does nothing.
+    fn released_by_reader(&self) {}
 }
 
 /// One block queued for a reader.
@@ -451,6 +456,7 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
             // the next block, which the seam was built from.
             self.seam.clear();
             self.seam_tags.clear();
+            c.block.released_by_reader();
             let next = self.state.as_ref().and_then(|s| {
                 s.queue
                     .lock()
@@ -495,6 +501,7 @@ impl<T: CpuSample + bytemuck::Pod> CpuBufferReader for MappedBlockReader<T> {
         });
         if c.offset == c.items {
             // Dropping our reference releases the block once every reader is done with it.
+            c.block.released_by_reader();
             self.current = None;
             if !self.queue_is_empty() {
                 self.core.inbox().notify();

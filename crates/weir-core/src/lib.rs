@@ -25,6 +25,7 @@ pub mod fill_buffer;
 pub mod flowgraph;
 pub mod guard;
 pub mod item;
+pub mod latency;
 pub mod port_shapes;
 pub mod registry;
 pub mod run;
@@ -45,6 +46,7 @@ pub use fill_buffer::{EmptyBlock, FillBlockReader, FillBlockWriter, FillableBloc
 pub use flowgraph::FlowgraphSpec;
 pub use guard::Guarded;
 pub use item::{Cf32, Ci16, ItemType};
+pub use latency::{LatencyHistogram, LatencySummary};
 pub use registry::{
     BlockDescriptor, BuildContext, BuildError, ChannelLayout, LayoutChannel, ParamSpec, ParamType,
     Params, PeerLayout, PeerLayouts, Plugin, PortLayout, PortSpec, Ports, Registry, Value,

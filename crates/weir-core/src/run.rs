@@ -550,6 +550,9 @@ pub struct BlockReport {
     pub notes: Vec<(&'static str, String)>,
     /// How the counters that have a label are known (estimates, their evidence).
     pub counter_labels: Vec<(&'static str, crate::stats::CounterLabel)>,
+    /// The per-DMA-block latency the block measured (the IIO source and sinks): count, p50,
+    /// p99, maximum ([`crate::latency`]).
+    pub latency: Option<crate::latency::LatencySummary>,
 }
 
 impl BlockReport {
@@ -689,6 +692,7 @@ impl RunReport {
                     counters: b.stats.counters(),
                     notes: b.stats.notes(),
                     counter_labels: b.stats.counter_labels(),
+                    latency: b.stats.latency(),
                 })
                 .collect(),
         }
@@ -730,6 +734,9 @@ impl fmt::Display for RunReport {
             )?;
             for text in b.counter_texts() {
                 write!(f, "  {text}")?;
+            }
+            if let Some(latency) = &b.latency {
+                write!(f, "  {latency}")?;
             }
             for (k, v) in &b.notes {
                 write!(f, "  {k}={v}")?;

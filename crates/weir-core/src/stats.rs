@@ -1,8 +1,10 @@
 //! Run-time statistics that every weir block keeps and the run report prints.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::latency::{LatencyHistogram, LatencySummary};
 
 /// Counters of one block, shared between the running block and whoever reports on it.
 ///
@@ -23,6 +25,8 @@ pub struct BlockStats {
     // Set once the block's run has ended (its `deinit` returned): a stop that does not come
     // names the blocks without it.
     ended: AtomicBool,
+    // The per-DMA-block latency, for the blocks that measure one (the IIO source and sinks).
+    latency: OnceLock<Arc<LatencyHistogram>>,
 }
 
 impl BlockStats {
@@ -153,6 +157,21 @@ impl BlockStats {
     /// Whether the block's run has ended (see [`Self::set_ended`]).
     pub fn ended(&self) -> bool {
         self.ended.load(Ordering::SeqCst)
+    }
+
+    /// The block's latency histogram, created on the first call with the span it measures
+    /// (e.g. `completion→release`; later calls return the same histogram whatever they name).
+    /// The block records into it; [`Self::latency`] and the run report read it.
+    pub fn latency_histogram(&self, span: &'static str) -> Arc<LatencyHistogram> {
+        self.latency
+            .get_or_init(|| Arc::new(LatencyHistogram::new(span)))
+            .clone()
+    }
+
+    /// The latency measured so far (count, p50, p99, maximum), when the block measures one and
+    /// has recorded at least one.
+    pub fn latency(&self) -> Option<LatencySummary> {
+        self.latency.get().and_then(|h| h.summary())
     }
 
     /// The recorded failure, if any.

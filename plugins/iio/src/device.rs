@@ -8,6 +8,8 @@ use weir_core::{
     Value,
 };
 use weir_iio::SampleRate;
+
+use crate::latency_budget::{BlockSizing, align_samples, block_sizing};
 use weir_iio::open::{Allocator, BufferOptions, TransportChoice};
 use weir_iio::sysfs::Sysfs;
 use weir_iio::transport::{Direction, Transport};
@@ -64,11 +66,17 @@ pub struct OpenedDevice {
     /// Where each enabled channel sits in a scan (timestamp included when enabled): the
     /// layout the blocks were checked against at load time.
     pub layout: ScanLayout,
+    /// The samples per block and depth the transport was opened with, and what chose them.
+    pub sizing: BlockSizing,
 }
 
 impl OpenedDevice {
-    /// The simulator's transport, paced at `rate` samples/s (0: unpaced).
-    pub fn simulated(transport: Box<dyn Transport>, rate: f64) -> OpenedDevice {
+    /// The simulator's transport, paced at `rate` samples/s (0: unpaced), sized by `sizing`.
+    pub fn simulated(
+        transport: Box<dyn Transport>,
+        rate: f64,
+        sizing: BlockSizing,
+    ) -> OpenedDevice {
         let sample_rate = (rate > 0.0).then_some(rate);
         OpenedDevice {
             transport,
@@ -78,6 +86,7 @@ impl OpenedDevice {
             sample_rate_note: sample_rate.map(|r| format!("{r} Hz (simulated)")),
             xflow: None,
             layout: simulator_layout(),
+            sizing,
         }
     }
 }
@@ -107,10 +116,9 @@ pub fn sample_rate(p: &Params) -> Result<f64, BuildError> {
     Ok(rate)
 }
 
-/// The bytes of one DMA block: `samples_per_block` scans of `scan_bytes` each, checked (on a
-/// 32-bit board the largest allowed block of the widest scan does not fit in `usize`).
-pub fn block_bytes(p: &Params, scan_bytes: usize) -> Result<usize, BuildError> {
-    let samples = p.positive("samples_per_block")?;
+/// The bytes of one DMA block: `samples` scans of `scan_bytes` each, checked (on a 32-bit
+/// board the largest allowed block of the widest scan does not fit in `usize`).
+pub fn block_bytes(samples: usize, scan_bytes: usize) -> Result<usize, BuildError> {
     samples.checked_mul(scan_bytes).ok_or_else(|| {
         BuildError::param(
             "samples_per_block",
@@ -120,6 +128,79 @@ pub fn block_bytes(p: &Params, scan_bytes: usize) -> Result<usize, BuildError> {
             ),
         )
     })
+}
+
+/// The block sizes at load time (`ports()`, so `weir check` refuses what the build would):
+/// as given, or derived from `latency` (see [`crate::latency_budget`]) at the simulator's
+/// `sample_rate`, or a real device's `sample_rate` when set, else the rate it reports now, with
+/// the transfer alignment its sysfs gives. A real device that cannot be found now is left to
+/// the build (which refuses it, or derives the sizes from the rate it reads back): the sizes
+/// given or the defaults stand in until then.
+pub fn load_sizing(
+    p: &Params,
+    direction: Direction,
+    scan_bytes: usize,
+) -> Result<BlockSizing, BuildError> {
+    let item = p.item("item")?;
+    let device_name = p.str("device")?;
+    let asked = sample_rate(p)?;
+    if device_name == SIMULATOR {
+        return block_sizing(
+            p,
+            direction,
+            Some(asked),
+            align_samples(scan_bytes, 1, item),
+            "the simulator is unpaced (`sample_rate` = 0): give it a rate",
+        );
+    }
+    if crate::latency_budget::budget(p)?.is_none() {
+        return block_sizing(p, direction, None, 1, "");
+    }
+    let Ok(device) = sysfs(p)?.find(device_name) else {
+        return Ok(BlockSizing {
+            samples_per_block: p.positive("samples_per_block")?,
+            blocks: p.positive("blocks")?,
+            derived: None,
+        });
+    };
+    let buffer = p.uint("buffer")? as u32;
+    let channels = split_list(p.str("channels")?, ',');
+    let rate = if asked > 0.0 {
+        Some(asked)
+    } else {
+        device
+            .sampling_frequency(buffer, &channels)
+            .ok()
+            .flatten()
+            .map(|r| r.hz)
+    };
+    block_sizing(
+        p,
+        direction,
+        rate,
+        align_samples(scan_bytes, length_align_bytes(&device, buffer), item),
+        &reports_no_rate(&device, buffer, &channels),
+    )
+}
+
+/// A buffer's `length_align_bytes`, 1 when it has none.
+fn length_align_bytes(device: &weir_iio::Device, buffer: u32) -> usize {
+    device
+        .buffer(buffer)
+        .and_then(|b| b.attrs.length_align_bytes)
+        .and_then(|a| usize::try_from(a).ok())
+        .unwrap_or(1)
+}
+
+/// Why a device's rate is unknown, for a `latency` that needs it.
+fn reports_no_rate(device: &weir_iio::Device, buffer: u32, channels: &[String]) -> String {
+    format!(
+        "`{}` reports none (looked for {})",
+        device.display_name(),
+        device
+            .sampling_frequency_candidates(buffer, channels)
+            .join(", ")
+    )
 }
 
 fn sysfs(p: &Params) -> Result<Sysfs, BuildError> {
@@ -275,6 +356,12 @@ pub fn common_params() -> Vec<ParamSpec> {
         )
         .range(Some(1.0), Some(1024.0)),
         ParamSpec::optional(
+            "latency",
+            ParamType::Str,
+            Value::Str(String::new()),
+            "latency budget, a duration (`2ms`, `500us`): derives samples_per_block and blocks from the device's rate (the rate it accepted, read back), the kernel's rescheduling time after a DMA interrupt (1 ms, Zynq) and a 25 % margin — RX: block + reschedule <= 75 % of it, TX: the full queue <= 75 % of it; refused with samples_per_block or blocks, or when it cannot be met; empty = use those two",
+        ),
+        ParamSpec::optional(
             "timeout",
             ParamType::Float,
             Value::Float(0.0),
@@ -348,8 +435,6 @@ pub fn open_real(
     p: &Params,
     direction: Direction,
     item: ItemType,
-    samples_per_block: usize,
-    block_count: usize,
 ) -> Result<OpenedDevice, BuildError> {
     let device_name = p.str("device")?;
     let other = |e: weir_iio::Error| BuildError::Other(e.to_string());
@@ -382,6 +467,19 @@ pub fn open_real(
     let buffer = p.uint("buffer")? as u32;
     let channels = split_list(p.str("channels")?, ',');
     let rate = device_rate(&device, buffer, &channels, sample_rate(p)?)?;
+    // Sized from the rate the device accepted, read back (a driver may round the rate it was
+    // asked for), with the scan and alignment it has now.
+    let scan_bytes = checked.as_ref().map_or(1, ScanLayout::scan_bytes);
+    let sizing = block_sizing(
+        p,
+        direction,
+        rate.as_ref().map(|r| r.hz),
+        align_samples(scan_bytes, length_align_bytes(&device, buffer), item),
+        &reports_no_rate(&device, buffer, &channels),
+    )?;
+    if let Some(derived) = &sizing.derived {
+        tracing::info!("{device_name}: latency budget {derived}");
+    }
     let transport = match p.read::<TransportParam>("transport")? {
         TransportParam::Auto => TransportChoice::Auto,
         TransportParam::Dmabuf => TransportChoice::Dmabuf,
@@ -400,8 +498,8 @@ pub fn open_real(
     let options = BufferOptions {
         buffer,
         channels,
-        samples_per_block,
-        block_count,
+        samples_per_block: sizing.samples_per_block,
+        block_count: sizing.blocks,
         transport,
         allocators,
     };
@@ -460,6 +558,7 @@ pub fn open_real(
         sample_rate_note: rate.as_ref().map(ToString::to_string),
         xflow: weir_iio::XflowMonitor::open(&device, direction),
         layout: opened.layout,
+        sizing,
     })
 }
 

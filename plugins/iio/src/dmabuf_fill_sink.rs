@@ -10,6 +10,7 @@ use weir_core::{BlockStats, EmptyBlock, FillBlockReader, FillableBlock};
 use weir_iio::sys::MappedRegion;
 
 use crate::accounting::TxLoss;
+use crate::block_latency::EnqueueTimes;
 use crate::completion::Completions;
 use weir_iio::transport::Transport;
 
@@ -48,6 +49,8 @@ where
     loss: TxLoss,
     /// Sent blocks whose transfer status was unknown.
     status_unknown: u64,
+    /// Enqueue → completion of every block sent (the stats' latency histogram).
+    enqueued: EnqueueTimes,
     stats: Arc<BlockStats>,
 }
 
@@ -66,6 +69,7 @@ where
         Self {
             loss: TxLoss::new(transport.as_ref(), None, &stats),
             status_unknown: 0,
+            enqueued: EnqueueTimes::new(stats.latency_histogram(crate::block_latency::TX_SPAN)),
             input: FillBlockReader::default(),
             transport,
             completions: None,
@@ -120,6 +124,7 @@ where
         )?);
         self.transport.start()?;
         self.loss.started()?;
+        self.enqueued.start(self.transport.block_count());
         for block in 0..self.transport.block_count() {
             self.lend(block)?;
         }
@@ -160,6 +165,7 @@ where
             )
             .await?;
             self.in_flight.pop_front();
+            self.enqueued.completed(block);
             self.loss.completed()?;
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
@@ -180,6 +186,7 @@ where
             }
             self.transport
                 .return_block(filled.index, lent.0, filled.bytes)?;
+            self.enqueued.enqueued(filled.index);
             self.loss.queued(filled.bytes);
             self.in_flight.push_back(filled.index);
             self.max_in_flight = self.max_in_flight.max(self.in_flight.len());

@@ -14,6 +14,7 @@ use weir_iio::sim::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
 use crate::accounting::TxLoss;
+use crate::block_latency::EnqueueTimes;
 use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
 
@@ -51,6 +52,8 @@ where
     loss: TxLoss,
     /// Sent blocks whose transfer status was unknown.
     status_unknown: u64,
+    /// Enqueue → completion of every block sent (the stats' latency histogram).
+    enqueued: EnqueueTimes,
     stats: Arc<BlockStats>,
 }
 
@@ -70,6 +73,7 @@ where
         Self {
             loss: TxLoss::new(transport.as_ref(), None, &stats),
             status_unknown: 0,
+            enqueued: EnqueueTimes::new(stats.latency_histogram(crate::block_latency::TX_SPAN)),
             input: R::default(),
             transport,
             completions: None,
@@ -121,6 +125,7 @@ where
             self.cyclic_started = true;
         } else {
             self.transport.requeue(block, self.filled)?;
+            self.enqueued.enqueued(block);
         }
         self.loss.queued(self.filled);
         self.in_flight.push_back(block);
@@ -177,6 +182,7 @@ where
             )
             .await?;
             self.in_flight.pop_front();
+            self.enqueued.completed(block);
             self.loss.completed()?;
             self.free.push_back(block);
             if let Some(c) = self.completions.as_mut() {
@@ -257,6 +263,7 @@ where
         )?);
         self.transport.start()?;
         self.loss.started()?;
+        self.enqueued.start(self.transport.block_count());
         self.free.extend(0..self.transport.block_count());
         self.publish_counters();
         Ok(())
@@ -307,8 +314,21 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
     crate::device::check_params(p, crate::device::SIM_ONLY_SINK)?;
     // The device's output channels, read without touching it: what the block upstream must
     // write (a converter refuses a layout it cannot encode).
-    let input = PortSpec::input("in", "input", p.item("item")?)
-        .with_layout(port_layout(&load_layout(p, Direction::Out)));
+    let loaded = load_layout(p, Direction::Out);
+    let scan_bytes = match &loaded {
+        Ok((l, _)) if l.scan_bytes() > 0 => l.scan_bytes(),
+        _ => SAMPLE_BYTES,
+    };
+    if p.bool("cyclic")? && crate::latency_budget::budget(p)?.is_some() {
+        return Err(BuildError::param(
+            "latency",
+            "`cyclic` sends one block over and over: its size is the waveform's, not a latency              budget's; remove `latency` and size the block with `samples_per_block`",
+        ));
+    }
+    // Sized now as the build will size it, so that `weir check` refuses a budget that
+    // cannot be met.
+    crate::device::load_sizing(p, Direction::Out, scan_bytes)?;
+    let input = PortSpec::input("in", "input", p.item("item")?).with_layout(port_layout(&loaded));
     let input = if zero_copy(p)? {
         input.wanting_filled_blocks()
     } else {
@@ -325,21 +345,19 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     if p.str("device")? != SIMULATOR {
         let item = p.item("item")?;
-        return open_real(
-            p,
-            Direction::Out,
-            item,
-            p.positive("samples_per_block")?,
-            p.positive("blocks")?,
-        );
+        return open_real(p, Direction::Out, item);
     }
     let item = p.item("item")?;
     let rate = crate::device::sample_rate(p)?;
+    let sizing = crate::device::load_sizing(p, Direction::Out, SAMPLE_BYTES)?;
+    if let Some(derived) = &sizing.derived {
+        tracing::info!("{SIMULATOR}: latency budget {derived}");
+    }
     let output = p.str("sim_output")?;
     let config = SimTxConfig {
         sample_rate: (rate > 0.0).then_some(rate),
-        block_size: crate::device::block_bytes(p, SAMPLE_BYTES)?,
-        block_count: p.positive("blocks")?,
+        block_size: crate::device::block_bytes(sizing.samples_per_block, SAMPLE_BYTES)?,
+        block_count: sizing.blocks,
         output: (!output.is_empty()).then(|| PathBuf::from(output)),
         ..SimTxConfig::default()
     };
@@ -350,7 +368,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimTx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice::simulated(Box::new(sim), rate))
+    Ok(OpenedDevice::simulated(Box::new(sim), rate, sizing))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -361,6 +379,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         sample_rate,
         sample_rate_note,
         mut xflow,
+        sizing,
         ..
     } = open_transport(ctx.params)?;
     let cyclic = ctx.params.bool("cyclic")?;
@@ -381,6 +400,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     }
     if let Some(note) = sample_rate_note {
         stats.set_note("sample_rate", note);
+    }
+    if let Some(derived) = sizing.derived {
+        stats.set_note("latency_budget", derived);
     }
     let kind = ctx.input_buffer("in");
     Ok(with_item_type!(ctx.params.item("item")?, T => {

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::tags::{BlockTime, Overrun, StreamInfo};
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, MappedBlock,
-    MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec, Ports, Value, with_item_type,
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel,
+    LatencyHistogram, MappedBlock, MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec,
+    Ports, Value, with_item_type,
 };
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
@@ -18,6 +19,7 @@ use weir_iio::transport::{Direction, Transport};
 use weir_iio::{ScanFormat, XflowMonitor};
 
 use crate::accounting::label;
+use crate::block_latency::ReleaseTimer;
 use crate::completion::Completions;
 use crate::device::{
     OpenedDevice, SIMULATOR, block_bytes, common_params, load_layout, open_real, port_layout,
@@ -91,16 +93,25 @@ struct Lease {
     len: usize,
     block: usize,
     returns: Arc<ReturnQueue>,
+    /// Times the block from its completion to its first release (see [`ReleaseTimer`]).
+    release: ReleaseTimer,
 }
 
 impl MappedBlock for Lease {
     fn bytes(&self) -> &[u8] {
         &self.memory.as_bytes()[..self.len]
     }
+
+    fn released_by_reader(&self) {
+        self.release.released();
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // A block no reader consumed to its end (dropped at the end of the stream, or by a
+        // reader that stopped) is released here, by the last reference.
+        self.release.released();
         self.returns.give_back(self.block);
     }
 }
@@ -145,6 +156,8 @@ where
     unknown_pending: u64,
     /// What the stream is, tagged on its first item (taken then).
     stream_info: Option<StreamInfo>,
+    /// Completion → first consumer's release of every block delivered (the stats' histogram).
+    latency: Arc<LatencyHistogram>,
     stats: Arc<BlockStats>,
 }
 
@@ -178,6 +191,7 @@ where
             status_unknown: 0,
             unknown_pending: 0,
             stream_info: None,
+            latency: stats.latency_histogram(crate::block_latency::RX_SPAN),
             output: MappedBlockWriter::default(),
             transport,
             completions: None,
@@ -532,6 +546,7 @@ where
                 len,
                 block,
                 returns: self.returns.clone(),
+                release: ReleaseTimer::new(self.latency.clone(), completed_ns),
             });
             let items = self.output.submit(lease, tags)?;
             self.sequence += 1;
@@ -618,7 +633,8 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
         Ok((l, _)) if l.scan_bytes() > 0 => l.scan_bytes(),
         _ => SAMPLE_BYTES,
     };
-    let block_items = block_bytes(p, scan_bytes)? / item.size();
+    let sizing = crate::device::load_sizing(p, Direction::In, scan_bytes)?;
+    let block_items = block_bytes(sizing.samples_per_block, scan_bytes)? / item.size();
     Ok(Ports {
         inputs: vec![],
         outputs: vec![
@@ -634,17 +650,15 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
     if p.str("device")? != SIMULATOR {
         let item = p.item("item")?;
-        return open_real(
-            p,
-            Direction::In,
-            item,
-            p.positive("samples_per_block")?,
-            p.positive("blocks")?,
-        );
+        return open_real(p, Direction::In, item);
     }
     let item = p.item("item")?;
-    let samples = p.positive("samples_per_block")?;
     let rate = crate::device::sample_rate(p)?;
+    let sizing = crate::device::load_sizing(p, Direction::In, SAMPLE_BYTES)?;
+    if let Some(derived) = &sizing.derived {
+        tracing::info!("{SIMULATOR}: latency budget {derived}");
+    }
+    let samples = sizing.samples_per_block;
     let pattern = match p.read::<SimPattern>("pattern")? {
         SimPattern::Ramp => Pattern::Ramp,
         SimPattern::Tone => Pattern::Tone {
@@ -658,7 +672,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         fail_block: u64::try_from(fail).ok(),
         sample_rate: (rate > 0.0).then_some(rate),
         block_size: samples * SAMPLE_BYTES,
-        block_count: p.positive("blocks")?,
+        block_count: sizing.blocks,
         pattern,
         ..SimConfig::default()
     };
@@ -672,7 +686,7 @@ pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
         ));
     }
     let sim = SimRx::new(config).map_err(|e| BuildError::Other(e.to_string()))?;
-    Ok(OpenedDevice::simulated(Box::new(sim), rate))
+    Ok(OpenedDevice::simulated(Box::new(sim), rate, sizing))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -684,6 +698,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         sample_rate_note,
         xflow,
         layout,
+        sizing,
         ..
     } = open_transport(ctx.params)?;
     // The device's own timestamp of each block's first scan, when its timestamp channel is
@@ -715,6 +730,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     }
     if let Some(note) = sample_rate_note {
         stats.set_note("sample_rate", note);
+    }
+    if let Some(derived) = sizing.derived {
+        stats.set_note("latency_budget", derived);
     }
     Ok(with_item_type!(ctx.params.item("item")?, T => {
         let mut source = DmabufSource::<T>::with_timeout(transport, timeout, stats)

@@ -7,11 +7,13 @@
 #![deny(unsafe_code)]
 
 pub mod accounting;
+pub mod block_latency;
 pub mod completion;
 pub mod device;
 pub mod dmabuf_fill_sink;
 pub mod dmabuf_sink;
 pub mod dmabuf_source;
+pub mod latency_budget;
 
 pub use dmabuf_fill_sink::DmabufFillSink;
 pub use dmabuf_sink::DmabufSink;
