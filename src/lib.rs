@@ -13,6 +13,8 @@ pub use weir_plugin_net as net;
 pub use weir_plugin_seify as seify;
 pub use weir_plugin_sigmf as sigmf;
 
+pub mod iio_list;
+
 /// A registry holding the blocks of every plugin bundled with weir.
 pub fn registry() -> weir_core::Registry {
     weir_core::Registry::new()

@@ -356,11 +356,11 @@ fn main() -> ExitCode {
             command: IioCommand::List { sysfs_root, probe },
         } => {
             let sysfs = weir_iio::sysfs::Sysfs::new(&sysfs_root);
-            let options = weir_iio::report::ReportOptions {
+            let options = weir_iio::InventoryOptions {
                 probe,
                 ..Default::default()
             };
-            match weir_iio::report::list_report_with(&sysfs, &options) {
+            match weir::iio_list::list_report_with(&sysfs, &options) {
                 Ok(text) => {
                     out!("{text}");
                     ExitCode::SUCCESS

@@ -1,11 +1,10 @@
 //! `weir run` while it runs: live statistics (plain lines and terminal redraw), Ctrl-C, and the
 //! exit status of each kind of failure.
 
-use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 
-use crate::support::processes::{DEADLINE, lines, wait_line};
+use crate::support::processes::{self, lines, wait_line};
 use crate::support::{TONE_GAIN, weir};
 
 /// Start `weir` with piped stdout and stderr; stderr's lines arrive on the returned channel
@@ -23,27 +22,12 @@ fn spawn(args: &[&str]) -> (Child, Receiver<String>) {
 }
 
 /// Wait for `child` to exit (within the guard deadline) and return its status and stdout.
-fn finish(mut child: Child) -> (ExitStatus, String) {
-    let mut stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    let (done_tx, done_rx) = channel();
-    let pid = rustix::process::Pid::from_child(&child);
-    std::thread::spawn(move || {
-        let _ = done_tx.send(child.wait().expect("wait"));
-    });
-    let status = match done_rx.recv_timeout(DEADLINE) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("weir did not exit within {DEADLINE:?}");
-        }
-    };
-    (status, rx.recv().expect("stdout read"))
+fn finish(child: Child) -> (ExitStatus, String) {
+    let out = processes::finish(child, "weir");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]

@@ -5,13 +5,12 @@
 //! decimated by 4 -> 256 kS/s, 1024-point shifted FFT -> 250 Hz per bin, the tone at
 //! 50 kHz / 250 Hz = bin 200 above the centre bin 512.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+use crate::support::processes::{finish, free_port, text};
 
 const FFT: usize = 1024;
-const DEADLINE: Duration = Duration::from_secs(120);
 
 fn flowgraph(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,14 +25,6 @@ fn weir_run(file: &Path, sets: &[String]) -> Command {
         cmd.args(["--set", s]);
     }
     cmd
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The spectra in `path`, averaged per bin: (strongest bin, its level, median level) in dB.
@@ -95,27 +86,11 @@ fn receiver_finds_the_tone_in_its_bin() {
     assert_tone(&out, 512 + 400);
 }
 
-/// Wait for `child` to exit within [`DEADLINE`], killing it otherwise.
-fn finish(mut child: Child, what: &str) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > DEADLINE {
-            child.kill().ok();
-            panic!("{what} still running after {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 #[test]
 fn split_receiver_finds_the_tone_over_zeromq() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("spectra.f32");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     // The subscriber first, so it is connected (or connecting) when samples are published.
     let host = weir_run(
         &flowgraph("split/host.toml"),

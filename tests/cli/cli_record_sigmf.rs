@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::processes::{text, write};
-use crate::support::{python_imports, tool_available, weir};
+use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
 
 fn meta(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("metadata file"))
@@ -256,19 +256,9 @@ path = "{}"
     // device is paced at 1 MS/s, so a loaded machine can overrun it: then the recording has a
     // capture segment per gap, whose `core:global_index` is the device sample it resumes at
     // (checked here, so a gap the metadata does not declare fails the test).
-    let captures = ma["captures"].as_array().expect("captures");
-    let device_index = |k: u64| {
-        let c = captures
-            .iter()
-            .rev()
-            .find(|c| c["core:sample_start"].as_u64().expect("sample_start") <= k)
-            .expect("a capture segment covers sample 0");
-        let start = c["core:sample_start"].as_u64().expect("sample_start");
-        c["core:global_index"].as_u64().unwrap_or(start) + (k - start)
-    };
     for (k, s) in a.chunks_exact(8).enumerate().step_by(997) {
         let i = f32::from_le_bytes(s[..4].try_into().expect("4 bytes"));
-        let [ri, _] = ramp(device_index(k as u64));
+        let [ri, _] = ramp(sigmf_device_index(&ma, k as u64));
         assert_eq!(i, f32::from(ri as i16) / 32768.0, "sample {k}");
     }
     let mb = meta(&dir.path().join("b.sigmf-meta"));

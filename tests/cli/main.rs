@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli_build_reuse;
 mod cli_capture;
 mod cli_check_choices;
 mod cli_environment;

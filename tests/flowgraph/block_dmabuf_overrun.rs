@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::Timer;
 use futuresdr::runtime::dev::prelude::*;
+use futuresdr::runtime::{BlockId, Flowgraph};
 use weir_core::tags::{BlockTime, Evidence, Overrun};
 use weir_core::{BlockHandle, BlockStats, Ci16, MappedBlockReader, RunReport, runtime};
 use weir_iio::sim::{SimConfig, SimRx};
@@ -168,25 +168,35 @@ fn slow_consumer_makes_the_simulator_count_overruns() {
     );
 
     // The counts are reported.
-    let report = RunReport::collect(
+    assert_reported(
+        &report_of("src", "dmabuf_source", src.id(), stats),
+        &[
+            &format!("overruns={overruns} (exact)"),
+            &format!("dropped_samples={dropped} (exact)"),
+            "loss_evidence=exact",
+        ],
+    );
+}
+
+/// The run report of one block `name` of `type_name`, as text.
+fn report_of(name: &str, type_name: &str, id: BlockId, stats: Arc<BlockStats>) -> String {
+    RunReport::collect(
         &[BlockHandle {
-            name: "src".into(),
-            type_name: "dmabuf_source".into(),
-            id: src.id(),
+            name: name.into(),
+            type_name: type_name.into(),
+            id,
             stats,
         }],
         Duration::from_secs(1),
-    );
-    let text = report.to_string();
-    assert!(
-        text.contains(&format!("overruns={overruns} (exact)")),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("dropped_samples={dropped} (exact)")),
-        "{text}"
-    );
-    assert!(text.contains("loss_evidence=exact"), "{text}");
+    )
+    .to_string()
+}
+
+/// Asserts that `report` says each of `expected`.
+fn assert_reported(report: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(report.contains(e), "{e:?} missing from\n{report}");
+    }
 }
 
 /// Per block of the ramp a [`SlowSink`] read: the samples the ramp skipped just before it, and
@@ -406,25 +416,14 @@ fn without_device_counts_the_estimate_is_reported_and_tagged_at_the_gaps() {
     }
     assert!(dropped <= exact_dropped + PER_GAP_BOUND);
 
-    let report = RunReport::collect(
-        &[BlockHandle {
-            name: "src".into(),
-            type_name: "dmabuf_source".into(),
-            id: weir_core::futuresdr::runtime::BlockId(0),
-            stats,
-        }],
-        Duration::from_secs(1),
+    assert_reported(
+        &report_of("src", "dmabuf_source", BlockId(0), stats),
+        &[
+            &format!("overruns={overruns} (estimate)"),
+            &format!("dropped_samples≈{dropped} (estimate)"),
+            "loss_evidence=estimate",
+        ],
     );
-    let text = report.to_string();
-    assert!(
-        text.contains(&format!("overruns={overruns} (estimate)")),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("dropped_samples≈{dropped} (estimate)")),
-        "{text}"
-    );
-    assert!(text.contains("loss_evidence=estimate"), "{text}");
 }
 
 /// A producer slower than the DAC: one block's worth of a ramp, then a pause of `pause`, until
@@ -528,20 +527,8 @@ fn tx_underrun_estimate_agrees_with_the_simulated_dac() {
         ((BURSTS - 1) * (3_000 - LATENESS)..=(BURSTS - 1) * (3_000 + LATENESS)).contains(&samples),
         "{samples} samples of silence estimated"
     );
-    let report = RunReport::collect(
-        &[BlockHandle {
-            name: "sink".into(),
-            type_name: "dmabuf_sink".into(),
-            id: weir_core::futuresdr::runtime::BlockId(0),
-            stats,
-        }],
-        Duration::from_secs(1),
-    )
-    .to_string();
-    assert!(
-        report.contains(&format!("underruns={estimate} (estimate)")),
-        "{report}"
-    );
+    let report = report_of("sink", "dmabuf_sink", BlockId(0), stats);
+    assert_reported(&report, &[&format!("underruns={estimate} (estimate)")]);
     assert!(!report.contains("rate unknown"), "{report}");
 }
 
@@ -644,18 +631,13 @@ fn hardware_status_overrides_the_estimate_and_tags_the_next_block() {
     assert_eq!(overrun.events, 1);
     // The bit was cleared by writing it back.
     assert_eq!(registers.value(weir_iio::xflow::STATUS_REGISTER), 0);
-    let report = RunReport::collect(
-        &[BlockHandle {
-            name: "src".into(),
-            type_name: "dmabuf_source".into(),
-            id: weir_core::futuresdr::runtime::BlockId(0),
-            stats,
-        }],
-        Duration::from_secs(1),
-    )
-    .to_string();
-    assert!(report.contains("overruns=1 (hardware status)"), "{report}");
-    assert!(report.contains("loss_evidence=hardware status"), "{report}");
+    assert_reported(
+        &report_of("src", "dmabuf_source", BlockId(0), stats),
+        &[
+            "overruns=1 (hardware status)",
+            "loss_evidence=hardware status",
+        ],
+    );
 }
 
 #[test]

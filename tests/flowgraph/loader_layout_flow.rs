@@ -22,18 +22,7 @@ fn toy_layout(p: &Params) -> Result<PortLayout, BuildError> {
     Ok(match text {
         "" => PortLayout::None,
         "absent" => PortLayout::Unknown("the toy device is unplugged".into()),
-        list => PortLayout::Known(ChannelLayout {
-            device: "toy0".into(),
-            channels: list
-                .split(',')
-                .enumerate()
-                .map(|(k, f)| LayoutChannel {
-                    id: format!("ch{k}"),
-                    scan_index: k as u32,
-                    format: f.trim().to_string(),
-                })
-                .collect(),
-        }),
+        list => PortLayout::Known(toy(&list.split(',').map(str::trim).collect::<Vec<_>>())),
     })
 }
 
@@ -46,208 +35,159 @@ fn layout_param() -> Vec<ParamSpec> {
     )]
 }
 
-/// An RX device: its output publishes the layout.
-fn dev_src() -> BlockDescriptor {
+/// A toy block type that is described but never built.
+fn toy_block(
+    type_name: &'static str,
+    doc: &'static str,
+    params: Vec<ParamSpec>,
+    ports: fn(&Params) -> Result<Ports, BuildError>,
+) -> BlockDescriptor {
     BlockDescriptor {
-        type_name: "dev_src",
-        doc: "toy RX device",
-        params: layout_param(),
-        ports: |p| {
-            Ok(Ports {
-                outputs: vec![
-                    PortSpec::output("out", "output", ItemType::U8, BufferKind::Circular)
-                        .with_layout(toy_layout(p)?),
-                ],
-                ..Ports::default()
-            })
-        },
+        type_name,
+        doc,
+        params,
+        ports,
         build: never_built,
     }
+}
+
+/// Input `in` of bytes.
+fn byte_input() -> PortSpec {
+    PortSpec::input("in", "input", ItemType::U8)
+}
+
+/// Output `out` of `item`s.
+fn output_of(item: ItemType) -> PortSpec {
+    PortSpec::output("out", "output", item, BufferKind::Circular)
+}
+
+/// The ports `input` and `output`.
+fn through(input: PortSpec, output: PortSpec) -> Ports {
+    Ports {
+        inputs: vec![input],
+        outputs: vec![output],
+        ..Ports::default()
+    }
+}
+
+/// An RX device: its output publishes the layout.
+fn dev_src() -> BlockDescriptor {
+    toy_block("dev_src", "toy RX device", layout_param(), |p| {
+        Ok(Ports {
+            outputs: vec![output_of(ItemType::U8).with_layout(toy_layout(p)?)],
+            ..Ports::default()
+        })
+    })
 }
 
 /// A TX device: its input publishes the layout it takes.
 fn dev_sink() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "dev_sink",
-        doc: "toy TX device",
-        params: layout_param(),
-        ports: |p| {
-            Ok(Ports {
-                inputs: vec![
-                    PortSpec::input("in", "input", ItemType::U8).with_layout(toy_layout(p)?),
-                ],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+    toy_block("dev_sink", "toy TX device", layout_param(), |p| {
+        Ok(Ports {
+            inputs: vec![byte_input().with_layout(toy_layout(p)?)],
+            ..Ports::default()
+        })
+    })
 }
 
 /// Passes its input's layout on to its output.
 fn pass() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "pass",
-        doc: "toy pass-through",
-        params: vec![],
-        ports: |p| {
-            let layout = match p.input_layout("in").map(|l| &l.layout) {
-                None => PortLayout::None,
-                Some(Ok(l)) => PortLayout::Known(l.clone()),
-                Some(Err(why)) => PortLayout::Unknown(why.clone()),
-            };
-            Ok(Ports {
-                inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
-                outputs: vec![
-                    PortSpec::output("out", "output", ItemType::U8, BufferKind::Circular)
-                        .with_layout(layout),
-                ],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+    toy_block("pass", "toy pass-through", vec![], |p| {
+        let layout = match p.input_layout("in").map(|l| &l.layout) {
+            None => PortLayout::None,
+            Some(Ok(l)) => PortLayout::Known(l.clone()),
+            Some(Err(why)) => PortLayout::Unknown(why.clone()),
+        };
+        Ok(through(
+            byte_input().reading_layout(),
+            output_of(ItemType::U8).with_layout(layout),
+        ))
+    })
 }
 
 /// A converter: a written `format` must agree with the device's; a device format containing
 /// `bad` cannot be decoded.
 fn conv() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "conv",
-        doc: "toy RX converter",
-        params: vec![ParamSpec::optional(
-            "format",
-            ParamType::Str,
-            Value::Str(String::new()),
-            "scan format; empty: the device's",
-        )],
-        ports: |p| {
-            if let Some(PeerLayout {
-                layout: Ok(device), ..
-            }) = p.input_layout("in")
-            {
-                if device.formats().contains("bad") {
-                    return Err(BuildError::Other(format!("cannot decode {device}")));
-                }
-                if p.given("format") && p.str("format")? != device.formats() {
-                    return Err(BuildError::param(
-                        "format",
-                        format!("disagrees with {device}"),
-                    ));
-                }
+    let format = ParamSpec::optional(
+        "format",
+        ParamType::Str,
+        Value::Str(String::new()),
+        "scan format; empty: the device's",
+    );
+    toy_block("conv", "toy RX converter", vec![format], |p| {
+        if let Some(PeerLayout {
+            layout: Ok(device), ..
+        }) = p.input_layout("in")
+        {
+            if device.formats().contains("bad") {
+                return Err(BuildError::Other(format!("cannot decode {device}")));
             }
-            Ok(Ports {
-                inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
-                outputs: vec![PortSpec::output(
-                    "out",
-                    "output",
-                    ItemType::U8,
-                    BufferKind::Circular,
-                )],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+            if p.given("format") && p.str("format")? != device.formats() {
+                return Err(BuildError::param(
+                    "format",
+                    format!("disagrees with {device}"),
+                ));
+            }
+        }
+        Ok(through(
+            byte_input().reading_layout(),
+            output_of(ItemType::U8),
+        ))
+    })
 }
 
 /// A TX converter: refuses a device format containing `bad`.
 fn tx_conv() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "tx_conv",
-        doc: "toy TX converter",
-        params: vec![],
-        ports: |p| {
-            for peer in p.output_layouts("out") {
-                if let Ok(device) = &peer.layout
-                    && device.formats().contains("bad")
-                {
-                    return Err(BuildError::Other(format!(
-                        "cannot encode for {}",
-                        peer.describe()
-                    )));
-                }
+    toy_block("tx_conv", "toy TX converter", vec![], |p| {
+        for peer in p.output_layouts("out") {
+            if let Ok(device) = &peer.layout
+                && device.formats().contains("bad")
+            {
+                return Err(BuildError::Other(format!(
+                    "cannot encode for {}",
+                    peer.describe()
+                )));
             }
-            Ok(Ports {
-                inputs: vec![PortSpec::input("in", "input", ItemType::U8)],
-                outputs: vec![
-                    PortSpec::output("out", "output", ItemType::U8, BufferKind::Circular)
-                        .reading_layout(),
-                ],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+        }
+        Ok(through(
+            byte_input(),
+            output_of(ItemType::U8).reading_layout(),
+        ))
+    })
 }
 
 /// Produces and takes plain bytes: no layout.
 fn plain() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "plain",
-        doc: "toy plain block",
-        params: vec![],
-        ports: |_| {
-            Ok(Ports {
-                inputs: vec![PortSpec::input("in", "input", ItemType::U8)],
-                outputs: vec![PortSpec::output(
-                    "out",
-                    "output",
-                    ItemType::U8,
-                    BufferKind::Circular,
-                )],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+    toy_block("plain", "toy plain block", vec![], |_| {
+        Ok(through(byte_input(), output_of(ItemType::U8)))
+    })
 }
 
 /// A source of plain bytes.
 fn plain_src() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "plain_src",
-        doc: "toy plain source",
-        params: vec![],
-        ports: |_| {
-            Ok(Ports {
-                outputs: vec![PortSpec::output(
-                    "out",
-                    "output",
-                    ItemType::U8,
-                    BufferKind::Circular,
-                )],
-                ..Ports::default()
-            })
-        },
-        build: never_built,
-    }
+    toy_block("plain_src", "toy plain source", vec![], |_| {
+        Ok(Ports {
+            outputs: vec![output_of(ItemType::U8)],
+            ..Ports::default()
+        })
+    })
 }
 
 /// Changes its output's item type once it knows its layouts: a plugin bug the loader refuses.
 fn shifty() -> BlockDescriptor {
-    BlockDescriptor {
-        type_name: "shifty",
-        doc: "toy block whose ports depend on the layout",
-        params: vec![],
-        ports: |p| {
+    toy_block(
+        "shifty",
+        "toy block whose ports depend on the layout",
+        vec![],
+        |p| {
             let item = if p.layouts_known() {
                 ItemType::F32
             } else {
                 ItemType::U8
             };
-            Ok(Ports {
-                inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
-                outputs: vec![PortSpec::output(
-                    "out",
-                    "output",
-                    item,
-                    BufferKind::Circular,
-                )],
-                ..Ports::default()
-            })
+            Ok(through(byte_input().reading_layout(), output_of(item)))
         },
-        build: never_built,
-    }
+    )
 }
 
 fn registry() -> Registry {
@@ -271,6 +211,7 @@ fn load(text: &str) -> Result<FlowgraphSpec, LoadError> {
     FlowgraphSpec::parse(text, "layout.toml", &registry())
 }
 
+/// The toy device's layout of `formats`: channel k at scan index k.
 fn toy(formats: &[&str]) -> ChannelLayout {
     ChannelLayout {
         device: "toy0".into(),

@@ -124,6 +124,16 @@ fn output_within(
         .stderr(Stdio::piped())
         .spawn()
         .expect("start weir");
+    wait_within(child, deadline)
+}
+
+/// Waits for `child` to exit, collecting whatever of its stdout and stderr is piped while it
+/// runs; if it has not exited within `deadline` it is killed and the status is `None`, with
+/// what it wrote until then.
+pub fn wait_within(
+    child: std::process::Child,
+    deadline: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, Output) {
     let pid = rustix::process::Pid::from_child(&child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -204,4 +214,19 @@ pub fn mkfifo(path: &Path) {
         0,
     )
     .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
+/// The device sample that sample `k` of a SigMF recording holds, from its metadata's capture
+/// segments: weir starts a segment at every gap, its `core:global_index` the device sample it
+/// resumes at. A test of a recording from a paced simulator maps through it, because a loaded
+/// machine can overrun the device: a declared gap passes, an undeclared one still fails.
+pub fn sigmf_device_index(meta: &serde_json::Value, k: u64) -> u64 {
+    let captures = meta["captures"].as_array().expect("captures");
+    let c = captures
+        .iter()
+        .rev()
+        .find(|c| c["core:sample_start"].as_u64().expect("sample_start") <= k)
+        .expect("a capture segment covers sample 0");
+    let start = c["core:sample_start"].as_u64().expect("sample_start");
+    c["core:global_index"].as_u64().unwrap_or(start) + (k - start)
 }

@@ -66,22 +66,17 @@ pub fn cf32s(path: &Path) -> Vec<(f32, f32)> {
         .collect()
 }
 
-/// Wait for `child` to exit, at most [`DEADLINE`]; kill it if it does not.
-pub fn finish(mut child: Child, what: &str) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > DEADLINE {
-            child.kill().ok();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "{what} still running after {DEADLINE:?}:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// Wait for `child` to exit, at most [`DEADLINE`]; kill it if it does not (and fail, showing
+/// what it wrote).
+pub fn finish(child: Child, what: &str) -> Output {
+    match super::wait_within(child, DEADLINE) {
+        (Some(_), out) => out,
+        (None, out) => panic!(
+            "{what} still running after {DEADLINE:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
-    child.wait_with_output().expect("output")
 }
 
 pub fn kill(mut child: Child) {

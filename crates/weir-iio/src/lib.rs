@@ -14,7 +14,8 @@
 //! - [`rate`]: a buffer's sampling frequency — which attribute governs it, setting it, the rate
 //!   the driver accepted ([`Device::set_sampling_frequency`]).
 //! - [`xflow`]: overflow/underflow latched by Analog Devices' HDL cores, read through debugfs.
-//! - [`report::list_report`]: the text of `weir iio list`.
+//! - [`mod@inventory`]: what `weir iio list` shows, as data — devices, buffers, channels, and the
+//!   transports each buffer offers, probed when asked.
 //!
 //! All `unsafe` code lives in [`sys`].
 //!
@@ -59,12 +60,12 @@ pub mod dmabuf;
 pub mod error;
 pub mod fileio;
 pub mod format;
+pub mod inventory;
 pub mod kernel;
 pub mod loss;
 pub mod open;
 pub mod presence;
 pub mod rate;
-pub mod report;
 pub mod sim;
 pub mod stream;
 #[allow(unsafe_code)]
@@ -81,11 +82,11 @@ pub mod xflow;
 pub use error::{Error, Result, UnknownStatus};
 pub use fileio::FileIo;
 pub use format::{Endianness, FormatError, ScanFormat, ScanLayout};
+pub use inventory::{Inventory, InventoryOptions, inventory};
 pub use kernel::{IioIoctls, LinuxIoctls};
 pub use open::{Allocator, BufferOptions, Opened, TransportChoice};
 pub use presence::{DevicePresence, Watched};
 pub use rate::SampleRate;
-pub use report::{ReportOptions, list_report, list_report_with};
 pub use sim::{Pattern, SimConfig, SimRx, SimTx, SimTxConfig};
 pub use stream::StreamConfig;
 pub use sys::MappedRegion;

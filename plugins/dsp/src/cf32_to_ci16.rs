@@ -41,11 +41,6 @@ where
     }
 }
 
-/// Round and saturate: `as` from f32 to i16 saturates (and maps NaN to 0).
-fn to_i16(x: f32) -> i16 {
-    x.round() as i16
-}
-
 impl<R, W> Kernel for ComplexToIq<R, W>
 where
     R: CpuBufferReader<Item = Cf32>,
@@ -59,11 +54,7 @@ where
     ) -> Result<()> {
         let i = self.input.slice();
         let o = self.output.slice();
-        let n = i.len().min(o.len());
-        let s = self.scale;
-        for (x, y) in i[..n].iter().zip(o[..n].iter_mut()) {
-            *y = Ci16::new(to_i16(x.re * s), to_i16(x.im * s));
-        }
+        let n = crate::sample_convert::cf32_to_ci16(i, o, self.scale);
         let remaining = i.len() - n;
         self.input.consume(n);
         self.output.produce(n);

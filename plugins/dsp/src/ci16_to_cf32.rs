@@ -81,9 +81,7 @@ where
                         .unwrap_or_else(|p| p.into_inner())
                         .push(start..start + std::mem::size_of_val(i));
                 }
-                for (x, y) in i.iter().zip(o) {
-                    *y = Cf32::new(x.re as f32 * s, x.im as f32 * s);
-                }
+                crate::sample_convert::ci16_to_cf32(i, o, s);
             },
         );
         Ok(())

@@ -28,6 +28,7 @@ pub mod null_source;
 pub mod pfb_arb_resampler;
 pub mod pfb_channelizer;
 pub mod power_db;
+pub mod sample_convert;
 pub mod scan;
 pub mod scan_to_cf32;
 pub mod scan_to_f32;

@@ -16,6 +16,7 @@ use weir_core::{
 use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
 use crate::AddressLog;
+use crate::sample_convert::{WordDecoder, decode_scans};
 
 /// One element (channel) of a scan to decode: where it is and how to scale it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +34,11 @@ impl ElementDecoder {
     #[inline]
     pub fn value(&self, scan: &[u8]) -> f32 {
         self.format.decode(&scan[self.offset..]) as f32 * self.scale
+    }
+
+    /// The shift decoder of this element, when its storage is at most 32 bits.
+    pub fn word_decoder(&self) -> Option<WordDecoder> {
+        WordDecoder::new(self.offset, self.format, self.scale)
     }
 }
 
@@ -289,6 +295,40 @@ pub fn scan_spec(p: &Params, element_params: &[&str]) -> Result<ScanSpec, BuildE
 pub trait FromScan: CpuSample + Copy {
     /// The item for one whole `scan`, from the spec's elements.
     fn from_scan(elements: &[ElementDecoder], scan: &[u8]) -> Self;
+
+    /// The items of the first `out.len()` whole scans of `scan_bytes` in `data` (which holds
+    /// at least that many): one [`decode_scans`] loop per element where every element has a
+    /// shift decoder (storage of at most 32 bits), else [`Self::from_scan`] per scan.
+    fn from_scans(elements: &[ElementDecoder], data: &[u8], scan_bytes: usize, out: &mut [Self]);
+}
+
+/// `out`'s items from `data`'s scans one at a time, by the elements' [`ScanFormat::decode`].
+fn each_scan<O: FromScan>(elements: &[ElementDecoder], data: &[u8], sb: usize, out: &mut [O]) {
+    for (scan, y) in data.chunks_exact(sb).zip(out.iter_mut()) {
+        *y = O::from_scan(elements, scan);
+    }
+}
+
+/// I/Q scans to `Cf32` as [`ScanConverter`] converts them (`elements` = I, Q): for benchmarks,
+/// compiled here rather than in the caller.
+pub fn scans_to_cf32(
+    elements: &[ElementDecoder],
+    data: &[u8],
+    scan_bytes: usize,
+    out: &mut [Cf32],
+) {
+    Cf32::from_scans(elements, data, scan_bytes, out);
+}
+
+/// The reference for [`scans_to_cf32`]: one scan at a time through [`ScanFormat::decode`], as
+/// the converters did before.
+pub fn scans_to_cf32_scalar(
+    elements: &[ElementDecoder],
+    data: &[u8],
+    scan_bytes: usize,
+    out: &mut [Cf32],
+) {
+    each_scan(elements, data, scan_bytes, out);
 }
 
 impl FromScan for Cf32 {
@@ -296,12 +336,30 @@ impl FromScan for Cf32 {
     fn from_scan(e: &[ElementDecoder], scan: &[u8]) -> Self {
         Cf32::new(e[0].value(scan), e[1].value(scan))
     }
+
+    fn from_scans(e: &[ElementDecoder], data: &[u8], sb: usize, out: &mut [Self]) {
+        let (Some(i), Some(q)) = (e[0].word_decoder(), e[1].word_decoder()) else {
+            return each_scan(e, data, sb, out);
+        };
+        let floats: &mut [f32] = bytemuck::cast_slice_mut(out);
+        decode_scans(&i, data, sb, floats, 0, 2);
+        decode_scans(&q, data, sb, floats, 1, 2);
+    }
 }
 
 impl FromScan for f32 {
     #[inline]
     fn from_scan(e: &[ElementDecoder], scan: &[u8]) -> Self {
         e[0].value(scan)
+    }
+
+    fn from_scans(e: &[ElementDecoder], data: &[u8], sb: usize, out: &mut [Self]) {
+        match e[0].word_decoder() {
+            Some(d) => {
+                decode_scans(&d, data, sb, out, 0, 1);
+            }
+            None => each_scan(e, data, sb, out),
+        }
     }
 }
 
@@ -411,12 +469,7 @@ where
         if self.carry.is_empty() {
             let rest = &i[consumed..];
             let n = (rest.len() / sb).min(o.len() - produced);
-            for (scan, y) in rest
-                .chunks_exact(sb)
-                .zip(o[produced..produced + n].iter_mut())
-            {
-                *y = O::from_scan(elements, scan);
-            }
+            O::from_scans(elements, rest, sb, &mut o[produced..produced + n]);
             let end = consumed + n * sb;
             for t in i_tags
                 .iter()

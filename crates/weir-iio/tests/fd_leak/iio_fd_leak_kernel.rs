@@ -1,6 +1,6 @@
 //! No file descriptor or mapping outlives the kernel-side code — opening buffers (the chosen
 //! transport and every refused attempt), streaming, stopping, dropping, error paths, and
-//! probing for the report.
+//! probing for `weir iio list`.
 //!
 //! In the leak-check binary (see `main.rs`): /proc/self/fd is process-wide, and tests of one
 //! binary run in parallel threads.
@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir_iio::fileio::FileIo;
+use weir_iio::inventory::{DeviceEntry, SeedProbe, Transports};
 use weir_iio::stream::StreamConfig;
 use weir_iio::testing::{
     FakeChannel, FakeKernel, FakeKernelConfig, FakeSysfs, Mainline, SeedRoute,
 };
 use weir_iio::{
-    Allocator, BufferOptions, Direction, ReportOptions, Sysfs, Transport, TransportChoice,
-    TransportKind, list_report_with,
+    Allocator, BufferOptions, Direction, InventoryOptions, Sysfs, Transport, TransportChoice,
+    TransportKind, inventory,
 };
 
 fn open_fds() -> usize {
@@ -202,16 +203,21 @@ fn exercise(fake: &FakeSysfs) {
         .is_err()
     );
 
-    // The report, probing the node and the allocators.
-    let text = list_report_with(
+    // The inventory of `weir iio list`, probing the node and the allocators.
+    let found = inventory(
         &sysfs,
-        &ReportOptions {
+        &InventoryOptions {
             probe: true,
             allocators,
         },
     )
     .unwrap();
-    assert!(text.contains("seed: no"), "{text}");
+    let seed_refused = found.devices.iter().any(|entry| {
+        matches!(entry, DeviceEntry::Read(device) if device.transports.iter().any(|t| {
+            matches!(t, Transports::Probed { seed: SeedProbe::Refused(_), .. })
+        }))
+    });
+    assert!(seed_refused, "{found:#?}");
 }
 
 #[test]

@@ -1,74 +1,51 @@
-//! The text of `weir iio list`: devices, buffers, channels, and transports.
+//! The text of `weir iio list`: devices, buffers, channels, and transports, rendered from
+//! [`mod@weir_iio::inventory`].
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use rustix::fs::Access;
-
-use std::os::fd::AsFd;
-use std::sync::Arc;
-
-use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedTargets};
-use crate::error::{Error, Result};
-use crate::kernel::LinuxIoctls;
-use crate::open::{Allocator, open_buffer_fd};
-use crate::stream::StreamConfig;
-use crate::sysfs::{Buffer, Device, Sysfs};
-use crate::transport::{Direction, TransportKind};
-
-/// What [`list_report_with`] does besides reading sysfs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportOptions {
-    /// Try the DMABUF interfaces on each buffer whose device node is accessible: open the
-    /// node, get the buffer fd, allocate one page-sized DMABUF and attach/detach it
-    /// (mainline), ask IIO for one (the seed's, on the device node first, as the transport
-    /// does). Nothing is enabled and no sysfs attribute is written, but the buffer is busy
-    /// for that moment (a buffer in use reports `EBUSY`).
-    pub probe: bool,
-    /// The DMABUF allocators to probe with, in order.
-    pub allocators: Vec<Allocator>,
-}
-
-impl Default for ReportOptions {
-    /// No probing; the default allocators.
-    fn default() -> Self {
-        ReportOptions {
-            probe: false,
-            allocators: Allocator::defaults(),
-        }
-    }
-}
+use weir_iio::inventory::{
+    DeviceEntry, DeviceInventory, Inventory, InventoryOptions, MainlineProbe, NodeAccess, SeedOn,
+    SeedProbe, Transports, inventory,
+};
+use weir_iio::sysfs::{Buffer, BufferLayout, Sysfs};
+use weir_iio::{Direction, Error, TransportKind};
 
 /// The text of `weir iio list` for the devices under `root` (e.g. `/sys/bus/iio/devices`),
 /// without probing: which DMABUF interfaces a buffer supports can only be known by trying,
 /// so they are reported as untested. Device nodes are looked up in `/dev`.
-pub fn list_report(root: &Path) -> Result<String> {
-    list_report_with(&Sysfs::new(root), &ReportOptions::default())
+pub fn list_report(root: &Path) -> weir_iio::Result<String> {
+    list_report_with(&Sysfs::new(root), &InventoryOptions::default())
 }
 
 /// [`list_report`] for any tree, optionally probing the transports.
 ///
 /// Fails only when the root cannot be listed; a device that cannot be read is reported in
 /// the text with its error.
-pub fn list_report_with(sysfs: &Sysfs, options: &ReportOptions) -> Result<String> {
-    let ids = sysfs.device_ids()?;
+pub fn list_report_with(sysfs: &Sysfs, options: &InventoryOptions) -> weir_iio::Result<String> {
+    Ok(text(&inventory(sysfs, options)?))
+}
+
+/// The text of an inventory.
+pub fn text(inventory: &Inventory) -> String {
     let mut out = String::new();
-    if ids.is_empty() {
-        let _ = writeln!(out, "no IIO devices under {}", sysfs.root().display());
-        return Ok(out);
+    if inventory.devices.is_empty() {
+        let _ = writeln!(out, "no IIO devices under {}", inventory.root.display());
+        return out;
     }
-    for id in ids {
-        match sysfs.load(&id) {
-            Ok(device) => device_report(&mut out, &device, options),
-            Err(e) => {
-                let _ = writeln!(out, "{id}: error: {e}");
+    for entry in &inventory.devices {
+        match entry {
+            DeviceEntry::Read(device) => device_report(&mut out, device),
+            DeviceEntry::Unreadable { id, error } => {
+                let _ = writeln!(out, "{id}: error: {error}");
             }
         }
     }
-    Ok(out)
+    out
 }
 
-fn device_report(out: &mut String, device: &Device, options: &ReportOptions) {
+fn device_report(out: &mut String, entry: &DeviceInventory) {
+    let device = &entry.device;
     let _ = write!(out, "{}", device.id);
     match (&device.name, &device.label) {
         (Some(name), Some(label)) => {
@@ -83,12 +60,11 @@ fn device_report(out: &mut String, device: &Device, options: &ReportOptions) {
         (None, None) => {}
     }
     out.push('\n');
-    let node = node_state(device);
     let _ = writeln!(
         out,
         "  node: {} ({})",
         device.node.display(),
-        node.describe()
+        describe(entry.node)
     );
     if !device.attributes.is_empty() {
         let _ = writeln!(out, "  attributes: {}", device.attributes.join(", "));
@@ -96,32 +72,16 @@ fn device_report(out: &mut String, device: &Device, options: &ReportOptions) {
     if device.buffers.is_empty() {
         let _ = writeln!(out, "  no buffers");
     }
-    for buffer in &device.buffers {
-        buffer_report(out, device, buffer, &node, options);
+    for (buffer, transports) in entry.buffers() {
+        buffer_report(out, buffer, entry.node, transports);
     }
 }
 
-enum NodeState {
-    Absent,
-    Inaccessible(rustix::io::Errno),
-    Accessible,
-}
-
-impl NodeState {
-    fn describe(&self) -> String {
-        match self {
-            NodeState::Absent => "absent".to_string(),
-            NodeState::Inaccessible(e) => format!("not accessible: {e}"),
-            NodeState::Accessible => "accessible".to_string(),
-        }
-    }
-}
-
-fn node_state(device: &Device) -> NodeState {
-    match rustix::fs::access(&device.node, Access::READ_OK | Access::WRITE_OK) {
-        Ok(()) => NodeState::Accessible,
-        Err(rustix::io::Errno::NOENT) => NodeState::Absent,
-        Err(e) => NodeState::Inaccessible(e),
+fn describe(node: NodeAccess) -> String {
+    match node {
+        NodeAccess::Absent => "absent".to_string(),
+        NodeAccess::Inaccessible(e) => format!("not accessible: {e}"),
+        NodeAccess::Accessible => "accessible".to_string(),
     }
 }
 
@@ -129,13 +89,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-fn buffer_report(
-    out: &mut String,
-    device: &Device,
-    buffer: &Buffer,
-    node: &NodeState,
-    options: &ReportOptions,
-) {
+fn buffer_report(out: &mut String, buffer: &Buffer, node: NodeAccess, transports: &Transports) {
     let a = &buffer.attrs;
     let _ = write!(
         out,
@@ -155,12 +109,11 @@ fn buffer_report(
     if let Some(available) = a.data_available {
         let _ = write!(out, ", data_available {available}");
     }
-    if buffer.layout == crate::sysfs::BufferLayout::Legacy {
+    if buffer.layout == BufferLayout::Legacy {
         out.push_str(" (legacy buffer/ + scan_elements/)");
     }
     out.push('\n');
-    let transports = transports_line(device, buffer, node, options);
-    let _ = writeln!(out, "    transports: {transports}");
+    let _ = writeln!(out, "    transports: {}", transports_line(node, transports));
     if buffer.channels.is_empty() {
         let _ = writeln!(out, "    no channels");
         return;
@@ -190,118 +143,47 @@ fn buffer_report(
     );
 }
 
-fn transports_line(
-    device: &Device,
-    buffer: &Buffer,
-    node: &NodeState,
-    options: &ReportOptions,
-) -> String {
+/// "dmabuf: …; seed: …; fileio: …".
+fn transports_line(node: NodeAccess, transports: &Transports) -> String {
     let fileio = match node {
-        NodeState::Absent => "fileio: needs the device node".to_string(),
-        _ => "fileio: available".to_string(),
+        NodeAccess::Absent => "fileio: needs the device node",
+        _ => "fileio: available",
     };
-    let dmabuf = match (options.probe, node) {
-        (false, _) => {
-            return format!(
-                "dmabuf: untested (needs /dev access); seed: untested (needs /dev access); {fileio}"
-            );
+    match transports {
+        Transports::NotProbed => format!(
+            "dmabuf: untested (needs /dev access); seed: untested (needs /dev access); {fileio}"
+        ),
+        Transports::NoNode => {
+            format!("dmabuf: untested (no device node); seed: untested (no device node); {fileio}")
         }
-        (true, NodeState::Absent) => {
-            return format!(
-                "dmabuf: untested (no device node); seed: untested (no device node); {fileio}"
-            );
+        Transports::NodeInaccessible(e) => {
+            format!("dmabuf: untested (device node not accessible: {e}); seed: untested; {fileio}")
         }
-        (true, NodeState::Inaccessible(e)) => {
-            return format!(
-                "dmabuf: untested (device node not accessible: {e}); seed: untested; {fileio}"
-            );
+        Transports::NoBufferFd(e) => format!("dmabuf: untested ({e}); seed: untested; {fileio}"),
+        Transports::Probed { mainline, seed } => {
+            let mainline = match mainline {
+                MainlineProbe::Works(allocator) => format!("yes (with {allocator})"),
+                MainlineProbe::Refused(e) => format!("no ({})", short(e)),
+                MainlineProbe::NoAllocator(refusals) => {
+                    let reasons: Vec<String> = refusals
+                        .iter()
+                        .map(|(allocator, e)| format!("{allocator}: {}", short(e)))
+                        .collect();
+                    format!("untested (no DMABUF allocator: {})", reasons.join("; "))
+                }
+            };
+            let seed = match seed {
+                SeedProbe::Works(SeedOn::Node) => "yes (on the device node)".to_string(),
+                SeedProbe::Works(SeedOn::Buffer) => "yes (on the buffer fd)".to_string(),
+                SeedProbe::Refused(e) => format!("no ({})", seed_short(e)),
+            };
+            format!(
+                "{}: {mainline}; {}: {seed}; {fileio}",
+                TransportKind::Dmabuf,
+                TransportKind::Seed
+            )
         }
-        (true, NodeState::Accessible) => probe(device, buffer, &options.allocators),
-    };
-    format!("{dmabuf}; {fileio}")
-}
-
-/// Tries both DMABUF interfaces on `buffer`; "dmabuf: …; seed: …".
-fn probe(device: &Device, buffer: &Buffer, allocators: &[Allocator]) -> String {
-    let fds = match open_buffer_fd(device, buffer.index, &LinuxIoctls) {
-        Ok(fds) => fds,
-        Err(e) => return format!("dmabuf: untested ({e}); seed: untested"),
-    };
-    let size = dmabuf::page_align(1);
-    // One block of one page, bytes as samples; no sysfs control: nothing is enabled.
-    let config = StreamConfig {
-        name: format!("{}/buffer{}", device.display_name(), buffer.index),
-        direction: buffer.direction().unwrap_or(Direction::In),
-        sample_size: 1,
-        block_size: size,
-        block_count: 1,
-        bytes_align: 1,
-        length: None,
-        watermark: None,
-    };
-    let dup = |fd: &std::os::fd::OwnedFd| fd.try_clone().ok();
-    let mut allocator_reasons = Vec::new();
-    let mut mainline = None;
-    for allocator in allocators {
-        let allocated = match allocator {
-            Allocator::DmaHeap(p) => dmabuf::alloc_dma_heap(p, size, 1),
-            Allocator::Udmabuf(p) => dmabuf::alloc_udmabuf(p, size, 1, "weir-probe"),
-        };
-        let dmabufs = match allocated {
-            Ok(d) => d,
-            Err(e) => {
-                allocator_reasons.push(format!("{allocator}: {}", short(&e)));
-                continue;
-            }
-        };
-        let Some(buffer_dup) = dup(&fds.buffer) else {
-            break;
-        };
-        let ops = KernelOps::new(
-            Interface::Mainline,
-            Arc::new(LinuxIoctls),
-            buffer_dup,
-            Vec::new(),
-            None,
-        );
-        mainline = Some(match DmabufTransport::new(ops, dmabufs, config.clone()) {
-            Ok(_t) => format!("yes (with {allocator})"),
-            Err(e) => format!("no ({})", short(&e)),
-        });
-        break;
     }
-    let mainline = mainline.unwrap_or_else(|| {
-        format!(
-            "untested (no DMABUF allocator: {})",
-            allocator_reasons.join("; ")
-        )
-    });
-    // The same fds, in the same order, as the transport would use.
-    let seed = match dmabuf::alloc_seed(
-        &LinuxIoctls,
-        SeedTargets {
-            node: fds.node.as_fd(),
-            node_path: &device.node,
-            buffer: fds.buffer.as_fd(),
-            index: buffer.index,
-            buffer_is_node: fds.buffer_is_node,
-        },
-        size,
-        1,
-        &config.name,
-    ) {
-        Ok(allocation) => match allocation.on {
-            dmabuf::SeedFd::Node => "yes (on the device node)".to_string(),
-            dmabuf::SeedFd::Buffer => "yes (on the buffer fd)".to_string(),
-        },
-        Err(e) => format!("no ({})", seed_short(&e)),
-    };
-    drop(fds);
-    format!(
-        "{}: {mainline}; {}: {seed}",
-        TransportKind::Dmabuf,
-        TransportKind::Seed
-    )
 }
 
 /// The seed's refusal in a few words: each fd tried with its errno.
@@ -326,7 +208,8 @@ fn short(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{FakeChannel, FakeSysfs};
+    use weir_iio::Allocator;
+    use weir_iio::testing::{FakeChannel, FakeSysfs};
 
     fn tree() -> FakeSysfs {
         let fake = FakeSysfs::new();
@@ -396,7 +279,7 @@ mod tests {
         fake.fifo_node(0);
         let sysfs = Sysfs::new(fake.root()).with_dev_root(fake.dev_root());
         // Without probing: untested even though the node is there.
-        let text = list_report_with(&sysfs, &ReportOptions::default()).unwrap();
+        let text = list_report_with(&sysfs, &InventoryOptions::default()).unwrap();
         assert!(text.contains("(accessible)"), "{text}");
         assert!(
             text.contains("dmabuf: untested (needs /dev access)"),
@@ -410,7 +293,7 @@ mod tests {
         // Probing: the FIFO answers ENOTTY to everything, like a kernel without DMABUF.
         let heap = fake.base().join("heap");
         std::fs::write(&heap, "").unwrap(); // a file, not a heap: its ioctl fails too
-        let options = ReportOptions {
+        let options = InventoryOptions {
             probe: true,
             allocators: vec![
                 Allocator::DmaHeap(fake.base().join("missing-heap")),
@@ -432,7 +315,7 @@ mod tests {
         // Device 3 has no node: untested.
         assert!(text.contains("dmabuf: untested (no device node)"), "{text}");
         // Nothing was written to sysfs by probing.
-        let again = list_report_with(&sysfs, &ReportOptions::default()).unwrap();
+        let again = list_report_with(&sysfs, &InventoryOptions::default()).unwrap();
         assert!(again.contains("enable 0, length_align_bytes 16"), "{again}");
     }
 

@@ -1,0 +1,406 @@
+//! The sample conversions of the converter blocks (`ci16_to_cf32`, `cf32_to_ci16`, the scan
+//! converters), as plain slice functions written so that rustc vectorises them on stable Rust:
+//! no bounds checks and no branches per sample, and no call out of the loop (`f32::round` is a
+//! `roundf` call per sample on x86-64's baseline, which has no packed rounding instruction).
+//!
+//! They are not generic and not `#[inline]`, so they are compiled once, here, at this crate's
+//! optimisation level, whatever crate instantiates the (generic) blocks. Each has a `*_scalar`
+//! twin: the per-sample code the blocks ran before, kept as the reference the tests compare
+//! with bit for bit (`tests` below) and the benchmark (`benches/convert.rs`) measures against.
+
+use weir_core::{Cf32, Ci16};
+use weir_iio::{Endianness, ScanFormat};
+
+/// `out[k] = scale * in[k]` for I and Q, over the shorter of the two slices; returns how many
+/// were converted. Bit-identical to [`ci16_to_cf32_scalar`]: an `i16` is exact in `f32`, so the
+/// only rounding is the one multiplication, as before.
+pub fn ci16_to_cf32(input: &[Ci16], output: &mut [Cf32], scale: f32) -> usize {
+    let n = input.len().min(output.len());
+    for (x, y) in input[..n].iter().zip(&mut output[..n]) {
+        *y = Cf32::new(f32::from(x.re) * scale, f32::from(x.im) * scale);
+    }
+    n
+}
+
+/// The reference for [`ci16_to_cf32`]: what `ci16_to_cf32` computed per sample before.
+pub fn ci16_to_cf32_scalar(input: &[Ci16], output: &mut [Cf32], scale: f32) -> usize {
+    for (x, y) in input.iter().zip(output.iter_mut()) {
+        *y = Cf32::new(x.re as f32 * scale, x.im as f32 * scale);
+    }
+    input.len().min(output.len())
+}
+
+/// `x` rounded half away from zero and saturated to the `i16` range, NaN to 0: exactly
+/// `x.round() as i16`, without `roundf` and without the saturating float-to-int conversion,
+/// neither of which vectorises on x86-64's baseline.
+///
+/// Clamping first changes nothing (a value beyond the range saturates either way, and the
+/// bounds are integers). In that range, adding 1.5 × 2^23 rounds to an integer in the
+/// mantissa (to nearest, ties to even: the FPU's mode, which Rust never changes), read back
+/// with integer arithmetic; the exact remainder `c - n` then tells the ties, which
+/// [`f32::round`] takes away from zero.
+#[inline(always)]
+fn round_saturate(x: f32) -> i16 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    let c = x.clamp(f32::from(i16::MIN), f32::from(i16::MAX));
+    let c = if c.is_nan() { 0.0 } else { c };
+    // `c + MAGIC` lies in [2^23, 2^24): its bits minus MAGIC's are the rounded integer.
+    // Wrapping arithmetic (which never wraps here) because the dev profile checks overflow:
+    // a checked subtraction is a branch per sample, and the loop would not vectorise.
+    let n = ((c + MAGIC).to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let rest = c - n as f32;
+    let n = n
+        .wrapping_add(i32::from(rest >= 0.5 && c > 0.0))
+        .wrapping_sub(i32::from(rest <= -0.5 && c < 0.0));
+    // In the i16 range by the clamp: the truncation cannot change the value.
+    n as i16
+}
+
+/// `out[k] = round(scale * in[k])` for I and Q, saturated to the `i16` range (NaN to 0), over
+/// the shorter of the two slices; returns how many were converted. Bit-identical to
+/// [`cf32_to_ci16_scalar`].
+pub fn cf32_to_ci16(input: &[Cf32], output: &mut [Ci16], scale: f32) -> usize {
+    let n = input.len().min(output.len());
+    for (x, y) in input[..n].iter().zip(&mut output[..n]) {
+        *y = Ci16::new(round_saturate(x.re * scale), round_saturate(x.im * scale));
+    }
+    n
+}
+
+/// The reference for [`cf32_to_ci16`]: what `cf32_to_ci16` computed per sample before
+/// (`as` from f32 to i16 saturates and maps NaN to 0).
+pub fn cf32_to_ci16_scalar(input: &[Cf32], output: &mut [Ci16], scale: f32) -> usize {
+    let n = input.len().min(output.len());
+    for (x, y) in input[..n].iter().zip(output[..n].iter_mut()) {
+        *y = Ci16::new((x.re * scale).round() as i16, (x.im * scale).round() as i16);
+    }
+    n
+}
+
+/// The storage words a [`WordDecoder`] reads in one load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    U8,
+    U16(Endianness),
+    U32(Endianness),
+}
+
+/// One scan element of at most 32 storage bits, decoded with shifts on a 32-bit word: the same
+/// value as [`ScanFormat::decode`] (byte order, shift, valid bits, sign extension), as `f32`
+/// times `scale`. Wider storage has no such decoder ([`WordDecoder::new`] says `None`) and is
+/// decoded by [`ScanFormat::decode`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WordDecoder {
+    offset: usize,
+    word: Word,
+    shift: u32,
+    /// 32 − valid bits: shifted out to the left, then back (arithmetically when signed).
+    unused: u32,
+    signed: bool,
+    scale: f32,
+}
+
+impl WordDecoder {
+    /// The decoder of an element at byte `offset` of a scan stored as `format`, or `None`
+    /// when its storage is wider than 32 bits.
+    pub fn new(offset: usize, format: ScanFormat, scale: f32) -> Option<Self> {
+        let word = match format.storage_bits {
+            8 => Word::U8,
+            16 => Word::U16(format.endianness),
+            32 => Word::U32(format.endianness),
+            _ => return None,
+        };
+        Some(Self {
+            offset,
+            word,
+            shift: format.shift,
+            unused: 32 - format.real_bits,
+            signed: format.signed,
+            scale,
+        })
+    }
+
+    fn bytes(&self) -> usize {
+        match self.word {
+            Word::U8 => 1,
+            Word::U16(_) => 2,
+            Word::U32(_) => 4,
+        }
+    }
+
+    /// The value from the raw storage word.
+    #[inline(always)]
+    fn value(&self, raw: u32) -> f32 {
+        // Wrapping shifts (the amounts are below 32 by construction): the dev profile's
+        // overflow checks would put a branch into the loop.
+        let left = raw.wrapping_shr(self.shift).wrapping_shl(self.unused);
+        // A value of up to 32 bits converts to f32 as the i64 it was before (both round to
+        // nearest): the same float.
+        if self.signed {
+            (left as i32).wrapping_shr(self.unused) as f32 * self.scale
+        } else {
+            left.wrapping_shr(self.unused) as f32 * self.scale
+        }
+    }
+}
+
+/// Reads one storage word of type `$w` at `$off` of the scan `$scan` in byte order `$e`.
+macro_rules! load {
+    ($w:ty, $scan:expr, $off:expr, $e:expr) => {{
+        const N: usize = std::mem::size_of::<$w>();
+        let mut b = [0u8; N];
+        b.copy_from_slice(&$scan[$off..$off + N]);
+        u32::from(match $e {
+            Endianness::Little => <$w>::from_le_bytes(b),
+            Endianness::Big => <$w>::from_be_bytes(b),
+        })
+    }};
+}
+
+/// Decodes element `e` of every whole scan of `scan_bytes` bytes in `data` into `out`, one
+/// value per scan, `stride` apart starting at `out[first]` (a complex output is I at even, Q
+/// at odd indices of its floats); returns the number of scans decoded: the smaller of the
+/// whole scans in `data` and the places in `out`. A scan too small to hold the element
+/// decodes nothing.
+///
+/// Each word type has its own loop, so the loop body has no branch on the format, and the
+/// common scan sizes (2, 4 and 8 bytes) and strides (1 and 2) have their own, where the
+/// compiler knows the scan's length and removes the bounds checks.
+pub fn decode_scans(
+    e: &WordDecoder,
+    data: &[u8],
+    scan_bytes: usize,
+    out: &mut [f32],
+    first: usize,
+    stride: usize,
+) -> usize {
+    if scan_bytes == 0 || stride == 0 || e.offset + e.bytes() > scan_bytes || first > out.len() {
+        return 0;
+    }
+    let places = (out.len() - first).div_ceil(stride);
+    let n = (data.len() / scan_bytes).min(places);
+    let data = &data[..n * scan_bytes];
+    let out = &mut out[first..];
+    match (scan_bytes, stride) {
+        (2, 1) => decode_fixed::<2, 1>(e, data, out),
+        (4, 1) => decode_fixed::<4, 1>(e, data, out),
+        (8, 1) => decode_fixed::<8, 1>(e, data, out),
+        (2, 2) => decode_fixed::<2, 2>(e, data, out),
+        (4, 2) => decode_fixed::<4, 2>(e, data, out),
+        (8, 2) => decode_fixed::<8, 2>(e, data, out),
+        _ => decode_any(e, data, scan_bytes, out, stride),
+    }
+    n
+}
+
+/// [`decode_scans`]'s loops for scans of `SB` bytes into every `STRIDE`th float; `data` holds
+/// whole scans and `out` a place for each (both checked by the caller).
+fn decode_fixed<const SB: usize, const STRIDE: usize>(
+    e: &WordDecoder,
+    data: &[u8],
+    out: &mut [f32],
+) {
+    let off = e.offset;
+    if off + e.bytes() > SB {
+        return;
+    }
+    let scans = data.chunks_exact(SB);
+    // Slot k of the output is out[k * STRIDE]; the last scan's slot may be the last float.
+    let slots = out.chunks_mut(STRIDE);
+    match e.word {
+        Word::U8 => {
+            for (s, y) in scans.zip(slots) {
+                y[0] = e.value(u32::from(s[off]));
+            }
+        }
+        Word::U16(endian) => {
+            for (s, y) in scans.zip(slots) {
+                y[0] = e.value(load!(u16, s, off, endian));
+            }
+        }
+        Word::U32(endian) => {
+            for (s, y) in scans.zip(slots) {
+                y[0] = e.value(load!(u32, s, off, endian));
+            }
+        }
+    }
+}
+
+/// [`decode_fixed`] for any scan size and stride.
+fn decode_any(e: &WordDecoder, data: &[u8], scan_bytes: usize, out: &mut [f32], stride: usize) {
+    let off = e.offset;
+    let scans = data.chunks_exact(scan_bytes);
+    let slots = out.iter_mut().step_by(stride);
+    match e.word {
+        Word::U8 => {
+            for (s, y) in scans.zip(slots) {
+                *y = e.value(u32::from(s[off]));
+            }
+        }
+        Word::U16(endian) => {
+            for (s, y) in scans.zip(slots) {
+                *y = e.value(load!(u16, s, off, endian));
+            }
+        }
+        Word::U32(endian) => {
+            for (s, y) in scans.zip(slots) {
+                *y = e.value(load!(u32, s, off, endian));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every i16 as I and as Q, at the default scales and a few others: bit for bit.
+    #[test]
+    fn ci16_to_cf32_matches_the_scalar_code_for_every_i16() {
+        let input: Vec<Ci16> = (i16::MIN..=i16::MAX)
+            .map(|v| Ci16::new(v, v.wrapping_mul(7).wrapping_add(3)))
+            .collect();
+        for scale in [1.0 / 32768.0, 1.0 / 2048.0, 1.0, -3.7, 1e-9, 0.0, f32::MAX] {
+            let mut new = vec![Cf32::new(0.0, 0.0); input.len()];
+            let mut old = new.clone();
+            assert_eq!(ci16_to_cf32(&input, &mut new, scale), input.len());
+            ci16_to_cf32_scalar(&input, &mut old, scale);
+            for (k, (a, b)) in new.iter().zip(&old).enumerate() {
+                assert!(
+                    a.re.to_bits() == b.re.to_bits() && a.im.to_bits() == b.im.to_bits(),
+                    "scale {scale}, sample {k}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    fn check_cf32(values: &[f32], scale: f32) {
+        let input: Vec<Cf32> = values
+            .chunks(2)
+            .map(|p| Cf32::new(p[0], *p.get(1).unwrap_or(&0.5)))
+            .collect();
+        let mut new = vec![Ci16::new(1, 1); input.len()];
+        let mut old = new.clone();
+        cf32_to_ci16(&input, &mut new, scale);
+        cf32_to_ci16_scalar(&input, &mut old, scale);
+        if new != old {
+            let k = new.iter().zip(&old).position(|(a, b)| a != b).unwrap();
+            panic!(
+                "scale {scale}: {} -> {} new, {} old",
+                input[k], new[k], old[k]
+            );
+        }
+    }
+
+    /// Every 3rd f32 bit pattern (NaNs, infinities, subnormals and both zeros included), at
+    /// scale 1, so every exponent and most mantissas.
+    #[test]
+    fn cf32_to_ci16_matches_the_scalar_code_over_the_f32_bit_patterns() {
+        const CHUNK: u64 = 1 << 20;
+        let mut values = Vec::with_capacity(CHUNK as usize);
+        let mut bits: u64 = 0;
+        while bits <= u64::from(u32::MAX) {
+            values.clear();
+            values.extend(
+                (bits..(bits + 3 * CHUNK).min(1 << 32))
+                    .step_by(3)
+                    .map(|b| f32::from_bits(b as u32)),
+            );
+            check_cf32(&values, 1.0);
+            bits += 3 * CHUNK;
+        }
+    }
+
+    /// Where rounding and saturation decide: every half-integer of the i16 range and beyond,
+    /// and the floats 4 ulps around each, at scale 1 and at the default scales.
+    #[test]
+    fn cf32_to_ci16_matches_the_scalar_code_at_every_tie() {
+        let mut values = Vec::new();
+        for twice in -70_000i32..=70_000 {
+            let tie = twice as f32 / 2.0;
+            for d in -4i32..=4 {
+                values.push(f32::from_bits(tie.to_bits().wrapping_add_signed(d)));
+            }
+        }
+        values.extend([
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+            0.499_999_97,
+            -0.499_999_97,
+        ]);
+        check_cf32(&values, 1.0);
+        for scale in [32767.0, 2047.0, 1.0 / 3.0, -1.0] {
+            let scaled: Vec<f32> = values.iter().map(|v| v / scale).collect();
+            check_cf32(&scaled, scale);
+        }
+    }
+
+    /// The shift decoders give exactly [`ScanFormat::decode`] (as f32 times the scale), for
+    /// every 8-, 16- and 32-bit format of both byte orders, signedness and every shift and
+    /// valid-bit count, on pseudo-random scans with the element at an offset.
+    #[test]
+    fn word_decoder_matches_scan_format_decode() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let data: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+        for storage in [8u32, 16, 32] {
+            for real in 1..=storage {
+                for shift in 0..=(storage - real) {
+                    for (endian, e) in [("le", Endianness::Little), ("be", Endianness::Big)] {
+                        for sign in ['s', 'u', 'S'] {
+                            let text = format!("{endian}:{sign}{real}/{storage}>>{shift}");
+                            let format = ScanFormat::parse(&text).unwrap();
+                            assert_eq!(format.endianness, e);
+                            let word = (storage / 8) as usize;
+                            let scan_bytes = 2 * word + 4;
+                            let offset = word;
+                            let scale = (1.0 / format.full_scale()) as f32;
+                            let d = WordDecoder::new(offset, format, scale).unwrap();
+                            let scans = data.len() / scan_bytes;
+                            let mut out = vec![f32::NAN; 2 * scans];
+                            assert_eq!(decode_scans(&d, &data, scan_bytes, &mut out, 1, 2), scans);
+                            for (k, scan) in data.chunks_exact(scan_bytes).enumerate() {
+                                let old = format.decode(&scan[offset..]) as f32 * scale;
+                                assert_eq!(
+                                    out[2 * k + 1].to_bits(),
+                                    old.to_bits(),
+                                    "{text}, scan {k}"
+                                );
+                                assert!(out[2 * k].is_nan(), "{text}: the other slots untouched");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fewer places than scans, or fewer scans than places: the smaller; a scan too small for
+    /// the element decodes nothing.
+    #[test]
+    fn decode_scans_stops_at_the_shorter_side() {
+        let format = ScanFormat::parse("le:s16/16>>0").unwrap();
+        let d = WordDecoder::new(2, format, 1.0).unwrap();
+        let data: Vec<u8> = (0u8..40).collect();
+        let mut out = [0.0f32; 5];
+        assert_eq!(decode_scans(&d, &data, 4, &mut out, 0, 1), 5);
+        assert_eq!(out[4], f32::from(i16::from_le_bytes([18, 19])));
+        let mut out = [0.0f32; 7];
+        assert_eq!(decode_scans(&d, &data, 4, &mut out, 1, 2), 3);
+        let mut out = [0.0f32; 40];
+        assert_eq!(decode_scans(&d, &data[..39], 4, &mut out, 0, 1), 9);
+        assert_eq!(decode_scans(&d, &data, 3, &mut out, 0, 1), 0);
+    }
+}

@@ -1,0 +1,77 @@
+//! README's two commands share one build: `cargo test --workspace` must find every crate that
+//! `cargo run` built, with the same features, or it compiles FutureSDR and every weir crate a
+//! second time (a dev-dependency adding one feature deep in the graph is enough). The root
+//! `Cargo.toml` requests those features for the `weir` package ("Build reuse"); this test fails,
+//! naming the crates, when the two feature sets drift apart again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// Every package of the build with its resolved features, as `cargo tree` prints them.
+fn resolved_features(args: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--locked",
+            "--prefix",
+            "none",
+            "--format",
+            "{p} [{f}]",
+        ])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut packages = BTreeMap::<String, BTreeSet<String>>::new();
+    for line in String::from_utf8(out.stdout)
+        .expect("cargo tree prints UTF-8")
+        .lines()
+    {
+        // `name vX.Y.Z [(path)] [(proc-macro)] [f1,f2] [(*)]`
+        let Some((package, rest)) = line.split_once(" [") else {
+            continue;
+        };
+        let features = rest.split(']').next().unwrap_or_default();
+        packages.entry(package.to_string()).or_default().extend(
+            features
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(String::from),
+        );
+    }
+    packages
+}
+
+#[test]
+fn cargo_test_reuses_every_crate_cargo_run_built() {
+    // What `cargo run` builds: the `weir` package and its normal and build dependencies.
+    let run = resolved_features(&["--package", "weir", "--edges", "normal,build"]);
+    // What `cargo test --workspace` builds: every member with its dev-dependencies.
+    let test = resolved_features(&["--workspace", "--edges", "normal,build,dev"]);
+    assert!(
+        run.len() > 100 && run.contains_key("futuresdr v0.0.40"),
+        "cargo tree's output was not understood: {run:?}"
+    );
+    let drifted: Vec<String> = run
+        .iter()
+        .filter_map(|(package, features)| {
+            let in_test = test.get(package)?;
+            (in_test != features).then(|| {
+                format!(
+                    "{package}: `cargo run` builds it with {features:?}, `cargo test` with {in_test:?}"
+                )
+            })
+        })
+        .collect();
+    assert!(
+        drifted.is_empty(),
+        "these crates would be compiled twice (request the test build's features in the root \
+         Cargo.toml, \"Build reuse\"):\n{}",
+        drifted.join("\n")
+    );
+}
