@@ -48,6 +48,18 @@ pub struct Loss {
     pub samples: Option<u64>,
 }
 
+/// What one completion revealed ([`LossMeter::completed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompletionLoss {
+    /// The block came later than the device's rate allows (RX, a stall with blocks queued):
+    /// samples lost before its data.
+    pub before: Option<Loss>,
+    /// RX: the device completed this block before the next one was queued — the consumer
+    /// requeued a block while this completion was not collected yet, so nothing said the device
+    /// had run dry: samples lost after its data, before the next block's.
+    pub after: Option<Loss>,
+}
+
 /// Running totals of a [`LossMeter`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LossTotals {
@@ -70,9 +82,9 @@ pub struct LossTotals {
 pub struct LossMeter {
     /// Samples per second, when known.
     rate: Option<f64>,
-    /// For each block queued to the kernel, oldest first: its sample count and, with a known
-    /// rate, when the device model finishes it.
-    queue: VecDeque<(u64, Option<u64>)>,
+    /// For each block queued to the kernel, oldest first: its sample count, when the device
+    /// model finishes it (with a known rate), and when it was queued.
+    queue: VecDeque<(u64, Option<u64>, u64)>,
     /// When the device ran out of blocks (the end of the last block), while none is queued.
     idle_since: Option<u64>,
     /// The model's end of the last block queued (with a known rate).
@@ -152,7 +164,7 @@ impl LossMeter {
             begin + d
         });
         self.busy_until = end;
-        self.queue.push_back((samples, end));
+        self.queue.push_back((samples, end, now));
     }
 
     /// The device was enabled at `now` with `blocks` blocks of `samples` each queued (RX), or
@@ -185,14 +197,10 @@ impl LossMeter {
                 .idle_since
                 .or_else(|| self.busy_until.filter(|&b| self.output && b < now));
             if let Some(since) = idle_since {
-                let starved = now.saturating_sub(since);
-                self.totals.starved_ns += starved;
                 // With a known rate, an interval shorter than half a sample lost nothing (the
                 // device had its next block in time, the consumer just saw the completion
                 // before the requeue); without one, any interval may have.
-                if starved > 0 && self.samples_in(starved) != Some(0) {
-                    loss = Some(self.record(LossCause::Starvation, starved));
-                }
+                loss = self.starved(now.saturating_sub(since));
                 // Blocks the model still holds (TX completions not collected yet) ended by
                 // `since`; they stay in the queue so that their completions, when collected,
                 // are matched in order.
@@ -203,19 +211,50 @@ impl LossMeter {
         loss
     }
 
-    /// The oldest queued block's completion was seen at `now`. On RX with a known rate, a
-    /// completion later than the model allows by more than [`Self::timing_tolerance`] is
-    /// returned as a timing loss (RX completions are waited for; a TX sink looks at them only
-    /// when it needs a block back, so their lateness says nothing).
-    pub fn completed(&mut self, now: u64) -> Option<Loss> {
-        let check_timing = !self.output;
-        let Some((samples, end)) = self.queue.pop_front() else {
+    /// The oldest queued block's completion was seen at `now` (the device's completion time
+    /// where the kernel gives it). On RX with a known rate, a completion later than the model
+    /// allows by more than [`Self::timing_tolerance`] is a timing loss before the block (RX
+    /// completions are waited for; a TX sink looks at them only when it needs a block back, so
+    /// their lateness says nothing). On RX, a next block queued only after `now` is a
+    /// starvation loss after it.
+    pub fn completed(&mut self, now: u64) -> CompletionLoss {
+        let Some((samples, end, _)) = self.queue.pop_front() else {
             // A completion the model did not expect (the queue was cleared by a starvation
             // interval already accounted for).
-            return None;
+            return CompletionLoss::default();
         };
+        let before = self.completion_timing(now, samples, end);
+        let seen = if self.output {
+            end.unwrap_or(now).min(now)
+        } else {
+            now
+        };
+        let mut after = None;
+        if self.queue.is_empty() {
+            self.idle_since = Some(seen);
+        } else if let Some(&(_, _, queued_at)) = self.queue.front()
+            && !self.output
+            && queued_at > seen
+        {
+            // The requeue came before this completion was collected, so `queued` saw blocks
+            // out and no idle device; the device had nothing from `seen` until the requeue.
+            after = self.starved(queued_at - seen);
+        }
+        CompletionLoss { before, after }
+    }
+
+    /// `ns` of starvation: counted in the totals, and a loss unless, with a known rate, it is
+    /// shorter than half a sample (the device had its next block in time).
+    fn starved(&mut self, ns: u64) -> Option<Loss> {
+        self.totals.starved_ns += ns;
+        (ns > 0 && self.samples_in(ns) != Some(0)).then(|| self.record(LossCause::Starvation, ns))
+    }
+
+    /// The timing check of a completion seen at `now` of a block of `samples` the model ends at
+    /// `end`, moving the model to the device's pace.
+    fn completion_timing(&mut self, now: u64, samples: u64, end: Option<u64>) -> Option<Loss> {
+        let check_timing = !self.output;
         let mut loss = None;
-        let mut seen = now;
         if let Some(end) = end {
             if now < end {
                 // Faster than the nominal rate (or the model started late): the seen time is
@@ -227,30 +266,23 @@ impl LossMeter {
                 if check_timing && late > tolerance {
                     loss = Some(self.record(LossCause::Timing, late));
                 }
-                if self.output {
-                    // A TX completion is collected whenever the sink needs a block back, long
-                    // after it happened: the model's end is the better time.
-                    seen = end;
-                } else {
+                if !self.output {
                     // An RX completion is waited for, so it is seen soon after it happens: the
                     // device is behind the model (a restart after idle time begins at the
                     // device's next sample slot, a clock a little slower than nominal), and
                     // the blocks behind this one are too.
-                    for (_, e) in self.queue.iter_mut() {
+                    for (_, e, _) in self.queue.iter_mut() {
                         *e = e.map(|e| e + late);
                     }
                     self.busy_until = self.busy_until.map(|b| b + late);
                 }
             }
         }
-        if self.queue.is_empty() {
-            self.idle_since = Some(seen);
-        }
         loss
     }
 
     fn shift_earlier(&mut self, by: u64) {
-        for (_, e) in self.queue.iter_mut() {
+        for (_, e, _) in self.queue.iter_mut() {
             *e = e.map(|e| e.saturating_sub(by));
         }
         self.busy_until = self.busy_until.map(|b| b.saturating_sub(by));
@@ -304,7 +336,7 @@ mod tests {
         let mut m = LossMeter::input(Some(1e6));
         m.start(0, 2, 1000);
         for k in 1..100u64 {
-            assert_eq!(m.completed(k * MS), None, "block {k}");
+            assert_eq!(m.completed(k * MS), CompletionLoss::default(), "block {k}");
             assert_eq!(m.queued(k * MS, 1000), None, "requeue {k}");
         }
         assert_eq!(m.totals(), LossTotals::default());
@@ -314,8 +346,8 @@ mod tests {
     fn starvation_is_one_overrun_of_its_length_times_the_rate() {
         let mut m = LossMeter::input(Some(1e6));
         m.start(0, 2, 1000);
-        assert_eq!(m.completed(MS), None);
-        assert_eq!(m.completed(2 * MS), None);
+        assert_eq!(m.completed(MS), CompletionLoss::default());
+        assert_eq!(m.completed(2 * MS), CompletionLoss::default());
         // Nothing queued from 2 ms to 7.5 ms: 5500 samples lost.
         let loss = m.queued(7 * MS + MS / 2, 1000).expect("a loss");
         assert_eq!(loss.cause, LossCause::Starvation);
@@ -337,7 +369,7 @@ mod tests {
         let mut m = LossMeter::input(Some(1e6));
         m.start(0, 2, 1000);
         m.completed(MS);
-        assert_eq!(m.completed(5 * MS), None);
+        assert_eq!(m.completed(5 * MS), CompletionLoss::default());
         let loss = m.queued(6 * MS, 1000).expect("a loss");
         assert_eq!(loss.samples, Some(1000), "idle from 5 ms to 6 ms");
         // TX collects completions late: idle from the model's end, 2 ms.
@@ -355,7 +387,7 @@ mod tests {
     fn unknown_rate_counts_the_interval_without_samples() {
         let mut m = LossMeter::input(None);
         m.start(0, 1, 1000);
-        assert_eq!(m.completed(MS), None);
+        assert_eq!(m.completed(MS), CompletionLoss::default());
         let loss = m.queued(4 * MS, 1000).expect("a loss");
         assert_eq!(loss.samples, None);
         assert_eq!(loss.duration_ns, 3 * MS);
@@ -366,25 +398,58 @@ mod tests {
     }
 
     #[test]
+    fn a_requeue_before_the_completion_is_collected_still_shows_the_starvation() {
+        // One block out at 1 MS/s; the device completes it at 1 ms (the fence's time), but the
+        // consumer requeues a block at 5 ms before that completion is collected: `queued` sees
+        // a block out and no idle device, the completion shows the device had nothing from 1 ms
+        // to 5 ms, after the completed block's data.
+        let mut m = LossMeter::input(Some(1e6));
+        m.start(0, 1, 1000);
+        assert_eq!(m.queued(5 * MS, 1000), None);
+        let found = m.completed(MS);
+        assert_eq!(found.before, None, "the completed block itself was on time");
+        let loss = found.after.expect("the starvation after it");
+        assert_eq!(loss.cause, LossCause::Starvation);
+        assert_eq!((loss.duration_ns, loss.samples), (4 * MS, Some(4000)));
+        // The requeued block runs from 5 ms: on time at 6 ms, and no second loss.
+        assert_eq!(m.completed(6 * MS), CompletionLoss::default());
+        let t = m.totals();
+        assert_eq!((t.events, t.samples, t.starved_ns), (1, 4000, 4 * MS));
+        // A requeue before the device's completion is no loss, collected late or not.
+        let mut m = LossMeter::input(Some(1e6));
+        m.start(0, 1, 1000);
+        m.queued(MS / 2, 1000);
+        assert_eq!(m.completed(MS), CompletionLoss::default());
+        // TX collects completions late: a requeue after the device's end is found by `queued`
+        // from the model, not here.
+        let mut tx = LossMeter::output(Some(1e6));
+        tx.start(0, 0, 0);
+        tx.queued(0, 1000);
+        tx.queued(5 * MS, 1000)
+            .expect("the underrun, from the model");
+        assert_eq!(tx.completed(MS).after, None);
+    }
+
+    #[test]
     fn stall_with_blocks_queued_is_a_timing_loss() {
         let mut m = LossMeter::input(Some(1e6));
         m.start(0, 4, 1000);
-        assert_eq!(m.completed(MS), None);
+        assert_eq!(m.completed(MS), CompletionLoss::default());
         m.queued(MS, 1000);
         // The next block should end at 2 ms; it ends at 22 ms: 20 ms late, tolerance 12 ms.
-        let loss = m.completed(22 * MS).expect("a timing loss");
+        let loss = m.completed(22 * MS).before.expect("a timing loss");
         assert_eq!(loss.cause, LossCause::Timing);
         assert_eq!(loss.samples, Some(20_000));
         // The model moved with it: the next block on time is no loss.
-        assert_eq!(m.completed(23 * MS), None);
+        assert_eq!(m.completed(23 * MS), CompletionLoss::default());
         // A completion late by less than the tolerance is none either.
-        assert_eq!(m.completed(35 * MS), None);
+        assert_eq!(m.completed(35 * MS), CompletionLoss::default());
         // TX does not check timing.
         let mut tx = LossMeter::output(Some(1e6));
         tx.start(0, 0, 0);
         tx.queued(0, 1000);
         tx.queued(0, 1000);
-        assert_eq!(tx.completed(50 * MS), None);
+        assert_eq!(tx.completed(50 * MS), CompletionLoss::default());
     }
 
     #[test]

@@ -384,7 +384,11 @@ where
         self.unknown_pending += samples;
         self.stream_position += samples;
         self.sequence += 1;
-        let _ = self.meter.completed(monotonic_ns());
+        // The block is left out (counted exactly above); a starvation after it is the
+        // device's own loss, tagged on the next block delivered.
+        if let Some(loss) = self.meter.completed(monotonic_ns()).after {
+            self.note_loss(loss);
+        }
         if let Err(requeue) = self.transport.requeue(block, self.transport.block_size()) {
             anyhow::bail!(
                 "{place}: {error}; requeuing it failed too ({requeue}): the transfer most likely failed at submit"
@@ -494,7 +498,8 @@ where
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
             }
-            if let Some(loss) = self.meter.completed(device_ns) {
+            let found = self.meter.completed(device_ns);
+            if let Some(loss) = found.before {
                 self.note_loss(loss);
             }
             if let Some(x) = self.xflow.as_mut()
@@ -515,6 +520,11 @@ where
             let device_loss = self.loss_to_tag(block);
             if let Some(overrun) = device_loss {
                 self.stream_position += overrun.lost_samples.unwrap_or(0);
+            }
+            // Samples the device lost after this block's data (it ran dry before the next
+            // block was queued): tagged on the next block delivered, where the gap ends.
+            if let Some(loss) = found.after {
+                self.note_loss(loss);
             }
             // Blocks of unknown status that were not delivered: weir knows exactly how many
             // samples it left out (their stream positions are already counted). One tag per
