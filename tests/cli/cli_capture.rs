@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use crate::support::processes::{DEADLINE, finish, spawn, text, write};
-use crate::support::{ramp_bytes, weir};
+use crate::support::{lossy_capture, ramp_bytes, weir};
 
 /// `items in` of block `name` in a run report.
 fn items_in(report: &str, name: &str) -> u64 {
@@ -303,36 +303,19 @@ fn a_second_sigterm_leaves_whole_items_in_the_file() {
 #[test]
 fn file_sink_counts_the_samples_the_device_lost() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // As cli_record_sigmf's lossy capture: a throttle at half the device's rate holds the DMA
-    // blocks (through `head`), so the simulator loses samples and counts them exactly.
+    // A throttle at half the device's rate holds the DMA blocks (through `head`), so the
+    // simulator loses samples and counts them exactly.
     let file = write(
         dir.path(),
         "lossy.toml",
-        &format!(
-            r#"
-connections = ["src.out -> head.in", "head.out -> sink.in", "head.out -> slow.in", "slow.out -> null.in"]
-[blocks.src]
-type = "dmabuf_source"
-sample_rate = 4e6
-samples_per_block = 4096
-blocks = 2
-[blocks.head]
-type = "head"
+        &lossy_capture(
+            600_000,
+            &format!(
+                r#"type = "file_sink"
 item = "ci16"
-items = 600000
-[blocks.slow]
-type = "throttle"
-item = "ci16"
-rate = 2e6
-[blocks.null]
-type = "null_sink"
-item = "ci16"
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-            dir.path().join("lossy.ci16").display()
+path = "{}""#,
+                dir.path().join("lossy.ci16").display()
+            ),
         ),
     );
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))

@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 
 use crate::support::processes::{
-    ZMQ_BLOCK, assert_contiguous, cf32s, connected, finish, free_port, kill, lines, ramp_values,
-    spawn, spawn_with, text, unpaced_publisher, wait_line, wait_listening, write,
+    assert_contiguous, cf32s, connected, finish, free_port, kill, lines, paced_publisher,
+    ramp_values, spawn, spawn_with, text, unpaced_publisher, wait_line, wait_listening, write,
 };
 use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
 
@@ -132,24 +132,7 @@ fn weir_zmq_pub_sink_feeds_gnuradio_sub_source_exactly() {
     );
     let mut seen = Vec::new();
     wait_line(&sub_lines, &mut seen, |l| l == "ready");
-    let tx = spawn(&write(
-        dir.path(),
-        "tx.toml",
-        &format!(
-            r#"
-connections = ["src.out -> tx.in"]
-[blocks.src]
-type = "dmabuf_source"
-samples_per_block = {ZMQ_BLOCK}
-blocks = 8
-sample_rate = 2e6
-[blocks.tx]
-type = "zmq_pub_sink"
-item = "ci16"
-address = "{address}"
-"#
-        ),
-    ));
+    let tx = spawn(&write(dir.path(), "tx.toml", &paced_publisher(&address)));
     wait_line(&sub_lines, &mut seen, |l| l.starts_with("done"));
     let sub = finish(sub, "GNU Radio subscriber");
     kill(tx);

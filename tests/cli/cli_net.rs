@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::processes::{
-    DEADLINE, ZMQ_BLOCK, assert_contiguous, connected, finish, free_port, kill, ramp_values, spawn,
-    spawn_with, text, unpaced_publisher, wait_listening, write,
+    DEADLINE, assert_contiguous, connected, finish, free_port, kill, paced_publisher, ramp_values,
+    spawn, spawn_with, text, unpaced_publisher, wait_listening, write,
 };
 
 fn sender(port: u16, head: Option<u64>) -> String {
@@ -173,25 +173,10 @@ fn zeromq_carries_the_dmabuf_ramp() {
         "rx.toml",
         &subscriber(port, &out, items, 100.0),
     ));
-    // Paced at 2 M samples/s so the publisher never outruns ZeroMQ's high-water mark (that
-    // would lose messages, and fail the test); the DMABUF source feeds the publisher directly.
     let tx = spawn(&write(
         dir.path(),
         "tx.toml",
-        &format!(
-            r#"
-connections = ["src.out -> tx.in"]
-[blocks.src]
-type = "dmabuf_source"
-samples_per_block = {ZMQ_BLOCK}
-blocks = 8
-sample_rate = 2e6
-[blocks.tx]
-type = "zmq_pub_sink"
-item = "ci16"
-address = "tcp://127.0.0.1:{port}"
-"#
-        ),
+        &paced_publisher(&format!("tcp://127.0.0.1:{port}")),
     ));
     let rx = finish(rx, "subscriber");
     kill(tx);

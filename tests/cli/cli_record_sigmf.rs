@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::processes::{text, write};
-use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
+use crate::support::{lossy_capture, python_imports, sigmf_device_index, tool_available, weir};
 
 fn meta(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("metadata file"))
@@ -61,46 +61,19 @@ fn a_lossy_capture_records_the_device_rate_and_every_gap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("cap");
     let items = 600_000u64;
-    // The ADC runs at 4 MS/s with two blocks of 4096 samples; `head` also feeds a throttle at
-    // 2 MS/s, and a DMA block is requeued only when every reader has released it, so the
-    // simulator loses samples whenever both blocks wait for the throttle, and counts them
-    // exactly. (The recorder hangs off `head`, not the throttle: FutureSDR's stock Throttle
-    // does not forward stream tags.)
     let file = write(
         dir.path(),
         "cap.toml",
-        &format!(
-            r#"
-connections = [
-    "src.out -> head.in",
-    "head.out -> rec.in",
-    "head.out -> slow.in",
-    "slow.out -> null.in",
-]
-[blocks.src]
-type = "dmabuf_source"
-sample_rate = 4e6
-samples_per_block = 4096
-blocks = 2
-[blocks.slow]
-type = "throttle"
-item = "ci16"
-rate = 2e6
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {items}
-[blocks.null]
-type = "null_sink"
-item = "ci16"
-[blocks.rec]
-type = "sigmf_sink"
+        &lossy_capture(
+            items,
+            &format!(
+                r#"type = "sigmf_sink"
 item = "ci16"
 path = "{}"
 frequency = 2.4e9
-description = "weir test capture"
-"#,
-            base.display()
+description = "weir test capture""#,
+                base.display()
+            ),
         ),
     );
     let out = weir(&[

@@ -230,3 +230,40 @@ pub fn sigmf_device_index(meta: &serde_json::Value, k: u64) -> u64 {
     let start = c["core:sample_start"].as_u64().expect("sample_start");
     c["core:global_index"].as_u64().unwrap_or(start) + (k - start)
 }
+
+/// A capture that loses samples, with `sink` (the TOML of a block named `sink`, input `in`)
+/// recording `items` ci16 samples: the ADC runs at 4 MS/s with two blocks of 4096 samples;
+/// `head` also feeds a throttle at 2 MS/s, and a DMA block is requeued only when every reader has
+/// released it, so the simulator loses samples whenever both blocks wait for the throttle, and
+/// counts them exactly. (The sink hangs off `head`, not the throttle: FutureSDR's stock Throttle
+/// does not forward stream tags.)
+pub fn lossy_capture(items: u64, sink: &str) -> String {
+    format!(
+        r#"
+connections = [
+    "src.out -> head.in",
+    "head.out -> sink.in",
+    "head.out -> slow.in",
+    "slow.out -> null.in",
+]
+[blocks.src]
+type = "dmabuf_source"
+sample_rate = 4e6
+samples_per_block = 4096
+blocks = 2
+[blocks.slow]
+type = "throttle"
+item = "ci16"
+rate = 2e6
+[blocks.head]
+type = "head"
+item = "ci16"
+items = {items}
+[blocks.null]
+type = "null_sink"
+item = "ci16"
+[blocks.sink]
+{sink}
+"#
+    )
+}

@@ -58,6 +58,27 @@ address = "{address}"
     )
 }
 
+/// A flowgraph publishing the simulator's ramp (ci16) on ZeroMQ `address` in blocks of
+/// [`ZMQ_BLOCK`] samples, paced at 2 M samples/s so the publisher never outruns ZeroMQ's
+/// high-water mark (that would lose messages, and fail a test checking the ramp); the DMABUF
+/// source feeds the publisher directly.
+pub fn paced_publisher(address: &str) -> String {
+    format!(
+        r#"
+connections = ["src.out -> tx.in"]
+[blocks.src]
+type = "dmabuf_source"
+samples_per_block = {ZMQ_BLOCK}
+blocks = 8
+sample_rate = 2e6
+[blocks.tx]
+type = "zmq_pub_sink"
+item = "ci16"
+address = "{address}"
+"#
+    )
+}
+
 /// Little-endian complex floats (cf32 items) of a file.
 pub fn cf32s(path: &Path) -> Vec<(f32, f32)> {
     super::cf32_file(path)
