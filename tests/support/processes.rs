@@ -45,17 +45,7 @@ pub fn spawn_with(file: &Path, args: &[&str]) -> Child {
 
 /// A flowgraph publishing the simulator's ramp (ci16) as fast as it can on ZeroMQ `address`.
 pub fn unpaced_publisher(address: &str) -> String {
-    format!(
-        r#"
-connections = ["src.out -> tx.in"]
-[blocks.src]
-type = "dmabuf_source"
-[blocks.tx]
-type = "zmq_pub_sink"
-item = "ci16"
-address = "{address}"
-"#
-    )
+    publisher(address, "")
 }
 
 /// A flowgraph publishing the simulator's ramp (ci16) on ZeroMQ `address` in blocks of
@@ -63,15 +53,20 @@ address = "{address}"
 /// high-water mark (that would lose messages, and fail a test checking the ramp); the DMABUF
 /// source feeds the publisher directly.
 pub fn paced_publisher(address: &str) -> String {
+    publisher(
+        address,
+        &format!("samples_per_block = {ZMQ_BLOCK}\nblocks = 8\nsample_rate = 2e6\n"),
+    )
+}
+
+/// `dmabuf_source` (with `source` parameter lines) -> `zmq_pub_sink` on `address`, ci16.
+fn publisher(address: &str, source: &str) -> String {
     format!(
         r#"
 connections = ["src.out -> tx.in"]
 [blocks.src]
 type = "dmabuf_source"
-samples_per_block = {ZMQ_BLOCK}
-blocks = 8
-sample_rate = 2e6
-[blocks.tx]
+{source}[blocks.tx]
 type = "zmq_pub_sink"
 item = "ci16"
 address = "{address}"
