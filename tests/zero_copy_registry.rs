@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futuresdr::runtime::BlockId;
@@ -36,6 +36,13 @@ use support::processes::cf32s;
 
 /// Held by each test while it uses the process-wide probe.
 static PROBE: Mutex<()> = Mutex::new(());
+
+/// Takes [`PROBE`] (held until the guard drops) and turns the probe on.
+fn probe_on() -> MutexGuard<'static, ()> {
+    let probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
+    address_probe::enable();
+    probe
+}
 
 /// Taps with distinct values, so that a reversed or shifted window shows.
 const TAPS: [f64; 5] = [0.5, 0.25, 0.125, 1.0, -0.5];
@@ -173,8 +180,7 @@ fn taps_toml() -> String {
 
 #[test]
 fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
-    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
-    address_probe::enable();
+    let _probe = probe_on();
     let dir = tempfile::tempdir().expect("tempdir");
 
     // --- fir: in place but for the seams at block ends (fewer than `taps` items left).
@@ -389,8 +395,7 @@ fn capture_source() -> String {
 /// finds the copy's buffer instead (the control).
 #[test]
 fn capture_sinks_write_the_device_blocks_in_place() {
-    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
-    address_probe::enable();
+    let _probe = probe_on();
     let dir = tempfile::tempdir().expect("tempdir");
 
     // --- file_sink straight from the source, stopped as `weir run --duration` would stop it.

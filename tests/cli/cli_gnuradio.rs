@@ -10,14 +10,15 @@
 //! `.ci/run` sets it), where that is a failure.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 
 use crate::support::processes::{
     assert_contiguous, cf32s, connected, finish, free_port, kill, lines, paced_publisher,
-    ramp_values, spawn, spawn_with, text, unpaced_publisher, wait_line, wait_listening, write,
+    ramp_values, spawn, spawn_with, start_piped, text, unpaced_publisher, wait_line,
+    wait_listening, write,
 };
-use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
+use crate::support::{head_to_file, python_imports, sigmf_device_index, tool_available, weir};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gnuradio/peer.py");
 
@@ -35,14 +36,7 @@ fn gnuradio() -> Option<String> {
 
 /// `peer.py ARGS` with its stdout lines on the returned channel.
 fn peer(python: &str, args: &[&str]) -> (Child, Receiver<String>) {
-    let mut child = Command::new(python)
-        .arg(PEER)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start GNU Radio");
+    let mut child = start_piped(Command::new(python).arg(PEER).args(args), "GNU Radio");
     let rx = lines(child.stdout.take().expect("stdout"));
     (child, rx)
 }
@@ -68,16 +62,8 @@ type = "zmq_sub_source"
 item = "cf32"
 address = "tcp://127.0.0.1:{port}"
 timeout = 100
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {received}
-[blocks.sink]
-type = "file_sink"
-item = "cf32"
-path = "{}"
-"#,
-            out.display()
+{}"#,
+            head_to_file("cf32", received, &out)
         ),
     ));
     let (pub_, _) = peer(

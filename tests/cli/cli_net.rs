@@ -9,6 +9,7 @@ use crate::support::processes::{
     DEADLINE, assert_contiguous, connected, finish, free_port, kill, paced_publisher, ramp_values,
     spawn, spawn_with, text, unpaced_publisher, wait_listening, write,
 };
+use crate::support::{head_to_file, report_line};
 
 fn sender(port: u16, head: Option<u64>) -> String {
     // With `head`, the sender ends after that many items and closes the connection; without,
@@ -138,16 +139,8 @@ type = "zmq_sub_source"
 item = "ci16"
 address = "tcp://127.0.0.1:{port}"
 timeout = {timeout}
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {items}
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        out.display()
+{}"#,
+        head_to_file("ci16", items, out)
     )
 }
 
@@ -292,12 +285,8 @@ fn tcp_sink_ends_on_time_while_its_client_has_stopped_reading() {
     drop(client);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = |name: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no `{name}` line: {stdout}"))
-            .to_string()
-    };
-    assert!(line("tx ").contains("client=127.0.0.1:"), "{stdout}");
+    assert!(
+        report_line(&stdout, "tx").contains("client=127.0.0.1:"),
+        "{stdout}"
+    );
 }

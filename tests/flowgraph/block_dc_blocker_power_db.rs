@@ -8,6 +8,8 @@ use futuresdr::runtime::dev::{CpuSample, DefaultCpuReader, DefaultCpuWriter, Ker
 use weir_core::{BuildError, Cf32, ItemType, Value};
 use weir_plugin_dsp::{DcBlocker, PowerDb, dc_blocker, power_db};
 
+use crate::support::assert_in_out;
+
 /// VectorSource → `block` → VectorSink.
 fn run_through<A, B, K>(input: Vec<A>, block: K) -> Vec<B>
 where
@@ -174,8 +176,7 @@ fn dc_blocker_self_description_and_bad_parameters() {
             .resolve([("item", Value::Str(item.into()))])
             .expect("resolves");
         let ports = (d.ports)(&p).expect("ports");
-        assert_eq!((ports.inputs[0].name, ports.inputs[0].item), ("in", ty));
-        assert_eq!((ports.outputs[0].name, ports.outputs[0].item), ("out", ty));
+        assert_in_out(&ports, ty, ty);
     }
     let p = d
         .resolve([("alpha", Value::Float(1.0))])
@@ -204,14 +205,7 @@ fn power_db_self_description_and_bad_parameters() {
     assert_eq!(d.params[1].default, Some(Value::Float(-200.0)));
     let p = d.resolve([]).expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::F32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::F32);
     // Refused when the parameters are resolved (so `weir check` refuses it), not only by ports.
     let (name, msg) = param_error(
         d.resolve([("floor", Value::Float(f64::NEG_INFINITY))])

@@ -6,30 +6,55 @@ use std::path::Path;
 use weir_core::FlowgraphSpec;
 use weir_core::testing::wait_until;
 
-use crate::support::{ramp_bytes, start};
+use crate::support::{ramp_bytes, shipped_flowgraph, start};
 
 fn run(text: &str, set: &[(&str, String)]) -> weir_core::RunReport {
     let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
     weir_core::testing::run_toml_with(&weir::registry(), "tx.toml", text, &set)
 }
 
-#[test]
-fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("dac.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/loopback.toml"
-    ))
-    .expect("flowgraph");
-    let samples = 1_000_003u64;
-    let report = run(
-        &text,
+/// A shipped flowgraph's text (`flowgraphs/<name>`).
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(shipped_flowgraph(name)).expect("flowgraph")
+}
+
+/// Runs `text` (a shipped TX flowgraph) with its `samples` and `out` variables set.
+fn run_shipped(text: &str, samples: u64, out: &Path) -> weir_core::RunReport {
+    run(
+        text,
         &[
             ("samples", samples.to_string()),
             ("out", out.display().to_string()),
         ],
-    );
+    )
+}
+
+/// `rx` (a `dmabuf_source` with the parameter lines `rx`) -> `head` (`items` ci16 samples)
+/// -> `tx` (a `dmabuf_sink` with the parameter lines `tx`).
+fn through_the_dac(rx: &str, items: u64, tx: &str) -> String {
+    format!(
+        r#"
+connections = ["rx.out -> head.in", "head.out -> tx.in"]
+[blocks.rx]
+type = "dmabuf_source"
+{rx}
+[blocks.head]
+type = "head"
+item = "ci16"
+items = {items}
+[blocks.tx]
+type = "dmabuf_sink"
+{tx}
+"#
+    )
+}
+
+#[test]
+fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dac.ci16");
+    let samples = 1_000_003u64;
+    let report = run_shipped(&shipped("loopback.toml"), samples, &out);
     let sent = std::fs::read(&out).expect("DAC output");
     assert_eq!(
         sent.len() as u64,
@@ -55,24 +80,13 @@ fn a_slow_dac_back_pressures_upstream_within_the_queue_depth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
     let samples = 100_000u64;
-    let text = format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 1000
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 1000
-blocks = 3
-sample_rate = 2e6
-sim_output = "{}"
-"#,
-        out.display()
+    let text = through_the_dac(
+        "samples_per_block = 1000",
+        samples,
+        &format!(
+            "samples_per_block = 1000\nblocks = 3\nsample_rate = 2e6\nsim_output = \"{}\"",
+            out.display()
+        ),
     );
     let report = run(&text, &[]);
     let tx = report.block("tx").expect("tx");
@@ -90,24 +104,13 @@ sim_output = "{}"
 fn cyclic_mode_repeats_the_stream_until_stopped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
-    let text = format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 100
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 100
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 128
-cyclic = true
-sample_rate = 1e6
-sim_output = "{}"
-"#,
-        out.display()
+    let text = through_the_dac(
+        "samples_per_block = 100",
+        100,
+        &format!(
+            "samples_per_block = 128\ncyclic = true\nsample_rate = 1e6\nsim_output = \"{}\"",
+            out.display()
+        ),
     );
     let running = start("cyclic.toml", &text);
     wait_until("five repetitions", || {
@@ -180,23 +183,12 @@ path = "{}"
 fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/loopback.toml"
-    ))
-    .expect("flowgraph")
-    .replace(
+    let text = shipped("loopback.toml").replace(
         "sim_output = \"${out}\"",
         "sim_output = \"${out}\"\nmode = \"zero_copy\"",
     );
     let samples = 1_000_003u64;
-    let report = run(
-        &text,
-        &[
-            ("samples", samples.to_string()),
-            ("out", out.display().to_string()),
-        ],
-    );
+    let report = run_shipped(&text, samples, &out);
     // The sink only ever sees DMA blocks the head wrote into: intact data proves the path.
     let sent = std::fs::read(&out).expect("DAC output");
     assert_eq!(sent.len() as u64, samples * 4);
@@ -259,19 +251,8 @@ item = "ci16"
 fn tx_tone_flowgraph_sends_the_tone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("tone.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/tx_tone.toml"
-    ))
-    .expect("flowgraph");
     let samples = 100_001u64;
-    let report = run(
-        &text,
-        &[
-            ("samples", samples.to_string()),
-            ("out", out.display().to_string()),
-        ],
-    );
+    let report = run_shipped(&shipped("tx_tone.toml"), samples, &out);
     let sent = std::fs::read(&out).expect("DAC output");
     assert_eq!(
         sent.len() as u64,
@@ -322,22 +303,13 @@ fn the_sink_says_when_each_block_was_sent() {
     use futuresdr::runtime::dev::prelude::mpsc;
 
     // 10 000 samples in 1024-sample blocks: 9 whole blocks and a partial one of 784.
-    let text = r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 1024
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 10000
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 1024
-blocks = 2
-"#;
+    let text = through_the_dac(
+        "samples_per_block = 1024",
+        10000,
+        "samples_per_block = 1024\nblocks = 2",
+    );
     let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "completed.toml", &registry).expect("loads");
+    let spec = FlowgraphSpec::parse(&text, "completed.toml", &registry).expect("loads");
     // The pipe goes in before the file's blocks, so it is initialised before the sink sends.
     let (tx, rx) = mpsc::channel(64);
     let mut fg = futuresdr::runtime::Flowgraph::new();

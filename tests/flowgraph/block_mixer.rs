@@ -10,7 +10,7 @@ use weir_core::testing::{start_toml, wait_until};
 use weir_core::{Cf32, ItemType, Registry, Value};
 use weir_plugin_dsp::{DspPlugin, Mixer, mixer};
 
-use crate::support::{cf32_file, items_in};
+use crate::support::{assert_in_out, cf32_file, items_in};
 
 type Mocked = Mixer<Reader<Cf32>, Writer<Cf32>>;
 
@@ -188,14 +188,7 @@ fn self_description_and_bad_parameters() {
         ])
         .expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::Cf32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::Cf32);
     assert_eq!(ports.message_inputs, ["frequency"]);
     let e = d
         .resolve([

@@ -9,6 +9,8 @@ use weir_core::{Cf32, ItemType, Value};
 use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumKernel};
 use weir_plugin_dsp::{Spectrum, spectrum};
 
+use crate::support::assert_in_out;
+
 /// A complex tone of amplitude `a` at `bin` cycles per `len` samples, `n` samples long.
 fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
     (0..n)
@@ -103,15 +105,8 @@ fn self_description() {
     assert_eq!(d.params[2].default, Some(Value::Bool(false)));
     let p = d.resolve([("len", Value::Int(256))]).expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::F32);
     assert_eq!(ports.inputs[0].min_items, 256);
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::F32)
-    );
     let e = d
         .resolve([("len", Value::Int(0))])
         .expect_err("empty frames");

@@ -144,10 +144,7 @@ fn the_cli_reports_bad_input_with_exit_status_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[blocks.src]\ntype = \"nope\"\n").expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("run weir");
+    let out = crate::support::weir(&["run", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

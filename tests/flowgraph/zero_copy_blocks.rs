@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::DefaultCpuReader;
+use futuresdr::runtime::{BlockId, Flowgraph};
 use weir_core::{BlockStats, Cf32, Ci16, MappedBlockReader, runtime};
 use weir_iio::sim::{SimConfig, SimRx};
 use weir_iio::transport::Transport;
@@ -32,6 +32,15 @@ fn sim() -> (SimRx, Vec<Range<usize>>) {
     (sim, blocks)
 }
 
+/// Connects each block of `chain` (`output`) to the next (`input`) and runs `fg`.
+fn run_in_line(mut fg: Flowgraph, chain: &[BlockId]) {
+    for pair in chain.windows(2) {
+        fg.stream_dyn(pair[0], "output", pair[1], "input")
+            .expect("connect");
+    }
+    runtime().run(fg).expect("runs");
+}
+
 fn inside(r: &Range<usize>, blocks: &[Range<usize>]) -> bool {
     blocks.iter().any(|b| b.start <= r.start && r.end <= b.end)
 }
@@ -50,13 +59,7 @@ fn converter_reads_the_device_blocks_in_place() {
     );
     let head = fg.add(Head::<Cf32>::new(SAMPLES, Arc::default()));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
-    fg.stream_dyn(src, "output", conv, "input")
-        .expect("connect");
-    fg.stream_dyn(conv, "output", head, "input")
-        .expect("connect");
-    fg.stream_dyn(head, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    run_in_line(fg, &[src.into(), conv.into(), head.into(), sink.into()]);
 
     let log = log.lock().expect("log");
     assert!(!log.is_empty(), "the converter read something");
@@ -94,13 +97,7 @@ fn address_check_fails_for_a_copied_stream() {
             .with_address_log(log.clone()),
     );
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
-    fg.stream_dyn(src, "output", head, "input")
-        .expect("connect");
-    fg.stream_dyn(head, "output", conv, "input")
-        .expect("connect");
-    fg.stream_dyn(conv, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    run_in_line(fg, &[src.into(), head.into(), conv.into(), sink.into()]);
 
     let log = log.lock().expect("log");
     assert!(!log.is_empty());
@@ -211,18 +208,15 @@ where
     let b = fg.add(block);
     let head = fg.add(Head::<Cf32>::new(SAMPLES, Arc::default()));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
+    let mut chain: Vec<BlockId> = vec![src.into()];
     if copied {
-        let copy = fg.add(StockCopy::<Cf32, MappedBlockReader<Cf32>>::new());
-        fg.stream_dyn(src, "output", copy, "input")
-            .expect("connect");
-        fg.stream_dyn(copy, "output", b, "input").expect("connect");
-    } else {
-        fg.stream_dyn(src, "output", b, "input").expect("connect");
+        chain.push(
+            fg.add(StockCopy::<Cf32, MappedBlockReader<Cf32>>::new())
+                .into(),
+        );
     }
-    fg.stream_dyn(b, "output", head, "input").expect("connect");
-    fg.stream_dyn(head, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    chain.extend::<[BlockId; 3]>([b.into(), head.into(), sink.into()]);
+    run_in_line(fg, &chain);
     (log, src_stats, device_blocks)
 }
 

@@ -33,14 +33,22 @@ pub fn spawn(file: &Path) -> Child {
 
 /// `weir run --stats-interval 0 ARGS FILE` with piped stdout and stderr.
 pub fn spawn_with(file: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command
         .args(["run", "--stats-interval", "0"])
         .args(args)
-        .arg(file)
+        .arg(file);
+    start_piped(&mut command, "weir")
+}
+
+/// Starts `command` (`what` in the failure) with stdin closed and stdout and stderr piped.
+pub fn start_piped(command: &mut Command, what: &str) -> Child {
+    command
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start weir")
+        .unwrap_or_else(|e| panic!("start {what}: {e}"))
 }
 
 /// A flowgraph publishing the simulator's ramp (ci16) as fast as it can on ZeroMQ `address`.
@@ -111,11 +119,17 @@ pub fn text(out: &Output) -> String {
 
 /// Whether something listens on TCP `port` of 127.0.0.1 (Linux: `/proc/net/tcp`, state 0A).
 pub fn listening(port: u16) -> bool {
+    tcp_socket(1, port, "0A")
+}
+
+/// Whether `/proc/net/tcp` has a socket whose address in column `column` (1 local, 2 remote)
+/// is 127.0.0.1:`port`, in `state` (hex, as the kernel writes it).
+fn tcp_socket(column: usize, port: u16, state: &str) -> bool {
     let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let local = format!("0100007F:{port:04X}");
+    let address = format!("0100007F:{port:04X}");
     table.lines().skip(1).any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == local && f[3] == "0A"
+        f.len() > 3 && f[column] == address && f[3] == state
     })
 }
 
@@ -155,12 +169,7 @@ pub fn assert_contiguous(values: &[i16]) {
 
 /// Whether a connection to 127.0.0.1:`port` is established (`/proc/net/tcp`, state 01).
 pub fn connected(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let remote = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[2] == remote && f[3] == "01"
-    })
+    tcp_socket(2, port, "01")
 }
 
 /// The lines of `stream` (a child's stdout or stderr), arriving on the returned channel as
@@ -199,3 +208,21 @@ pub fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, pred: impl Fn(&s
 /// to the ramp's period (32768 samples) within a run (see `cli_net`'s
 /// `zeromq_carries_the_dmabuf_ramp`).
 pub const ZMQ_BLOCK: usize = 10_007;
+
+/// `weir run --stats-interval 0 ARGS FILE` to completion; it must exit 0 (a failure shows
+/// everything it wrote).
+pub fn run_ok(file: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--stats-interval", "0"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run weir");
+    assert!(
+        out.status.success(),
+        "weir run {}: {}",
+        file.display(),
+        text(&out)
+    );
+    out
+}
