@@ -26,8 +26,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futuresdr::runtime::BlockId;
-use weir_core::FlowgraphSpec;
 use weir_core::buffer::address_probe::{self, Access, Record};
+use weir_core::{BuiltFlowgraph, FlowgraphSpec};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -99,15 +99,7 @@ path = "{}"
         connections.join(", "),
         out.display()
     );
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(&text, "probe.toml", &registry).expect("flowgraph loads");
-    let built = spec.build(&registry).expect("flowgraph builds");
-    let ids = built
-        .blocks()
-        .iter()
-        .map(|b| (b.name.clone(), b.id))
-        .collect();
-    address_probe::take();
+    let (built, ids) = build_probed(&text, "probe.toml");
     let report = built.run().expect("flowgraph runs");
     assert_eq!(
         report.block("src").and_then(|b| b.counter("bytes_copied")),
@@ -118,6 +110,21 @@ path = "{}"
         records: address_probe::take(),
         ids,
     }
+}
+
+/// Builds `text` (`name` in errors) and clears the probe's records of the build: the
+/// flowgraph, and each block's id by name.
+fn build_probed(text: &str, name: &str) -> (BuiltFlowgraph, HashMap<String, BlockId>) {
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(text, name, &registry).expect("flowgraph loads");
+    let built = spec.build(&registry).expect("flowgraph builds");
+    let ids = built
+        .blocks()
+        .iter()
+        .map(|b| (b.name.clone(), b.id))
+        .collect();
+    address_probe::take();
+    (built, ids)
 }
 
 struct RunResult {
@@ -313,15 +320,7 @@ fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
 /// `stop_after`: stop the run once `sink` has taken that many items (the flowgraph would
 /// otherwise run on); `None`: it ends by itself.
 fn run_capture(text: &str, stop_after: Option<u64>) -> (RunResult, weir_core::RunReport) {
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "capture.toml", &registry).expect("flowgraph loads");
-    let built = spec.build(&registry).expect("flowgraph builds");
-    let ids = built
-        .blocks()
-        .iter()
-        .map(|b| (b.name.clone(), b.id))
-        .collect();
-    address_probe::take();
+    let (built, ids) = build_probed(text, "capture.toml");
     let mut running = built.start().expect("flowgraph starts");
     let report = match stop_after {
         None => running.wait().expect("flowgraph runs"),

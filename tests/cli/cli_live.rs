@@ -285,6 +285,16 @@ fn help_documents_the_exit_status_and_progress() {
     assert!(help.contains("--progress"), "{help}");
 }
 
+/// `dmabuf_source` -> `file_sink` writing to `path`.
+fn into_file(path: &std::path::Path) -> String {
+    format!(
+        "connections = [\"src.out -> sink.in\"]\n\
+         [blocks.src]\ntype = \"dmabuf_source\"\n\
+         [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+        path.display()
+    )
+}
+
 /// `file_sink` on a FIFO that nobody reads: opening it for writing would wait for a reader
 /// forever (the build hung); it fails at once instead, saying why.
 #[test]
@@ -292,15 +302,7 @@ fn file_sink_on_a_fifo_without_a_reader_fails_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("unread.fifo");
     crate::support::mkfifo(&fifo);
-    let file = write_flowgraph(
-        &dir,
-        &format!(
-            "connections = [\"src.out -> sink.in\"]\n\
-             [blocks.src]\ntype = \"dmabuf_source\"\n\
-             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
-            fifo.display()
-        ),
-    );
+    let file = write_flowgraph(&dir, &into_file(&fifo));
     let (child, rx) = spawn(&["run", &file, "--stats-interval", "0"]);
     let (status, _stdout) = finish(child);
     let stderr = rx.iter().collect::<Vec<String>>().join("\n");
@@ -326,15 +328,7 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
         rustix::fs::Mode::empty(),
     )
     .expect("open the FIFO for reading");
-    let file = write_flowgraph(
-        &dir,
-        &format!(
-            "connections = [\"src.out -> sink.in\"]\n\
-             [blocks.src]\ntype = \"dmabuf_source\"\n\
-             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
-            fifo.display()
-        ),
-    );
+    let file = write_flowgraph(&dir, &into_file(&fifo));
     let (child, rx) = spawn(&["run", &file, "--duration", "0.5", "--stats-interval", "0"]);
     let (status, stdout) = finish(child);
     let stderr: Vec<String> = rx.iter().collect();

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::processes::{run_ok, text, write};
+use crate::support::processes::{output_ok, run_ok, text, write};
 use crate::support::{
     check_refuses, lossy_capture, python_imports, sigmf_device_index, tool_available, weir,
 };
@@ -40,16 +40,9 @@ f = sigmffile.fromfile(sys.argv[1])
 f.validate()
 print(f.get_global_field("core:datatype"), f.sample_count)
 "#;
-    let out = Command::new(&python)
-        .args(["-c", script])
-        .arg(meta)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "sigmf rejects {}: {}",
-        meta.display(),
-        text(&out)
+    output_ok(
+        Command::new(&python).args(["-c", script]).arg(meta),
+        &format!("sigmf rejects {}", meta.display()),
     );
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use weir_core::FlowgraphSpec;
 use weir_core::testing::wait_until;
 
-use crate::support::{ramp_bytes, shipped_flowgraph, start};
+use crate::support::{head_block, ramp_bytes, shipped_flowgraph, start};
 
 fn run(text: &str, set: &[(&str, String)]) -> weir_core::RunReport {
     let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -33,19 +33,15 @@ fn run_shipped(text: &str, samples: u64, out: &Path) -> weir_core::RunReport {
 /// -> `tx` (a `dmabuf_sink` with the parameter lines `tx`).
 fn through_the_dac(rx: &str, items: u64, tx: &str) -> String {
     format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
+        r#"connections = ["rx.out -> head.in", "head.out -> tx.in"]
 [blocks.rx]
 type = "dmabuf_source"
 {rx}
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {items}
-[blocks.tx]
+{}[blocks.tx]
 type = "dmabuf_sink"
 {tx}
-"#
+"#,
+        head_block("ci16", items)
     )
 }
 

@@ -161,24 +161,18 @@ count = 1
 "#
     );
     let running = start("seify.toml", &text);
+    // A null message asks for the current value.
+    let query = |port: &str| running.call("src", port, Pmt::Null).expect("query");
+    let set = |port: &str, value: Pmt| running.call("src", port, value).expect("set");
 
-    assert_eq!(
-        running.call("src", "freq", Pmt::Null).expect("query"),
-        Pmt::F64(100e6)
-    );
-    assert_eq!(
-        running.call("src", "freq", Pmt::F64(102.5e6)).expect("set"),
-        Pmt::Ok
-    );
-    assert_eq!(
-        running.call("src", "freq", Pmt::Null).expect("query"),
-        Pmt::F64(102.5e6)
-    );
+    assert_eq!(query("freq"), Pmt::F64(100e6));
+    assert_eq!(set("freq", Pmt::F64(102.5e6)), Pmt::Ok);
+    assert_eq!(query("freq"), Pmt::F64(102.5e6));
 
     // The strobe's message (gain 33) arrives through the flowgraph's message connection.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let gain = running.call("src", "gain", Pmt::Null).expect("query");
+        let gain = query("gain");
         if gain == Pmt::F64(33.0) {
             break;
         }
@@ -190,26 +184,12 @@ count = 1
         assert!(Instant::now() < deadline, "the strobe's gain never arrived");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(
-        running.call("src", "gain", Pmt::U32(7)).expect("set"),
-        Pmt::Ok
-    );
-    assert_eq!(
-        running.call("src", "gain", Pmt::Null).expect("query"),
-        Pmt::F64(7.0)
-    );
+    assert_eq!(set("gain", Pmt::U32(7)), Pmt::Ok);
+    assert_eq!(query("gain"), Pmt::F64(7.0));
     // The dummy device refuses a negative gain: the answer says so, the gain stays, and the
     // flowgraph keeps running (FutureSDR alone would end it).
-    assert_eq!(
-        running
-            .call("src", "gain", Pmt::F64(-5.0))
-            .expect("answered"),
-        Pmt::InvalidValue
-    );
-    assert_eq!(
-        running.call("src", "gain", Pmt::Null).expect("query"),
-        Pmt::F64(7.0)
-    );
+    assert_eq!(set("gain", Pmt::F64(-5.0)), Pmt::InvalidValue);
+    assert_eq!(query("gain"), Pmt::F64(7.0));
 
     running.stop().expect("stop");
     let report = running.wait().expect("stops cleanly");

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use weir_core::{FlowgraphSpec, RunReport};
 
-use crate::support::head_to_file;
 use crate::support::processes::cf32s;
+use crate::support::{head_block, head_to_file};
 
 fn run(text: &str) -> RunReport {
     crate::support::run("stock.toml", text)
@@ -860,15 +860,12 @@ sample_rate = 10000
 {tone}
 [blocks.b]
 {block}
-[blocks.head]
-type = "head"
-item = "{item}"
-items = {items}
-[blocks.keep]
+{}[blocks.keep]
 type = "vector_sink"
 item = "{item}"
 key = "{key}"
-"#
+"#,
+        head_block(item, items)
     )
 }
 

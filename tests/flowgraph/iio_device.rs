@@ -59,14 +59,7 @@ fn run_on_fake(fake: &FakeSysfs, extra: &str) -> weir_core::RunReport {
         let _ = fifo.write_all(&ramp_bytes(80_000));
     });
 
-    let registry = weir::registry();
-    let text = flowgraph(fake, "rx0", extra, &out);
-    let report = FlowgraphSpec::parse(&text, "fake.toml", &registry)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect("runs");
+    let report = crate::support::run("fake.toml", &flowgraph(fake, "rx0", extra, &out));
     let _ = feeder.join();
     assert!(std::fs::read(&out).expect("output") == ramp_bytes(50_000));
     report
@@ -353,27 +346,26 @@ fn the_opened_device_carries_its_rate_for_loss_accounting() {
         open_transport(&params).unwrap_or_else(|e| panic!("{device} opens: {e}"))
     };
 
-    let real = open("rx0", 3_000_000.0);
-    assert_eq!(real.sample_rate, Some(3_000_000.0));
+    let rate_of = |device: &str, rate: f64| {
+        let t = open(device, rate);
+        (t.sample_rate, t.sample_rate_note)
+    };
     assert_eq!(
-        real.sample_rate_note.as_deref(),
-        Some("3000000 Hz (in_voltage_sampling_frequency)")
+        rate_of("rx0", 3_000_000.0),
+        (
+            Some(3_000_000.0),
+            Some("3000000 Hz (in_voltage_sampling_frequency)".into())
+        )
     );
     // Not asked: the rate it runs at.
     let real = open("rx0", 0.0);
     assert_eq!(real.sample_rate, Some(3_000_000.0));
 
-    let sim = open("sim", 1_000_000.0);
-    assert_eq!(sim.sample_rate, Some(1_000_000.0));
     assert_eq!(
-        sim.sample_rate_note.as_deref(),
-        Some("1000000 Hz (simulated)")
+        rate_of("sim", 1_000_000.0),
+        (Some(1_000_000.0), Some("1000000 Hz (simulated)".into()))
     );
-    let unpaced = open("sim", 0.0);
-    assert_eq!(
-        (unpaced.sample_rate, unpaced.sample_rate_note),
-        (None, None)
-    );
+    assert_eq!(rate_of("sim", 0.0), (None, None));
 
     // A device without the attribute runs at a rate nobody knows.
     let fake = FakeSysfs::new();

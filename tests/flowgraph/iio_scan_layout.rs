@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use weir_core::{Cf32, FlowgraphSpec, LoadError, PortLayout};
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
-use crate::support::{assert_check_passes, check_refuses, fake_tree_params};
+use crate::support::{assert_check_passes, check_refuses, fake_tree_params, head_block};
 
 /// Scans the tests stream: several DMA blocks of 256 scans.
 const SCANS: usize = 2000;
@@ -71,17 +71,14 @@ item = "u8"
 [blocks.conv]
 {conv_block}
 
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {SCANS}
-
+{}
 [blocks.sink]
 type = "vector_sink"
 item = "cf32"
 key = "{key}"
 "#,
-        device_params(fake, "fake-adc", channels)
+        device_params(fake, "fake-adc", channels),
+        head_block("cf32", SCANS)
     )
 }
 
@@ -101,13 +98,7 @@ fn run_rx<T: 'static>(text: &str, node: PathBuf, key: &str, scan: fn(usize) -> V
         let bytes: Vec<u8> = (0..SCANS + 4 * SAMPLES_PER_BLOCK).flat_map(scan).collect();
         let _ = fifo.write_all(&bytes);
     });
-    let registry = weir::registry();
-    load(text)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect("runs");
+    crate::support::run("scan.toml", text);
     let _ = feeder.join();
     weir_plugin_dsp::vector_sink::take::<T>(key).expect("the sink's items")
 }

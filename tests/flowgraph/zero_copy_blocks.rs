@@ -227,16 +227,24 @@ where
     LoggedFir::<R>::new(FirFilter::new(vec![0.5f32; FIR_TAPS]))
 }
 
-#[test]
-fn stock_fft_reads_the_device_blocks_in_place() {
-    // 2048 cf32 per DMA block, a whole number of 256-point frames: every slice is in place.
-    let block = Fft::<Logged<MappedBlockReader<Cf32>>>::with_options_and_buffers(
+/// FutureSDR's forward FFT of [`FFT_LEN`] points reading through a logged `R`.
+fn fft<R: Default>() -> Fft<Logged<R>>
+where
+    Logged<R>: futuresdr::runtime::dev::CpuBufferReader<Item = Cf32>,
+{
+    Fft::<Logged<R>>::with_options_and_buffers(
         FFT_LEN,
         futuresdr::blocks::FftDirection::Forward,
         false,
         None,
-    );
-    let (log, stats, device_blocks) = run_stock(block, |b| b.input(), false);
+    )
+}
+
+#[test]
+fn stock_fft_reads_the_device_blocks_in_place() {
+    // 2048 cf32 per DMA block, a whole number of 256-point frames: every slice is in place.
+    let (log, stats, device_blocks) =
+        run_stock(fft::<MappedBlockReader<Cf32>>(), |b| b.input(), false);
     let log = log.lock().expect("log");
     assert!(!log.is_empty(), "the FFT read something");
     for r in log.iter() {
@@ -247,13 +255,7 @@ fn stock_fft_reads_the_device_blocks_in_place() {
     }
     assert_eq!(stats.counter("bytes_copied"), Some(0));
 
-    let block = Fft::<Logged<DefaultCpuReader<Cf32>>>::with_options_and_buffers(
-        FFT_LEN,
-        futuresdr::blocks::FftDirection::Forward,
-        false,
-        None,
-    );
-    let (log, _, device_blocks) = run_stock(block, |b| b.input(), true);
+    let (log, _, device_blocks) = run_stock(fft::<DefaultCpuReader<Cf32>>(), |b| b.input(), true);
     let log = log.lock().expect("log");
     assert!(!log.is_empty());
     assert!(

@@ -266,17 +266,15 @@ item = "ci16"
 /// `"... -> head.in", "head.out -> sink.in"`.
 pub fn head_to_file(item: &str, items: impl std::fmt::Display, path: &Path) -> String {
     format!(
-        r#"[blocks.head]
-type = "head"
-item = "{item}"
-items = {items}
-[blocks.sink]
-type = "file_sink"
-item = "{item}"
-path = "{}"
-"#,
+        "{}[blocks.sink]\ntype = \"file_sink\"\nitem = \"{item}\"\npath = \"{}\"\n",
+        head_block(item, items),
         path.display()
     )
+}
+
+/// The TOML of a block `head` passing `items` items of type `item`, then ending the stream.
+pub fn head_block(item: &str, items: impl std::fmt::Display) -> String {
+    format!("[blocks.head]\ntype = \"head\"\nitem = \"{item}\"\nitems = {items}\n")
 }
 
 /// Every 16-bit word of `bytes` (little-endian) is the simulator's ramp from word 0 on

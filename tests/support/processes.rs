@@ -212,17 +212,21 @@ pub const ZMQ_BLOCK: usize = 10_007;
 /// `weir run --stats-interval 0 ARGS FILE` to completion; it must exit 0 (a failure shows
 /// everything it wrote).
 pub fn run_ok(file: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "--stats-interval", "0"])
-        .args(args)
-        .arg(file)
+    output_ok(
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--stats-interval", "0"])
+            .args(args)
+            .arg(file),
+        &format!("weir run {}", file.display()),
+    )
+}
+
+/// Runs `command` to completion; it must exit 0 (a failure names `what` and shows everything
+/// it wrote).
+pub fn output_ok(command: &mut Command, what: &str) -> Output {
+    let out = command
         .output()
-        .expect("run weir");
-    assert!(
-        out.status.success(),
-        "weir run {}: {}",
-        file.display(),
-        text(&out)
-    );
+        .unwrap_or_else(|e| panic!("{what}: cannot run it: {e}"));
+    assert!(out.status.success(), "{what}: {}", text(&out));
     out
 }
