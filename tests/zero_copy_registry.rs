@@ -89,15 +89,9 @@ item = "cf32"
 samples_per_block = {SAMPLES_PER_BLOCK}
 blocks = {BLOCKS}
 {blocks}
-[blocks.head]
-type = "head"
-items = {head}
-[blocks.sink]
-type = "file_sink"
-path = "{}"
-"#,
+{}"#,
         connections.join(", "),
-        out.display()
+        support::head_to_file("cf32", head, out)
     );
     let (built, ids) = build_probed(&text, "probe.toml");
     let report = built.run().expect("flowgraph runs");
@@ -389,6 +383,27 @@ fn capture_source() -> String {
     )
 }
 
+/// The capture source feeding `sink`, a `file_sink` writing to `out`, directly or `behind_copy`
+/// (through `c`, a `copy`), run with the probe on and stopped after 20 DMA blocks (as `weir run
+/// --duration` would stop it).
+fn capture_to_file(out: &Path, behind_copy: bool) -> (RunResult, weir_core::RunReport) {
+    let (connections, copy) = if behind_copy {
+        (
+            r#"["src.out -> c.in", "c.out -> sink.in"]"#,
+            "[blocks.c]\ntype = \"copy\"\nitem = \"ci16\"\n",
+        )
+    } else {
+        (r#"["src.out -> sink.in"]"#, "")
+    };
+    let text = format!(
+        "connections = {connections}\n{}{copy}[blocks.sink]\ntype = \"file_sink\"\n\
+         item = \"ci16\"\npath = \"{}\"\n",
+        capture_source(),
+        out.display()
+    );
+    run_capture(&text, Some(20 * CAPTURE_BLOCK as u64))
+}
+
 /// `file_sink` and `sigmf_sink` fed by `dmabuf_source` hand the DMA blocks themselves to
 /// `write(2)`, and the files hold the simulator's ramp exactly; behind a `copy`, the same check
 /// finds the copy's buffer instead (the control).
@@ -399,13 +414,7 @@ fn capture_sinks_write_the_device_blocks_in_place() {
 
     // --- file_sink straight from the source, stopped as `weir run --duration` would stop it.
     let out = dir.path().join("direct.ci16");
-    let text = format!(
-        "connections = [\"src.out -> sink.in\"]\n{}[blocks.sink]\ntype = \"file_sink\"\n\
-         item = \"ci16\"\npath = \"{}\"\n",
-        capture_source(),
-        out.display()
-    );
-    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let (run, report) = capture_to_file(&out, false);
     let sink = run
         .accesses("sink", Access::Written)
         .expect("file_sink writes device memory");
@@ -419,14 +428,7 @@ fn capture_sinks_write_the_device_blocks_in_place() {
 
     // Control: behind a copy, the sink writes the copy's buffer, never device memory.
     let out = dir.path().join("copied.ci16");
-    let text = format!(
-        "connections = [\"src.out -> c.in\", \"c.out -> sink.in\"]\n{}[blocks.c]\n\
-         type = \"copy\"\nitem = \"ci16\"\n[blocks.sink]\ntype = \"file_sink\"\n\
-         item = \"ci16\"\npath = \"{}\"\n",
-        capture_source(),
-        out.display()
-    );
-    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let (run, report) = capture_to_file(&out, true);
     let e = run
         .accesses("sink", Access::Written)
         .err()

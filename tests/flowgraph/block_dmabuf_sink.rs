@@ -18,15 +18,19 @@ fn shipped(name: &str) -> String {
     std::fs::read_to_string(shipped_flowgraph(name)).expect("flowgraph")
 }
 
-/// Runs `text` (a shipped TX flowgraph) with its `samples` and `out` variables set.
-fn run_shipped(text: &str, samples: u64, out: &Path) -> weir_core::RunReport {
-    run(
+/// Runs `text` (a shipped TX flowgraph) with its `samples` variable set and its `out` a file
+/// of a temporary directory: the report and what the simulated DAC sent.
+fn send_shipped(text: &str, samples: u64) -> (weir_core::RunReport, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("dac.ci16");
+    let report = run(
         text,
         &[
             ("samples", samples.to_string()),
             ("out", out.display().to_string()),
         ],
-    )
+    );
+    (report, std::fs::read(&out).expect("DAC output"))
 }
 
 /// `rx` (a `dmabuf_source` with the parameter lines `rx`) -> `head` (`items` ci16 samples)
@@ -47,11 +51,8 @@ type = "dmabuf_sink"
 
 #[test]
 fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("dac.ci16");
     let samples = 1_000_003u64;
-    let report = run_shipped(&shipped("loopback.toml"), samples, &out);
-    let sent = std::fs::read(&out).expect("DAC output");
+    let (report, sent) = send_shipped(&shipped("loopback.toml"), samples);
     assert_eq!(
         sent.len() as u64,
         samples * 4,
@@ -133,31 +134,23 @@ fn rx_fans_out_to_two_consumers_both_complete() {
     let a = dir.path().join("a.ci16");
     let b = dir.path().join("b.ci16");
     let samples = 300_000u64;
+    // Each consumer `X` is a head `hX` taking `samples` into a file sink `X` writing `path`.
+    let consumer = |x: &str, path: &Path| {
+        format!(
+            "[blocks.h{x}]\ntype = \"head\"\nitem = \"ci16\"\nitems = {samples}\n\
+             [blocks.{x}]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+            path.display()
+        )
+    };
     let text = format!(
         r#"
 connections = ["rx.out -> ha.in", "rx.out -> hb.in", "ha.out -> a.in", "hb.out -> b.in"]
 [blocks.rx]
 type = "dmabuf_source"
 samples_per_block = 4096
-[blocks.ha]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.hb]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.a]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-[blocks.b]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        a.display(),
-        b.display()
+{}{}"#,
+        consumer("a", &a),
+        consumer("b", &b)
     );
     let report = run(&text, &[]);
     let expected = ramp_bytes(samples);
@@ -177,16 +170,13 @@ path = "{}"
 
 #[test]
 fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("dac.ci16");
     let text = shipped("loopback.toml").replace(
         "sim_output = \"${out}\"",
         "sim_output = \"${out}\"\nmode = \"zero_copy\"",
     );
     let samples = 1_000_003u64;
-    let report = run_shipped(&text, samples, &out);
+    let (report, sent) = send_shipped(&text, samples);
     // The sink only ever sees DMA blocks the head wrote into: intact data proves the path.
-    let sent = std::fs::read(&out).expect("DAC output");
     assert_eq!(sent.len() as u64, samples * 4);
     assert!(
         sent == ramp_bytes(samples),
@@ -245,11 +235,8 @@ item = "ci16"
 
 #[test]
 fn tx_tone_flowgraph_sends_the_tone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("tone.ci16");
     let samples = 100_001u64;
-    let report = run_shipped(&shipped("tx_tone.toml"), samples, &out);
-    let sent = std::fs::read(&out).expect("DAC output");
+    let (report, sent) = send_shipped(&shipped("tx_tone.toml"), samples);
     assert_eq!(
         sent.len() as u64,
         samples * 4,
