@@ -8,7 +8,7 @@ use futuresdr::runtime::dev::{CpuSample, DefaultCpuReader, DefaultCpuWriter, Ker
 use weir_core::{BuildError, Cf32, ItemType, Value};
 use weir_plugin_dsp::{DcBlocker, PowerDb, dc_blocker, power_db};
 
-use crate::support::assert_in_out;
+use crate::support::{assert_in_out, param_names};
 
 /// VectorSource → `block` → VectorSink.
 fn run_through<A, B, K>(input: Vec<A>, block: K) -> Vec<B>
@@ -166,8 +166,7 @@ fn param_error(e: BuildError) -> (String, String) {
 #[test]
 fn dc_blocker_self_description_and_bad_parameters() {
     let d = dc_blocker::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["alpha", "item"]);
+    assert_eq!(param_names(&d), ["alpha", "item"]);
     assert_eq!(d.params[0].default, Some(Value::Float(0.999)));
     assert_eq!((d.params[0].min, d.params[0].max), (Some(0.0), Some(1.0)));
     assert_eq!(d.params[1].default, Some(Value::Str("cf32".into())));
@@ -199,8 +198,7 @@ fn dc_blocker_self_description_and_bad_parameters() {
 #[test]
 fn power_db_self_description_and_bad_parameters() {
     let d = power_db::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["offset", "floor"]);
+    assert_eq!(param_names(&d), ["offset", "floor"]);
     assert_eq!(d.params[0].default, Some(Value::Float(0.0)));
     assert_eq!(d.params[1].default, Some(Value::Float(-200.0)));
     let p = d.resolve([]).expect("resolves");

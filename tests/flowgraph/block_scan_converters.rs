@@ -14,6 +14,8 @@ use weir_core::{
 use weir_plugin_dsp::scan::{ScanSpec, ci16_pairs, device_scan_layout, scan_spec};
 use weir_plugin_dsp::{AddressLog, ScanConverter, scan_to_cf32, scan_to_f32};
 
+use crate::support::param_names;
+
 /// Resolved parameters of `scan_to_cf32` (defaults filled in) from `raw`.
 fn cf32_params(raw: &[(&str, Value)]) -> Result<Params, BuildError> {
     scan_to_cf32::descriptor().resolve(raw.iter().map(|(k, v)| (*k, v.clone())))
@@ -349,7 +351,7 @@ fn self_descriptions() {
         (scan_to_cf32::descriptor(), &["i", "q"][..]),
         (scan_to_f32::descriptor(), &["element"][..]),
     ] {
-        let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+        let names = param_names(&d);
         let mut expected = vec!["format", "channels"];
         expected.extend_from_slice(elements);
         expected.push("scale");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futuresdr::runtime::Pmt;
 use weir_core::{FlowgraphSpec, Value};
 
-use crate::support::{head_to_file, run, start, weir};
+use crate::support::{head_to_file, param_names, run, start, weir};
 
 fn load(text: &str) -> Result<FlowgraphSpec, weir_core::LoadError> {
     FlowgraphSpec::parse(text, "seify.toml", &weir::registry())
@@ -42,9 +42,8 @@ fn seify_blocks_describe_themselves() {
     let registry = weir::registry();
     for name in ["seify_source", "seify_sink"] {
         let d = registry.get(name).expect(name);
-        let params: Vec<&str> = d.params.iter().map(|p| p.name).collect();
         assert_eq!(
-            params,
+            param_names(d),
             [
                 "args",
                 "frequency",

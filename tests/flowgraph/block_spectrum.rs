@@ -9,7 +9,7 @@ use weir_core::{Cf32, ItemType, Value};
 use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumKernel};
 use weir_plugin_dsp::{Spectrum, spectrum};
 
-use crate::support::assert_in_out;
+use crate::support::{assert_in_out, param_names};
 
 /// A complex tone of amplitude `a` at `bin` cycles per `len` samples, `n` samples long.
 fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
@@ -97,8 +97,7 @@ fn parallel_equals_serial_bit_for_bit() {
 #[test]
 fn self_description() {
     let d = spectrum::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["len", "shift", "parallel"]);
+    assert_eq!(param_names(&d), ["len", "shift", "parallel"]);
     assert_eq!(d.params[0].default, None);
     assert_eq!(d.params[0].min, Some(1.0));
     assert_eq!(d.params[1].default, Some(Value::Bool(false)));

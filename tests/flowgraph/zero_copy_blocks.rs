@@ -41,6 +41,18 @@ fn run_in_line(mut fg: Flowgraph, chain: &[BlockId]) {
     runtime().run(fg).expect("runs");
 }
 
+/// `block` (named so in failures) read something, and every slice it read (`log`) lies inside
+/// one of the device's blocks.
+fn assert_read_in_place(block: &str, log: &[Range<usize>], device_blocks: &[Range<usize>]) {
+    assert!(!log.is_empty(), "the {block} read something");
+    for r in log {
+        assert!(
+            inside(r, device_blocks),
+            "{block} input slice {r:x?} is not inside a device block {device_blocks:x?}"
+        );
+    }
+}
+
 fn inside(r: &Range<usize>, blocks: &[Range<usize>]) -> bool {
     blocks.iter().any(|b| b.start <= r.start && r.end <= b.end)
 }
@@ -62,13 +74,7 @@ fn converter_reads_the_device_blocks_in_place() {
     run_in_line(fg, &[src.into(), conv.into(), head.into(), sink.into()]);
 
     let log = log.lock().expect("log");
-    assert!(!log.is_empty(), "the converter read something");
-    for r in log.iter() {
-        assert!(
-            inside(r, &device_blocks),
-            "input slice {r:x?} is not inside a device block {device_blocks:x?}"
-        );
-    }
+    assert_read_in_place("converter", &log, &device_blocks);
     let bytes_read: usize = log.iter().map(|r| r.len()).sum();
     assert!(bytes_read as u64 >= SAMPLES * 4);
     assert!(src_stats.counter("blocks").expect("blocks") >= SAMPLES / SAMPLES_PER_BLOCK as u64);
@@ -260,14 +266,7 @@ fn stock_fft_reads_the_device_blocks_in_place() {
     // 2048 cf32 per DMA block, a whole number of 256-point frames: every slice is in place.
     let (log, stats, device_blocks) =
         run_stock(fft::<MappedBlockReader<Cf32>>(), |b| b.input(), false);
-    let log = log.lock().expect("log");
-    assert!(!log.is_empty(), "the FFT read something");
-    for r in log.iter() {
-        assert!(
-            inside(r, &device_blocks),
-            "FFT input slice {r:x?} is not inside a device block {device_blocks:x?}"
-        );
-    }
+    assert_read_in_place("FFT", &log.lock().expect("log"), &device_blocks);
     assert_eq!(stats.counter("bytes_copied"), Some(0));
 
     assert_reads_no_device_memory_behind_a_copy(fft::<DefaultCpuReader<Cf32>>(), |b| b.input());

@@ -364,3 +364,8 @@ pub fn assert_in_out(
         ("out", output)
     );
 }
+
+/// The names of `block`'s parameters, in the order it declares them.
+pub fn param_names(block: &weir_core::BlockDescriptor) -> Vec<&'static str> {
+    block.params.iter().map(|p| p.name).collect()
+}

@@ -230,3 +230,17 @@ pub fn output_ok(command: &mut Command, what: &str) -> Output {
     assert!(out.status.success(), "{what}: {}", text(&out));
     out
 }
+
+/// `path` holds `items` ci16 items of the simulator's ramp joined late: from a whole sample on
+/// (sample k of the ramp has I = 2k and Q = 2k + 1, mod 2^16, so the first value is even),
+/// every value following the one before it.
+pub fn assert_ramp_joined_late(path: &Path, items: usize) {
+    let values = ramp_values(path, items);
+    assert_eq!(
+        values[0] % 2,
+        0,
+        "the first value {} is a Q value: a partial sample",
+        values[0]
+    );
+    assert_contiguous(&values);
+}
