@@ -15,9 +15,10 @@ use std::sync::mpsc::Receiver;
 
 use crate::support::processes::{
     assert_ramp_joined_late, cf32s, connected, finish, free_port, kill, lines, paced_publisher,
-    spawn, spawn_with, start_piped, text, unpaced_publisher, wait_line, wait_listening, write,
+    spawn, spawn_with, start_piped, subscriber, text, unpaced_publisher, wait_line, wait_listening,
+    write,
 };
-use crate::support::{head_to_file, python_imports, sigmf_device_index, tool_available, weir};
+use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gnuradio/peer.py");
 
@@ -53,17 +54,7 @@ fn gnuradio_zeromq_pub_sink_feeds_weir_zmq_sub_source_exactly() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &format!(
-            r#"
-connections = ["rx.out -> head.in", "head.out -> sink.in"]
-[blocks.rx]
-type = "zmq_sub_source"
-item = "cf32"
-address = "tcp://127.0.0.1:{port}"
-timeout = 100
-{}"#,
-            head_to_file("cf32", received, &out)
-        ),
+        &subscriber("cf32", port, &out, received as u64, 100.0),
     ));
     let (pub_, _) = peer(
         &python,

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::processes::{
     DEADLINE, assert_contiguous, assert_ramp_joined_late, connected, finish, free_port, kill,
-    paced_publisher, ramp_values, spawn, spawn_with, text, unpaced_publisher, wait_listening,
-    write,
+    paced_publisher, ramp_values, spawn, spawn_with, subscriber, text, unpaced_publisher,
+    wait_listening, write,
 };
-use crate::support::{head_to_file, report_line};
+use crate::support::report_line;
 
 fn sender(port: u16, head: Option<u64>) -> String {
     // With `head`, the sender ends after that many items and closes the connection; without,
@@ -131,20 +131,6 @@ fn tcp_source_with_nobody_listening_fails_clearly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-fn subscriber(port: u16, out: &Path, items: u64, timeout: f64) -> String {
-    format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> sink.in"]
-[blocks.rx]
-type = "zmq_sub_source"
-item = "ci16"
-address = "tcp://127.0.0.1:{port}"
-timeout = {timeout}
-{}"#,
-        head_to_file("ci16", items, out)
-    )
-}
-
 /// The subscriber starts first; it may still miss the first messages (PUB/SUB joins late), so
 /// it may start at any block, but from its first sample on the data must be exact:
 ///
@@ -165,7 +151,7 @@ fn zeromq_carries_the_dmabuf_ramp() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &out, items, 100.0),
+        &subscriber("ci16", port, &out, items, 100.0),
     ));
     let tx = spawn(&write(
         dir.path(),
@@ -185,7 +171,7 @@ fn zeromq_source_with_nobody_publishing_times_out() {
     let file = write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &dir.path().join("rx.ci16"), 10, 0.5),
+        &subscriber("ci16", port, &dir.path().join("rx.ci16"), 10, 0.5),
     );
     let rx = finish(spawn(&file), "subscriber");
     assert_eq!(rx.status.code(), Some(1), "{}", text(&rx));
@@ -218,7 +204,7 @@ fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &dir.path().join("rx.ci16"), 1 << 52, 100.0),
+        &subscriber("ci16", port, &dir.path().join("rx.ci16"), 1 << 52, 100.0),
     ));
     let start = Instant::now();
     while !connected(port) {

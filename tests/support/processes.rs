@@ -244,3 +244,19 @@ pub fn assert_ramp_joined_late(path: &Path, items: usize) {
     );
     assert_contiguous(&values);
 }
+
+/// A flowgraph subscribing to ZeroMQ on 127.0.0.1:`port` (`zmq_sub_source` of `item`s,
+/// `timeout` seconds) and writing the first `items` items it receives to `out`.
+pub fn subscriber(item: &str, port: u16, out: &Path, items: u64, timeout: f64) -> String {
+    format!(
+        r#"
+connections = ["rx.out -> head.in", "head.out -> sink.in"]
+{}[blocks.rx]
+type = "zmq_sub_source"
+item = "{item}"
+address = "tcp://127.0.0.1:{port}"
+timeout = {timeout}
+"#,
+        super::head_to_file(item, items, out)
+    )
+}
