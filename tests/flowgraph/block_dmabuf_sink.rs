@@ -203,19 +203,22 @@ fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
 #[test]
 fn zero_copy_mode_needs_an_upstream_block_that_can_fill() {
     let registry = weir::registry();
-    let text = r#"
+    // (flowgraph, the block refused, why)
+    for (text, block, why) in [
+        (
+            r#"
 connections = ["rx.out -> tx.in"]
 [blocks.rx]
 type = "dmabuf_source"
 [blocks.tx]
 type = "dmabuf_sink"
 mode = "zero_copy"
-"#;
-    let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
-    assert_eq!(e.block.as_deref(), Some("tx"));
-    assert!(e.message.contains("cannot write into them"), "{e}");
-
-    let text = r#"
+"#,
+            "tx",
+            "cannot write into them",
+        ),
+        (
+            r#"
 connections = ["rx.out -> head.in", "head.out -> tx.in", "head.out -> sink.in"]
 [blocks.rx]
 type = "dmabuf_source"
@@ -229,10 +232,15 @@ mode = "zero_copy"
 [blocks.sink]
 type = "null_sink"
 item = "ci16"
-"#;
-    let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
-    assert_eq!(e.block.as_deref(), Some("head"));
-    assert!(e.message.contains("cannot also feed other inputs"), "{e}");
+"#,
+            "head",
+            "cannot also feed other inputs",
+        ),
+    ] {
+        let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
+        assert_eq!(e.block.as_deref(), Some(block), "{e}");
+        assert!(e.message.contains(why), "{e}");
+    }
 }
 
 #[test]
