@@ -2,7 +2,7 @@
 //! downstream by reference.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
@@ -60,90 +60,30 @@ const SAMPLE_BYTES: usize = 4;
 /// How often counters are refreshed while every block is held downstream.
 const STARVED_REFRESH: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// The transport and its queue of blocks, shared by the source and the leases: the thread
-/// that releases a block's last reference queues it to the hardware itself, so a block goes
-/// back without waking the source task (one cross-thread wake-up per block less). The source
-/// is woken only when it must act: it waits with no block queued (nothing would complete to
-/// wake it), or a requeue failed (it reports the error and stops).
-///
-/// Every requeue, the source's own included, goes through [`Ring::requeue`], which queues the
-/// block and logs when, under one lock: `in_flight` and `requeued` grow together, so the log
-/// is always the requeues of the last `requeued.len()` blocks of `in_flight` (the order they
-/// complete in). The source gives the log to its loss meter in time order with the
-/// completions it collects ([`DmabufSource::collect`]).
-struct Ring {
-    transport: Box<dyn Transport>,
-    /// Blocks queued to the hardware, oldest first: the order they complete in.
-    in_flight: VecDeque<usize>,
-    /// Requeues the source's loss meter has not been told of yet, oldest first.
-    requeued: VecDeque<Requeued>,
-    /// A requeue by a releasing thread failed: the error, for the source to report. Nothing is
-    /// requeued after it (the source stops).
-    failed: Option<weir_iio::Error>,
-    /// The source stopped the transport: a block released now stays with the CPU.
-    stopped: bool,
-    block_size: usize,
-}
-
-/// One requeue, for the loss meter.
-struct Requeued {
-    /// When the block was queued (monotonic ns, read after the enqueue).
-    at_ns: u64,
-    /// No other block was queued: the device had been starved by downstream, not stalled.
-    restarted: bool,
-}
-
-impl Ring {
-    /// Queue `block` whole to the hardware and log it.
-    fn requeue(&mut self, block: usize) -> weir_iio::Result<()> {
-        self.transport.requeue(block, self.block_size)?;
-        self.requeued.push_back(Requeued {
-            at_ns: monotonic_ns(),
-            restarted: self.in_flight.is_empty(),
-        });
-        self.in_flight.push_back(block);
-        Ok(())
-    }
-}
-
-/// The [`Ring`] and the way to wake the source.
-struct Shared {
-    ring: Mutex<Ring>,
+/// Blocks released by every reader, waiting to go back to the hardware.
+struct ReturnQueue {
+    blocks: Mutex<Vec<usize>>,
     notifier: Mutex<Option<BlockNotifier>>,
 }
 
-impl Shared {
-    fn ring(&self) -> MutexGuard<'_, Ring> {
-        self.ring.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The last reference to `block` was dropped: queue it again, from this thread.
+impl ReturnQueue {
     fn give_back(&self, block: usize) {
-        let wake = {
-            let mut ring = self.ring();
-            if ring.stopped || ring.failed.is_some() {
-                return;
-            }
-            let was_idle = ring.in_flight.is_empty();
-            match ring.requeue(block) {
-                // The source waits on the oldest queued block's completion; only with none
-                // queued does it wait for this.
-                Ok(()) => was_idle,
-                Err(e) => {
-                    ring.failed = Some(e);
-                    true
-                }
-            }
-        };
-        if wake
-            && let Some(n) = self
-                .notifier
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
+        self.blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(block);
+        if let Some(n) = self
+            .notifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
         {
             n.notify();
         }
+    }
+
+    fn take(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.blocks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -152,7 +92,7 @@ struct Lease {
     memory: Arc<MappedRegion>,
     len: usize,
     block: usize,
-    shared: Arc<Shared>,
+    returns: Arc<ReturnQueue>,
     /// Times the block from its completion to its first release (see [`ReleaseTimer`]).
     release: ReleaseTimer,
 }
@@ -172,7 +112,7 @@ impl Drop for Lease {
         // A block no reader consumed to its end (dropped at the end of the stream, or by a
         // reader that stopped) is released here, by the last reference.
         self.release.released();
-        self.shared.give_back(self.block);
+        self.returns.give_back(self.block);
     }
 }
 
@@ -188,16 +128,11 @@ where
 {
     #[output]
     output: MappedBlockWriter<T>,
-    /// The transport and its queued blocks, shared with the leases.
-    shared: Arc<Shared>,
-    /// The transport's geometry, read once.
-    block_count: usize,
-    samples_per_block: u64,
-    sample_size: usize,
+    transport: Box<dyn Transport>,
     completions: Option<Completions>,
     timeout: std::time::Duration,
-    /// Requeues taken from the ring's log, for the loss meter (kept to reuse its memory).
-    requeued: Vec<Requeued>,
+    in_flight: VecDeque<usize>,
+    returns: Arc<ReturnQueue>,
     sequence: u64,
     /// The estimate of the device's loss from the block cycle (every transport).
     meter: LossMeter,
@@ -258,23 +193,14 @@ where
             stream_info: None,
             latency: stats.latency_histogram(crate::block_latency::RX_SPAN),
             output: MappedBlockWriter::default(),
-            block_count: transport.block_count(),
-            samples_per_block: transport.samples_per_block() as u64,
-            sample_size: transport.sample_size(),
-            shared: Arc::new(Shared {
-                ring: Mutex::new(Ring {
-                    block_size: transport.block_size(),
-                    transport,
-                    in_flight: VecDeque::new(),
-                    requeued: VecDeque::new(),
-                    failed: None,
-                    stopped: false,
-                }),
-                notifier: Mutex::new(None),
-            }),
+            transport,
             completions: None,
             timeout,
-            requeued: Vec::new(),
+            in_flight: VecDeque::new(),
+            returns: Arc::new(ReturnQueue {
+                blocks: Mutex::new(Vec::new()),
+                notifier: Mutex::new(None),
+            }),
             sequence: 0,
             stats,
         }
@@ -315,11 +241,11 @@ where
     }
 
     fn samples_per_block(&self) -> u64 {
-        self.samples_per_block
+        self.transport.samples_per_block() as u64
     }
 
     fn publish_counters(&self) {
-        let c = self.shared.ring().transport.counters();
+        let c = self.transport.counters();
         let est = self.meter.totals_at(monotonic_ns());
         let rate_known = self.meter.rate().is_some();
         self.stats.set_counter("blocks", self.sequence);
@@ -405,13 +331,11 @@ where
             LossEvidence::Exact => {
                 // The counts as they stood when this block began: a gap the device counted
                 // after it is tagged on the block that follows the gap, where the data breaks.
-                let (overruns, dropped_samples) = {
-                    let ring = self.shared.ring();
-                    ring.transport.losses_before(block).unwrap_or_else(|| {
-                        let c = ring.transport.counters();
+                let (overruns, dropped_samples) =
+                    self.transport.losses_before(block).unwrap_or_else(|| {
+                        let c = self.transport.counters();
                         (c.overruns, c.dropped_samples)
-                    })
-                };
+                    });
                 let (events, dropped) = (
                     overruns - self.exact_seen.0.min(overruns),
                     dropped_samples - self.exact_seen.1.min(dropped_samples),
@@ -446,14 +370,14 @@ where
     /// exported, see `weir_iio::UnknownStatus`) is never delivered: it is counted, its samples
     /// are a loss of exactly one block, tagged on the next block delivered, and it goes back to
     /// the device at once. A transfer that failed at submit leaves the block busy in the
-    /// kernel: requeuing it then fails, and the source stops saying so. `block` has already
-    /// left the ring's `in_flight`, and the meter has been told of the requeues before it.
+    /// kernel: requeuing it then fails, and the source stops saying so.
     fn discard_unknown(
         &mut self,
         block: usize,
         error: weir_iio::Error,
         place: String,
     ) -> Result<()> {
+        self.in_flight.pop_front();
         self.status_unknown += 1;
         let samples = self.samples_per_block();
         tracing::warn!("{place}: {error}; counted as {samples} lost samples");
@@ -465,37 +389,18 @@ where
         if let Some(loss) = self.meter.completed(monotonic_ns()).after {
             self.note_loss(loss);
         }
-        // Logged like every requeue: the meter is told of it in time order with the next
-        // completions (`collect`).
-        let requeued = self.shared.ring().requeue(block);
-        if let Err(requeue) = requeued {
+        if let Err(requeue) = self.transport.requeue(block, self.transport.block_size()) {
             anyhow::bail!(
                 "{place}: {error}; requeuing it failed too ({requeue}): the transfer most likely failed at submit"
             );
         }
+        if let Some(loss) = self.meter.queued(monotonic_ns(), samples) {
+            self.note_loss(loss);
+        }
+        self.in_flight.push_back(block);
         self.stats
             .set_counter("status_unknown", self.status_unknown);
         Ok(())
-    }
-
-    /// Tell the loss meter of the requeues in `self.requeued` (taken from the ring's log), in
-    /// their order, and the stall timeout of a device restarted after starvation.
-    fn tell_requeued(&mut self) {
-        let samples = self.samples_per_block();
-        let mut requeued = std::mem::take(&mut self.requeued);
-        for r in requeued.drain(..) {
-            if let Some(loss) = self.meter.queued(r.at_ns, samples) {
-                self.note_loss(loss);
-            }
-            if r.restarted
-                && let Some(c) = self.completions.as_mut()
-            {
-                // The device was starved by downstream, not stalled: time starts now.
-                c.progress();
-            }
-        }
-        // Its memory is kept for the next time.
-        self.requeued = requeued;
     }
 
     /// The device timestamp of the first scan of `bytes`, when the channel is enabled.
@@ -524,23 +429,30 @@ where
 {
     /// One `work()` call; errors are recorded in the block statistics by the caller.
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
-        let failed = {
-            let mut ring = self.shared.ring();
-            let failed = ring.failed.take();
-            if failed.is_some() {
-                // Nothing more goes back to a source that stops.
-                ring.stopped = true;
+        // Collect what has completed before requeuing: a block that completed while none was
+        // queued behind it left the device idle, and the loss estimate must see that
+        // completion before the requeue that ends the idle time.
+        self.collect(io, false)?;
+        let block_size = self.transport.block_size();
+        let samples_per_block = self.samples_per_block();
+        for block in self.returns.take() {
+            self.transport.requeue(block, block_size)?;
+            if let Some(loss) = self.meter.queued(monotonic_ns(), samples_per_block) {
+                self.note_loss(loss);
             }
-            failed
-        };
-        if let Some(e) = failed {
-            return Err(e.into());
+            if self.in_flight.is_empty()
+                && let Some(c) = self.completions.as_mut()
+            {
+                // The device was starved by downstream, not stalled: time starts now.
+                c.progress();
+            }
+            self.in_flight.push_back(block);
         }
-        if self.collect(io)? {
+        self.collect(io, true)?;
+        if self.in_flight.is_empty() {
             // Every block is held downstream, so the hardware is starving and no completion
-            // will wake us: the release that queues a block again will (through the
-            // notifier), and until then the overrun counters are refreshed periodically so
-            // that the starvation is visible.
+            // will wake us: a released block will (through the notifier), and until then the
+            // overrun counters are refreshed periodically so that the starvation is visible.
             self.publish_counters();
             io.block_on(async {
                 Timer::after(STARVED_REFRESH).await;
@@ -549,51 +461,27 @@ where
         Ok(())
     }
 
-    /// Deliver every completed block, oldest first, and have the block woken when the next
-    /// one completes; `Ok(true)` when no block is queued at all (then only a release wakes
-    /// the block).
-    ///
-    /// The loss meter must see the cycle's events in the order they happened: a block that
-    /// completed while none was queued behind it left the device idle, and the meter must
-    /// see that completion before the requeue that ends the idle time; a requeue before a
-    /// completion, after it. Requeues happen on the releasing threads and are logged with
-    /// their time (`Ring::requeue`); the completions are seen here, with the device's time.
-    /// So before each completion the meter is told of the requeues logged before that time
-    /// (and of the completing block's own requeue, which came before its completion
-    /// whatever the clocks say); when the oldest block is not complete yet, of every requeue
-    /// logged so far, all of which came before any completion still to be seen.
-    fn collect(&mut self, io: &mut WorkIo) -> Result<bool> {
-        loop {
+    /// Deliver every completed block, oldest first; with `wait`, have the block woken when
+    /// the next one completes.
+    fn collect(&mut self, io: &mut WorkIo, wait: bool) -> Result<()> {
+        while let Some(&block) = self.in_flight.front() {
             // A failed transfer is named by its place in the stream, not only by its ring
             // slot: the block's sequence number and first sample.
             let (sequence, first_sample) = (self.sequence, self.stream_position);
             let place =
                 || format!("DMA block {sequence} of the stream (first sample {first_sample})");
-            let mut ring = self.shared.ring();
-            let Some(&block) = ring.in_flight.front() else {
-                // The log holds requeues of queued blocks only: it is empty too.
-                return Ok(true);
-            };
-            let completed = match ring.transport.try_complete(block) {
+            let completed = match self.transport.try_complete(block) {
                 Err(e @ weir_iio::Error::TransferStatusUnknown { .. }) => {
-                    ring.in_flight.pop_front();
-                    // Every requeue logged came before this completion was seen.
-                    self.requeued.extend(ring.requeued.drain(..));
-                    drop(ring);
-                    self.tell_requeued();
                     self.discard_unknown(block, e, place())?;
                     continue;
                 }
                 other => other.with_context(place)?,
             };
             let Some(len) = completed else {
-                self.requeued.extend(ring.requeued.drain(..));
-                if let Some(c) = &self.completions {
-                    c.wait(io, ring.transport.as_ref(), block)?;
+                if wait && let Some(c) = &self.completions {
+                    c.wait(io, self.transport.as_ref(), block)?;
                 }
-                drop(ring);
-                self.tell_requeued();
-                return Ok(false);
+                break;
             };
             let completed_ns = monotonic_ns();
             // The loss estimate runs on the device's time where the kernel gives it (the
@@ -601,23 +489,12 @@ where
             // when this thread was woken to see it, tens of ms later on a loaded machine —
             // which would shorten every starvation interval and make a timely completion look
             // late.
-            let device_ns = ring
+            let device_ns = self
                 .transport
                 .completed_at_ns()
                 .filter(|&t| t <= completed_ns)
                 .unwrap_or(completed_ns);
-            ring.in_flight.pop_front();
-            let memory = ring.transport.block_memory(block);
-            // The log is the requeues of the last `requeued.len()` blocks of `in_flight`: one
-            // more than `in_flight` holds now means the front one is this block's.
-            while let Some(r) = ring.requeued.front()
-                && (r.at_ns <= device_ns || ring.requeued.len() > ring.in_flight.len())
-            {
-                let r = ring.requeued.pop_front().expect("front exists");
-                self.requeued.push(r);
-            }
-            drop(ring);
-            self.tell_requeued();
+            self.in_flight.pop_front();
             if let Some(c) = self.completions.as_mut() {
                 c.progress();
             }
@@ -672,6 +549,7 @@ where
                     tag: overrun.tag(),
                 });
             }
+            let memory = self.transport.block_memory(block);
             tags.push(ItemTag {
                 index: 0,
                 tag: BlockTime {
@@ -682,12 +560,12 @@ where
                 }
                 .tag(),
             });
-            self.stream_position += (len / self.sample_size.max(1)) as u64;
+            self.stream_position += (len / self.transport.sample_size().max(1)) as u64;
             let lease = Arc::new(Lease {
                 memory,
                 len,
                 block,
-                shared: self.shared.clone(),
+                returns: self.returns.clone(),
                 release: ReleaseTimer::new(self.latency.clone(), completed_ns),
             });
             let items = self.output.submit(lease, tags)?;
@@ -695,6 +573,7 @@ where
             self.stats.add_out(items);
             self.publish_counters();
         }
+        Ok(())
     }
 }
 
@@ -705,25 +584,25 @@ where
     /// Start the device; errors are recorded in the block statistics by the caller.
     async fn start_up(&mut self) -> Result<()> {
         *self
-            .shared
+            .returns
             .notifier
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(self.output_notifier());
-        {
-            let mut ring = self.shared.ring();
-            self.completions = Some(Completions::register(
-                ring.transport.as_ref(),
-                self.timeout,
-            )?);
-            ring.transport.start()?;
-        }
+        self.completions = Some(Completions::register(
+            self.transport.as_ref(),
+            self.timeout,
+        )?);
+        self.transport.start()?;
         if let Some(x) = self.xflow.as_mut() {
             // What latched before the DMA ran is no loss of this stream.
             x.clear()?;
         }
-        self.meter
-            .start(monotonic_ns(), self.block_count, self.samples_per_block());
-        self.shared.ring().in_flight.extend(0..self.block_count);
+        self.meter.start(
+            monotonic_ns(),
+            self.transport.block_count(),
+            self.samples_per_block(),
+        );
+        self.in_flight.extend(0..self.transport.block_count());
         self.label_counters();
         self.publish_counters();
         Ok(())
@@ -744,22 +623,13 @@ where
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> Result<()> {
-        let stepped = self.step(io).await;
-        if stepped.is_err() {
-            // The block terminates without `deinit`: blocks released after this are not
-            // queued to a device nobody collects from.
-            self.shared.ring().stopped = true;
-        }
-        stepped
+        self.step(io).await
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         self.publish_counters();
         self.completions = None;
-        let mut ring = self.shared.ring();
-        // A block released from now on stays with the CPU.
-        ring.stopped = true;
-        ring.transport.stop()?;
+        self.transport.stop()?;
         Ok(())
     }
 }
