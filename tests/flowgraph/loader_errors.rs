@@ -45,7 +45,14 @@ fn unknown_block_type_suggests_the_closest_name() {
 #[test]
 fn load_errors_are_located_and_say_what_is_wrong() {
     // (case, flowgraph, (line, column), the block named if the case checks it, message parts)
-    let cases: [(&str, String, (usize, usize), Option<&str>, &[&str]); 7] = [
+    type Case = (
+        &'static str,
+        String,
+        (usize, usize),
+        Option<&'static str>,
+        &'static [&'static str],
+    );
+    let cases: [Case; 7] = [
         (
             "unknown parameter, located at its key",
             "[blocks.src]\ntype = \"dmabuf_source\"\nsamples_per_blok = 10\n".into(),
