@@ -245,43 +245,101 @@ fn error_line(run: &Run, device: &str, words: &[&str]) -> Result<String, String>
         })
 }
 
+/// `weir run flowgraph` on the heap allocator with a stream only the test ends, plus `sets`.
+fn spawn_endless(flowgraph: &str, sets: &[(&str, &str)]) -> Result<Weir, String> {
+    let mut all = vec![
+        ("allocator", "heap".to_string()),
+        ("samples", ENDLESS.to_string()),
+    ];
+    all.extend(sets.iter().map(|&(k, v)| (k, v.to_string())));
+    Weir::spawn(flowgraph, &all)
+}
+
+/// Sends `signal` to weir and waits for it to exit (the time taken counted from the signal).
+fn signal_and_finish(weir: Weir, signal: rustix::process::Signal) -> Result<Run, String> {
+    let signalled = Instant::now();
+    weir.signal(signal)?;
+    weir.finish(signalled)
+}
+
+/// Checks that weir exited with `code`; `why` says what that code means there.
+fn ensure_exit(run: &Run, code: i32, why: &str) -> Result<(), String> {
+    ensure!(
+        run.status.code() == Some(code),
+        "weir {} {why} (exit {code})\n{}",
+        run.status,
+        run.shown()
+    );
+    Ok(())
+}
+
+/// Checks that weir's report ends with `stopped by {name}`.
+fn ensure_stopped_by(run: &Run, name: &str) -> Result<(), String> {
+    let last = format!("stopped by {name}");
+    ensure!(
+        run.stdout.lines().last() == Some(last.as_str()),
+        "the report does not end with `{last}`\n{}",
+        run.shown()
+    );
+    Ok(())
+}
+
+/// Checks that the buffer of the IIO device `name` is disabled; `when` says after what.
+fn ensure_buffer_disabled(name: &str, when: &str) -> Result<(), String> {
+    ensure!(
+        !buffer_enabled(&device(name)?)?,
+        "{name}: buffer still enabled {when}"
+    );
+    Ok(())
+}
+
+/// Starts `weir run flowgraph` (endless, plus `sets`), waits until `block` shows 20 blocks,
+/// unbinds `dev` and waits for weir: it must exit 1 with a line naming `dev` saying that it
+/// went away. Returns the blocks seen before, the run, that line and the unbound device.
+fn removed_mid_stream(
+    flowgraph: &str,
+    sets: &[(&str, &str)],
+    block: &str,
+    dev: &'static str,
+) -> Result<(u64, Run, String, Unbound), String> {
+    let mut weir = spawn_endless(flowgraph, sets)?;
+    let before = weir.wait_blocks(block, 20)?;
+    let unbound = Unbound::unbind(dev)?;
+    let removed = Instant::now();
+    ensure!(
+        !iio_device_exists(dev),
+        "{dev} is still listed after the unbind"
+    );
+    let run = weir.finish(removed)?;
+    ensure_exit(
+        &run,
+        1,
+        &format!("after {dev} was removed: expected a run-time failure"),
+    )?;
+    let line = error_line(&run, dev, &["went away"])?;
+    Ok((before, run, line, unbound))
+}
+
+/// Binds `unbound` again: its buffer must be disabled, no DMABUF attachment left.
+fn rebind_and_check(unbound: Unbound) -> Result<(), String> {
+    let name = unbound.0;
+    unbound.rebind()?;
+    ensure_buffer_disabled(name, "(bound again)")?;
+    let (_, attached) = settled(None);
+    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    Ok(())
+}
+
 // ---- The device removed mid-stream ---------------------------------------------------------
 
 /// weir-sim-adc is unbound while `weir run kernel_rx.toml` streams from it: weir must exit 1
 /// within a few seconds saying that the device went away; the file holds the ramp up to there.
 pub fn weir_run_rx_device_removed() -> TestResult {
     let out = "/tmp/rx_removed.ci16";
-    let mut weir = Weir::spawn(
-        "kernel_rx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-            ("out", out.to_string()),
-        ],
-    )?;
-    let before = weir.wait_blocks("src", 20)?;
-    let unbound = Unbound::unbind(ADC)?;
-    let removed = Instant::now();
-    ensure!(
-        !iio_device_exists(ADC),
-        "{ADC} is still listed after the unbind"
-    );
-    let run = weir.finish(removed)?;
-    ensure!(
-        run.status.code() == Some(1),
-        "weir {} after {ADC} was removed: expected exit 1 (a run-time failure)\n{}",
-        run.status,
-        run.shown()
-    );
-    let line = error_line(&run, ADC, &["went away"])?;
+    let (before, run, line, unbound) =
+        removed_mid_stream("kernel_rx.toml", &[("out", out)], "src", ADC)?;
     let (bytes, skipped) = check_ramp_file(out, &run)?;
-    unbound.rebind()?;
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC} (bound again): buffer enabled"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    rebind_and_check(unbound)?;
     Ok(format!(
         "weir saw {before}+ blocks, exited {:.2} s after the unbind ({}); {out}: {bytes} bytes of \
          the ramp ({skipped} blocks of unknown status left out); error: {line}",
@@ -291,36 +349,8 @@ pub fn weir_run_rx_device_removed() -> TestResult {
 
 /// weir-sim-dac is unbound while `weir run kernel_tx.toml` streams into it: the same.
 pub fn weir_run_tx_device_removed() -> TestResult {
-    let mut weir = Weir::spawn(
-        "kernel_tx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-        ],
-    )?;
-    let before = weir.wait_blocks("tx", 20)?;
-    let unbound = Unbound::unbind(DAC)?;
-    let removed = Instant::now();
-    ensure!(
-        !iio_device_exists(DAC),
-        "{DAC} is still listed after the unbind"
-    );
-    let run = weir.finish(removed)?;
-    ensure!(
-        run.status.code() == Some(1),
-        "weir {} after {DAC} was removed: expected exit 1 (a run-time failure)\n{}",
-        run.status,
-        run.shown()
-    );
-    let line = error_line(&run, DAC, &["went away"])?;
-    unbound.rebind()?;
-    let dac = device(DAC)?;
-    ensure!(
-        !buffer_enabled(&dac)?,
-        "{DAC} (bound again): buffer enabled"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    let (before, run, line, unbound) = removed_mid_stream("kernel_tx.toml", &[], "tx", DAC)?;
+    rebind_and_check(unbound)?;
     Ok(format!(
         "weir sent {before}+ blocks, exited {:.2} s after the unbind ({}); error: {line}",
         run.secs, run.status
@@ -346,22 +376,13 @@ fn adc_blocks() -> Result<u64, String> {
 pub fn weir_run_rx_stall_timeout() -> TestResult {
     let _stall = Param::set("stall_after", STALL_AFTER)?;
     let out = "/tmp/rx_stall.ci16";
-    let weir = Weir::spawn(
-        "kernel_rx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-            ("out", out.to_string()),
-            ("timeout", "1.5".to_string()),
-        ],
-    )?;
+    let weir = spawn_endless("kernel_rx.toml", &[("out", out), ("timeout", "1.5")])?;
     let run = weir.finish(Instant::now())?;
-    ensure!(
-        run.status.code() == Some(1),
-        "weir {}: a stall past the timeout is a run-time failure (exit 1)\n{}",
-        run.status,
-        run.shown()
-    );
+    ensure_exit(
+        &run,
+        1,
+        "after a stall past the timeout: expected a run-time failure",
+    )?;
     let line = error_line(&run, ADC, &["stalled", "timeout 1.5"])?;
     let completed = adc_blocks()?;
     ensure!(
@@ -375,10 +396,7 @@ pub fn weir_run_rx_stall_timeout() -> TestResult {
          {STALL_AFTER} blocks of {BLOCK_BYTES} bytes\n{}",
         run.shown()
     );
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
+    ensure_buffer_disabled(ADC, "after weir exited")?;
     Ok(format!(
         "weir run {:.2} s, {}; {out}: {bytes} bytes = the {STALL_AFTER} blocks completed; error: {line}",
         run.secs, run.status
@@ -390,34 +408,20 @@ pub fn weir_run_rx_stall_timeout() -> TestResult {
 pub fn weir_run_rx_stall_sigint() -> TestResult {
     let _stall = Param::set("stall_after", STALL_AFTER)?;
     let out = "/tmp/rx_stall_sigint.ci16";
-    let mut weir = Weir::spawn(
-        "kernel_rx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-            ("out", out.to_string()),
-        ],
-    )?;
+    let mut weir = spawn_endless("kernel_rx.toml", &[("out", out)])?;
     // Every block the device will ever complete has reached weir: it now waits.
     weir.wait_blocks("src", STALL_AFTER)?;
     ensure!(
         adc_blocks()? == STALL_AFTER,
         "{ADC} completed more than {STALL_AFTER} blocks"
     );
-    let signalled = Instant::now();
-    weir.signal(rustix::process::Signal::INT)?;
-    let run = weir.finish(signalled)?;
-    ensure!(
-        run.status.code() == Some(0),
-        "weir {} after SIGINT during a stall: expected a clean stop (exit 0)\n{}",
-        run.status,
-        run.shown()
-    );
-    ensure!(
-        run.stdout.lines().last() == Some("stopped by Ctrl-C"),
-        "the report does not end with `stopped by Ctrl-C`\n{}",
-        run.shown()
-    );
+    let run = signal_and_finish(weir, rustix::process::Signal::INT)?;
+    ensure_exit(
+        &run,
+        0,
+        "after SIGINT during a stall: expected a clean stop",
+    )?;
+    ensure_stopped_by(&run, "Ctrl-C")?;
     let blocks = counter(&run, "src", "blocks")?;
     ensure!(
         blocks == STALL_AFTER,
@@ -431,10 +435,7 @@ pub fn weir_run_rx_stall_sigint() -> TestResult {
          {STALL_AFTER} blocks\n{}",
         run.shown()
     );
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
+    ensure_buffer_disabled(ADC, "after weir exited")?;
     Ok(format!(
         "stopped {:.2} s after SIGINT, {}; report: src blocks={blocks}; {out}: {bytes} bytes, every block completed",
         run.secs, run.status
@@ -447,30 +448,11 @@ pub fn weir_run_rx_stall_sigint() -> TestResult {
 /// ramp, the ADC's buffer disabled.
 fn rx_signal(signal: rustix::process::Signal, name: &str) -> TestResult {
     let out = "/tmp/rx_signal.ci16";
-    let mut weir = Weir::spawn(
-        "kernel_rx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-            ("out", out.to_string()),
-        ],
-    )?;
+    let mut weir = spawn_endless("kernel_rx.toml", &[("out", out)])?;
     weir.wait_blocks("src", 20)?;
-    let signalled = Instant::now();
-    weir.signal(signal)?;
-    let run = weir.finish(signalled)?;
-    ensure!(
-        run.status.code() == Some(0),
-        "weir {} after {name}: expected a clean stop (exit 0)\n{}",
-        run.status,
-        run.shown()
-    );
-    let last = format!("stopped by {name}");
-    ensure!(
-        run.stdout.lines().last() == Some(last.as_str()),
-        "the report does not end with `{last}`\n{}",
-        run.shown()
-    );
+    let run = signal_and_finish(weir, signal)?;
+    ensure_exit(&run, 0, &format!("after {name}: expected a clean stop"))?;
+    ensure_stopped_by(&run, name)?;
     let blocks = counter(&run, "src", "blocks")?;
     ensure!(
         blocks >= 20,
@@ -483,10 +465,7 @@ fn rx_signal(signal: rustix::process::Signal, name: &str) -> TestResult {
         "{out}: {bytes} bytes ({skipped} blocks left out), the source delivered {blocks} blocks\n{}",
         run.shown()
     );
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
+    ensure_buffer_disabled(ADC, "after weir exited")?;
     Ok(format!(
         "stopped {:.2} s after {name}, {}; src blocks={blocks}; {out}: {bytes} bytes of the ramp",
         run.secs, run.status
@@ -508,34 +487,14 @@ pub fn weir_run_rx_sighup() -> TestResult {
 /// SIGTERM while `weir run kernel_tx.toml` streams into the DAC: the final report, exit 0, the
 /// DAC's buffer disabled, and what it consumed exactly the ramp's first bytes (its checksum).
 pub fn weir_run_tx_sigterm() -> TestResult {
-    let mut weir = Weir::spawn(
-        "kernel_tx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", ENDLESS.to_string()),
-        ],
-    )?;
+    let mut weir = spawn_endless("kernel_tx.toml", &[])?;
     weir.wait_blocks("tx", 20)?;
-    let signalled = Instant::now();
-    weir.signal(rustix::process::Signal::TERM)?;
-    let run = weir.finish(signalled)?;
-    ensure!(
-        run.status.code() == Some(0),
-        "weir {} after SIGTERM: expected a clean stop (exit 0)\n{}",
-        run.status,
-        run.shown()
-    );
-    ensure!(
-        run.stdout.lines().last() == Some("stopped by SIGTERM"),
-        "the report does not end with `stopped by SIGTERM`\n{}",
-        run.shown()
-    );
+    let run = signal_and_finish(weir, rustix::process::Signal::TERM)?;
+    ensure_exit(&run, 0, "after SIGTERM: expected a clean stop")?;
+    ensure_stopped_by(&run, "SIGTERM")?;
     let sent = counter(&run, "tx", "bytes")?;
+    ensure_buffer_disabled(DAC, "after weir exited")?;
     let dac = device(DAC)?;
-    ensure!(
-        !buffer_enabled(&dac)?,
-        "{DAC}: buffer still enabled after weir exited"
-    );
     let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
     let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
     let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;

@@ -650,89 +650,71 @@ fn stop_in_flight_then_reopen() -> TestResult {
 
 type Test = (&'static str, fn() -> TestResult);
 
-const TESTS: &[Test] = &[
-    ("rx_dmabuf_dma_heap", rx_dmabuf_dma_heap),
-    ("rx_dmabuf_udmabuf", rx_dmabuf_udmabuf),
-    ("rx_auto_picks_dmabuf", rx_auto_picks_dmabuf),
-    ("rx_fileio_on_dma_buffer", rx_fileio_on_dma_buffer),
-    ("tx_dmabuf_dma_heap", tx_dmabuf_dma_heap),
-    ("tx_dmabuf_udmabuf", tx_dmabuf_udmabuf),
-    ("errors_raw_ioctls", errors_raw_ioctls),
-    (
-        "errors_typed_attach_after_enable",
+/// `(name, function)` of every guest test, in the order they run: the name is the function's.
+macro_rules! tests {
+    ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        &[$($((stringify!($name), $module::$name as fn() -> TestResult)),*),*]
+    };
+}
+
+const TESTS: &[Test] = tests![
+    self: [
+        rx_dmabuf_dma_heap,
+        rx_dmabuf_udmabuf,
+        rx_auto_picks_dmabuf,
+        rx_fileio_on_dma_buffer,
+        tx_dmabuf_dma_heap,
+        tx_dmabuf_udmabuf,
+        errors_raw_ioctls,
         errors_typed_attach_after_enable,
-    ),
-    ("fallback_auto_to_fileio", fallback_auto_to_fileio),
-    ("stop_in_flight_then_reopen", stop_in_flight_then_reopen),
+        fallback_auto_to_fileio,
+        stop_in_flight_then_reopen,
+    ],
     // The `weir` command on TOML flowgraphs (last: they need /weir and /flowgraphs).
-    ("weir_run_rx_dma_heap", weir_run::weir_run_rx_dma_heap),
-    ("weir_run_tx_udmabuf", weir_run::weir_run_tx_udmabuf),
-    ("weir_run_tx_zero_copy", weir_run::weir_run_tx_zero_copy),
+    weir_run: [
+        weir_run_rx_dma_heap,
+        weir_run_tx_udmabuf,
+        weir_run_tx_zero_copy,
+    ],
     // Real channel formats, raw bytes through weir, decoded here.
-    (
-        "weir_run_rx_format_adi_4ch",
-        formats::weir_run_rx_format_adi_4ch,
-    ),
-    (
-        "weir_run_rx_format_adi_2ch",
-        formats::weir_run_rx_format_adi_2ch,
-    ),
-    (
-        "weir_run_rx_format_mixed_3ch",
-        formats::weir_run_rx_format_mixed_3ch,
-    ),
-    (
-        "weir_run_rx_format_mixed_2ch",
-        formats::weir_run_rx_format_mixed_2ch,
-    ),
+    formats: [
+        weir_run_rx_format_adi_4ch,
+        weir_run_rx_format_adi_2ch,
+        weir_run_rx_format_mixed_3ch,
+        weir_run_rx_format_mixed_2ch,
+    ],
     // A clocked ADC losing scans behind a slow consumer, against weir's loss accounting.
-    ("weir_run_rx_overrun", overrun::weir_run_rx_overrun),
+    overrun: [
+        weir_run_rx_overrun,
+    ],
     // A block the kernel fails (as the DMA buffer layer fails an aborted one), RX and TX.
-    (
-        "weir_run_rx_failed_block",
-        failures::weir_run_rx_failed_block,
-    ),
-    (
-        "weir_run_tx_failed_block",
-        failures::weir_run_tx_failed_block,
-    ),
-    (
-        "weir_run_rx_submit_failed",
-        failures::weir_run_rx_submit_failed,
-    ),
+    failures: [
+        weir_run_rx_failed_block,
+        weir_run_tx_failed_block,
+        weir_run_rx_submit_failed,
+    ],
     // Stopped by a signal, by a stalled device, or by the device going away (last: they
     // unbind the devices and bind them again).
-    ("weir_run_rx_sigint", lifecycle::weir_run_rx_sigint),
-    ("weir_run_rx_sigterm", lifecycle::weir_run_rx_sigterm),
-    ("weir_run_rx_sighup", lifecycle::weir_run_rx_sighup),
-    ("weir_run_tx_sigterm", lifecycle::weir_run_tx_sigterm),
-    (
-        "weir_run_rx_stall_timeout",
-        lifecycle::weir_run_rx_stall_timeout,
-    ),
-    (
-        "weir_run_rx_stall_sigint",
-        lifecycle::weir_run_rx_stall_sigint,
-    ),
-    (
-        "weir_run_rx_device_removed",
-        lifecycle::weir_run_rx_device_removed,
-    ),
-    (
-        "weir_run_tx_device_removed",
-        lifecycle::weir_run_tx_device_removed,
-    ),
+    lifecycle: [
+        weir_run_rx_sigint,
+        weir_run_rx_sigterm,
+        weir_run_rx_sighup,
+        weir_run_tx_sigterm,
+        weir_run_rx_stall_timeout,
+        weir_run_rx_stall_sigint,
+        weir_run_rx_device_removed,
+        weir_run_tx_device_removed,
+    ],
     // The seed's run only (WEIR_KBENCH_CORE=seed: the IIO core with the seed's ALLOC/ENQUEUE).
-    ("seed_rx", seed::seed_rx),
-    ("seed_tx", seed::seed_tx),
-    ("seed_errors_raw_ioctls", seed::seed_errors_raw_ioctls),
-    ("seed_auto_picks_seed", seed::seed_auto_picks_seed),
-    ("seed_rx_failed_block", seed::seed_rx_failed_block),
-    ("seed_weir_run_rx", seed::seed_weir_run_rx),
-    (
-        "seed_weir_run_tx_zero_copy",
-        seed::seed_weir_run_tx_zero_copy,
-    ),
+    seed: [
+        seed_rx,
+        seed_tx,
+        seed_errors_raw_ioctls,
+        seed_auto_picks_seed,
+        seed_rx_failed_block,
+        seed_weir_run_rx,
+        seed_weir_run_tx_zero_copy,
+    ],
 ];
 
 fn main() {
