@@ -242,24 +242,23 @@ fn rx(
     ))
 }
 
-fn rx_dmabuf_dma_heap() -> TestResult {
+/// 1200 blocks from the ADC over DMABUF, on buffers from `allocator`.
+fn rx_dmabuf(allocator: Allocator) -> TestResult {
     rx(
         ADC,
         TransportChoice::Dmabuf,
-        vec![Allocator::DmaHeap(HEAP.into())],
+        vec![allocator],
         1200,
         TransportKind::Dmabuf,
     )
 }
 
+fn rx_dmabuf_dma_heap() -> TestResult {
+    rx_dmabuf(Allocator::DmaHeap(HEAP.into()))
+}
+
 fn rx_dmabuf_udmabuf() -> TestResult {
-    rx(
-        ADC,
-        TransportChoice::Dmabuf,
-        vec![Allocator::Udmabuf(UDMABUF.into())],
-        1200,
-        TransportKind::Dmabuf,
-    )
+    rx_dmabuf(Allocator::Udmabuf(UDMABUF.into()))
 }
 
 fn rx_auto_picks_dmabuf() -> TestResult {
@@ -431,14 +430,20 @@ fn set_enable(dev: &Device, on: bool) -> Result<(), String> {
 }
 
 /// The kernel's refusals, straight through weir-iio's ioctl wrappers.
-fn errors_raw_ioctls() -> TestResult {
-    let dev = device(ADC)?;
+/// Enables every channel of `dev`'s buffer0.
+fn enable_all_channels(dev: &Device) -> Result<(), String> {
     let buffer0 = dev.buffer(0).ok_or("no buffer0")?;
     for c in &buffer0.channels {
         buffer0
             .set_channel_enabled(c, true)
             .map_err(ctx("enable channel"))?;
     }
+    Ok(())
+}
+
+fn errors_raw_ioctls() -> TestResult {
+    let dev = device(ADC)?;
+    enable_all_channels(&dev)?;
     let mut seen = Vec::new();
     {
         let (_node, buf) = open_raw(&dev)?;
@@ -510,12 +515,7 @@ fn errors_raw_ioctls() -> TestResult {
 /// The same rule through `open_buffer`: a typed `Error::Os` naming the ioctl and the errno.
 fn errors_typed_attach_after_enable() -> TestResult {
     let dev = device(ADC)?;
-    let buffer0 = dev.buffer(0).ok_or("no buffer0")?;
-    for c in &buffer0.channels {
-        buffer0
-            .set_channel_enabled(c, true)
-            .map_err(ctx("enable channel"))?;
-    }
+    enable_all_channels(&dev)?;
     let dev = device(ADC)?; // reload: channels now enabled
     // As in errors_raw_ioctls: a DMABUF detached just before (the previous test's) is freed
     // by the kernel in a work item, and until then an enable picks DMABUF mode, where the
