@@ -22,30 +22,13 @@
 use std::collections::BTreeSet;
 
 use super::weir_run::{Run, weir_run_any};
-use super::{ADC, DAC, Ramp, TestResult, buffer_enabled, ctx, device, settled};
+use super::{
+    ADC, DAC, ModuleParam, Ramp, TestResult, ctx, ensure_buffer_disabled, ensure_no_attachments,
+};
 
-const PARAMS: &str = "/sys/module/weir_sim_iio/parameters";
 /// The failing block's sequence number: ring slot 2 of 4, so "block 2" would be the slot.
 const FAIL_AT: u64 = 6;
 const BLOCK_BYTES: u64 = 4096 * 4;
-
-/// Sets a fault-injection parameter, and back to -1 (none) when dropped.
-struct Fault(&'static str);
-
-impl Fault {
-    fn set(name: &'static str, value: u64) -> Result<Fault, String> {
-        std::fs::write(format!("{PARAMS}/{name}"), value.to_string()).map_err(ctx(name))?;
-        Ok(Fault(name))
-    }
-}
-
-impl Drop for Fault {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::write(format!("{PARAMS}/{}", self.0), "-1") {
-            eprintln!("cannot reset {}: {e}", self.0);
-        }
-    }
-}
 
 /// The words of weir's error output (letters, digits, `-` and `_` kept together).
 fn words(text: &str) -> BTreeSet<String> {
@@ -94,11 +77,10 @@ fn expect_failure(run: &Run, device: &str) -> Result<String, String> {
     Ok(line)
 }
 
-/// weir-sim-adc's 7th block fails: weir run kernel_rx.toml must stop, the file must hold no
-/// byte of it.
-pub fn weir_run_rx_failed_block() -> TestResult {
-    let _fault = Fault::set("rx_fail_block", FAIL_AT)?;
-    let out = "/tmp/rx_failed.ci16";
+/// `weir run kernel_rx.toml` (1000003 samples, more than the run lasts) into `out`, with a
+/// fault set: returns the run and what the file holds, once the ADC's buffer is disabled and
+/// no DMABUF is attached any more.
+fn rx_run(out: &str) -> Result<(Run, Vec<u8>), String> {
     let run = weir_run_any(
         "kernel_rx.toml",
         &[
@@ -109,12 +91,17 @@ pub fn weir_run_rx_failed_block() -> TestResult {
     )?;
     let data = std::fs::read(out).unwrap_or_default();
     let _ = std::fs::remove_file(out);
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_buffer_disabled(ADC, "after weir exited")?;
+    ensure_no_attachments()?;
+    Ok((run, data))
+}
+
+/// weir-sim-adc's 7th block fails: weir run kernel_rx.toml must stop, the file must hold no
+/// byte of it.
+pub fn weir_run_rx_failed_block() -> TestResult {
+    let _fault = ModuleParam::set("rx_fail_block", FAIL_AT)?;
+    let out = "/tmp/rx_failed.ci16";
+    let (run, data) = rx_run(out)?;
     // The file first: a failure reported but the bytes passed on is still wrong data.
     ensure!(
         data.len() as u64 <= FAIL_AT * BLOCK_BYTES,
@@ -139,7 +126,7 @@ pub fn weir_run_rx_failed_block() -> TestResult {
 
 /// weir-sim-dac's 7th block fails: weir run kernel_tx.toml must stop with the error.
 pub fn weir_run_tx_failed_block() -> TestResult {
-    let _fault = Fault::set("tx_fail_block", FAIL_AT)?;
+    let _fault = ModuleParam::set("tx_fail_block", FAIL_AT)?;
     let run = weir_run_any(
         "kernel_tx.toml",
         &[
@@ -147,13 +134,8 @@ pub fn weir_run_tx_failed_block() -> TestResult {
             ("samples", "1000003".to_string()),
         ],
     )?;
-    let dac = device(DAC)?;
-    ensure!(
-        !buffer_enabled(&dac)?,
-        "{DAC}: buffer still enabled after weir exited"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
+    ensure_no_attachments()?;
     let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
     let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
     let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
@@ -180,24 +162,9 @@ fn poisoned(data: &[u8]) -> Option<usize> {
 /// submit() of weir-sim-adc's 7th block fails (-EIO) inside ENQUEUE: its bytes must not reach
 /// the file as data.
 pub fn weir_run_rx_submit_failed() -> TestResult {
-    let _fault = Fault::set("rx_fail_submit", FAIL_AT)?;
+    let _fault = ModuleParam::set("rx_fail_submit", FAIL_AT)?;
     let out = "/tmp/rx_submit_failed.ci16";
-    let run = weir_run_any(
-        "kernel_rx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", "1000003".to_string()),
-            ("out", out.to_string()),
-        ],
-    )?;
-    let data = std::fs::read(out).unwrap_or_default();
-    let _ = std::fs::remove_file(out);
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    let (run, data) = rx_run(out)?;
     if let Some(at) = poisoned(&data) {
         return Err(format!(
             "{out}: the bytes of the block whose submit failed (0xa5) reached the file at byte \

@@ -15,10 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::weir_run::Run;
-use super::{ADC, DAC, Ramp, TestResult, buffer_enabled, ctx, device, fnv1a64, settled};
+use super::{
+    ADC, DAC, ModuleParam, Ramp, TestResult, ctx, device, ensure_buffer_disabled,
+    ensure_no_attachments, fnv1a64,
+};
 
 const WEIR: &str = "/weir";
-const PARAMS: &str = "/sys/module/weir_sim_iio/parameters";
 /// The module's platform driver, whose devices these tests unbind and bind again.
 const DRIVER: &str = "/sys/bus/platform/drivers/weir-sim-iio";
 const BLOCK_BYTES: usize = 4096 * 4;
@@ -132,24 +134,6 @@ impl Drop for Weir {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
-        }
-    }
-}
-
-/// Sets a module parameter, and back to -1 when dropped.
-struct Param(&'static str);
-
-impl Param {
-    fn set(name: &'static str, value: u64) -> Result<Param, String> {
-        std::fs::write(format!("{PARAMS}/{name}"), value.to_string()).map_err(ctx(name))?;
-        Ok(Param(name))
-    }
-}
-
-impl Drop for Param {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::write(format!("{PARAMS}/{}", self.0), "-1") {
-            eprintln!("cannot reset {}: {e}", self.0);
         }
     }
 }
@@ -284,15 +268,6 @@ fn ensure_stopped_by(run: &Run, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks that the buffer of the IIO device `name` is disabled; `when` says after what.
-fn ensure_buffer_disabled(name: &str, when: &str) -> Result<(), String> {
-    ensure!(
-        !buffer_enabled(&device(name)?)?,
-        "{name}: buffer still enabled {when}"
-    );
-    Ok(())
-}
-
 /// Starts `weir run flowgraph` (endless, plus `sets`), waits until `block` shows 20 blocks,
 /// unbinds `dev` and waits for weir: it must exit 1 with a line naming `dev` saying that it
 /// went away. Returns the blocks seen before, the run, that line and the unbound device.
@@ -325,8 +300,7 @@ fn rebind_and_check(unbound: Unbound) -> Result<(), String> {
     let name = unbound.0;
     unbound.rebind()?;
     ensure_buffer_disabled(name, "(bound again)")?;
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_no_attachments()?;
     Ok(())
 }
 
@@ -374,7 +348,7 @@ fn adc_blocks() -> Result<u64, String> {
 /// The stall ends the run when `timeout` is set: exit 1 with the timeout's error naming the
 /// device; the file holds exactly the blocks completed before.
 pub fn weir_run_rx_stall_timeout() -> TestResult {
-    let _stall = Param::set("stall_after", STALL_AFTER)?;
+    let _stall = ModuleParam::set("stall_after", STALL_AFTER)?;
     let out = "/tmp/rx_stall.ci16";
     let weir = spawn_endless("kernel_rx.toml", &[("out", out), ("timeout", "1.5")])?;
     let run = weir.finish(Instant::now())?;
@@ -406,7 +380,7 @@ pub fn weir_run_rx_stall_timeout() -> TestResult {
 /// With `timeout = 0` a stall waits forever: SIGINT ends it cleanly, with the report (exit 0),
 /// the buffer disabled and everything released.
 pub fn weir_run_rx_stall_sigint() -> TestResult {
-    let _stall = Param::set("stall_after", STALL_AFTER)?;
+    let _stall = ModuleParam::set("stall_after", STALL_AFTER)?;
     let out = "/tmp/rx_stall_sigint.ci16";
     let mut weir = spawn_endless("kernel_rx.toml", &[("out", out)])?;
     // Every block the device will ever complete has reached weir: it now waits.
@@ -493,8 +467,7 @@ pub fn weir_run_tx_sigterm() -> TestResult {
     ensure_exit(&run, 0, "after SIGTERM: expected a clean stop")?;
     ensure_stopped_by(&run, "SIGTERM")?;
     let sent = counter(&run, "tx", "bytes")?;
-    ensure_buffer_disabled(DAC, "after weir exited")?;
-    let dac = device(DAC)?;
+    let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
     let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
     let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;

@@ -163,6 +163,45 @@ fn buffer_enabled(dev: &Device) -> Result<bool, String> {
     control.is_enabled().map_err(ctx("read enable"))
 }
 
+/// A parameter of the weir_sim_iio module (a fault to inject, a stall) set for one test, and
+/// back to -1 (none) when dropped.
+struct ModuleParam(&'static str);
+
+const MODULE_PARAMS: &str = "/sys/module/weir_sim_iio/parameters";
+
+impl ModuleParam {
+    fn set(name: &'static str, value: u64) -> Result<ModuleParam, String> {
+        std::fs::write(format!("{MODULE_PARAMS}/{name}"), value.to_string()).map_err(ctx(name))?;
+        Ok(ModuleParam(name))
+    }
+}
+
+impl Drop for ModuleParam {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(format!("{MODULE_PARAMS}/{}", self.0), "-1") {
+            eprintln!("cannot reset {}: {e}", self.0);
+        }
+    }
+}
+
+/// Checks that the buffer of the IIO device `name` is disabled (`when`: after what); returns
+/// the device, for its counters.
+fn ensure_buffer_disabled(name: &str, when: &str) -> Result<Device, String> {
+    let dev = device(name)?;
+    ensure!(
+        !buffer_enabled(&dev)?,
+        "{name}: buffer still enabled {when}"
+    );
+    Ok(dev)
+}
+
+/// Checks that no DMABUF is attached to any IIO buffer any more (once settled).
+fn ensure_no_attachments() -> Result<(), String> {
+    let (_, attached) = settled(None);
+    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    Ok(())
+}
+
 /// Receives `blocks` blocks through the transport `choice` (with `allocators`) and checks the
 /// ramp across all of them.
 fn rx(

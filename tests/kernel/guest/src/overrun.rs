@@ -85,7 +85,7 @@
 use weir_iio::Device;
 
 use super::weir_run::weir_run;
-use super::{ADC, TestResult, buffer_enabled, ctx, device, settled};
+use super::{ADC, TestResult, ctx, device, ensure_buffer_disabled, ensure_no_attachments};
 
 /// The ADC's rate, scans/s.
 const RATE: u64 = 200_000;
@@ -512,12 +512,8 @@ pub fn weir_run_rx_overrun() -> TestResult {
     let data = std::fs::read(out).map_err(ctx(out));
     let _ = std::fs::remove_file(out);
     let data = data?;
-    ensure!(
-        !buffer_enabled(&dev)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_buffer_disabled(ADC, "after weir exited")?;
+    ensure_no_attachments()?;
     ensure!(
         data.len() as u64 == SAMPLES * 4,
         "{out}: {} bytes, expected {}",

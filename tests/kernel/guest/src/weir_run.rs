@@ -10,7 +10,9 @@ use std::fs::File;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{ADC, DAC, Ramp, TestResult, buffer_enabled, ctx, device, fnv1a64, settled};
+use super::{
+    ADC, DAC, Ramp, TestResult, ctx, ensure_buffer_disabled, ensure_no_attachments, fnv1a64,
+};
 
 /// The static `weir` binary in the initramfs.
 const WEIR: &str = "/weir";
@@ -218,12 +220,8 @@ pub(crate) fn rx_on(transport: &str, allocator: &str) -> TestResult {
         skipped == unknown,
         "{out}: {skipped} whole blocks missing from the ramp, weir reported status_unknown={unknown}"
     );
-    ensure!(
-        !buffer_enabled(&device(ADC)?)?,
-        "{ADC}: buffer still enabled after weir exited"
-    );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_buffer_disabled(ADC, "after weir exited")?;
+    ensure_no_attachments()?;
     Ok(format!(
         "weir run {:.2} s; {out}: {} samples, ramp exact but for {unknown} blocks of unknown status left out; [{src}]",
         run.secs, SAMPLES
@@ -251,11 +249,7 @@ fn tx(allocator: &str) -> TestResult {
             format!("blocks={blocks}"),
         ],
     )?;
-    let dac = device(DAC)?;
-    ensure!(
-        !buffer_enabled(&dac)?,
-        "{DAC}: buffer still enabled after weir exited"
-    );
+    let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
     let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
     let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
@@ -273,8 +267,7 @@ fn tx(allocator: &str) -> TestResult {
         checksum == want,
         "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
     );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_no_attachments()?;
     Ok(format!(
         "weir run {:.2} s; DAC: {dac_bytes} bytes, {dac_blocks} blocks, fnv {checksum:016x} = ramp; [{sink}]",
         run.secs
@@ -343,11 +336,7 @@ pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
             }),
         "the sink reports bytes={reported} with status_unknown={unknown}: not the {bytes} bytes sent less {unknown} whole blocks"
     );
-    let dac = device(DAC)?;
-    ensure!(
-        !buffer_enabled(&dac)?,
-        "{DAC}: buffer still enabled after weir exited"
-    );
+    let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
     let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
     let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
@@ -372,8 +361,7 @@ pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
         checksum == want,
         "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
     );
-    let (_, attached) = settled(None);
-    ensure!(attached == 0, "{attached} DMABUF attachments left");
+    ensure_no_attachments()?;
     Ok(format!(
         "weir run {:.2} s; DAC: {dac_bytes} bytes, {dac_blocks} blocks (last {dac_last} bytes), fnv {checksum:016x} = ramp; [{sink}]",
         run.secs
