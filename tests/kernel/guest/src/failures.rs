@@ -23,7 +23,8 @@ use std::collections::BTreeSet;
 
 use super::weir_run::{Run, weir_run_any};
 use super::{
-    ADC, DAC, ModuleParam, Ramp, TestResult, ctx, ensure_buffer_disabled, ensure_no_attachments,
+    ADC, DAC, DacCounters, ModuleParam, Ramp, TestResult, dac_counters, ensure_buffer_disabled,
+    ensure_no_attachments,
 };
 
 /// The failing block's sequence number: ring slot 2 of 4, so "block 2" would be the slot.
@@ -136,9 +137,11 @@ pub fn weir_run_tx_failed_block() -> TestResult {
     )?;
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     ensure_no_attachments()?;
-    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
-    let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
+    let DacCounters {
+        bytes: dac_bytes,
+        blocks: dac_blocks,
+        ..
+    } = dac_counters(&dac)?;
     // The module consumed every block it completed but the failed one.
     ensure!(
         dac_blocks > FAIL_AT && dac_bytes == (dac_blocks - 1) * BLOCK_BYTES,

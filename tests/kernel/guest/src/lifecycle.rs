@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use super::weir_run::Run;
 use super::{
-    ADC, DAC, ModuleParam, Ramp, TestResult, ctx, device, ensure_buffer_disabled,
-    ensure_no_attachments, fnv1a64,
+    ADC, DAC, DacCounters, ModuleParam, Ramp, TestResult, ctx, dac_counters, device,
+    ensure_buffer_disabled, ensure_no_attachments, fnv1a64,
 };
 
 const WEIR: &str = "/weir";
@@ -468,9 +468,11 @@ pub fn weir_run_tx_sigterm() -> TestResult {
     ensure_stopped_by(&run, "SIGTERM")?;
     let sent = counter(&run, "tx", "bytes")?;
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
-    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
-    let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let DacCounters {
+        bytes: dac_bytes,
+        checksum,
+        ..
+    } = dac_counters(&dac)?;
     // Not compared with weir's count: a block the DAC completed just before the stop may
     // not have been collected by weir any more. What it consumed must be the ramp, exactly.
     ensure!(

@@ -163,6 +163,28 @@ fn buffer_enabled(dev: &Device) -> Result<bool, String> {
     control.is_enabled().map_err(ctx("read enable"))
 }
 
+/// What weir-sim-dac (or weir-sim-seed) consumed since its buffer was last enabled: its sysfs
+/// counters.
+struct DacCounters {
+    bytes: u64,
+    blocks: u64,
+    /// The bytes of the last block completed.
+    last_bytes: u64,
+    /// FNV-1a 64 of every byte consumed.
+    checksum: u64,
+}
+
+fn dac_counters(dac: &Device) -> Result<DacCounters, String> {
+    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
+    let number = |a: &str| -> Result<u64, String> { attr(a)?.parse().map_err(ctx(a)) };
+    Ok(DacCounters {
+        bytes: number("sim_bytes")?,
+        blocks: number("sim_blocks")?,
+        last_bytes: number("sim_last_bytes")?,
+        checksum: u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?,
+    })
+}
+
 /// A parameter of the weir_sim_iio module (a fault to inject, a stall) set for one test, and
 /// back to -1 (none) when dropped.
 struct ModuleParam(&'static str);
@@ -385,10 +407,12 @@ fn tx(allocator: Allocator) -> TestResult {
         "{attached} DMABUF attachments left after stop"
     );
     drop(t);
-    let attr = |a: &str| dev.read_attr(a).map_err(ctx("read sysfs"));
-    let bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
-    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let DacCounters {
+        bytes,
+        blocks,
+        checksum,
+        ..
+    } = dac_counters(&dev)?;
     ensure!(
         bytes == len as u64,
         "the DAC consumed {bytes} bytes, {len} were sent"

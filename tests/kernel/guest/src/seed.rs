@@ -19,8 +19,8 @@ use weir_iio::transport::Transport;
 use weir_iio::{Allocator, BufferOptions, Error, Opened, TransportChoice, TransportKind};
 
 use super::{
-    ADC, DAC, FIFO, HEAP, Ramp, TIMEOUT, TestResult, buffer_enabled, channels, ctx, device,
-    dmabuf_state, errno_name, fnv1a64, settled,
+    ADC, DAC, DacCounters, FIFO, HEAP, Ramp, TIMEOUT, TestResult, buffer_enabled, channels, ctx,
+    dac_counters, device, dmabuf_state, errno_name, fnv1a64, settled,
 };
 
 /// The device with the seed's buffer operations only.
@@ -226,13 +226,12 @@ pub fn seed_tx() -> TestResult {
     let c = t.counters();
     finish(DAC, t, objects_before)?;
     let dac = device(DAC)?;
-    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
-    let bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
-    let last_bytes: u64 = attr("sim_last_bytes")?
-        .parse()
-        .map_err(ctx("sim_last_bytes"))?;
-    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let DacCounters {
+        bytes,
+        blocks,
+        last_bytes,
+        checksum,
+    } = dac_counters(&dac)?;
     ensure!(
         bytes == len as u64 && blocks == n as u64 && last_bytes == last as u64,
         "the DAC consumed {bytes} bytes in {blocks} blocks (last {last_bytes}); sent {len} in {n} (last {last})"

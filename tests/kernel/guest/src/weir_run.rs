@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    ADC, DAC, Ramp, TestResult, ctx, ensure_buffer_disabled, ensure_no_attachments, fnv1a64,
+    ADC, DAC, DacCounters, Ramp, TestResult, ctx, dac_counters, ensure_buffer_disabled,
+    ensure_no_attachments, fnv1a64,
 };
 
 /// The static `weir` binary in the initramfs.
@@ -250,10 +251,12 @@ fn tx(allocator: &str) -> TestResult {
         ],
     )?;
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
-    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
-    let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
-    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let DacCounters {
+        bytes: dac_bytes,
+        blocks: dac_blocks,
+        checksum,
+        ..
+    } = dac_counters(&dac)?;
     let want = fnv1a64(&ramp_bytes(SAMPLES));
     ensure!(
         dac_bytes == bytes,
@@ -337,13 +340,12 @@ pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
         "the sink reports bytes={reported} with status_unknown={unknown}: not the {bytes} bytes sent less {unknown} whole blocks"
     );
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
-    let attr = |a: &str| dac.read_attr(a).map_err(ctx("read sysfs"));
-    let dac_bytes: u64 = attr("sim_bytes")?.parse().map_err(ctx("sim_bytes"))?;
-    let dac_blocks: u64 = attr("sim_blocks")?.parse().map_err(ctx("sim_blocks"))?;
-    let dac_last: u64 = attr("sim_last_bytes")?
-        .parse()
-        .map_err(ctx("sim_last_bytes"))?;
-    let checksum = u64::from_str_radix(&attr("sim_checksum")?, 16).map_err(ctx("sim_checksum"))?;
+    let DacCounters {
+        bytes: dac_bytes,
+        blocks: dac_blocks,
+        last_bytes: dac_last,
+        checksum,
+    } = dac_counters(&dac)?;
     let want = fnv1a64(&ramp_bytes(SAMPLES));
     ensure!(
         dac_bytes == bytes,
