@@ -619,6 +619,17 @@ fn errors_typed_attach_after_enable() -> TestResult {
     }
 }
 
+/// Why `opened` rejected the transport `kind`; an error (naming it `what`) if it recorded no
+/// reason.
+fn rejection(opened: &weir_iio::Opened, kind: TransportKind, what: &str) -> Result<String, String> {
+    opened
+        .rejected
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, r)| r.clone())
+        .ok_or_else(|| format!("no {what} rejection recorded: {}", opened.summary()))
+}
+
 /// weir-sim-fifo has a kfifo buffer: Auto must fall back to read() and say why.
 fn fallback_auto_to_fileio() -> TestResult {
     let dev = device(FIFO)?;
@@ -636,12 +647,7 @@ fn fallback_auto_to_fileio() -> TestResult {
         opened.transport.kind() == TransportKind::FileIo,
         "chose {summary}"
     );
-    let dmabuf_reason = opened
-        .rejected
-        .iter()
-        .find(|(k, _)| *k == TransportKind::Dmabuf)
-        .map(|(_, r)| r.clone())
-        .ok_or_else(|| format!("no DMABUF rejection recorded: {summary}"))?;
+    let dmabuf_reason = rejection(&opened, TransportKind::Dmabuf, "DMABUF")?;
     ensure!(
         dmabuf_reason.contains("does not support DMABUF"),
         "DMABUF rejection: {dmabuf_reason}"

@@ -20,7 +20,7 @@ use weir_iio::{Allocator, BufferOptions, Error, Opened, TransportChoice, Transpo
 
 use super::{
     ADC, DAC, DacCounters, FIFO, HEAP, Ramp, TIMEOUT, TestResult, buffer_enabled, channels, ctx,
-    dac_counters, device, dmabuf_state, errno_name, fnv1a64, settled,
+    dac_counters, device, dmabuf_state, errno_name, fnv1a64, rejection, settled,
 };
 
 /// The device with the seed's buffer operations only.
@@ -391,12 +391,7 @@ pub fn seed_auto_picks_seed() -> TestResult {
         opened.transport.kind() == TransportKind::Seed,
         "Auto chose {summary}, expected the seed"
     );
-    let reason = opened
-        .rejected
-        .iter()
-        .find(|(k, _)| *k == TransportKind::Dmabuf)
-        .map(|(_, r)| r.clone())
-        .ok_or_else(|| format!("no mainline rejection recorded: {summary}"))?;
+    let reason = rejection(&opened, TransportKind::Dmabuf, "mainline")?;
     ensure!(
         reason.contains("does not support DMABUF") && reason.contains("Operation not permitted"),
         "mainline's rejection: {reason}"

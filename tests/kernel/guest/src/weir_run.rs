@@ -229,6 +229,31 @@ pub(crate) fn rx_on(transport: &str, allocator: &str) -> TestResult {
     ))
 }
 
+/// Checks that the DAC consumed `bytes` bytes in `blocks` blocks, and that they were the
+/// ramp's first SAMPLES samples (its checksum).
+fn ensure_dac_got_ramp(
+    dac_bytes: u64,
+    dac_blocks: u64,
+    checksum: u64,
+    bytes: u64,
+    blocks: u64,
+) -> Result<(), String> {
+    let want = fnv1a64(&ramp_bytes(SAMPLES));
+    ensure!(
+        dac_bytes == bytes,
+        "the DAC consumed {dac_bytes} bytes, expected {bytes}"
+    );
+    ensure!(
+        dac_blocks == blocks,
+        "the DAC completed {dac_blocks} blocks, expected {blocks}"
+    );
+    ensure!(
+        checksum == want,
+        "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
+    );
+    Ok(())
+}
+
 /// weir's simulated ADC (ramp) -> head -> dmabuf_sink on weir-sim-dac; the DAC must have
 /// consumed exactly SAMPLES samples (the last block partial) with the ramp's checksum.
 fn tx(allocator: &str) -> TestResult {
@@ -257,19 +282,7 @@ fn tx(allocator: &str) -> TestResult {
         checksum,
         ..
     } = dac_counters(&dac)?;
-    let want = fnv1a64(&ramp_bytes(SAMPLES));
-    ensure!(
-        dac_bytes == bytes,
-        "the DAC consumed {dac_bytes} bytes, expected {bytes}"
-    );
-    ensure!(
-        dac_blocks == blocks,
-        "the DAC completed {dac_blocks} blocks, expected {blocks}"
-    );
-    ensure!(
-        checksum == want,
-        "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
-    );
+    ensure_dac_got_ramp(dac_bytes, dac_blocks, checksum, bytes, blocks)?;
     ensure_no_attachments()?;
     Ok(format!(
         "weir run {:.2} s; DAC: {dac_bytes} bytes, {dac_blocks} blocks, fnv {checksum:016x} = ramp; [{sink}]",
@@ -346,22 +359,10 @@ pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
         last_bytes: dac_last,
         checksum,
     } = dac_counters(&dac)?;
-    let want = fnv1a64(&ramp_bytes(SAMPLES));
-    ensure!(
-        dac_bytes == bytes,
-        "the DAC consumed {dac_bytes} bytes, expected {bytes}"
-    );
-    ensure!(
-        dac_blocks == blocks,
-        "the DAC completed {dac_blocks} blocks, expected {blocks}"
-    );
+    ensure_dac_got_ramp(dac_bytes, dac_blocks, checksum, bytes, blocks)?;
     ensure!(
         dac_last == last,
         "the DAC's last block held {dac_last} bytes, expected {last} (the partial block)"
-    );
-    ensure!(
-        checksum == want,
-        "DAC checksum {checksum:016x}, the ramp's is {want:016x}"
     );
     ensure_no_attachments()?;
     Ok(format!(
