@@ -46,28 +46,100 @@ path = "{}"
     )
 }
 
-#[test]
-fn fir_with_given_taps_on_f32_and_cf32() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("fir.f32");
-    run(&through(
-        "type = \"vector_source\"\nitem = \"f32\"\nitems = [1, 2, 3, 4, 5]",
-        "type = \"fir\"\nitem = \"f32\"\ntaps = [1.0, 0.5, 0.25]",
-        "f32",
-        &out,
-    ));
-    // y[k] = h0 x[k+2] + h1 x[k+1] + h2 x[k]: one output per full window of 3 inputs.
-    assert_eq!(f32s(&out), vec![4.25, 6.0, 7.75]);
+/// What a [`ThroughCase`]'s file must hold, item for item.
+enum Items {
+    F32(Vec<f32>),
+    Cf32(Vec<(f32, f32)>),
+}
 
-    let out = dir.path().join("fir.cf32");
-    run(&through(
-        "type = \"vector_source\"\nitems = [1, -1, 2, 0, 0, 4]",
-        "type = \"fir\"\ntaps = [2, 1]",
-        "cf32",
-        &out,
-    ));
-    // x = [1-j, 2, 4j]; y[k] = 2 x[k+1] + x[k].
-    assert_eq!(cf32s(&out), vec![(5.0, -1.0), (2.0, 8.0)]);
+/// A stock block with one input and one output between a source and a `file_sink` (see
+/// [`through`]), and what it must write.
+struct ThroughCase {
+    /// Names the case in a failure (and as the flowgraph's file name).
+    name: &'static str,
+    src: String,
+    block: &'static str,
+    want: Items,
+}
+
+/// A `vector_source` of f32 `items` (a TOML list's contents).
+fn f32_source(items: &str) -> String {
+    format!("type = \"vector_source\"\nitem = \"f32\"\nitems = [{items}]")
+}
+
+#[test]
+fn one_in_one_out_blocks_write_the_expected_items() {
+    let items: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let list = items
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cases = [
+        // y[k] = h0 x[k+2] + h1 x[k+1] + h2 x[k]: one output per full window of 3 inputs.
+        ThroughCase {
+            name: "fir_given_taps_f32",
+            src: f32_source("1, 2, 3, 4, 5"),
+            block: "type = \"fir\"\nitem = \"f32\"\ntaps = [1.0, 0.5, 0.25]",
+            want: Items::F32(vec![4.25, 6.0, 7.75]),
+        },
+        // x = [1-j, 2, 4j]; y[k] = 2 x[k+1] + x[k].
+        ThroughCase {
+            name: "fir_given_taps_cf32",
+            src: "type = \"vector_source\"\nitems = [1, -1, 2, 0, 0, 4]".to_string(),
+            block: "type = \"fir\"\ntaps = [2, 1]",
+            want: Items::Cf32(vec![(5.0, -1.0), (2.0, 8.0)]),
+        },
+        // throttle, copy and vector_source pass items unchanged.
+        ThroughCase {
+            name: "throttle",
+            src: f32_source(&list),
+            block: "type = \"throttle\"\nitem = \"f32\"\nrate = 1e6",
+            want: Items::F32(items.clone()),
+        },
+        ThroughCase {
+            name: "copy",
+            src: f32_source(&list),
+            block: "type = \"copy\"\nitem = \"f32\"",
+            want: Items::F32(items),
+        },
+        ThroughCase {
+            name: "null_source_gives_zeros",
+            src: "type = \"null_source\"\nitem = \"f32\"".to_string(),
+            block: "type = \"head\"\nitem = \"f32\"\nitems = 777",
+            want: Items::F32(vec![0.0; 777]),
+        },
+        // avg = 0.5 avg + 0.5 frame, from 0: [1, 2], [2.5, 5], [1.25, 2.5].
+        ThroughCase {
+            name: "moving_avg_averages_frames",
+            src: f32_source("2, 4, 4, 8, 0, 0"),
+            block: "type = \"moving_avg\"\nwidth = 2\ndecay = 0.5",
+            want: Items::F32(vec![1.0, 2.0, 2.5, 5.0, 1.25, 2.5]),
+        },
+        // One output per two frames: after frames 2 and 4 ([1.25, 2.5] then [1.125, 1.75]).
+        ThroughCase {
+            name: "moving_avg_history",
+            src: f32_source("2, 4, 4, 8, 0, 0, 1, 1"),
+            block: "type = \"moving_avg\"\nwidth = 2\ndecay = 0.5\nhistory = 2",
+            want: Items::F32(vec![2.5, 5.0, 1.125, 1.75]),
+        },
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for case in cases {
+        let out = dir.path().join(case.name);
+        let item = match case.want {
+            Items::F32(_) => "f32",
+            Items::Cf32(_) => "cf32",
+        };
+        crate::support::run(
+            &format!("{}.toml", case.name),
+            &through(&case.src, case.block, item, &out),
+        );
+        match case.want {
+            Items::F32(want) => assert_eq!(f32s(&out), want, "{}", case.name),
+            Items::Cf32(want) => assert_eq!(cf32s(&out), want, "{}", case.name),
+        }
+    }
 }
 
 #[test]
@@ -108,23 +180,16 @@ fn fir_taps_and_design_do_not_mix() {
     assert_eq!(e.line, 9, "at `cutoff`: {e}");
     assert!(e.message.contains("either `taps` or `cutoff`"), "{e}");
 
-    let e = load_error(base);
-    assert!(e.message.contains("no filter given"), "{e}");
-
-    let e = load_error(&format!("{base}cutoff = 0.1\n"));
-    assert!(e.message.contains("needs `transition`"), "{e}");
-
-    let e = load_error(&format!("{base}cutoff = 0.3\ntransition = 0.3\n"));
-    assert!(e.message.contains("below Nyquist"), "{e}");
-
-    let e = load_error(&format!("{base}item = \"ci16\"\ntaps = [1]\n"));
-    assert!(e.message.contains("f32 or cf32"), "{e}");
-
-    let e = load_error(&format!("{base}taps = 1.0\n"));
-    assert!(
-        e.message.contains("expects list of floats, found float"),
-        "{e}"
-    );
+    for (extra, want) in [
+        ("", "no filter given"),
+        ("cutoff = 0.1\n", "needs `transition`"),
+        ("cutoff = 0.3\ntransition = 0.3\n", "below Nyquist"),
+        ("item = \"ci16\"\ntaps = [1]\n", "f32 or cf32"),
+        ("taps = 1.0\n", "expects list of floats, found float"),
+    ] {
+        let e = load_error(&format!("{base}{extra}"));
+        assert!(e.message.contains(want), "with {extra:?}: {e}");
+    }
 }
 
 #[test]
@@ -232,30 +297,6 @@ taps = [1, 1, 1, 1]
 }
 
 #[test]
-fn throttle_copy_and_vector_source_pass_items_unchanged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let items: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5 - 7.0).collect();
-    let list = items
-        .iter()
-        .map(|v| format!("{v:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    for block in [
-        "type = \"throttle\"\nitem = \"f32\"\nrate = 1e6",
-        "type = \"copy\"\nitem = \"f32\"",
-    ] {
-        let out = dir.path().join("out.f32");
-        run(&through(
-            &format!("type = \"vector_source\"\nitem = \"f32\"\nitems = [{list}]"),
-            block,
-            "f32",
-            &out,
-        ));
-        assert_eq!(f32s(&out), items, "{block}");
-    }
-}
-
-#[test]
 fn vector_source_repeats_and_converts_item_types() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("v.ci16");
@@ -293,19 +334,6 @@ path = "{}"
     assert!(e.message.contains("256 is not a u8 value"), "{e}");
     let e = load_error("[blocks.src]\ntype = \"vector_source\"\nitems = [1, 2, 3]\n");
     assert!(e.message.contains("interleaved re, im pairs"), "{e}");
-}
-
-#[test]
-fn null_source_gives_zeros() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("z.f32");
-    run(&through(
-        "type = \"null_source\"\nitem = \"f32\"",
-        "type = \"head\"\nitem = \"f32\"\nitems = 777",
-        "f32",
-        &out,
-    ));
-    assert_eq!(f32s(&out), vec![0.0; 777]);
 }
 
 #[test]
@@ -401,33 +429,12 @@ outputs = 3
 }
 
 #[test]
-fn moving_avg_averages_frames() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("avg.f32");
-    run(&through(
-        "type = \"vector_source\"\nitem = \"f32\"\nitems = [2, 4, 4, 8, 0, 0]",
-        "type = \"moving_avg\"\nwidth = 2\ndecay = 0.5",
-        "f32",
-        &out,
-    ));
-    // avg = 0.5 avg + 0.5 frame, from 0: [1, 2], [2.5, 5], [1.25, 2.5].
-    assert_eq!(f32s(&out), vec![1.0, 2.0, 2.5, 5.0, 1.25, 2.5]);
-
-    let out2 = dir.path().join("avg2.f32");
-    run(&through(
-        "type = \"vector_source\"\nitem = \"f32\"\nitems = [2, 4, 4, 8, 0, 0, 1, 1]",
-        "type = \"moving_avg\"\nwidth = 2\ndecay = 0.5\nhistory = 2",
-        "f32",
-        &out2,
-    ));
-    // One output per two frames: after frames 2 and 4 ([1.25, 2.5] then [1.125, 1.75]).
-    assert_eq!(f32s(&out2), vec![2.5, 5.0, 1.125, 1.75]);
-
+fn moving_avg_refuses_a_width_not_a_power_of_two() {
     let e = load_error(&through(
         "type = \"null_source\"\nitem = \"f32\"",
         "type = \"moving_avg\"\nwidth = 100",
         "f32",
-        &out,
+        Path::new("unused.f32"),
     ));
     assert!(e.message.contains("power of two"), "{e}");
 }
