@@ -882,33 +882,30 @@ fn fir_cutoff_passes_the_passband_and_stops_the_stopband() {
     // gain 1, a 3 kHz tone is attenuated by the design's ~80 dB. Every output has a full window
     // of taps, so there is no start-up transient.
     let lp = "type = \"fir\"\ncutoff = 1000\ntransition = 500\nsample_rate = 10000";
-    let pass: Vec<weir_core::Cf32> = run_and_take(
-        &tone_through("frequency = 500", lp, "cf32", 2000, "stock::fir_pass"),
-        "stock::fir_pass",
-    );
-    assert_eq!(pass.len(), 2000);
-    for (k, y) in pass.iter().enumerate() {
-        assert!((y.norm() - 1.0).abs() < 2e-3, "passband output {k}: |{y}|");
-    }
-    let stop: Vec<weir_core::Cf32> = run_and_take(
-        &tone_through("frequency = 3000", lp, "cf32", 2000, "stock::fir_stop"),
-        "stock::fir_stop",
-    );
-    assert_eq!(stop.len(), 2000);
-    for (k, y) in stop.iter().enumerate() {
-        assert!(y.norm() < 1e-3, "stopband output {k}: |{y}| = {}", y.norm());
-    }
     // The same 3 kHz tone with the cutoff above it passes: the cutoff is what stopped it.
     let wide = "type = \"fir\"\ncutoff = 4000\ntransition = 500\nsample_rate = 10000";
-    let passed: Vec<weir_core::Cf32> = run_and_take(
-        &tone_through("frequency = 3000", wide, "cf32", 2000, "stock::fir_wide"),
-        "stock::fir_wide",
-    );
-    for (k, y) in passed.iter().enumerate() {
-        assert!(
-            (y.norm() - 1.0).abs() < 2e-3,
-            "wide passband output {k}: |{y}|"
-        );
+    for (key, tone, filter, passes) in [
+        ("stock::fir_pass", "frequency = 500", lp, true),
+        ("stock::fir_stop", "frequency = 3000", lp, false),
+        ("stock::fir_wide", "frequency = 3000", wide, true),
+    ] {
+        let y: Vec<weir_core::Cf32> =
+            run_and_take(&tone_through(tone, filter, "cf32", 2000, key), key);
+        assert_eq!(y.len(), 2000, "{key}");
+        for (k, y) in y.iter().enumerate() {
+            if passes {
+                assert!(
+                    (y.norm() - 1.0).abs() < 2e-3,
+                    "{key}: passband output {k}: |{y}|"
+                );
+            } else {
+                assert!(
+                    y.norm() < 1e-3,
+                    "{key}: stopband output {k}: |{y}| = {}",
+                    y.norm()
+                );
+            }
+        }
     }
 }
 
