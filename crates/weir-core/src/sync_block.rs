@@ -37,6 +37,7 @@
 //! assert_eq!(block.state().0, 2.0);
 //! ```
 
+use futuresdr::runtime::Pmt;
 use futuresdr::runtime::dev::{CpuBufferReader, CpuBufferWriter, CpuSample, WorkIo};
 
 use crate::stats::BlockStats;
@@ -110,6 +111,20 @@ pub fn sync_work<F, R, W>(
             f.partial_frame(remaining, stats);
         }
         io.finished = true;
+    }
+}
+
+/// The number a message carries (`f32`, `f64`, `u32`, `u64`, `usize` or `isize`), as `f64`;
+/// `None` for any other message (which a handler usually answers as a query).
+pub fn message_number(p: &Pmt) -> Option<f64> {
+    match *p {
+        Pmt::F32(v) => Some(f64::from(v)),
+        Pmt::F64(v) => Some(v),
+        Pmt::U32(v) => Some(f64::from(v)),
+        Pmt::U64(v) => Some(v as f64),
+        Pmt::Usize(v) => Some(v as f64),
+        Pmt::Isize(v) => Some(v as f64),
+        _ => None,
     }
 }
 

@@ -3,8 +3,7 @@
 use futuresdr::runtime::BlockId;
 use weir::core::sync_block::SyncFn;
 use weir::core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, Params, PortSpec, Ports,
-    add_sync, sync_block,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, Params, Ports, add_sync, sync_block,
 };
 
 /// `y = conj(x)`: the per-chunk function, and the state (none here) it keeps between chunks.
@@ -31,14 +30,7 @@ sync_block! {
 }
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::sync(ItemType::Cf32, ItemType::Cf32))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -16,8 +16,8 @@ use futuresdr::runtime::BlockId;
 use rustfft::{Fft as RustFft, FftPlanner};
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockConfig, BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32,
-    CounterLabel, ItemType, Params, PortSpec, Ports, add_sync, block_config, choice, sync_block,
+    BlockConfig, BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, CounterLabel,
+    ItemType, Params, Ports, add_sync, block_config, choice, sync_block,
 };
 
 choice! {
@@ -166,17 +166,8 @@ sync_block! {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let len = p.config::<Config>()?.len;
-    Ok(Ports {
-        // The block transforms whole frames: it cannot make progress with fewer than `len` items.
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32).with_min_items(len)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::Cf32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    // The block transforms whole frames: it cannot make progress with fewer than `len` items.
+    Ok(Ports::frames(ItemType::Cf32, ItemType::Cf32, len))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

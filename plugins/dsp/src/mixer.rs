@@ -1,7 +1,7 @@
 //! `mixer`: complex NCO mixer, frequency settable while running.
 
 use futuresdr::runtime::{BlockId, Pmt};
-use weir_core::sync_block::SyncFn;
+use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
     Params, Ports, Value, add_sync, sync_block,
@@ -49,14 +49,8 @@ impl Nco {
     /// The `frequency` message: a finite number retunes, a non-finite one is refused
     /// (`InvalidValue`), anything else is a query answered with the current frequency.
     pub fn frequency(&mut self, p: Pmt, stats: &BlockStats) -> Pmt {
-        let f = match p {
-            Pmt::F32(v) => f64::from(v),
-            Pmt::F64(v) => v,
-            Pmt::U32(v) => f64::from(v),
-            Pmt::U64(v) => v as f64,
-            Pmt::Usize(v) => v as f64,
-            Pmt::Isize(v) => v as f64,
-            _ => return Pmt::F64(self.frequency),
+        let Some(f) = message_number(&p) else {
+            return Pmt::F64(self.frequency);
         };
         if !f.is_finite() {
             return Pmt::InvalidValue;

@@ -2,7 +2,7 @@
 
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::Pmt;
-use weir_core::sync_block::SyncFn;
+use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
     Params, Ports, Value, add_sync, sync_block,
@@ -23,15 +23,10 @@ impl Gain {
     /// The `gain` message: a number sets the gain; anything else is a query answered with the
     /// current gain.
     pub fn gain(&mut self, p: Pmt, stats: &BlockStats) -> Pmt {
-        let gain = match p {
-            Pmt::F32(v) => v,
-            Pmt::F64(v) => v as f32,
-            Pmt::U32(v) => v as f32,
-            Pmt::U64(v) => v as f32,
-            Pmt::Usize(v) => v as f32,
-            Pmt::Isize(v) => v as f32,
-            _ => return Pmt::F32(self.gain),
+        let Some(gain) = message_number(&p) else {
+            return Pmt::F32(self.gain);
         };
+        let gain = gain as f32;
         self.gain = gain;
         stats.set_note("gain", gain.to_string());
         Pmt::F32(gain)

@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, add_sync, sync_block,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, add_sync, sync_block,
 };
 
 /// The smallest value produced, in dB: an empty bin reads this instead of −∞.
@@ -158,16 +158,7 @@ sync_block! {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let len = p.positive("len")?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32).with_min_items(len)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::F32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    Ok(Ports::frames(ItemType::Cf32, ItemType::F32, len))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
