@@ -1,8 +1,8 @@
 //! Synchronous one-in, one-out blocks: one output item for every input item.
 //!
-//! A block supplies its state and its per-chunk function, a [`SyncFn`]; [`sync_block!`]
-//! declares the FutureSDR block around it, and [`sync_work`] (its `work()`) does the rest the
-//! same way for every such block: it takes as many items as both buffers allow (whole frames,
+//! A block supplies its state and its per-chunk function, a [`SyncFn`];
+//! [`sync_block!`](crate::sync_block!) declares the FutureSDR block around it, and
+//! [`sync_work`] (its `work()`) does the rest the same way for every such block: it takes as many items as both buffers allow (whole frames,
 //! for a block working on frames), hands the input slice (a DMA block's memory read in place,
 //! when the reader is the by-reference one) and the output slice to the function, forwards
 //! every tag to the output item of the same index (or where [`SyncFn::tag_index`] says),
@@ -43,7 +43,7 @@ use futuresdr::runtime::dev::{CpuBufferReader, CpuBufferWriter, CpuSample, WorkI
 use crate::stats::BlockStats;
 
 /// The state and per-chunk function of a synchronous block (see the [module](self) and
-/// [`sync_block!`]).
+/// [`sync_block!`](crate::sync_block!)).
 pub trait SyncFn: Send + 'static {
     /// The input item.
     type In: CpuSample;
@@ -128,8 +128,9 @@ pub fn message_number(p: &Pmt) -> Option<f64> {
     }
 }
 
-/// The reader and writer of a new [`sync_block!`] block with state `f`: asking for a frame at
-/// least when [`SyncFn::frame`] is more than one item; and `f`'s [`SyncFn::describe`] called.
+/// The reader and writer of a new [`sync_block!`](crate::sync_block!) block with state `f`,
+/// asking for a frame at least when [`SyncFn::frame`] is more than one item; and `f`'s
+/// [`SyncFn::describe`] called.
 #[doc(hidden)]
 pub fn sync_buffers<F, R, W>(f: &F, stats: &BlockStats) -> (R, W)
 where
