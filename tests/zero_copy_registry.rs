@@ -22,12 +22,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futuresdr::runtime::BlockId;
-use weir_core::FlowgraphSpec;
 use weir_core::buffer::address_probe::{self, Access, Record};
+use weir_core::{BuiltFlowgraph, FlowgraphSpec};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -36,6 +36,13 @@ use support::processes::cf32s;
 
 /// Held by each test while it uses the process-wide probe.
 static PROBE: Mutex<()> = Mutex::new(());
+
+/// Takes [`PROBE`] (held until the guard drops) and turns the probe on.
+fn probe_on() -> MutexGuard<'static, ()> {
+    let probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
+    address_probe::enable();
+    probe
+}
 
 /// Taps with distinct values, so that a reversed or shifted window shows.
 const TAPS: [f64; 5] = [0.5, 0.25, 0.125, 1.0, -0.5];
@@ -82,25 +89,11 @@ item = "cf32"
 samples_per_block = {SAMPLES_PER_BLOCK}
 blocks = {BLOCKS}
 {blocks}
-[blocks.head]
-type = "head"
-items = {head}
-[blocks.sink]
-type = "file_sink"
-path = "{}"
-"#,
+{}"#,
         connections.join(", "),
-        out.display()
+        support::head_to_file("cf32", head, out)
     );
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(&text, "probe.toml", &registry).expect("flowgraph loads");
-    let built = spec.build(&registry).expect("flowgraph builds");
-    let ids = built
-        .blocks()
-        .iter()
-        .map(|b| (b.name.clone(), b.id))
-        .collect();
-    address_probe::take();
+    let (built, ids) = build_probed(&text, "probe.toml");
     let report = built.run().expect("flowgraph runs");
     assert_eq!(
         report.block("src").and_then(|b| b.counter("bytes_copied")),
@@ -111,6 +104,21 @@ path = "{}"
         records: address_probe::take(),
         ids,
     }
+}
+
+/// Builds `text` (`name` in errors) and clears the probe's records of the build: the
+/// flowgraph, and each block's id by name.
+fn build_probed(text: &str, name: &str) -> (BuiltFlowgraph, HashMap<String, BlockId>) {
+    let registry = weir::registry();
+    let spec = FlowgraphSpec::parse(text, name, &registry).expect("flowgraph loads");
+    let built = spec.build(&registry).expect("flowgraph builds");
+    let ids = built
+        .blocks()
+        .iter()
+        .map(|b| (b.name.clone(), b.id))
+        .collect();
+    address_probe::take();
+    (built, ids)
 }
 
 struct RunResult {
@@ -173,8 +181,7 @@ fn taps_toml() -> String {
 
 #[test]
 fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
-    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
-    address_probe::enable();
+    let _probe = probe_on();
     let dir = tempfile::tempdir().expect("tempdir");
 
     // --- fir: in place but for the seams at block ends (fewer than `taps` items left).
@@ -307,15 +314,7 @@ fn registry_built_fir_fft_and_xlating_fir_read_device_blocks_in_place() {
 /// `stop_after`: stop the run once `sink` has taken that many items (the flowgraph would
 /// otherwise run on); `None`: it ends by itself.
 fn run_capture(text: &str, stop_after: Option<u64>) -> (RunResult, weir_core::RunReport) {
-    let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "capture.toml", &registry).expect("flowgraph loads");
-    let built = spec.build(&registry).expect("flowgraph builds");
-    let ids = built
-        .blocks()
-        .iter()
-        .map(|b| (b.name.clone(), b.id))
-        .collect();
-    address_probe::take();
+    let (built, ids) = build_probed(text, "capture.toml");
     let mut running = built.start().expect("flowgraph starts");
     let report = match stop_after {
         None => running.wait().expect("flowgraph runs"),
@@ -384,24 +383,38 @@ fn capture_source() -> String {
     )
 }
 
+/// The capture source feeding `sink`, a `file_sink` writing to `out`, directly or `behind_copy`
+/// (through `c`, a `copy`), run with the probe on and stopped after 20 DMA blocks (as `weir run
+/// --duration` would stop it).
+fn capture_to_file(out: &Path, behind_copy: bool) -> (RunResult, weir_core::RunReport) {
+    let (connections, copy) = if behind_copy {
+        (
+            r#"["src.out -> c.in", "c.out -> sink.in"]"#,
+            "[blocks.c]\ntype = \"copy\"\nitem = \"ci16\"\n",
+        )
+    } else {
+        (r#"["src.out -> sink.in"]"#, "")
+    };
+    let text = format!(
+        "connections = {connections}\n{}{copy}[blocks.sink]\ntype = \"file_sink\"\n\
+         item = \"ci16\"\npath = \"{}\"\n",
+        capture_source(),
+        out.display()
+    );
+    run_capture(&text, Some(20 * CAPTURE_BLOCK as u64))
+}
+
 /// `file_sink` and `sigmf_sink` fed by `dmabuf_source` hand the DMA blocks themselves to
 /// `write(2)`, and the files hold the simulator's ramp exactly; behind a `copy`, the same check
 /// finds the copy's buffer instead (the control).
 #[test]
 fn capture_sinks_write_the_device_blocks_in_place() {
-    let _probe = PROBE.lock().unwrap_or_else(|p| p.into_inner());
-    address_probe::enable();
+    let _probe = probe_on();
     let dir = tempfile::tempdir().expect("tempdir");
 
     // --- file_sink straight from the source, stopped as `weir run --duration` would stop it.
     let out = dir.path().join("direct.ci16");
-    let text = format!(
-        "connections = [\"src.out -> sink.in\"]\n{}[blocks.sink]\ntype = \"file_sink\"\n\
-         item = \"ci16\"\npath = \"{}\"\n",
-        capture_source(),
-        out.display()
-    );
-    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let (run, report) = capture_to_file(&out, false);
     let sink = run
         .accesses("sink", Access::Written)
         .expect("file_sink writes device memory");
@@ -415,14 +428,7 @@ fn capture_sinks_write_the_device_blocks_in_place() {
 
     // Control: behind a copy, the sink writes the copy's buffer, never device memory.
     let out = dir.path().join("copied.ci16");
-    let text = format!(
-        "connections = [\"src.out -> c.in\", \"c.out -> sink.in\"]\n{}[blocks.c]\n\
-         type = \"copy\"\nitem = \"ci16\"\n[blocks.sink]\ntype = \"file_sink\"\n\
-         item = \"ci16\"\npath = \"{}\"\n",
-        capture_source(),
-        out.display()
-    );
-    let (run, report) = run_capture(&text, Some(20 * CAPTURE_BLOCK as u64));
+    let (run, report) = capture_to_file(&out, true);
     let e = run
         .accesses("sink", Access::Written)
         .err()

@@ -5,11 +5,11 @@
 //! counted by `file_sink` itself.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
-use crate::support::processes::{DEADLINE, finish, spawn, text, write};
-use crate::support::{lossy_capture, ramp_bytes, weir};
+use crate::support::processes::{DEADLINE, finish, run_ok, spawn, text, write};
+use crate::support::{check_refuses, lossy_capture, ramp_bytes};
 
 /// `items in` of block `name` in a run report.
 fn items_in(report: &str, name: &str) -> u64 {
@@ -65,13 +65,7 @@ fn o_direct_captures_to_a_disk_exactly() {
             dir.path().join("rec").display()
         ),
     );
-    let out = weir(&[
-        "run",
-        "--stats-interval",
-        "0",
-        file.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = run_ok(&file, &[]);
     let report = String::from_utf8_lossy(&out.stdout);
     let whole = items * 4 / 4096 * 4096;
     assert!(
@@ -96,15 +90,7 @@ fn o_direct_captures_to_a_disk_exactly() {
             path.display()
         ),
     );
-    let out = weir(&[
-        "run",
-        "--stats-interval",
-        "0",
-        "--duration",
-        "0.5",
-        file.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = run_ok(&file, &["--duration", "0.5"]);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("o_direct=on"), "{report}");
     let n = items_in(&report, "sink");
@@ -135,9 +121,7 @@ fn o_direct_off_aligned_device_blocks_is_refused_by_weir_check() {
                 sink(sink_type)
             ),
         );
-        let out = weir(&["check", copied.to_str().expect("utf-8")]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = check_refuses(&copied, sink_type);
         assert!(
             stderr.contains("hands over an ordinary stream") && stderr.contains("`c.out` (copy)"),
             "{stderr}"
@@ -151,9 +135,7 @@ fn o_direct_off_aligned_device_blocks_is_refused_by_weir_check() {
                 sink(sink_type)
             ),
         );
-        let out = weir(&["check", unaligned.to_str().expect("utf-8")]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = check_refuses(&unaligned, sink_type);
         assert!(
             stderr.contains("4096-byte units") && stderr.contains("are 4000 bytes"),
             "{stderr}"
@@ -318,14 +300,7 @@ path = "{}""#,
             ),
         ),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", "--stats-interval", "0"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run weir");
-    assert!(out.status.success(), "{}", text(&out));
+    let out = run_ok(&file, &[]);
     let report = String::from_utf8_lossy(&out.stdout);
     let lost = counter(&report, "sink", "lost_samples");
     assert!(lost > 0, "the device lost samples: {report}");

@@ -2,12 +2,9 @@
 //! block, as `build` would, with file:line:col, the block named, and exit 2 — not at `weir run`
 //! time with exit 1 (`direction = "sideways"` on `fft` used to pass the check).
 
-use std::process::Command;
-
 use weir_core::ParamType;
 
-/// The exit status of `weir check` for bad input (README: "2: the flowgraph is invalid").
-const EXIT_BAD_INPUT: i32 = 2;
+use crate::support::{assert_check_passes, check_refuses};
 
 #[test]
 fn every_string_choice_parameter_is_checked_by_weir_check() {
@@ -30,14 +27,8 @@ fn every_string_choice_parameter_is_checked_by_weir_check() {
                 .path()
                 .join(format!("{}_{}.toml", block.type_name, param.name));
             std::fs::write(&file, &text).expect("write flowgraph");
-            let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-                .arg("check")
-                .arg(&file)
-                .output()
-                .expect("run weir check");
-            let stderr = String::from_utf8_lossy(&out.stderr);
             let what = format!("{}.{}", block.type_name, param.name);
-            assert_eq!(out.status.code(), Some(EXIT_BAD_INPUT), "{what}: {stderr}");
+            let stderr = check_refuses(&file, &what);
             let first = stderr.lines().next().unwrap_or_default();
             assert!(
                 first.starts_with(&format!("error: {}:3:1: block `b`: ", file.display())),
@@ -82,14 +73,5 @@ fn a_right_choice_passes_the_check() {
          [blocks.sink]\ntype = \"null_sink\"\nitem = \"cf32\"\n",
     )
     .expect("write flowgraph");
-    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("check")
-        .arg(&file)
-        .output()
-        .expect("run weir check");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_check_passes(&file);
 }

@@ -10,12 +10,13 @@
 //! `.ci/run` sets it), where that is a failure.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 
 use crate::support::processes::{
-    assert_contiguous, cf32s, connected, finish, free_port, kill, lines, paced_publisher,
-    ramp_values, spawn, spawn_with, text, unpaced_publisher, wait_line, wait_listening, write,
+    assert_ramp_joined_late, cf32s, connected, finish, free_port, kill, lines, paced_publisher,
+    spawn, spawn_with, start_piped, subscriber, text, unpaced_publisher, wait_line, wait_listening,
+    write,
 };
 use crate::support::{python_imports, sigmf_device_index, tool_available, weir};
 
@@ -35,14 +36,7 @@ fn gnuradio() -> Option<String> {
 
 /// `peer.py ARGS` with its stdout lines on the returned channel.
 fn peer(python: &str, args: &[&str]) -> (Child, Receiver<String>) {
-    let mut child = Command::new(python)
-        .arg(PEER)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start GNU Radio");
+    let mut child = start_piped(Command::new(python).arg(PEER).args(args), "GNU Radio");
     let rx = lines(child.stdout.take().expect("stdout"));
     (child, rx)
 }
@@ -60,25 +54,7 @@ fn gnuradio_zeromq_pub_sink_feeds_weir_zmq_sub_source_exactly() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &format!(
-            r#"
-connections = ["rx.out -> head.in", "head.out -> sink.in"]
-[blocks.rx]
-type = "zmq_sub_source"
-item = "cf32"
-address = "tcp://127.0.0.1:{port}"
-timeout = 100
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {received}
-[blocks.sink]
-type = "file_sink"
-item = "cf32"
-path = "{}"
-"#,
-            out.display()
-        ),
+        &subscriber("cf32", port, &out, received as u64, 100.0),
     ));
     let (pub_, _) = peer(
         &python,
@@ -137,14 +113,7 @@ fn weir_zmq_pub_sink_feeds_gnuradio_sub_source_exactly() {
     let sub = finish(sub, "GNU Radio subscriber");
     kill(tx);
     assert!(sub.status.success(), "{}", text(&sub));
-    let values = ramp_values(&out, items as usize);
-    assert_eq!(
-        values[0] % 2,
-        0,
-        "the first value {} is a Q value",
-        values[0]
-    );
-    assert_contiguous(&values);
+    assert_ramp_joined_late(&out, items as usize);
 }
 
 /// Runs `peer.py read` on a recording; returns what it derived from the metadata and the

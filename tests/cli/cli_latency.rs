@@ -2,7 +2,7 @@
 //! and every conflicting combination, located (file:line:col, block) with exit 2, and `weir run`
 //! prints the chosen sizes and the measured latency on the block's report line.
 
-use crate::support::{LATENCY_BUDGET_TOML, weir};
+use crate::support::{LATENCY_BUDGET_TOML, report_line, weir};
 
 /// The exit status of `weir check` for bad input (README: "2: the flowgraph is invalid").
 const EXIT_BAD_INPUT: i32 = 2;
@@ -88,20 +88,14 @@ fn weir_run_prints_the_sizes_chosen_and_the_latency_measured() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("src "))
-        .unwrap_or_else(|| panic!("no report line of src: {stdout}"));
+    let line = report_line(&stdout, "src");
     assert!(
         line.contains("latency_budget=2ms -> 500 samples x 4 blocks"),
         "{line}"
     );
     assert!(line.contains("latency(completion→release) p50="), "{line}");
     assert!(line.contains(" p99="), "{line}");
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("tx "))
-        .unwrap_or_else(|| panic!("no report line of tx: {stdout}"));
+    let line = report_line(&stdout, "tx");
     assert!(
         line.contains("latency_budget=2ms -> 250 samples x 6 blocks"),
         "{line}"

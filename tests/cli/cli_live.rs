@@ -1,22 +1,16 @@
 //! `weir run` while it runs: live statistics (plain lines and terminal redraw), Ctrl-C, and the
 //! exit status of each kind of failure.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::mpsc::Receiver;
 
-use crate::support::processes::{self, lines, wait_line};
-use crate::support::{TONE_GAIN, weir};
+use crate::support::processes::{self, lines, start_piped, wait_line};
+use crate::support::{TONE_GAIN, report_line, weir};
 
 /// Start `weir` with piped stdout and stderr; stderr's lines arrive on the returned channel
 /// as they are written.
 fn spawn(args: &[&str]) -> (Child, Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start weir");
+    let mut child = start_piped(Command::new(env!("CARGO_BIN_EXE_weir")).args(args), "weir");
     let rx = lines(child.stderr.take().expect("stderr"));
     (child, rx)
 }
@@ -30,34 +24,43 @@ fn finish(child: Child) -> (ExitStatus, String) {
     )
 }
 
-#[test]
-fn ctrl_c_stops_the_run_and_prints_the_final_report() {
-    // A stream far too long to end by itself (about 10^12 samples), and no --duration: only
-    // the signal can stop it.
-    let (child, rx) = spawn(&[
-        "run",
-        TONE_GAIN,
-        "--set",
-        "samples=1000000000000",
-        "--stats-interval",
-        "0.1",
-        "--progress",
-        "never",
-    ]);
+/// The arguments of a `weir run` of `tone_gain.toml` with a stream far too long to end by
+/// itself (about 10^12 samples): `extra`, then live statistics every 0.1 s with `--progress
+/// progress`.
+fn endless_tone_gain<'a>(extra: &[&'a str], progress: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", TONE_GAIN, "--set", "samples=1000000000000"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--stats-interval", "0.1", "--progress", progress]);
+    args
+}
+
+/// Starts the endless run ([`endless_tone_gain`], no `--duration`: only a signal can stop it)
+/// and waits until it is running for sure: a live statistics line of the sink has been
+/// printed. Returns the process, its stderr lines to come and those read so far.
+fn start_streaming() -> (Child, Receiver<String>, Vec<String>) {
+    let (child, rx) = spawn(&endless_tone_gain(&[], "never"));
     let mut seen = Vec::new();
-    // Running for sure: a live statistics line of the sink has been printed.
     wait_line(&rx, &mut seen, |l| {
         l.contains("] sink ") && l.contains("M/s")
     });
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::INT,
-    )
-    .expect("send SIGINT");
+    (child, rx, seen)
+}
+
+/// Starts the endless run ([`start_streaming`]), sends it `signal` and waits for it to exit:
+/// its status, stdout and all of its stderr.
+fn stop_streaming_by(signal: rustix::process::Signal) -> (ExitStatus, String, String) {
+    let (child, rx, mut seen) = start_streaming();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal)
+        .expect("send the signal");
     let (status, stdout) = finish(child);
     // The rest of stderr, up to its end (the reader thread stops at end of file).
     seen.extend(rx.iter());
-    let stderr = seen.join("\n");
+    (status, stdout, seen.join("\n"))
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_prints_the_final_report() {
+    let (status, stdout, stderr) = stop_streaming_by(rustix::process::Signal::INT);
     assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("Ctrl-C: stopping the flowgraph"),
@@ -65,10 +68,7 @@ fn ctrl_c_stops_the_run_and_prints_the_final_report() {
     );
     assert!(stdout.contains("items in"), "{stdout}");
     for name in ["src", "conv", "amp", "head", "sink"] {
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no final line for {name} in\n{stdout}"));
+        let line = report_line(&stdout, name);
         let items: u64 = line
             .split_whitespace()
             .nth(if name == "src" { 3 } else { 2 })
@@ -83,25 +83,7 @@ fn ctrl_c_stops_the_run_and_prints_the_final_report() {
 /// `signal` to a `weir run` streaming from the simulated ADC: the flowgraph stops as for
 /// Ctrl-C, the final report is printed and names the signal, and the exit status is 0.
 fn stopped_by(signal: rustix::process::Signal, name: &str) {
-    let (child, rx) = spawn(&[
-        "run",
-        TONE_GAIN,
-        "--set",
-        "samples=1000000000000",
-        "--stats-interval",
-        "0.1",
-        "--progress",
-        "never",
-    ]);
-    let mut seen = Vec::new();
-    wait_line(&rx, &mut seen, |l| {
-        l.contains("] sink ") && l.contains("M/s")
-    });
-    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal)
-        .expect("send the signal");
-    let (status, stdout) = finish(child);
-    seen.extend(rx.iter());
-    let stderr = seen.join("\n");
+    let (status, stdout, stderr) = stop_streaming_by(signal);
     // Stopped, not killed by the signal (that would be no code and the signal's number).
     assert_eq!(status.code(), Some(0), "{status}\n{stdout}\n{stderr}");
     assert!(
@@ -111,10 +93,7 @@ fn stopped_by(signal: rustix::process::Signal, name: &str) {
         "{stderr}"
     );
     for block in ["src", "conv", "amp", "head", "sink"] {
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{block} ")))
-            .unwrap_or_else(|| panic!("no final line for {block} in\n{stdout}"));
+        let line = report_line(&stdout, block);
         assert!(line.split_whitespace().count() > 2, "{line}");
     }
     assert_eq!(
@@ -139,20 +118,7 @@ fn a_second_signal_quits_at_once_with_128_plus_its_number() {
     // The first signal asks for the stop; the second, sent right after it, may come before
     // the flowgraph stopped (then weir quits with 128 + SIGTERM) or after (then weir has
     // exited 0 already). Either way weir never dies by the signal itself.
-    let (child, rx) = spawn(&[
-        "run",
-        TONE_GAIN,
-        "--set",
-        "samples=1000000000000",
-        "--stats-interval",
-        "0.1",
-        "--progress",
-        "never",
-    ]);
-    let mut seen = Vec::new();
-    wait_line(&rx, &mut seen, |l| {
-        l.contains("] sink ") && l.contains("M/s")
-    });
+    let (child, rx, mut seen) = start_streaming();
     let pid = rustix::process::Pid::from_child(&child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     // The second only once the first was handled (weir said so), so that it is a second.
@@ -175,18 +141,7 @@ fn a_second_signal_quits_at_once_with_128_plus_its_number() {
 
 #[test]
 fn plain_live_lines_show_rates_and_buffer_fill_without_escapes() {
-    let out = weir(&[
-        "run",
-        TONE_GAIN,
-        "--set",
-        "samples=1000000000000",
-        "--duration",
-        "0.5",
-        "--stats-interval",
-        "0.1",
-        "--progress",
-        "never",
-    ]);
+    let out = weir(&endless_tone_gain(&["--duration", "0.5"], "never"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -241,18 +196,7 @@ fn plain_live_lines_show_rates_and_buffer_fill_without_escapes() {
 
 #[test]
 fn progress_always_redraws_in_place() {
-    let out = weir(&[
-        "run",
-        TONE_GAIN,
-        "--set",
-        "samples=1000000000000",
-        "--duration",
-        "0.5",
-        "--stats-interval",
-        "0.1",
-        "--progress",
-        "always",
-    ]);
+    let out = weir(&endless_tone_gain(&["--duration", "0.5"], "always"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // Each redraw moves the cursor up over the previous table (5 blocks, 1 message block,
@@ -341,6 +285,16 @@ fn help_documents_the_exit_status_and_progress() {
     assert!(help.contains("--progress"), "{help}");
 }
 
+/// `dmabuf_source` -> `file_sink` writing to `path`.
+fn into_file(path: &std::path::Path) -> String {
+    format!(
+        "connections = [\"src.out -> sink.in\"]\n\
+         [blocks.src]\ntype = \"dmabuf_source\"\n\
+         [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+        path.display()
+    )
+}
+
 /// `file_sink` on a FIFO that nobody reads: opening it for writing would wait for a reader
 /// forever (the build hung); it fails at once instead, saying why.
 #[test]
@@ -348,15 +302,7 @@ fn file_sink_on_a_fifo_without_a_reader_fails_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("unread.fifo");
     crate::support::mkfifo(&fifo);
-    let file = write_flowgraph(
-        &dir,
-        &format!(
-            "connections = [\"src.out -> sink.in\"]\n\
-             [blocks.src]\ntype = \"dmabuf_source\"\n\
-             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
-            fifo.display()
-        ),
-    );
+    let file = write_flowgraph(&dir, &into_file(&fifo));
     let (child, rx) = spawn(&["run", &file, "--stats-interval", "0"]);
     let (status, _stdout) = finish(child);
     let stderr = rx.iter().collect::<Vec<String>>().join("\n");
@@ -382,15 +328,7 @@ fn a_flowgraph_that_does_not_stop_is_left_behind_after_the_stop_deadline() {
         rustix::fs::Mode::empty(),
     )
     .expect("open the FIFO for reading");
-    let file = write_flowgraph(
-        &dir,
-        &format!(
-            "connections = [\"src.out -> sink.in\"]\n\
-             [blocks.src]\ntype = \"dmabuf_source\"\n\
-             [blocks.sink]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
-            fifo.display()
-        ),
-    );
+    let file = write_flowgraph(&dir, &into_file(&fifo));
     let (child, rx) = spawn(&["run", &file, "--duration", "0.5", "--stats-interval", "0"]);
     let (status, stdout) = finish(child);
     let stderr: Vec<String> = rx.iter().collect();

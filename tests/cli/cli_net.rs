@@ -6,9 +6,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::processes::{
-    DEADLINE, assert_contiguous, connected, finish, free_port, kill, paced_publisher, ramp_values,
-    spawn, spawn_with, text, unpaced_publisher, wait_listening, write,
+    DEADLINE, assert_contiguous, assert_ramp_joined_late, connected, finish, free_port, kill,
+    paced_publisher, ramp_values, spawn, spawn_with, subscriber, text, unpaced_publisher,
+    wait_listening, write,
 };
+use crate::support::report_line;
 
 fn sender(port: u16, head: Option<u64>) -> String {
     // With `head`, the sender ends after that many items and closes the connection; without,
@@ -129,28 +131,6 @@ fn tcp_source_with_nobody_listening_fails_clearly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-fn subscriber(port: u16, out: &Path, items: u64, timeout: f64) -> String {
-    format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> sink.in"]
-[blocks.rx]
-type = "zmq_sub_source"
-item = "ci16"
-address = "tcp://127.0.0.1:{port}"
-timeout = {timeout}
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {items}
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        out.display()
-    )
-}
-
 /// The subscriber starts first; it may still miss the first messages (PUB/SUB joins late), so
 /// it may start at any block, but from its first sample on the data must be exact:
 ///
@@ -171,7 +151,7 @@ fn zeromq_carries_the_dmabuf_ramp() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &out, items, 100.0),
+        &subscriber("ci16", port, &out, items, 100.0),
     ));
     let tx = spawn(&write(
         dir.path(),
@@ -181,15 +161,7 @@ fn zeromq_carries_the_dmabuf_ramp() {
     let rx = finish(rx, "subscriber");
     kill(tx);
     assert!(rx.status.success(), "{}", text(&rx));
-    let values = ramp_values(&out, items as usize);
-    // Sample k of the ramp has I = 2k and Q = 2k + 1 (mod 2^16).
-    assert_eq!(
-        values[0] % 2,
-        0,
-        "the first value {} is a Q value: a partial sample",
-        values[0]
-    );
-    assert_contiguous(&values);
+    assert_ramp_joined_late(&out, items as usize);
 }
 
 #[test]
@@ -199,7 +171,7 @@ fn zeromq_source_with_nobody_publishing_times_out() {
     let file = write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &dir.path().join("rx.ci16"), 10, 0.5),
+        &subscriber("ci16", port, &dir.path().join("rx.ci16"), 10, 0.5),
     );
     let rx = finish(spawn(&file), "subscriber");
     assert_eq!(rx.status.code(), Some(1), "{}", text(&rx));
@@ -232,7 +204,7 @@ fn zeromq_publisher_ends_while_a_subscriber_has_stopped_reading() {
     let rx = spawn(&write(
         dir.path(),
         "rx.toml",
-        &subscriber(port, &dir.path().join("rx.ci16"), 1 << 52, 100.0),
+        &subscriber("ci16", port, &dir.path().join("rx.ci16"), 1 << 52, 100.0),
     ));
     let start = Instant::now();
     while !connected(port) {
@@ -292,12 +264,8 @@ fn tcp_sink_ends_on_time_while_its_client_has_stopped_reading() {
     drop(client);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = |name: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no `{name}` line: {stdout}"))
-            .to_string()
-    };
-    assert!(line("tx ").contains("client=127.0.0.1:"), "{stdout}");
+    assert!(
+        report_line(&stdout, "tx").contains("client=127.0.0.1:"),
+        "{stdout}"
+    );
 }

@@ -6,9 +6,9 @@
 //! 50 kHz / 250 Hz = bin 200 above the centre bin 512.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::processes::{finish, free_port, text};
+use crate::support::processes::{finish, free_port, start_piped, text};
 
 const FFT: usize = 1024;
 
@@ -92,19 +92,17 @@ fn split_receiver_finds_the_tone_over_zeromq() {
     let out = dir.path().join("spectra.f32");
     let port = free_port();
     // The subscriber first, so it is connected (or connecting) when samples are published.
-    let host = weir_run(
-        &flowgraph("split/host.toml"),
-        &[format!("out={}", out.display()), format!("port={port}")],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start host");
-    let mut board = weir_run(&flowgraph("split/board.toml"), &[format!("port={port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start board");
+    let host = start_piped(
+        &mut weir_run(
+            &flowgraph("split/host.toml"),
+            &[format!("out={}", out.display()), format!("port={port}")],
+        ),
+        "host",
+    );
+    let mut board = start_piped(
+        &mut weir_run(&flowgraph("split/board.toml"), &[format!("port={port}")]),
+        "board",
+    );
     let host = finish(host, "host");
     // The board streams until stopped; the host is done with it.
     board.kill().ok();

@@ -7,8 +7,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::processes::{text, write};
-use crate::support::{lossy_capture, python_imports, sigmf_device_index, tool_available, weir};
+use crate::support::processes::{output_ok, run_ok, text, write};
+use crate::support::{
+    check_refuses, lossy_capture, python_imports, sigmf_device_index, tool_available, weir,
+};
 
 fn meta(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("metadata file"))
@@ -38,16 +40,9 @@ f = sigmffile.fromfile(sys.argv[1])
 f.validate()
 print(f.get_global_field("core:datatype"), f.sample_count)
 "#;
-    let out = Command::new(&python)
-        .args(["-c", script])
-        .arg(meta)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "sigmf rejects {}: {}",
-        meta.display(),
-        text(&out)
+    output_ok(
+        Command::new(&python).args(["-c", script]).arg(meta),
+        &format!("sigmf rejects {}", meta.display()),
     );
 }
 
@@ -76,13 +71,7 @@ description = "weir test capture""#,
             ),
         ),
     );
-    let out = weir(&[
-        "run",
-        "--stats-interval",
-        "0",
-        file.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    run_ok(&file, &[]);
     let meta_path = dir.path().join("cap.sigmf-meta");
     let m = meta(&meta_path);
     let g = &m["global"];
@@ -188,13 +177,7 @@ path = "{}"
             first.display()
         ),
     );
-    let out = weir(&[
-        "run",
-        "--stats-interval",
-        "0",
-        record.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    run_ok(&record, &[]);
     // Played back: the item type comes from core:datatype, the rate from core:sample_rate.
     let replay = write(
         dir.path(),
@@ -213,13 +196,7 @@ path = "{}"
             second.display()
         ),
     );
-    let out = weir(&[
-        "run",
-        "--stats-interval",
-        "0",
-        replay.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    run_ok(&replay, &[]);
     let a = std::fs::read(dir.path().join("a.sigmf-data")).expect("first data");
     let b = std::fs::read(dir.path().join("b.sigmf-data")).expect("second data");
     assert_eq!(a.len(), 100_003 * 8);
@@ -272,9 +249,7 @@ path = "{}"
             dir.path().join("raw").display()
         ),
     );
-    let out = weir(&["check", file.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = check_refuses(&file, "raw scan bytes");
     assert!(
         stderr.contains("block `rec`") && stderr.contains("no SigMF datatype"),
         "{stderr}"
@@ -313,9 +288,7 @@ item = "cf32"
                 dir.path().join(name).display()
             ),
         );
-        let out = weir(&["check", file.to_str().expect("utf-8")]);
-        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = check_refuses(&file, name);
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{TONE_GAIN, weir};
+use crate::support::{TONE_GAIN, report_line, weir};
 
 #[test]
 fn every_shipped_flowgraph_runs_through_the_cli() {
@@ -59,19 +59,12 @@ fn sim_rx_reports_rates_blocks_and_overruns() {
         .expect("run weir");
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = |name: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no line for {name} in\n{stdout}"))
-            .to_string()
-    };
-    let src = line("src ");
+    let src = report_line(&stdout, "src");
     assert!(src.contains("M/s"), "{src}");
     assert!(src.contains("blocks="), "{src}");
     assert!(src.contains("overruns=0"), "{src}");
     assert!(src.contains("transport=sim"), "{src}");
-    let sink = line("sink ");
+    let sink = report_line(&stdout, "sink");
     assert!(sink.contains(" 100000000 "), "{sink}");
 }
 
@@ -149,10 +142,7 @@ fn run_takes_set_and_duration() {
         stderr.contains(" M/s"),
         "live statistics on stderr: {stderr}"
     );
-    let head = stdout
-        .lines()
-        .find(|l| l.starts_with("head "))
-        .expect("head line");
+    let head = report_line(&stdout, "head");
     assert!(!head.contains("1000000000000 "), "{head}");
 }
 
@@ -216,10 +206,7 @@ fn run_on_one_executor_thread_moves_every_sample() {
     let out = weir(&["run", sim_rx, "--threads", "1", "--stats-interval", "0"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let head = stdout
-        .lines()
-        .find(|l| l.starts_with("head "))
-        .unwrap_or_else(|| panic!("no head line in {stdout}"));
+    let head = report_line(&stdout, "head");
     assert!(
         head.split_whitespace().any(|f| f == "100000000"),
         "head passed 100 M samples: {head}"

@@ -109,6 +109,14 @@ item = "cf32"
 path = "${dir}/conj.cf32"
 "#;
 
+/// Writes [`FLOWGRAPH`] to `dir/conjugate.toml`: the file, and the `--set` argument that puts
+/// its outputs in `dir`.
+fn write_flowgraph(dir: &Path) -> (PathBuf, String) {
+    let file = dir.join("conjugate.toml");
+    std::fs::write(&file, FLOWGRAPH).expect("write flowgraph");
+    (file, format!("dir={}", dir.display()))
+}
+
 #[test]
 fn plugin_block_runs_in_a_flowgraph_file() {
     let plugins = tempfile::tempdir().expect("tempdir");
@@ -118,9 +126,7 @@ fn plugin_block_runs_in_a_flowgraph_file() {
     )
     .expect("copy plugin");
     let work = tempfile::tempdir().expect("tempdir");
-    let file = work.path().join("conjugate.toml");
-    std::fs::write(&file, FLOWGRAPH).expect("write flowgraph");
-    let dir = format!("dir={}", work.path().display());
+    let (file, dir) = write_flowgraph(work.path());
 
     let out = weir(
         plugins.path(),
@@ -364,9 +370,7 @@ fn a_plugin_built_from_other_sources_is_refused_as_stale() {
 fn relative_and_writable_plugin_places_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(plugin_library(), dir.path().join("libgood.so")).expect("copy plugin");
-    let flowgraph = dir.path().join("conjugate.toml");
-    std::fs::write(&flowgraph, FLOWGRAPH).expect("write flowgraph");
-    let set = format!("dir={}", dir.path().display());
+    let (flowgraph, set) = write_flowgraph(dir.path());
     let guard = std::time::Duration::from_secs(120);
     // `.` would load whatever library is in the current directory: refused, and the file that
     // needs the plugin is then refused for its unknown block type.
@@ -448,9 +452,7 @@ fn check_and_blocks_load_plugins_only_when_needed_or_asked() {
         text(&out.stderr)
     );
     // A file that needs the plugin: loaded.
-    let needs = dir.path().join("conjugate.toml");
-    std::fs::write(&needs, FLOWGRAPH).expect("write");
-    let set = format!("dir={}", dir.path().display());
+    let (needs, set) = write_flowgraph(dir.path());
     let out = weir(
         dir.path(),
         &["check", needs.to_str().unwrap(), "--set", &set],

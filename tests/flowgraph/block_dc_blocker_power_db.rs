@@ -8,6 +8,8 @@ use futuresdr::runtime::dev::{CpuSample, DefaultCpuReader, DefaultCpuWriter, Ker
 use weir_core::{BuildError, Cf32, ItemType, Value};
 use weir_plugin_dsp::{DcBlocker, DcFilter, PowerDb, ToDb, dc_blocker, power_db};
 
+use crate::support::{assert_in_out, param_names};
+
 /// VectorSource → `block` → VectorSink.
 fn run_through<A, B, K>(input: Vec<A>, block: K) -> Vec<B>
 where
@@ -170,8 +172,7 @@ fn param_error(e: BuildError) -> (String, String) {
 #[test]
 fn dc_blocker_self_description_and_bad_parameters() {
     let d = dc_blocker::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["alpha", "item"]);
+    assert_eq!(param_names(&d), ["alpha", "item"]);
     assert_eq!(d.params[0].default, Some(Value::Float(0.999)));
     assert_eq!((d.params[0].min, d.params[0].max), (Some(0.0), Some(1.0)));
     assert_eq!(d.params[1].default, Some(Value::Str("cf32".into())));
@@ -180,8 +181,7 @@ fn dc_blocker_self_description_and_bad_parameters() {
             .resolve([("item", Value::Str(item.into()))])
             .expect("resolves");
         let ports = (d.ports)(&p).expect("ports");
-        assert_eq!((ports.inputs[0].name, ports.inputs[0].item), ("in", ty));
-        assert_eq!((ports.outputs[0].name, ports.outputs[0].item), ("out", ty));
+        assert_in_out(&ports, ty, ty);
     }
     let p = d
         .resolve([("alpha", Value::Float(1.0))])
@@ -204,20 +204,12 @@ fn dc_blocker_self_description_and_bad_parameters() {
 #[test]
 fn power_db_self_description_and_bad_parameters() {
     let d = power_db::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["offset", "floor"]);
+    assert_eq!(param_names(&d), ["offset", "floor"]);
     assert_eq!(d.params[0].default, Some(Value::Float(0.0)));
     assert_eq!(d.params[1].default, Some(Value::Float(-200.0)));
     let p = d.resolve([]).expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::F32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::F32);
     // Refused when the parameters are resolved (so `weir check` refuses it), not only by ports.
     let (name, msg) = param_error(
         d.resolve([("floor", Value::Float(f64::NEG_INFINITY))])

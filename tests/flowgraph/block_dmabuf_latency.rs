@@ -79,10 +79,7 @@ item = "ci16"
     assert!(latency.count >= 1000);
     assert!(latency.p50_ns <= latency.p99_ns && latency.p99_ns <= latency.max_ns);
     let text = report.to_string();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("src "))
-        .expect("src line");
+    let line = crate::support::report_line(&text, "src");
     assert!(line.contains(&latency.to_string()), "{line}");
 }
 

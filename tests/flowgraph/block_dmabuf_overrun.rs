@@ -299,24 +299,45 @@ fn run_slow_consumer(report_losses: bool) -> (Arc<BlockStats>, u64, u64, Vec<See
     .expect("simulated device");
     let probe = sim.loss_probe();
     let stats = Arc::new(BlockStats::default());
+    let seen = read_slowly(
+        DmabufSource::<Ci16>::new(Box::new(sim), stats.clone()).with_sample_rate(Some(RATE)),
+        HOLD,
+        BLOCKS_READ,
+    );
+    let exact = probe.counters();
+    (stats, exact.overruns, exact.dropped_samples, seen)
+}
+
+/// Runs `src` into a [`SlowSink`] that holds each block for `hold` and reads `blocks` of
+/// them; returns the blocks read.
+fn read_slowly(src: DmabufSource<Ci16>, hold: Duration, blocks: u64) -> Vec<SeenBlock> {
     let seen = Arc::default();
     let mut fg = Flowgraph::new();
-    let src = fg
-        .add(DmabufSource::<Ci16>::new(Box::new(sim), stats.clone()).with_sample_rate(Some(RATE)));
+    let src = fg.add(src);
     let sink = fg.add(SlowSink {
         input: MappedBlockReader::default(),
-        hold: HOLD,
+        hold,
         held_since: None,
-        blocks_left: BLOCKS_READ,
+        blocks_left: blocks,
         next: None,
         seen: Arc::clone(&seen),
     });
     fg.stream_dyn(src, "output", sink, "input")
         .expect("connect");
     runtime().run(fg).expect("runs");
-    let exact = probe.counters();
-    let seen = seen.lock().expect("seen").clone();
-    (stats, exact.overruns, exact.dropped_samples, seen)
+    seen.lock().expect("seen").clone()
+}
+
+/// The simulated ADC, unpaced, with two DMA blocks of [`SAMPLES_PER_BLOCK`] samples; it
+/// reports its losses exactly if `report_losses`.
+fn unpaced_sim(report_losses: bool) -> SimRx {
+    SimRx::new(SimConfig {
+        block_size: SAMPLES_PER_BLOCK as usize * 4,
+        block_count: 2,
+        report_losses,
+        ..SimConfig::default()
+    })
+    .expect("simulated device")
 }
 
 /// The bound on |exact − estimate| per gap, in samples, and why:
@@ -588,13 +609,7 @@ fn hardware_status_overrides_the_estimate_and_tags_the_next_block() {
     // The simulator keeps its counts to itself and runs unpaced, so its queue empties often:
     // the estimate (rate unknown) sees starvation, but the device's status register says
     // whether samples were lost, and it latches once.
-    let sim = SimRx::new(SimConfig {
-        block_size: SAMPLES_PER_BLOCK as usize * 4,
-        block_count: 2,
-        report_losses: false,
-        ..SimConfig::default()
-    })
-    .expect("simulated device");
+    let sim = unpaced_sim(false);
     let registers = weir_iio::testing::FakeRegisters::new();
     let xflow = weir_iio::XflowMonitor::with_registers(
         Box::new(registers.clone()),
@@ -645,30 +660,14 @@ fn block_times_carry_the_device_timestamp_channel() {
     // The simulator has no timestamp channel; stand its I channel in for one (offset 0, 16-bit
     // little endian): each block's `dmabuf_time` then carries its first sample's I value, the
     // ramp's 2 × (index of the first sample).
-    let sim = SimRx::new(SimConfig {
-        block_size: SAMPLES_PER_BLOCK as usize * 4,
-        block_count: 2,
-        ..SimConfig::default()
-    })
-    .expect("simulated device");
     let stats = Arc::new(BlockStats::default());
-    let seen = Arc::default();
-    let mut fg = Flowgraph::new();
     let format = weir_iio::ScanFormat::parse("le:s16/16>>0").expect("format");
-    let src =
-        fg.add(DmabufSource::<Ci16>::new(Box::new(sim), stats).with_timestamp_channel(0, format));
-    let sink = fg.add(SlowSink {
-        input: MappedBlockReader::default(),
-        hold: Duration::ZERO,
-        held_since: None,
-        blocks_left: 8,
-        next: None,
-        seen: Arc::clone(&seen),
-    });
-    fg.stream_dyn(src, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
-    let seen = seen.lock().expect("seen");
+    let seen = read_slowly(
+        DmabufSource::<Ci16>::new(Box::new(unpaced_sim(true)), stats)
+            .with_timestamp_channel(0, format),
+        Duration::ZERO,
+        8,
+    );
     assert_eq!(seen.len(), 8);
     for b in seen.iter() {
         let expected = (2 * b.time.first_sample) as u16 as i16;
@@ -745,37 +744,18 @@ impl weir_iio::Transport for UnknownAt {
 
 #[test]
 fn a_block_of_unknown_status_is_left_out_counted_and_tagged_as_one_lost_block() {
-    let sim = SimRx::new(SimConfig {
-        block_size: SAMPLES_PER_BLOCK as usize * 4,
-        block_count: 2,
-        ..SimConfig::default()
-    })
-    .expect("simulated device");
     let stats = Arc::new(BlockStats::default());
-    let seen = Arc::default();
-    let mut fg = Flowgraph::new();
     let transport = UnknownAt {
-        inner: sim,
+        inner: unpaced_sim(true),
         nth: 3,
         completions: 0,
     };
-    let src = fg.add(DmabufSource::<Ci16>::new(
-        Box::new(transport),
-        stats.clone(),
-    ));
-    let sink = fg.add(SlowSink {
-        input: MappedBlockReader::default(),
-        hold: Duration::ZERO,
-        held_since: None,
-        blocks_left: 8,
-        next: None,
-        seen: Arc::clone(&seen),
-    });
-    fg.stream_dyn(src, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    let seen = read_slowly(
+        DmabufSource::<Ci16>::new(Box::new(transport), stats.clone()),
+        Duration::ZERO,
+        8,
+    );
     assert_eq!(stats.counter("status_unknown"), Some(1));
-    let seen = seen.lock().expect("seen");
     for (k, b) in seen.iter().enumerate() {
         if k == 3 {
             // The fourth block was left out: the ramp jumps one block, the tag says so

@@ -6,25 +6,27 @@ use std::path::Path;
 use weir_core::FlowgraphSpec;
 use weir_core::testing::wait_until;
 
-use crate::support::{ramp_bytes, start};
+use crate::support::{head_block, ramp_bytes, shipped_flowgraph, start};
 
 fn run(text: &str, set: &[(&str, String)]) -> weir_core::RunReport {
     let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (*k, v.as_str())).collect();
     weir_core::testing::run_toml_with(&weir::registry(), "tx.toml", text, &set)
 }
 
-#[test]
-fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
+/// A shipped flowgraph's text (`flowgraphs/<name>`).
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(shipped_flowgraph(name)).expect("flowgraph")
+}
+
+/// Runs `text` (a shipped TX flowgraph) with its `samples` variable set and its `out` a file
+/// of a temporary directory: the report and what the simulated DAC sent, which is every
+/// sample and not a byte more (`bytes_used` honoured for the partial last block, nothing
+/// padded).
+fn send_shipped(text: &str, samples: u64) -> (weir_core::RunReport, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/loopback.toml"
-    ))
-    .expect("flowgraph");
-    let samples = 1_000_003u64;
     let report = run(
-        &text,
+        text,
         &[
             ("samples", samples.to_string()),
             ("out", out.display().to_string()),
@@ -34,8 +36,31 @@ fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
     assert_eq!(
         sent.len() as u64,
         samples * 4,
-        "bytes_used honoured, nothing padded"
+        "every sample, the last block partial: bytes_used honoured, nothing padded"
     );
+    (report, sent)
+}
+
+/// `rx` (a `dmabuf_source` with the parameter lines `rx`) -> `head` (`items` ci16 samples)
+/// -> `tx` (a `dmabuf_sink` with the parameter lines `tx`).
+fn through_the_dac(rx: &str, items: u64, tx: &str) -> String {
+    format!(
+        r#"connections = ["rx.out -> head.in", "head.out -> tx.in"]
+[blocks.rx]
+type = "dmabuf_source"
+{rx}
+{}[blocks.tx]
+type = "dmabuf_sink"
+{tx}
+"#,
+        head_block("ci16", items)
+    )
+}
+
+#[test]
+fn loopback_sends_every_byte_and_the_partial_last_block_exactly() {
+    let samples = 1_000_003u64;
+    let (report, sent) = send_shipped(&shipped("loopback.toml"), samples);
     assert!(
         sent == ramp_bytes(samples),
         "the DAC sent the ramp byte for byte"
@@ -55,24 +80,13 @@ fn a_slow_dac_back_pressures_upstream_within_the_queue_depth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
     let samples = 100_000u64;
-    let text = format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 1000
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 1000
-blocks = 3
-sample_rate = 2e6
-sim_output = "{}"
-"#,
-        out.display()
+    let text = through_the_dac(
+        "samples_per_block = 1000",
+        samples,
+        &format!(
+            "samples_per_block = 1000\nblocks = 3\nsample_rate = 2e6\nsim_output = \"{}\"",
+            out.display()
+        ),
     );
     let report = run(&text, &[]);
     let tx = report.block("tx").expect("tx");
@@ -90,24 +104,13 @@ sim_output = "{}"
 fn cyclic_mode_repeats_the_stream_until_stopped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.ci16");
-    let text = format!(
-        r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 100
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 100
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 128
-cyclic = true
-sample_rate = 1e6
-sim_output = "{}"
-"#,
-        out.display()
+    let text = through_the_dac(
+        "samples_per_block = 100",
+        100,
+        &format!(
+            "samples_per_block = 128\ncyclic = true\nsample_rate = 1e6\nsim_output = \"{}\"",
+            out.display()
+        ),
     );
     let running = start("cyclic.toml", &text);
     wait_until("five repetitions", || {
@@ -134,31 +137,23 @@ fn rx_fans_out_to_two_consumers_both_complete() {
     let a = dir.path().join("a.ci16");
     let b = dir.path().join("b.ci16");
     let samples = 300_000u64;
+    // Each consumer `X` is a head `hX` taking `samples` into a file sink `X` writing `path`.
+    let consumer = |x: &str, path: &Path| {
+        format!(
+            "[blocks.h{x}]\ntype = \"head\"\nitem = \"ci16\"\nitems = {samples}\n\
+             [blocks.{x}]\ntype = \"file_sink\"\nitem = \"ci16\"\npath = \"{}\"\n",
+            path.display()
+        )
+    };
     let text = format!(
         r#"
 connections = ["rx.out -> ha.in", "rx.out -> hb.in", "ha.out -> a.in", "hb.out -> b.in"]
 [blocks.rx]
 type = "dmabuf_source"
 samples_per_block = 4096
-[blocks.ha]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.hb]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.a]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-[blocks.b]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        a.display(),
-        b.display()
+{}{}"#,
+        consumer("a", &a),
+        consumer("b", &b)
     );
     let report = run(&text, &[]);
     let expected = ramp_bytes(samples);
@@ -178,28 +173,13 @@ path = "{}"
 
 #[test]
 fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("dac.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/loopback.toml"
-    ))
-    .expect("flowgraph")
-    .replace(
+    let text = shipped("loopback.toml").replace(
         "sim_output = \"${out}\"",
         "sim_output = \"${out}\"\nmode = \"zero_copy\"",
     );
     let samples = 1_000_003u64;
-    let report = run(
-        &text,
-        &[
-            ("samples", samples.to_string()),
-            ("out", out.display().to_string()),
-        ],
-    );
+    let (report, sent) = send_shipped(&text, samples);
     // The sink only ever sees DMA blocks the head wrote into: intact data proves the path.
-    let sent = std::fs::read(&out).expect("DAC output");
-    assert_eq!(sent.len() as u64, samples * 4);
     assert!(
         sent == ramp_bytes(samples),
         "the DAC sent the ramp byte for byte"
@@ -223,19 +203,22 @@ fn zero_copy_mode_fills_dma_blocks_in_place_and_sends_them_exactly() {
 #[test]
 fn zero_copy_mode_needs_an_upstream_block_that_can_fill() {
     let registry = weir::registry();
-    let text = r#"
+    // (flowgraph, the block refused, why)
+    for (text, block, why) in [
+        (
+            r#"
 connections = ["rx.out -> tx.in"]
 [blocks.rx]
 type = "dmabuf_source"
 [blocks.tx]
 type = "dmabuf_sink"
 mode = "zero_copy"
-"#;
-    let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
-    assert_eq!(e.block.as_deref(), Some("tx"));
-    assert!(e.message.contains("cannot write into them"), "{e}");
-
-    let text = r#"
+"#,
+            "tx",
+            "cannot write into them",
+        ),
+        (
+            r#"
 connections = ["rx.out -> head.in", "head.out -> tx.in", "head.out -> sink.in"]
 [blocks.rx]
 type = "dmabuf_source"
@@ -249,35 +232,21 @@ mode = "zero_copy"
 [blocks.sink]
 type = "null_sink"
 item = "ci16"
-"#;
-    let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
-    assert_eq!(e.block.as_deref(), Some("head"));
-    assert!(e.message.contains("cannot also feed other inputs"), "{e}");
+"#,
+            "head",
+            "cannot also feed other inputs",
+        ),
+    ] {
+        let e = FlowgraphSpec::parse(text, "zc.toml", &registry).expect_err("refused");
+        assert_eq!(e.block.as_deref(), Some(block), "{e}");
+        assert!(e.message.contains(why), "{e}");
+    }
 }
 
 #[test]
 fn tx_tone_flowgraph_sends_the_tone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = dir.path().join("tone.ci16");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/flowgraphs/tx_tone.toml"
-    ))
-    .expect("flowgraph");
     let samples = 100_001u64;
-    let report = run(
-        &text,
-        &[
-            ("samples", samples.to_string()),
-            ("out", out.display().to_string()),
-        ],
-    );
-    let sent = std::fs::read(&out).expect("DAC output");
-    assert_eq!(
-        sent.len() as u64,
-        samples * 4,
-        "every sample, the last block partial"
-    );
+    let (report, sent) = send_shipped(&shipped("tx_tone.toml"), samples);
     // A tone at 100 kHz sampled at 2 MS/s advances 2π/20 per sample at amplitude 0.5 of
     // full scale. FutureSDR's NCO is fixed point, so check each sample's magnitude and the
     // phase step between neighbours rather than an absolute phase that may drift slowly.
@@ -322,22 +291,13 @@ fn the_sink_says_when_each_block_was_sent() {
     use futuresdr::runtime::dev::prelude::mpsc;
 
     // 10 000 samples in 1024-sample blocks: 9 whole blocks and a partial one of 784.
-    let text = r#"
-connections = ["rx.out -> head.in", "head.out -> tx.in"]
-[blocks.rx]
-type = "dmabuf_source"
-samples_per_block = 1024
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 10000
-[blocks.tx]
-type = "dmabuf_sink"
-samples_per_block = 1024
-blocks = 2
-"#;
+    let text = through_the_dac(
+        "samples_per_block = 1024",
+        10000,
+        "samples_per_block = 1024\nblocks = 2",
+    );
     let registry = weir::registry();
-    let spec = FlowgraphSpec::parse(text, "completed.toml", &registry).expect("loads");
+    let spec = FlowgraphSpec::parse(&text, "completed.toml", &registry).expect("loads");
     // The pipe goes in before the file's blocks, so it is initialised before the sink sends.
     let (tx, rx) = mpsc::channel(64);
     let mut fg = futuresdr::runtime::Flowgraph::new();

@@ -1,11 +1,25 @@
 //! The simulated ramp arrives complete and continuous through TOML-built flowgraphs, checked
 //! sample by sample.
 
-use crate::support::run_error;
+use crate::support::{assert_ramp, head_to_file, run_error};
 
 /// The i16 value the simulator writes at position `n` of the interleaved I/Q stream.
 fn ramp(n: u64) -> i16 {
     n as u16 as i16
+}
+
+/// `src` (a `dmabuf_source` with the parameter lines `source`) -> `head` (`samples` ci16
+/// samples) -> `sink`, a `file_sink` writing them to `out`.
+fn ramp_to_file(source: &str, samples: u64, out: &std::path::Path) -> String {
+    format!(
+        r#"
+connections = ["src.out -> head.in", "head.out -> sink.in"]
+[blocks.src]
+type = "dmabuf_source"
+{source}
+{}"#,
+        head_to_file("ci16", samples, out)
+    )
 }
 
 fn run(text: &str) -> weir_core::RunReport {
@@ -27,16 +41,8 @@ samples_per_block = 4096
 blocks = 3
 [blocks.conv]
 type = "ci16_to_cf32"
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {samples}
-[blocks.sink]
-type = "file_sink"
-item = "cf32"
-path = "{}"
-"#,
-        out.display()
+{}"#,
+        head_to_file("cf32", samples, &out)
     );
     let report = run(&text);
 
@@ -76,58 +82,18 @@ fn raw_ramp_reaches_a_file_sink_read_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.ci16");
     let samples: u64 = 300_000;
-    let text = format!(
-        r#"
-connections = ["src.out -> head.in", "head.out -> sink.in"]
-[blocks.src]
-type = "dmabuf_source"
-samples_per_block = 1000
-blocks = 2
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        out.display()
-    );
+    let text = ramp_to_file("samples_per_block = 1000\nblocks = 2", samples, &out);
     run(&text);
     let bytes = std::fs::read(&out).expect("output file");
     assert_eq!(bytes.len() as u64, samples * 4);
-    for (n, b) in bytes.chunks_exact(2).enumerate() {
-        assert_eq!(
-            i16::from_le_bytes([b[0], b[1]]),
-            ramp(n as u64),
-            "value {n}"
-        );
-    }
+    assert_ramp(&bytes);
 }
 
 #[test]
 fn a_failed_transfer_stops_the_flowgraph_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.ci16");
-    let text = format!(
-        r#"
-connections = ["src.out -> head.in", "head.out -> sink.in"]
-[blocks.src]
-type = "dmabuf_source"
-samples_per_block = 1000
-sim_fail_block = 5
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 100000
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        out.display()
-    );
+    let text = ramp_to_file("samples_per_block = 1000\nsim_fail_block = 5", 100000, &out);
     // The failed transfer must stop the flowgraph.
     let err = run_error("fail.toml", &text);
     let message = err.to_string();
@@ -140,13 +106,7 @@ path = "{}"
     // Only the blocks before the failed one were delivered, and they are intact.
     let bytes = std::fs::read(&out).expect("output");
     assert!(bytes.len() <= 5 * 1000 * 4, "{} bytes", bytes.len());
-    for (n, b) in bytes.chunks_exact(2).enumerate() {
-        assert_eq!(
-            i16::from_le_bytes([b[0], b[1]]),
-            ramp(n as u64),
-            "value {n}"
-        );
-    }
+    assert_ramp(&bytes);
 }
 
 #[test]
@@ -203,24 +163,10 @@ fn untouched_pattern_delivers_blocks_the_device_never_wrote() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.ci16");
     let samples: u64 = 40_000;
-    let text = format!(
-        r#"
-connections = ["src.out -> head.in", "head.out -> sink.in"]
-[blocks.src]
-type = "dmabuf_source"
-pattern = "untouched"
-samples_per_block = 4096
-blocks = 3
-[blocks.head]
-type = "head"
-item = "ci16"
-items = {samples}
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        out.display()
+    let text = ramp_to_file(
+        "pattern = \"untouched\"\nsamples_per_block = 4096\nblocks = 3",
+        samples,
+        &out,
     );
     let report = run(&text);
     let bytes = std::fs::read(&out).expect("output file");

@@ -10,7 +10,7 @@ use weir_core::testing::{start_toml, wait_until};
 use weir_core::{Cf32, ItemType, Registry, Value};
 use weir_plugin_dsp::{DspPlugin, Mixer, Nco, mixer};
 
-use crate::support::{cf32_file, items_in};
+use crate::support::{assert_in_out, cf32_file, items_in, param_names};
 
 type Mocked = Mixer<Reader<Cf32>, Writer<Cf32>>;
 
@@ -173,8 +173,7 @@ path = "{}"
 #[test]
 fn self_description_and_bad_parameters() {
     let d = mixer::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["frequency", "sample_rate", "phase"]);
+    assert_eq!(param_names(&d), ["frequency", "sample_rate", "phase"]);
     assert_eq!(d.params[0].default, None);
     assert_eq!(d.params[1].default, None);
     // sample_rate > 0: 0 excluded, every positive rate allowed.
@@ -188,14 +187,7 @@ fn self_description_and_bad_parameters() {
         ])
         .expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::Cf32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::Cf32);
     assert_eq!(ports.message_inputs, ["frequency"]);
     let e = d
         .resolve([

@@ -14,6 +14,8 @@ use weir_core::{
 use weir_plugin_dsp::scan::{ScanSpec, ci16_pairs, device_scan_layout, scan_spec};
 use weir_plugin_dsp::{AddressLog, ScanConverter, scan_to_cf32, scan_to_f32};
 
+use crate::support::param_names;
+
 /// Resolved parameters of `scan_to_cf32` (defaults filled in) from `raw`.
 fn cf32_params(raw: &[(&str, Value)]) -> Result<Params, BuildError> {
     scan_to_cf32::descriptor().resolve(raw.iter().map(|(k, v)| (*k, v.clone())))
@@ -29,6 +31,37 @@ fn s(v: &str) -> Value {
 
 fn cf32_spec(raw: &[(&str, Value)]) -> ScanSpec {
     scan_spec(&cf32_params(raw).expect("params"), &["i", "q"]).expect("spec")
+}
+
+/// `scan_to_cf32` of a four-channel `format`, I element 2 and Q element 3, scale 1.
+fn iq_of_four(format: &str) -> ScanSpec {
+    cf32_spec(&[
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("i", Value::Int(2)),
+        ("q", Value::Int(3)),
+        ("scale", Value::Float(1.0)),
+    ])
+}
+
+/// `scan_to_f32` of element `element` of a four-channel `format`, with `scale` if given.
+fn element_of_four(format: &str, element: i64, scale: Option<f64>) -> ScanSpec {
+    let mut raw = vec![
+        ("format", s(format)),
+        ("channels", Value::Int(4)),
+        ("element", Value::Int(element)),
+    ];
+    raw.extend(scale.map(|v| ("scale", Value::Float(v))));
+    scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec")
+}
+
+/// `spec` lays a scan out in `scan_bytes` bytes with its elements at `offsets`.
+fn assert_layout(spec: &ScanSpec, scan_bytes: usize, offsets: [usize; 2]) {
+    assert_eq!(spec.scan_bytes, scan_bytes);
+    assert_eq!(
+        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        offsets
+    );
 }
 
 /// Runs `bytes` through VectorSource → converter → VectorSink (circular buffers).
@@ -162,19 +195,8 @@ fn mixed_channels_with_i_and_q_elsewhere_in_the_scan() {
     // Four channels: s16 at 0, u8 at 2, s32 aligned to 4, s16 at 8; 10 bytes padded to the
     // largest element (4) → 12. I is element 2 (the s32), Q is element 3 (the be s16).
     let format = "le:s16/16>>0, le:u8/8>>0, le:s32/32>>0, be:s16/16>>0";
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("i", Value::Int(2)),
-        ("q", Value::Int(3)),
-        ("scale", Value::Float(1.0)),
-    ];
-    let spec = cf32_spec(&raw);
-    assert_eq!(spec.scan_bytes, 12);
-    assert_eq!(
-        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
-        [4, 8]
-    );
+    let spec = iq_of_four(format);
+    assert_layout(&spec, 12, [4, 8]);
     let mut bytes = Vec::new();
     // scan 0: ch0 = 0x1111, ch1 = 0x22, pad, I = -100000 (LE), Q = -300 (BE), pad.
     bytes.extend_from_slice(&[0x11, 0x11, 0x22, 0xEE]);
@@ -189,19 +211,9 @@ fn mixed_channels_with_i_and_q_elsewhere_in_the_scan() {
         [Cf32::new(-100_000.0, -300.0), Cf32::new(70_000.0, 4660.0)]
     );
     // The same scans as f32: element 1 (the u8) and element 3.
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("element", Value::Int(1)),
-    ];
-    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    let spec = element_of_four(format, 1, None);
     assert_eq!(convert_f32(spec, bytes.clone()), [34.0 / 256.0, 0.0]);
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("element", Value::Int(3)),
-    ];
-    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    let spec = element_of_four(format, 3, None);
     assert_eq!(
         convert_f32(spec, bytes),
         [-300.0 / 32768.0, 4660.0 / 32768.0]
@@ -349,7 +361,7 @@ fn self_descriptions() {
         (scan_to_cf32::descriptor(), &["i", "q"][..]),
         (scan_to_f32::descriptor(), &["element"][..]),
     ] {
-        let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+        let names = param_names(&d);
         let mut expected = vec!["format", "channels"];
         expected.extend_from_slice(elements);
         expected.push("scale");
@@ -398,19 +410,8 @@ fn a_repeated_channel_before_i_and_q_shifts_their_offsets() {
     //   ch0 at 0 (1 byte), ch1 at ALIGN(1, 4) = 4 (4 bytes), I at 8, Q at 10; 12 bytes,
     //   padded to the largest element (4): 12.
     let format = "le:u8/8>>0, le:s16/16X2>>0, le:s16/16>>0, le:s16/16>>0";
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("i", Value::Int(2)),
-        ("q", Value::Int(3)),
-        ("scale", Value::Float(1.0)),
-    ];
-    let spec = cf32_spec(&raw);
-    assert_eq!(spec.scan_bytes, 12);
-    assert_eq!(
-        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
-        [8, 10]
-    );
+    let spec = iq_of_four(format);
+    assert_layout(&spec, 12, [8, 10]);
     // Scan k: ch0 = 0xAA, pad, ch1 = [1000 + k, -1000 - k], I = 7k - 3, Q = -5k.
     let mut bytes = Vec::new();
     for k in 0..5i16 {
@@ -442,19 +443,8 @@ fn a_repeat_of_three_is_laid_out_as_the_kernel_aligns_it() {
     //   ch0 at 0; ch1 at ALIGN(2, 6) = 7 & ~5 = 2 (ends at 8); I at 8, Q at 10;
     //   scan bytes ALIGN(12, 6) = 17 & ~5 = 16.
     let format = "le:s16/16>>0, le:s16/16X3>>0, le:s16/16>>0, le:s16/16>>0";
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("i", Value::Int(2)),
-        ("q", Value::Int(3)),
-        ("scale", Value::Float(1.0)),
-    ];
-    let spec = cf32_spec(&raw);
-    assert_eq!(spec.scan_bytes, 16);
-    assert_eq!(
-        spec.elements.iter().map(|e| e.offset).collect::<Vec<_>>(),
-        [8, 10]
-    );
+    let spec = iq_of_four(format);
+    assert_layout(&spec, 16, [8, 10]);
     let mut bytes = Vec::new();
     for k in 0..3i16 {
         // ch0, ch1 × 3, I, Q, 4 padding bytes.
@@ -478,13 +468,7 @@ fn a_repeat_of_three_is_laid_out_as_the_kernel_aligns_it() {
         ]
     );
     // scan_to_f32 of the channel before the repeat: offset 0, unaffected.
-    let raw = [
-        ("format", s(format)),
-        ("channels", Value::Int(4)),
-        ("element", Value::Int(0)),
-        ("scale", Value::Float(1.0)),
-    ];
-    let spec = scan_spec(&f32_params(&raw).expect("params"), &["element"]).expect("spec");
+    let spec = element_of_four(format, 0, Some(1.0));
     assert_eq!(spec.scan_bytes, 16);
     assert_eq!(convert_f32(spec, bytes), [-1.0, -1.0, -1.0]);
 }

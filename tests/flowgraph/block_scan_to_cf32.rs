@@ -21,14 +21,8 @@ samples_per_block = 1023
 type = "scan_to_cf32"
 {format_line}
 scale = 1.0
-[blocks.head]
-type = "head"
-items = {scans}
-[blocks.sink]
-type = "file_sink"
-path = "{}"
-"#,
-        out.display()
+{}"#,
+        crate::support::head_to_file("cf32", scans, out)
     )
 }
 

@@ -1,36 +1,32 @@
 //! `seify_source` / `seify_sink` on seify's dummy driver: through the registry and the `weir`
 //! binary, settings changed while running and read back, bad device arguments refused.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futuresdr::runtime::Pmt;
 use weir_core::{FlowgraphSpec, Value};
 
+use crate::support::{head_to_file, param_names, run, start, weir};
+
 fn load(text: &str) -> Result<FlowgraphSpec, weir_core::LoadError> {
     FlowgraphSpec::parse(text, "seify.toml", &weir::registry())
 }
+
+/// A `seify_source` on the dummy driver at 100 MHz, 1 MS/s, gain 10 (a block's body).
+const DUMMY_SOURCE: &str = r#"type = "seify_source"
+args = "driver=dummy"
+frequency = 100e6
+sample_rate = 1e6
+gain = 10
+"#;
 
 fn dummy_to_file(path: &std::path::Path, items: u64) -> String {
     format!(
         r#"
 connections = ["src.out -> head.in", "head.out -> sink.in"]
 [blocks.src]
-type = "seify_source"
-args = "driver=dummy"
-frequency = 100e6
-sample_rate = 1e6
-gain = 10
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {items}
-[blocks.sink]
-type = "file_sink"
-item = "cf32"
-path = "{}"
-"#,
-        path.display()
+{DUMMY_SOURCE}{}"#,
+        head_to_file("cf32", items, path)
     )
 }
 
@@ -46,9 +42,8 @@ fn seify_blocks_describe_themselves() {
     let registry = weir::registry();
     for name in ["seify_source", "seify_sink"] {
         let d = registry.get(name).expect(name);
-        let params: Vec<&str> = d.params.iter().map(|p| p.name).collect();
         assert_eq!(
-            params,
+            param_names(d),
             [
                 "args",
                 "frequency",
@@ -102,12 +97,7 @@ fn seify_blocks_describe_themselves() {
 fn dummy_source_runs_through_the_registry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.cf32");
-    let spec = load(&dummy_to_file(&out, 100_000)).expect("loads");
-    let report = spec
-        .build(&weir::registry())
-        .expect("builds")
-        .run()
-        .expect("runs");
+    let report = run("seify.toml", &dummy_to_file(&out, 100_000));
     assert_eq!(report.block("sink").expect("sink").items_in, 100_000);
     assert_zeros(&out, 100_000);
 }
@@ -118,11 +108,7 @@ fn dummy_source_runs_through_the_cli() {
     let out = dir.path().join("out.cf32");
     let file = dir.path().join("seify.toml");
     std::fs::write(&file, dummy_to_file(&out, 100_000)).expect("write flowgraph");
-    let run = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("run")
-        .arg(&file)
-        .output()
-        .expect("run weir");
+    let run = weir(&["run", file.to_str().expect("utf-8 path")]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -151,12 +137,7 @@ args = "driver=dummy"
 frequency = 433e6
 sample_rate = 1e6
 "#;
-    let report = load(text)
-        .expect("loads")
-        .build(&weir::registry())
-        .expect("builds")
-        .run()
-        .expect("runs");
+    let report = run("seify.toml", text);
     assert_eq!(report.block("head").expect("head").items_out, 50_000);
 }
 
@@ -164,15 +145,11 @@ sample_rate = 1e6
 /// same ports (a null message asks for the device's current value).
 #[test]
 fn frequency_and_gain_change_while_running() {
-    let text = r#"
+    let text = format!(
+        r#"
 connections = ["src.out -> sink.in", "strobe.out => src.gain"]
 [blocks.src]
-type = "seify_source"
-args = "driver=dummy"
-frequency = 100e6
-sample_rate = 1e6
-gain = 10
-[blocks.sink]
+{DUMMY_SOURCE}[blocks.sink]
 type = "null_sink"
 item = "cf32"
 [blocks.strobe]
@@ -180,31 +157,21 @@ type = "message_strobe"
 value = 33
 interval = 0.01
 count = 1
-"#;
-    let running = load(text)
-        .expect("loads")
-        .build(&weir::registry())
-        .expect("builds")
-        .start()
-        .expect("starts");
+"#
+    );
+    let running = start("seify.toml", &text);
+    // A null message asks for the current value.
+    let query = |port: &str| running.call("src", port, Pmt::Null).expect("query");
+    let set = |port: &str, value: Pmt| running.call("src", port, value).expect("set");
 
-    assert_eq!(
-        running.call("src", "freq", Pmt::Null).expect("query"),
-        Pmt::F64(100e6)
-    );
-    assert_eq!(
-        running.call("src", "freq", Pmt::F64(102.5e6)).expect("set"),
-        Pmt::Ok
-    );
-    assert_eq!(
-        running.call("src", "freq", Pmt::Null).expect("query"),
-        Pmt::F64(102.5e6)
-    );
+    assert_eq!(query("freq"), Pmt::F64(100e6));
+    assert_eq!(set("freq", Pmt::F64(102.5e6)), Pmt::Ok);
+    assert_eq!(query("freq"), Pmt::F64(102.5e6));
 
     // The strobe's message (gain 33) arrives through the flowgraph's message connection.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let gain = running.call("src", "gain", Pmt::Null).expect("query");
+        let gain = query("gain");
         if gain == Pmt::F64(33.0) {
             break;
         }
@@ -216,26 +183,12 @@ count = 1
         assert!(Instant::now() < deadline, "the strobe's gain never arrived");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(
-        running.call("src", "gain", Pmt::U32(7)).expect("set"),
-        Pmt::Ok
-    );
-    assert_eq!(
-        running.call("src", "gain", Pmt::Null).expect("query"),
-        Pmt::F64(7.0)
-    );
+    assert_eq!(set("gain", Pmt::U32(7)), Pmt::Ok);
+    assert_eq!(query("gain"), Pmt::F64(7.0));
     // The dummy device refuses a negative gain: the answer says so, the gain stays, and the
     // flowgraph keeps running (FutureSDR alone would end it).
-    assert_eq!(
-        running
-            .call("src", "gain", Pmt::F64(-5.0))
-            .expect("answered"),
-        Pmt::InvalidValue
-    );
-    assert_eq!(
-        running.call("src", "gain", Pmt::Null).expect("query"),
-        Pmt::F64(7.0)
-    );
+    assert_eq!(set("gain", Pmt::F64(-5.0)), Pmt::InvalidValue);
+    assert_eq!(query("gain"), Pmt::F64(7.0));
 
     running.stop().expect("stop");
     let report = running.wait().expect("stops cleanly");
@@ -289,11 +242,7 @@ item = "cf32"
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, text.replace("ARGS", "driver=nosuch")).expect("write");
-    let run = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("run")
-        .arg(&file)
-        .output()
-        .expect("run weir");
+    let run = weir(&["run", file.to_str().expect("utf-8 path")]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success());
     assert!(stderr.contains("block `radio`"), "{stderr}");
@@ -318,12 +267,7 @@ frequency = 433e6
 sample_rate = 1e6
 gain = 10
 "#;
-    let running = load(text)
-        .expect("loads")
-        .build(&weir::registry())
-        .expect("builds")
-        .start()
-        .expect("starts");
+    let running = start("seify.toml", text);
     let read_back = |key: &str| match running.call("radio", "config", Pmt::Null) {
         Ok(Pmt::MapStrPmt(m)) => m.get(key).cloned(),
         other => panic!("config: {other:?}"),

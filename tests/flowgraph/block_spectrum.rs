@@ -9,6 +9,8 @@ use weir_core::{Cf32, ItemType, Value};
 use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumFrames, SpectrumKernel};
 use weir_plugin_dsp::{Spectrum, spectrum};
 
+use crate::support::{assert_in_out, param_names};
+
 /// A complex tone of amplitude `a` at `bin` cycles per `len` samples, `n` samples long.
 fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
     (0..n)
@@ -93,23 +95,15 @@ fn parallel_equals_serial_bit_for_bit() {
 #[test]
 fn self_description() {
     let d = spectrum::descriptor();
-    let names: Vec<&str> = d.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["len", "shift", "parallel"]);
+    assert_eq!(param_names(&d), ["len", "shift", "parallel"]);
     assert_eq!(d.params[0].default, None);
     assert_eq!(d.params[0].min, Some(1.0));
     assert_eq!(d.params[1].default, Some(Value::Bool(false)));
     assert_eq!(d.params[2].default, Some(Value::Bool(false)));
     let p = d.resolve([("len", Value::Int(256))]).expect("resolves");
     let ports = (d.ports)(&p).expect("ports");
-    assert_eq!(
-        (ports.inputs[0].name, ports.inputs[0].item),
-        ("in", ItemType::Cf32)
-    );
+    assert_in_out(&ports, ItemType::Cf32, ItemType::F32);
     assert_eq!(ports.inputs[0].min_items, 256);
-    assert_eq!(
-        (ports.outputs[0].name, ports.outputs[0].item),
-        ("out", ItemType::F32)
-    );
     let e = d
         .resolve([("len", Value::Int(0))])
         .expect_err("empty frames");

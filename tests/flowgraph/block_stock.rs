@@ -6,6 +6,7 @@ use std::path::Path;
 use weir_core::{FlowgraphSpec, RunReport};
 
 use crate::support::processes::cf32s;
+use crate::support::{head_block, head_to_file};
 
 fn run(text: &str) -> RunReport {
     crate::support::run("stock.toml", text)
@@ -87,16 +88,8 @@ item = "f32"
 cutoff = 1000
 transition = 500
 sample_rate = 10000
-[blocks.head]
-type = "head"
-item = "f32"
-items = 1000
-[blocks.sink]
-type = "file_sink"
-item = "f32"
-path = "{}"
-"#,
-        out.display()
+{}"#,
+        head_to_file("f32", 1000, &out)
     );
     run(&text);
     let y = f32s(&out);
@@ -460,11 +453,7 @@ item = "ci16"
 "#,
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("run")
-        .arg(&path)
-        .output()
-        .expect("run weir");
+    let out = crate::support::weir(&["run", path.to_str().expect("utf-8 path")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -747,6 +736,7 @@ fn more_blocks_describe_themselves() {
     type Param = (&'static str, &'static str, Option<&'static str>);
     type PortItems = (Vec<&'static str>, Vec<&'static str>);
     let item: Param = ("item", "item type", Some("\"cf32\""));
+    let address: Param = ("address", "string", None);
     let cases: Vec<(&str, Vec<Param>, Option<PortItems>)> = vec![
         (
             "fft",
@@ -797,35 +787,23 @@ fn more_blocks_describe_themselves() {
         (
             "zmq_pub_sink",
             // `linger`: weir's own zmq_pub_sink (main's f168d8c) bounds ZeroMQ's linger.
-            vec![
-                ("address", "string", None),
-                item,
-                ("linger", "float", Some("1")),
-            ],
+            vec![address, item, ("linger", "float", Some("1"))],
             None,
         ),
         (
             "zmq_sub_source",
-            vec![
-                ("address", "string", None),
-                item,
-                ("timeout", "float", Some("10")),
-            ],
+            vec![address, item, ("timeout", "float", Some("10"))],
             None,
         ),
         (
             "tcp_sink",
-            vec![
-                ("address", "string", None),
-                item,
-                ("timeout", "float", Some("0")),
-            ],
+            vec![address, item, ("timeout", "float", Some("0"))],
             None,
         ),
         (
             "tcp_source",
             vec![
-                ("address", "string", None),
+                address,
                 item,
                 ("timeout", "float", Some("10")),
                 ("on_close", "end|error", Some("\"end\"")),
@@ -882,15 +860,12 @@ sample_rate = 10000
 {tone}
 [blocks.b]
 {block}
-[blocks.head]
-type = "head"
-item = "{item}"
-items = {items}
-[blocks.keep]
+{}[blocks.keep]
 type = "vector_sink"
 item = "{item}"
 key = "{key}"
-"#
+"#,
+        head_block(item, items)
     )
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use weir_core::FlowgraphSpec;
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
-use crate::support::ramp_bytes;
+use crate::support::{fake_tree_params, head_to_file, ramp_bytes};
 
 fn adc(fake: &FakeSysfs) -> std::path::PathBuf {
     fake.device(0)
@@ -37,23 +37,10 @@ channels = "voltage0, voltage1"
 samples_per_block = 1000
 blocks = 3
 attrs = "in_voltage_sampling_frequency=2000000"
-sysfs_root = "{}"
-dev_root = "{}"
-dma_heap = "{}/no-heap"
-{extra}
-[blocks.head]
-type = "head"
-item = "ci16"
-items = 50000
-[blocks.sink]
-type = "file_sink"
-item = "ci16"
-path = "{}"
-"#,
-        fake.root().display(),
-        fake.dev_root().display(),
-        fake.base().display(),
-        out.display()
+{}{extra}
+{}"#,
+        fake_tree_params(fake),
+        head_to_file("ci16", 50000, out)
     )
 }
 
@@ -72,14 +59,7 @@ fn run_on_fake(fake: &FakeSysfs, extra: &str) -> weir_core::RunReport {
         let _ = fifo.write_all(&ramp_bytes(80_000));
     });
 
-    let registry = weir::registry();
-    let text = flowgraph(fake, "rx0", extra, &out);
-    let report = FlowgraphSpec::parse(&text, "fake.toml", &registry)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect("runs");
+    let report = crate::support::run("fake.toml", &flowgraph(fake, "rx0", extra, &out));
     let _ = feeder.join();
     assert!(std::fs::read(&out).expect("output") == ramp_bytes(50_000));
     report
@@ -192,8 +172,9 @@ fn load_time_refusals_on_real_devices_are_located() {
     let fake = FakeSysfs::new();
     rateless_devices(&fake);
     let registry = weir::registry();
+    let load = |text: &str| FlowgraphSpec::parse(text, "rate.toml", &registry);
     let refused = |text: &str, key: &str, block: &str, words: &[&str]| {
-        let e = FlowgraphSpec::parse(text, "rate.toml", &registry)
+        let e = load(text)
             .err()
             .unwrap_or_else(|| panic!("`{key}` must be refused at load time:\n{text}"));
         assert_eq!((e.line, e.column), (line_of(text, key), 1), "{e}");
@@ -221,12 +202,7 @@ fn load_time_refusals_on_real_devices_are_located() {
         &["out_voltage_sampling_frequency"],
     );
     // 0 leaves the rate alone: nothing to refuse.
-    FlowgraphSpec::parse(
-        &source_on(&fake, "bare-adc", "sample_rate = 0"),
-        "rate.toml",
-        &registry,
-    )
-    .expect("sample_rate = 0 loads");
+    load(&source_on(&fake, "bare-adc", "sample_rate = 0")).expect("sample_rate = 0 loads");
 
     // Simulator parameters, even when given their default value.
     for (key, line) in [
@@ -252,20 +228,16 @@ fn load_time_refusals_on_real_devices_are_located() {
         &["configures the simulator"],
     );
     // ... which the simulator takes.
-    FlowgraphSpec::parse(
-        &source_on(&fake, "sim", "pattern = \"tone\"\nsample_rate = 1e6"),
-        "rate.toml",
-        &registry,
-    )
+    load(&source_on(
+        &fake,
+        "sim",
+        "pattern = \"tone\"\nsample_rate = 1e6",
+    ))
     .expect("the simulator takes them");
 
     // A device missing at load time is the build's to refuse (exit status 1, not 2).
-    let spec = FlowgraphSpec::parse(
-        &source_on(&fake, "no-such-adc", "sample_rate = 1e6"),
-        "rate.toml",
-        &registry,
-    )
-    .expect("loads: the device may appear before the run");
+    let spec = load(&source_on(&fake, "no-such-adc", "sample_rate = 1e6"))
+        .expect("loads: the device may appear before the run");
     let e = spec.build(&registry).err().expect("refused at build");
     assert!(
         e.message.contains("cannot open IIO device `no-such-adc`"),
@@ -300,12 +272,7 @@ fn weir_check_refuses_them_with_exit_status_2() {
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, &text).expect("write");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-            .args(["check", path.to_str().expect("utf-8 path")])
-            .output()
-            .expect("run weir");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        let stderr = crate::support::check_refuses(&path, name);
         let at = format!(
             "{name}:{}:1: block `{block}`: parameter `{key}`",
             line_of(&text, key)
@@ -379,27 +346,26 @@ fn the_opened_device_carries_its_rate_for_loss_accounting() {
         open_transport(&params).unwrap_or_else(|e| panic!("{device} opens: {e}"))
     };
 
-    let real = open("rx0", 3_000_000.0);
-    assert_eq!(real.sample_rate, Some(3_000_000.0));
+    let rate_of = |device: &str, rate: f64| {
+        let t = open(device, rate);
+        (t.sample_rate, t.sample_rate_note)
+    };
     assert_eq!(
-        real.sample_rate_note.as_deref(),
-        Some("3000000 Hz (in_voltage_sampling_frequency)")
+        rate_of("rx0", 3_000_000.0),
+        (
+            Some(3_000_000.0),
+            Some("3000000 Hz (in_voltage_sampling_frequency)".into())
+        )
     );
     // Not asked: the rate it runs at.
     let real = open("rx0", 0.0);
     assert_eq!(real.sample_rate, Some(3_000_000.0));
 
-    let sim = open("sim", 1_000_000.0);
-    assert_eq!(sim.sample_rate, Some(1_000_000.0));
     assert_eq!(
-        sim.sample_rate_note.as_deref(),
-        Some("1000000 Hz (simulated)")
+        rate_of("sim", 1_000_000.0),
+        (Some(1_000_000.0), Some("1000000 Hz (simulated)".into()))
     );
-    let unpaced = open("sim", 0.0);
-    assert_eq!(
-        (unpaced.sample_rate, unpaced.sample_rate_note),
-        (None, None)
-    );
+    assert_eq!(rate_of("sim", 0.0), (None, None));
 
     // A device without the attribute runs at a rate nobody knows.
     let fake = FakeSysfs::new();

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use weir_core::{Cf32, FlowgraphSpec, LoadError, PortLayout};
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
+use crate::support::{assert_check_passes, check_refuses, fake_tree_params, head_block};
+
 /// Scans the tests stream: several DMA blocks of 256 scans.
 const SCANS: usize = 2000;
 const SAMPLES_PER_BLOCK: usize = 256;
@@ -52,13 +54,8 @@ fn device_params(fake: &FakeSysfs, device: &str, channels: &str) -> String {
 channels = "{channels}"
 samples_per_block = {SAMPLES_PER_BLOCK}
 blocks = 3
-sysfs_root = "{}"
-dev_root = "{}"
-dma_heap = "{}/no-heap"
-"#,
-        fake.root().display(),
-        fake.dev_root().display(),
-        fake.base().display(),
+{}"#,
+        fake_tree_params(fake)
     )
 }
 
@@ -74,17 +71,14 @@ item = "u8"
 [blocks.conv]
 {conv_block}
 
-[blocks.head]
-type = "head"
-item = "cf32"
-items = {SCANS}
-
+{}
 [blocks.sink]
 type = "vector_sink"
 item = "cf32"
 key = "{key}"
 "#,
-        device_params(fake, "fake-adc", channels)
+        device_params(fake, "fake-adc", channels),
+        head_block("cf32", SCANS)
     )
 }
 
@@ -104,13 +98,7 @@ fn run_rx<T: 'static>(text: &str, node: PathBuf, key: &str, scan: fn(usize) -> V
         let bytes: Vec<u8> = (0..SCANS + 4 * SAMPLES_PER_BLOCK).flat_map(scan).collect();
         let _ = fifo.write_all(&bytes);
     });
-    let registry = weir::registry();
-    load(text)
-        .expect("loads")
-        .build(&registry)
-        .expect("builds")
-        .run()
-        .expect("runs");
+    crate::support::run("scan.toml", text);
     let _ = feeder.join();
     weir_plugin_dsp::vector_sink::take::<T>(key).expect("the sink's items")
 }
@@ -643,13 +631,7 @@ fn weir_check_refuses_a_mismatch_with_exit_2_and_the_location() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mismatch.toml");
     std::fs::write(&file, &text).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("check")
-        .arg(&file)
-        .output()
-        .expect("run weir check");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = check_refuses(&file, "a format the device disagrees with");
     let (line, column) = position(&text, "format =");
     let at = format!("{}:{line}:{column}", file.display());
     assert!(stderr.contains(&at), "no {at} in\n{stderr}");
@@ -662,16 +644,7 @@ fn weir_check_refuses_a_mismatch_with_exit_2_and_the_location() {
         text.replace("format = \"be:s24/32>>0\"", "# format from the device"),
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("check")
-        .arg(&file)
-        .output()
-        .expect("run weir check");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_check_passes(&file);
 }
 
 #[test]

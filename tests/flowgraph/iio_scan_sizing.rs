@@ -5,6 +5,8 @@
 use weir_core::FlowgraphSpec;
 use weir_iio::testing::{FakeChannel, FakeSysfs};
 
+use crate::support::fake_tree_params;
+
 /// DMA blocks of this many scans.
 const SAMPLES_PER_BLOCK: usize = 256;
 
@@ -45,18 +47,13 @@ device = "iio:device0"
 item = "{item}"
 channels = "{channels}"
 samples_per_block = {SAMPLES_PER_BLOCK}
-sysfs_root = "{}"
-dev_root = "{}"
-dma_heap = "{}/no-heap"
-[blocks.r]
+{}[blocks.r]
 {reader}
 [blocks.sink]
 type = "null_sink"
 item = "{sink_item}"
 "#,
-        fake.root().display(),
-        fake.dev_root().display(),
-        fake.base().display(),
+        fake_tree_params(fake)
     )
 }
 

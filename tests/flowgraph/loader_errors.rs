@@ -41,30 +41,82 @@ fn unknown_block_type_suggests_the_closest_name() {
     );
 }
 
+/// Errors located at a line and column, their message holding each of the expected parts.
 #[test]
-fn unknown_parameter_is_located_at_its_key() {
-    let e = error_of("[blocks.src]\ntype = \"dmabuf_source\"\nsamples_per_blok = 10\n");
-    assert_eq!((e.line, e.column), (3, 1));
-    assert_eq!(e.block.as_deref(), Some("src"));
-    assert!(e.message.contains("unknown parameter"), "{e}");
-    assert!(
-        e.message.contains("did you mean `samples_per_block`"),
-        "{e}"
+fn load_errors_are_located_and_say_what_is_wrong() {
+    // (case, flowgraph, (line, column), the block named if the case checks it, message parts)
+    type Case = (
+        &'static str,
+        String,
+        (usize, usize),
+        Option<&'static str>,
+        &'static [&'static str],
     );
-}
-
-#[test]
-fn wrong_value_type_names_expected_and_found() {
-    let e = error_of("[blocks.src]\ntype = \"dmabuf_source\"\n  blocks = \"four\"\n");
-    assert_eq!((e.line, e.column), (3, 3));
-    assert!(e.message.contains("expects integer, found string"), "{e}");
-}
-
-#[test]
-fn bad_item_type_value_is_rejected() {
-    let e = error_of("[blocks.h]\ntype = \"null_sink\"\nitem = \"c64\"\n");
-    assert_eq!((e.line, e.column), (3, 1));
-    assert!(e.message.contains("unknown item type `c64`"), "{e}");
+    let cases: [Case; 7] = [
+        (
+            "unknown parameter, located at its key",
+            "[blocks.src]\ntype = \"dmabuf_source\"\nsamples_per_blok = 10\n".into(),
+            (3, 1),
+            Some("src"),
+            &["unknown parameter", "did you mean `samples_per_block`"],
+        ),
+        (
+            "wrong value type: expected and found named",
+            "[blocks.src]\ntype = \"dmabuf_source\"\n  blocks = \"four\"\n".into(),
+            (3, 3),
+            None,
+            &["expects integer, found string"],
+        ),
+        (
+            "bad item type value",
+            "[blocks.h]\ntype = \"null_sink\"\nitem = \"c64\"\n".into(),
+            (3, 1),
+            None,
+            &["unknown item type `c64`"],
+        ),
+        (
+            "bad port name: the ports listed",
+            format!(
+                "connections = [\n  \"src.output -> sink.in\",\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n{GOOD_TAIL}"
+            ),
+            (2, 3),
+            Some("src"),
+            &["no output port `output`", "outputs: out"],
+        ),
+        (
+            "unknown block in a connection",
+            format!(
+                "connections = [\"scr.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\n{GOOD_TAIL}"
+            ),
+            (1, 16),
+            None,
+            &["unknown block `scr`", "did you mean `src`"],
+        ),
+        (
+            "unknown top-level key",
+            "conections = []\n".into(),
+            (1, 1),
+            None,
+            &["conections"],
+        ),
+        (
+            "unconnected input",
+            "[blocks.sink]\ntype = \"null_sink\"\n".into(),
+            (2, 8),
+            None,
+            &["input `in` is not connected"],
+        ),
+    ];
+    for (case, text, at, block, parts) in cases {
+        let e = error_of(&text);
+        assert_eq!((e.line, e.column), at, "{case}: {e}");
+        if let Some(block) = block {
+            assert_eq!(e.block.as_deref(), Some(block), "{case}: {e}");
+        }
+        for part in parts {
+            assert!(e.message.contains(part), "{case}: `{part}` not in {e}");
+        }
+    }
 }
 
 #[test]
@@ -88,43 +140,6 @@ fn wrong_list_element_type_is_located_at_the_element() {
 }
 
 #[test]
-fn bad_port_name_lists_the_ports() {
-    let text = format!(
-        "connections = [\n  \"src.output -> sink.in\",\n]\n[blocks.src]\ntype = \"dmabuf_source\"\n{GOOD_TAIL}"
-    );
-    let e = error_of(&text);
-    assert_eq!((e.line, e.column), (2, 3));
-    assert_eq!(e.block.as_deref(), Some("src"));
-    assert!(e.message.contains("no output port `output`"), "{e}");
-    assert!(e.message.contains("outputs: out"), "{e}");
-}
-
-#[test]
-fn unknown_block_in_connection() {
-    let text = format!(
-        "connections = [\"scr.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\n{GOOD_TAIL}"
-    );
-    let e = error_of(&text);
-    assert_eq!((e.line, e.column), (1, 16));
-    assert!(e.message.contains("unknown block `scr`"), "{e}");
-    assert!(e.message.contains("did you mean `src`"), "{e}");
-}
-
-#[test]
-fn unknown_top_level_key_is_rejected() {
-    let e = error_of("conections = []\n");
-    assert_eq!((e.line, e.column), (1, 1));
-    assert!(e.message.contains("conections"), "{e}");
-}
-
-#[test]
-fn unconnected_input_is_reported() {
-    let e = error_of("[blocks.sink]\ntype = \"null_sink\"\n");
-    assert_eq!((e.line, e.column), (2, 8));
-    assert!(e.message.contains("input `in` is not connected"), "{e}");
-}
-
-#[test]
 fn build_errors_are_located_too() {
     let text = "connections = [\"src.out -> sink.in\"]\n[blocks.src]\ntype = \"dmabuf_source\"\ndevice = \"iio:device7\"\nsysfs_root = \"/nonexistent/iio\"\n[blocks.sink]\ntype = \"null_sink\"\nitem = \"ci16\"\n";
     let registry = weir::registry();
@@ -144,10 +159,7 @@ fn the_cli_reports_bad_input_with_exit_status_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[blocks.src]\ntype = \"nope\"\n").expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["run", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("run weir");
+    let out = crate::support::weir(&["run", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

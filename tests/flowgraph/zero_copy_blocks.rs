@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::DefaultCpuReader;
+use futuresdr::runtime::{BlockId, Flowgraph};
 use weir_core::{BlockStats, Cf32, Ci16, MappedBlockReader, runtime};
 use weir_iio::sim::{SimConfig, SimRx};
 use weir_iio::transport::Transport;
@@ -32,6 +32,27 @@ fn sim() -> (SimRx, Vec<Range<usize>>) {
     (sim, blocks)
 }
 
+/// Connects each block of `chain` (`output`) to the next (`input`) and runs `fg`.
+fn run_in_line(mut fg: Flowgraph, chain: &[BlockId]) {
+    for pair in chain.windows(2) {
+        fg.stream_dyn(pair[0], "output", pair[1], "input")
+            .expect("connect");
+    }
+    runtime().run(fg).expect("runs");
+}
+
+/// `block` (named so in failures) read something, and every slice it read (`log`) lies inside
+/// one of the device's blocks.
+fn assert_read_in_place(block: &str, log: &[Range<usize>], device_blocks: &[Range<usize>]) {
+    assert!(!log.is_empty(), "the {block} read something");
+    for r in log {
+        assert!(
+            inside(r, device_blocks),
+            "{block} input slice {r:x?} is not inside a device block {device_blocks:x?}"
+        );
+    }
+}
+
 fn inside(r: &Range<usize>, blocks: &[Range<usize>]) -> bool {
     blocks.iter().any(|b| b.start <= r.start && r.end <= b.end)
 }
@@ -50,22 +71,10 @@ fn converter_reads_the_device_blocks_in_place() {
     ));
     let head = fg.add(Head::<Cf32>::new(SAMPLES, Arc::default()));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
-    fg.stream_dyn(src, "output", conv, "input")
-        .expect("connect");
-    fg.stream_dyn(conv, "output", head, "input")
-        .expect("connect");
-    fg.stream_dyn(head, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    run_in_line(fg, &[src.into(), conv.into(), head.into(), sink.into()]);
 
     let log = log.lock().expect("log");
-    assert!(!log.is_empty(), "the converter read something");
-    for r in log.iter() {
-        assert!(
-            inside(r, &device_blocks),
-            "input slice {r:x?} is not inside a device block {device_blocks:x?}"
-        );
-    }
+    assert_read_in_place("converter", &log, &device_blocks);
     let bytes_read: usize = log.iter().map(|r| r.len()).sum();
     assert!(bytes_read as u64 >= SAMPLES * 4);
     assert!(src_stats.counter("blocks").expect("blocks") >= SAMPLES / SAMPLES_PER_BLOCK as u64);
@@ -94,13 +103,7 @@ fn address_check_fails_for_a_copied_stream() {
         Arc::default(),
     ));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
-    fg.stream_dyn(src, "output", head, "input")
-        .expect("connect");
-    fg.stream_dyn(head, "output", conv, "input")
-        .expect("connect");
-    fg.stream_dyn(conv, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    run_in_line(fg, &[src.into(), head.into(), conv.into(), sink.into()]);
 
     let log = log.lock().expect("log");
     assert!(!log.is_empty());
@@ -211,19 +214,31 @@ where
     let b = fg.add(block);
     let head = fg.add(Head::<Cf32>::new(SAMPLES, Arc::default()));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
+    let mut chain: Vec<BlockId> = vec![src.into()];
     if copied {
-        let copy = fg.add(StockCopy::<Cf32, MappedBlockReader<Cf32>>::new());
-        fg.stream_dyn(src, "output", copy, "input")
-            .expect("connect");
-        fg.stream_dyn(copy, "output", b, "input").expect("connect");
-    } else {
-        fg.stream_dyn(src, "output", b, "input").expect("connect");
+        chain.push(
+            fg.add(StockCopy::<Cf32, MappedBlockReader<Cf32>>::new())
+                .into(),
+        );
     }
-    fg.stream_dyn(b, "output", head, "input").expect("connect");
-    fg.stream_dyn(head, "output", sink, "input")
-        .expect("connect");
-    runtime().run(fg).expect("runs");
+    chain.extend::<[BlockId; 3]>([b.into(), head.into(), sink.into()]);
+    run_in_line(fg, &chain);
     (log, src_stats, device_blocks)
+}
+
+/// The control: behind a copying block, `block` reads something, and none of it in device
+/// memory (so the in-place check can fail).
+fn assert_reads_no_device_memory_behind_a_copy<K, R>(block: K, input: fn(&mut K) -> &mut Logged<R>)
+where
+    K: futuresdr::runtime::dev::Kernel + futuresdr::runtime::__private::KernelInterface + 'static,
+{
+    let (log, _, device_blocks) = run_stock(block, input, true);
+    let log = log.lock().expect("log");
+    assert!(!log.is_empty());
+    assert!(
+        log.iter().all(|r| !inside(r, &device_blocks)),
+        "control: copied stream"
+    );
 }
 
 fn fir<R: Default>() -> LoggedFir<R>
@@ -233,39 +248,28 @@ where
     LoggedFir::<R>::new(FirFilter::new(vec![0.5f32; FIR_TAPS]))
 }
 
+/// FutureSDR's forward FFT of [`FFT_LEN`] points reading through a logged `R`.
+fn fft<R: Default>() -> Fft<Logged<R>>
+where
+    Logged<R>: futuresdr::runtime::dev::CpuBufferReader<Item = Cf32>,
+{
+    Fft::<Logged<R>>::with_options_and_buffers(
+        FFT_LEN,
+        futuresdr::blocks::FftDirection::Forward,
+        false,
+        None,
+    )
+}
+
 #[test]
 fn stock_fft_reads_the_device_blocks_in_place() {
     // 2048 cf32 per DMA block, a whole number of 256-point frames: every slice is in place.
-    let block = Fft::<Logged<MappedBlockReader<Cf32>>>::with_options_and_buffers(
-        FFT_LEN,
-        futuresdr::blocks::FftDirection::Forward,
-        false,
-        None,
-    );
-    let (log, stats, device_blocks) = run_stock(block, |b| b.input(), false);
-    let log = log.lock().expect("log");
-    assert!(!log.is_empty(), "the FFT read something");
-    for r in log.iter() {
-        assert!(
-            inside(r, &device_blocks),
-            "FFT input slice {r:x?} is not inside a device block {device_blocks:x?}"
-        );
-    }
+    let (log, stats, device_blocks) =
+        run_stock(fft::<MappedBlockReader<Cf32>>(), |b| b.input(), false);
+    assert_read_in_place("FFT", &log.lock().expect("log"), &device_blocks);
     assert_eq!(stats.counter("bytes_copied"), Some(0));
 
-    let block = Fft::<Logged<DefaultCpuReader<Cf32>>>::with_options_and_buffers(
-        FFT_LEN,
-        futuresdr::blocks::FftDirection::Forward,
-        false,
-        None,
-    );
-    let (log, _, device_blocks) = run_stock(block, |b| b.input(), true);
-    let log = log.lock().expect("log");
-    assert!(!log.is_empty());
-    assert!(
-        log.iter().all(|r| !inside(r, &device_blocks)),
-        "control: copied stream"
-    );
+    assert_reads_no_device_memory_behind_a_copy(fft::<DefaultCpuReader<Cf32>>(), |b| b.input());
 }
 
 #[test]
@@ -299,11 +303,5 @@ fn stock_fir_reads_the_device_blocks_in_place_but_for_seams() {
     );
     assert_eq!(stats.counter("bytes_copied"), Some(0));
 
-    let (log, _, device_blocks) = run_stock(fir::<DefaultCpuReader<Cf32>>(), |b| b.input(), true);
-    let log = log.lock().expect("log");
-    assert!(!log.is_empty());
-    assert!(
-        log.iter().all(|r| !inside(r, &device_blocks)),
-        "control: copied stream"
-    );
+    assert_reads_no_device_memory_behind_a_copy(fir::<DefaultCpuReader<Cf32>>(), |b| b.input());
 }

@@ -117,14 +117,7 @@ fn output_within(
     mut command: Command,
     deadline: std::time::Duration,
 ) -> (Option<std::process::ExitStatus>, Output) {
-    use std::process::Stdio;
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start weir");
-    wait_within(child, deadline)
+    wait_within(processes::start_piped(&mut command, "weir"), deadline)
 }
 
 /// Waits for `child` to exit, collecting whatever of its stdout and stderr is piped while it
@@ -266,4 +259,113 @@ item = "ci16"
 {sink}
 "#
     )
+}
+
+/// The TOML of the usual end of a test flowgraph: `head` (`item`, `items` of them) feeding
+/// `sink`, a `file_sink` writing them to `path`. The flowgraph's connections end in
+/// `"... -> head.in", "head.out -> sink.in"`.
+pub fn head_to_file(item: &str, items: impl std::fmt::Display, path: &Path) -> String {
+    format!(
+        "{}[blocks.sink]\ntype = \"file_sink\"\nitem = \"{item}\"\npath = \"{}\"\n",
+        head_block(item, items),
+        path.display()
+    )
+}
+
+/// The TOML of a block `head` passing `items` items of type `item`, then ending the stream.
+pub fn head_block(item: &str, items: impl std::fmt::Display) -> String {
+    format!("[blocks.head]\ntype = \"head\"\nitem = \"{item}\"\nitems = {items}\n")
+}
+
+/// Every 16-bit word of `bytes` (little-endian) is the simulator's ramp from word 0 on
+/// (word n = n, wrapping); a failure names the first word that is not.
+pub fn assert_ramp(bytes: &[u8]) {
+    for (n, b) in bytes.chunks_exact(2).enumerate() {
+        assert_eq!(
+            i16::from_le_bytes([b[0], b[1]]),
+            n as u16 as i16,
+            "value {n}"
+        );
+    }
+}
+
+/// The line of block `block` in a run report (`weir run`'s stdout, or a [`RunReport`]
+/// printed): the one that starts with the block's name and a space. Panics naming the block,
+/// with the whole report, when there is none.
+pub fn report_line<'a>(report: &'a str, block: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| {
+            l.strip_prefix(block)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .unwrap_or_else(|| panic!("no report line of {block} in\n{report}"))
+}
+
+/// Runs `weir check FILE` to completion.
+pub fn weir_check(file: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("check")
+        .arg(file)
+        .output()
+        .expect("run weir check")
+}
+
+/// `weir check FILE` passes; a failure shows its stderr.
+pub fn assert_check_passes(file: &Path) {
+    let out = weir_check(file);
+    assert!(
+        out.status.success(),
+        "weir check {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The parameter lines that point a `dmabuf_source` or `dmabuf_sink` at the fake sysfs tree
+/// `fake` (`sysfs_root`, `dev_root`) and at a DMA heap that does not exist (`dma_heap`).
+pub fn fake_tree_params(fake: &weir_iio::testing::FakeSysfs) -> String {
+    format!(
+        "sysfs_root = \"{}\"\ndev_root = \"{}\"\ndma_heap = \"{}/no-heap\"\n",
+        fake.root().display(),
+        fake.dev_root().display(),
+        fake.base().display(),
+    )
+}
+
+/// The exit status of `weir` for bad input (README: "2: the flowgraph is invalid").
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// `weir check FILE` refuses the file as bad input (exit 2, [`EXIT_BAD_INPUT`]); returns its
+/// stderr. A failure names `what` and shows everything it wrote.
+pub fn check_refuses(file: &Path, what: &str) -> String {
+    let out = weir_check(file);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_BAD_INPUT),
+        "{what}: weir check {}:\nstdout:\n{}\nstderr:\n{stderr}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// `ports` has its first stream input `in` of items `input` and its first stream output `out`
+/// of items `output`.
+pub fn assert_in_out(
+    ports: &weir_core::Ports,
+    input: weir_core::ItemType,
+    output: weir_core::ItemType,
+) {
+    assert_eq!((ports.inputs[0].name, ports.inputs[0].item), ("in", input));
+    assert_eq!(
+        (ports.outputs[0].name, ports.outputs[0].item),
+        ("out", output)
+    );
+}
+
+/// The names of `block`'s parameters, in the order it declares them.
+pub fn param_names(block: &weir_core::BlockDescriptor) -> Vec<&'static str> {
+    block.params.iter().map(|p| p.name).collect()
 }

@@ -33,14 +33,22 @@ pub fn spawn(file: &Path) -> Child {
 
 /// `weir run --stats-interval 0 ARGS FILE` with piped stdout and stderr.
 pub fn spawn_with(file: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command
         .args(["run", "--stats-interval", "0"])
         .args(args)
-        .arg(file)
+        .arg(file);
+    start_piped(&mut command, "weir")
+}
+
+/// Starts `command` (`what` in the failure) with stdin closed and stdout and stderr piped.
+pub fn start_piped(command: &mut Command, what: &str) -> Child {
+    command
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start weir")
+        .unwrap_or_else(|e| panic!("start {what}: {e}"))
 }
 
 /// A flowgraph publishing the simulator's ramp (ci16) as fast as it can on ZeroMQ `address`.
@@ -111,11 +119,17 @@ pub fn text(out: &Output) -> String {
 
 /// Whether something listens on TCP `port` of 127.0.0.1 (Linux: `/proc/net/tcp`, state 0A).
 pub fn listening(port: u16) -> bool {
+    tcp_socket(1, port, "0A")
+}
+
+/// Whether `/proc/net/tcp` has a socket whose address in column `column` (1 local, 2 remote)
+/// is 127.0.0.1:`port`, in `state` (hex, as the kernel writes it).
+fn tcp_socket(column: usize, port: u16, state: &str) -> bool {
     let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let local = format!("0100007F:{port:04X}");
+    let address = format!("0100007F:{port:04X}");
     table.lines().skip(1).any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == local && f[3] == "0A"
+        f.len() > 3 && f[column] == address && f[3] == state
     })
 }
 
@@ -155,12 +169,7 @@ pub fn assert_contiguous(values: &[i16]) {
 
 /// Whether a connection to 127.0.0.1:`port` is established (`/proc/net/tcp`, state 01).
 pub fn connected(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
-    let remote = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[2] == remote && f[3] == "01"
-    })
+    tcp_socket(2, port, "01")
 }
 
 /// The lines of `stream` (a child's stdout or stderr), arriving on the returned channel as
@@ -199,3 +208,55 @@ pub fn wait_line(rx: &Receiver<String>, seen: &mut Vec<String>, pred: impl Fn(&s
 /// to the ramp's period (32768 samples) within a run (see `cli_net`'s
 /// `zeromq_carries_the_dmabuf_ramp`).
 pub const ZMQ_BLOCK: usize = 10_007;
+
+/// `weir run --stats-interval 0 ARGS FILE` to completion; it must exit 0 (a failure shows
+/// everything it wrote).
+pub fn run_ok(file: &Path, args: &[&str]) -> Output {
+    output_ok(
+        Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["run", "--stats-interval", "0"])
+            .args(args)
+            .arg(file),
+        &format!("weir run {}", file.display()),
+    )
+}
+
+/// Runs `command` to completion; it must exit 0 (a failure names `what` and shows everything
+/// it wrote).
+pub fn output_ok(command: &mut Command, what: &str) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run it: {e}"));
+    assert!(out.status.success(), "{what}: {}", text(&out));
+    out
+}
+
+/// `path` holds `items` ci16 items of the simulator's ramp joined late: from a whole sample on
+/// (sample k of the ramp has I = 2k and Q = 2k + 1, mod 2^16, so the first value is even),
+/// every value following the one before it.
+pub fn assert_ramp_joined_late(path: &Path, items: usize) {
+    let values = ramp_values(path, items);
+    assert_eq!(
+        values[0] % 2,
+        0,
+        "the first value {} is a Q value: a partial sample",
+        values[0]
+    );
+    assert_contiguous(&values);
+}
+
+/// A flowgraph subscribing to ZeroMQ on 127.0.0.1:`port` (`zmq_sub_source` of `item`s,
+/// `timeout` seconds) and writing the first `items` items it receives to `out`.
+pub fn subscriber(item: &str, port: u16, out: &Path, items: u64, timeout: f64) -> String {
+    format!(
+        r#"
+connections = ["rx.out -> head.in", "head.out -> sink.in"]
+{}[blocks.rx]
+type = "zmq_sub_source"
+item = "{item}"
+address = "tcp://127.0.0.1:{port}"
+timeout = {timeout}
+"#,
+        super::head_to_file(item, items, out)
+    )
+}
