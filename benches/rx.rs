@@ -36,7 +36,7 @@ use futuresdr::runtime::{Flowgraph, Runtime};
 use weir_core::{BlockStats, Cf32, Ci16, MappedBlockReader, runtime};
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
 use weir_iio::transport::Transport;
-use weir_plugin_dsp::IqToComplex;
+use weir_plugin_dsp::{Ci16Scale, IqToComplex};
 use weir_plugin_iio::DmabufSource;
 
 const KIB: usize = 1024;
@@ -553,14 +553,14 @@ fn converter_pipeline_run(weir: bool, samples: u64) -> Duration {
             Arc::new(BlockStats::default()),
         ));
         let conv = fg.add(IqToComplex::<MappedBlockReader<Ci16>>::new(
-            scale,
+            Ci16Scale::new(scale),
             Arc::default(),
         ));
         (src.into(), conv.into())
     } else {
         let src = fg.add(futuresdr::blocks::NullSource::<Ci16>::new());
         let conv = fg.add(IqToComplex::<DefaultCpuReader<Ci16>>::new(
-            scale,
+            Ci16Scale::new(scale),
             Arc::default(),
         ));
         (src.into(), conv.into())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futuresdr::runtime::__private::KernelInterface;
 use futuresdr::runtime::dev::{CpuSample, DefaultCpuReader, DefaultCpuWriter, Kernel};
 use weir_core::{BuildError, Cf32, ItemType, Value};
-use weir_plugin_dsp::{DcBlocker, PowerDb, dc_blocker, power_db};
+use weir_plugin_dsp::{DcBlocker, DcFilter, PowerDb, ToDb, dc_blocker, power_db};
 
 use crate::support::{assert_in_out, param_names};
 
@@ -68,7 +68,7 @@ fn dc_blocker_removes_the_offset_and_keeps_the_tone() {
         .collect();
     let y = run_through::<Cf32, Cf32, _>(
         x.clone(),
-        DcBlocker::<Cf32>::new(alpha as f32, Arc::default()),
+        DcBlocker::<Cf32>::new(DcFilter::new(alpha as f32), Arc::default()),
     );
     assert_eq!(y.len(), n);
     // The recursion by hand for the first samples (state starts at zero).
@@ -107,7 +107,10 @@ fn dc_blocker_on_real_samples() {
     let x: Vec<f32> = (0..n)
         .map(|k| (1.5 + 0.2 * (w * k as f64).sin()) as f32)
         .collect();
-    let y = run_through::<f32, f32, _>(x.clone(), DcBlocker::<f32>::new(alpha, Arc::default()));
+    let y = run_through::<f32, f32, _>(
+        x.clone(),
+        DcBlocker::<f32>::new(DcFilter::new(alpha), Arc::default()),
+    );
     // Sample for sample against the recursion in f64.
     let (mut xp, mut yp) = (0.0f64, 0.0f64);
     for (k, (xi, yi)) in x.iter().zip(&y).enumerate() {
@@ -138,14 +141,17 @@ fn power_db_by_hand() {
         Cf32::new(0.0, 0.0),  // 0 → -inf → floor
         Cf32::new(1e-3, 0.0), // 1e-6 → -60 dB
     ];
-    let y = run_through::<Cf32, f32, _>(x.clone(), PowerDb::new(0.0, -200.0, Arc::default()));
+    let y = run_through::<Cf32, f32, _>(
+        x.clone(),
+        PowerDb::new(ToDb::new(0.0, -200.0), Arc::default()),
+    );
     let expected = [0.0, -20.0, 13.9794, 6.0206, -200.0, -60.0];
     for (k, (a, b)) in y.iter().zip(expected).enumerate() {
         assert!((a - b).abs() < 1e-4, "sample {k}: {a} vs {b}");
     }
     // Offset +30 (dBm from dBW, say) and a floor of -25: the -60 dB sample becomes -30 after
     // the offset and is clipped to -25, as is the zero sample.
-    let y = run_through::<Cf32, f32, _>(x, PowerDb::new(30.0, -25.0, Arc::default()));
+    let y = run_through::<Cf32, f32, _>(x, PowerDb::new(ToDb::new(30.0, -25.0), Arc::default()));
     let expected = [30.0, 10.0, 43.9794, 36.0206, -25.0, -25.0];
     for (k, (a, b)) in y.iter().zip(expected).enumerate() {
         assert!((a - b).abs() < 1e-4, "sample {k}: {a} vs {b}");

@@ -8,7 +8,7 @@ use futuresdr::runtime::Pmt;
 use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
 use weir_core::testing::{start_toml, wait_until};
 use weir_core::{Cf32, ItemType, Registry, Value};
-use weir_plugin_dsp::{DspPlugin, Mixer, mixer};
+use weir_plugin_dsp::{DspPlugin, Mixer, Nco, mixer};
 
 use crate::support::{assert_in_out, cf32_file, items_in, param_names};
 
@@ -30,7 +30,7 @@ fn run(m: &mut Mocker<Mocked>, input: Vec<Cf32>) -> Vec<Cf32> {
 fn output_is_the_nco_and_a_frequency_message_retunes_phase_continuously() {
     let fs = 48_000.0;
     let (f1, f2, phi) = (1000.0, -3000.0, 0.5);
-    let mut m = Mocker::new(Mocked::new(f1, fs, phi, Arc::default()));
+    let mut m = Mocker::new(Mocked::new(Nco::new(f1, fs, phi), Arc::default()));
     // Input 2 − 1j: the output is that times the oscillator.
     let x = Cf32::new(2.0, -1.0);
     let first = run(&mut m, vec![x; 1000]);
@@ -57,7 +57,7 @@ fn output_is_the_nco_and_a_frequency_message_retunes_phase_continuously() {
         m.post("frequency", Pmt::F64(f2)).expect("set"),
         Pmt::F64(f2)
     );
-    assert_eq!(m.current_frequency(), f2);
+    assert_eq!(m.state().current_frequency(), f2);
 
     // From the next sample on, the phase advances by the new increment, starting where the
     // old one left off.
@@ -86,7 +86,7 @@ fn phase_stays_accurate_over_a_long_run() {
     // formula (an f32 phase accumulator would be off by radians by now).
     let fs = 1e6;
     let f = 123_456.789;
-    let mut m = Mocker::new(Mocked::new(f, fs, 0.0, Arc::default()));
+    let mut m = Mocker::new(Mocked::new(Nco::new(f, fs, 0.0), Arc::default()));
     let n = 10_000_000usize;
     let chunk = 1_000_000;
     let mut last = Vec::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter};
 use weir_core::{Cf32, ItemType, Value};
-use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumKernel};
+use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumFrames, SpectrumKernel};
 use weir_plugin_dsp::{Spectrum, spectrum};
 
 use crate::support::{assert_in_out, param_names};
@@ -25,9 +25,7 @@ fn run_block(input: Vec<Cf32>, len: usize, shift: bool, parallel: bool) -> Vec<f
     weir_core::testing::run_through(
         input,
         Spectrum::<DefaultCpuReader<Cf32>, DefaultCpuWriter<f32>>::new(
-            len,
-            shift,
-            parallel,
+            SpectrumFrames::new(len, shift, parallel),
             Arc::default(),
         ),
         |b| b.input(),

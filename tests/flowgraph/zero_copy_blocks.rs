@@ -9,7 +9,7 @@ use futuresdr::runtime::{BlockId, Flowgraph};
 use weir_core::{BlockStats, Cf32, Ci16, MappedBlockReader, runtime};
 use weir_iio::sim::{SimConfig, SimRx};
 use weir_iio::transport::Transport;
-use weir_plugin_dsp::{AddressLog, Head, IqToComplex, NullSink};
+use weir_plugin_dsp::{AddressLog, Ci16Scale, Head, IqToComplex, NullSink};
 use weir_plugin_iio::DmabufSource;
 
 const SAMPLES_PER_BLOCK: usize = 4096;
@@ -65,10 +65,10 @@ fn converter_reads_the_device_blocks_in_place() {
 
     let mut fg = Flowgraph::new();
     let src = fg.add(DmabufSource::<Ci16>::new(Box::new(sim), src_stats.clone()));
-    let conv = fg.add(
-        IqToComplex::<MappedBlockReader<Ci16>>::new(1.0 / 32768.0, Arc::default())
-            .with_address_log(log.clone()),
-    );
+    let conv = fg.add(IqToComplex::<MappedBlockReader<Ci16>>::new(
+        Ci16Scale::new(1.0 / 32768.0).with_address_log(log.clone()),
+        Arc::default(),
+    ));
     let head = fg.add(Head::<Cf32>::new(SAMPLES, Arc::default()));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
     run_in_line(fg, &[src.into(), conv.into(), head.into(), sink.into()]);
@@ -98,10 +98,10 @@ fn address_check_fails_for_a_copied_stream() {
         SAMPLES,
         Arc::default(),
     ));
-    let conv = fg.add(
-        IqToComplex::<DefaultCpuReader<Ci16>>::new(1.0 / 32768.0, Arc::default())
-            .with_address_log(log.clone()),
-    );
+    let conv = fg.add(IqToComplex::<DefaultCpuReader<Ci16>>::new(
+        Ci16Scale::new(1.0 / 32768.0).with_address_log(log.clone()),
+        Arc::default(),
+    ));
     let sink = fg.add(NullSink::<Cf32>::new(Arc::default()));
     run_in_line(fg, &[src.into(), head.into(), conv.into(), sink.into()]);
 

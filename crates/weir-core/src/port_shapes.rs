@@ -28,6 +28,23 @@ impl Ports {
         }
     }
 
+    /// The ports of a one-in, one-out block that needs `min_items` consecutive input items per
+    /// call (a frame, a filter's history): input `in` (field `input`) of `input` items with that
+    /// minimum, output `out` (field `output`) of `output` items into FutureSDR's circular buffer
+    /// only.
+    pub fn frames(input: ItemType, output: ItemType, min_items: usize) -> Ports {
+        Ports {
+            inputs: vec![PortSpec::input("in", "input", input).with_min_items(min_items)],
+            outputs: vec![PortSpec::output(
+                "out",
+                "output",
+                output,
+                BufferKind::Circular,
+            )],
+            ..Ports::default()
+        }
+    }
+
     /// The ports of a sink: input `in` (FutureSDR field `input`) of `item`s.
     pub fn sink(item: ItemType) -> Ports {
         Ports {

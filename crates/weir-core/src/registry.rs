@@ -197,6 +197,14 @@ impl ParamSpec {
         )
     }
 
+    /// The required float `sample_rate`, in samples/s: above 0 and at most 10^12 (1 THz), as
+    /// every block that takes one checks it.
+    pub fn sample_rate(doc: &'static str) -> Self {
+        Self::required("sample_rate", ParamType::Float, doc)
+            .above(0.0)
+            .max(1e12)
+    }
+
     /// Describe the block's ports with `value` for this (required) parameter.
     pub fn with_example(mut self, value: Value) -> Self {
         self.example = Some(value);

@@ -1,94 +1,41 @@
 //! `conjugate`: the complex conjugate of every sample, `re - j im` (spectral inversion).
 
-use std::sync::Arc;
-
-use futuresdr::runtime::dev::prelude::*;
-use weir::core::sync_block::sync_work;
+use futuresdr::runtime::BlockId;
+use weir::core::sync_block::SyncFn;
 use weir::core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, Params,
-    PortSpec, Ports, with_reader, with_writer,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, Params, Ports, add_sync, sync_block,
 };
 
-/// `y = conj(x)`, generic over its reader and writer: it reads a DMABUF block in place
-/// when a `dmabuf_source` feeds it, and writes into a zero-copy sink's DMA block.
-#[derive(Block)]
-pub struct Conjugate<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<Cf32>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
-    stats: Arc<BlockStats>,
-}
+/// `y = conj(x)`: the per-chunk function, and the state (none here) it keeps between chunks.
+pub struct Conj;
 
-impl<R, W> Conjugate<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    /// A block counting its items in `stats`.
-    pub fn new(stats: Arc<BlockStats>) -> Self {
-        Self {
-            input: R::default(),
-            output: W::default(),
-            stats,
+impl SyncFn for Conj {
+    type In = Cf32;
+    type Out = Cf32;
+
+    fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) {
+        for (x, y) in input.iter().zip(output) {
+            *y = x.conj();
         }
     }
 }
 
-impl<R, W> Kernel for Conjugate<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        // `sync_work` takes what both buffers allow, forwards every tag (the DMABUF source's
-        // `dmabuf_block`, `dmabuf_time`, `dmabuf_overrun`) to the same sample, counts the items
-        // and ends the block with its input: the block only says what one chunk becomes.
-        sync_work(
-            &mut self.input,
-            &mut self.output,
-            &self.stats,
-            io,
-            |x, y| {
-                for (x, y) in x.iter().zip(y) {
-                    *y = x.conj();
-                }
-            },
-        );
-        Ok(())
-    }
+sync_block! {
+    /// The `conjugate` block: [`Conj`] generic over its reader and writer, so it reads a DMABUF
+    /// block in place when a `dmabuf_source` feeds it, and writes into a zero-copy sink's DMA
+    /// block. Its `work()` takes what both buffers allow, forwards every tag (the DMABUF
+    /// source's `dmabuf_block`, `dmabuf_time`, `dmabuf_overrun`) to the same sample, counts the
+    /// items and ends the block with its input.
+    pub struct Conjugate(Conj);
 }
 
-fn ports(_: &Params) -> std::result::Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![
-            PortSpec::output("out", "output", ItemType::Cf32, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+fn ports(_: &Params) -> Result<Ports, BuildError> {
+    Ok(Ports::sync(ItemType::Cf32, ItemType::Cf32))
 }
 
-fn build(ctx: &mut BuildContext<'_>) -> std::result::Result<BlockId, BuildError> {
+fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
-            let mut block = Conjugate::<R, W>::new(stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Conjugate::<R, W>::new(Conj, stats)))
 }
 
 /// Registry entry.
@@ -104,8 +51,11 @@ pub fn descriptor() -> BlockDescriptor {
 
 #[cfg(test)]
 mod tests {
-    use futuresdr::runtime::dev::Tag;
+    use std::sync::Arc;
+
+    use futuresdr::runtime::dev::{ItemTag, Tag};
     use futuresdr::runtime::mocker::{Mocker, Reader, Writer};
+    use weir::core::BlockStats;
     use weir::core::tags::BlockTime;
 
     use super::*;
@@ -136,7 +86,10 @@ mod tests {
             },
         ];
         let stats = Arc::new(BlockStats::default());
-        let mut m = Mocker::new(Conjugate::<Reader<Cf32>, Writer<Cf32>>::new(stats.clone()));
+        let mut m = Mocker::new(Conjugate::<Reader<Cf32>, Writer<Cf32>>::new(
+            Conj,
+            stats.clone(),
+        ));
         m.input().set_with_tags(input.clone(), tags);
         m.output().reserve(input.len());
         m.run();

@@ -1,70 +1,38 @@
 //! `cf32_to_ci16`: complex float to interleaved 16-bit I/Q, e.g. for a DAC.
 
-use std::sync::Arc;
-
-use futuresdr::runtime::dev::prelude::*;
+use futuresdr::runtime::BlockId;
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType,
-    ParamSpec, ParamType, Params, PortSpec, Ports, Value, add_sync,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
+    ParamType, Params, PortSpec, Ports, Value, add_sync, sync_block,
 };
 
-/// Converts `Complex<f32>` to interleaved i16 I/Q: each part times `scale`, rounded and
-/// saturated to the i16 range (full scale ±1.0 by default). Generic over its writer, so it can
-/// write straight into the DMA blocks of a zero-copy `dmabuf_sink`.
-#[derive(Block)]
-pub struct ComplexToIq<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<Ci16>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Ci16>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+/// `Complex<f32>` to interleaved i16 I/Q: each part times `scale`, rounded and saturated to the
+/// i16 range (full scale ±1.0 by default).
+pub struct Cf32Scale {
     scale: f32,
-    stats: Arc<BlockStats>,
 }
 
-impl<R, W> ComplexToIq<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Ci16>,
-{
-    /// A converter multiplying by `scale` before rounding.
-    pub fn new(scale: f32, stats: Arc<BlockStats>) -> Self {
-        Self {
-            input: R::default(),
-            output: W::default(),
-            scale,
-            stats,
-        }
+impl Cf32Scale {
+    /// A conversion multiplying by `scale` before rounding.
+    pub fn new(scale: f32) -> Self {
+        Self { scale }
     }
 }
 
-impl<R, W> Kernel for ComplexToIq<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Ci16>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let i = self.input.slice();
-        let o = self.output.slice();
-        let n = crate::sample_convert::cf32_to_ci16(i, o, self.scale);
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        if self.input.finished() && remaining == 0 {
-            io.finished = true;
-        }
-        Ok(())
+impl SyncFn for Cf32Scale {
+    type In = Cf32;
+    type Out = Ci16;
+
+    fn process(&mut self, input: &[Cf32], output: &mut [Ci16]) {
+        crate::sample_convert::cf32_to_ci16(input, output, self.scale);
     }
+}
+
+sync_block! {
+    /// The `cf32_to_ci16` block: [`Cf32Scale`], generic over its writer, so it can write
+    /// straight into the DMA blocks of a zero-copy `dmabuf_sink`.
+    pub struct ComplexToIq(Cf32Scale);
 }
 
 /// The valid bits of the device channels `out` feeds (16 when no device says), or why `ci16`
@@ -118,7 +86,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         ((1u32 << (device_bits(ctx.params)? - 1)) - 1) as f32
     };
     let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(scale, stats)))
+    Ok(add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(Cf32Scale::new(scale), stats)))
 }
 
 /// Registry entry.

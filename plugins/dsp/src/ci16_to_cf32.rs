@@ -3,48 +3,28 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use futuresdr::runtime::dev::prelude::*;
-use weir_core::sync_block::sync_work;
+use futuresdr::runtime::BlockId;
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, add_sync,
+    BlockDescriptor, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec, ParamType, Params,
+    PortSpec, Ports, Value, add_sync, sync_block,
 };
 
 /// Address ranges of the input slices a block read, for proving that it read device memory in
 /// place (tests compare them with the device's mapped blocks).
 pub type AddressLog = Arc<Mutex<Vec<Range<usize>>>>;
 
-/// Converts interleaved i16 I/Q to `Complex<f32>`, multiplying by `scale`.
-///
-/// Generic over its reader, so it reads a DMABUF block by reference when it is connected to the
-/// DMABUF source.
-#[derive(Block)]
-pub struct IqToComplex<R = DefaultCpuReader<Ci16>, W = DefaultCpuWriter<Cf32>>
-where
-    R: CpuBufferReader<Item = Ci16>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+/// Interleaved i16 I/Q to `Complex<f32>`, multiplied by `scale`.
+pub struct Ci16Scale {
     scale: f32,
-    stats: Arc<BlockStats>,
     address_log: Option<AddressLog>,
 }
 
-impl<R, W> IqToComplex<R, W>
-where
-    R: CpuBufferReader<Item = Ci16>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    /// A converter whose output is `scale * (i + j q)`.
-    pub fn new(scale: f32, stats: Arc<BlockStats>) -> Self {
+impl Ci16Scale {
+    /// A conversion whose output is `scale * (i + j q)`.
+    pub fn new(scale: f32) -> Self {
         Self {
-            input: R::default(),
-            output: W::default(),
             scale,
-            stats,
             address_log: None,
         }
     }
@@ -56,36 +36,25 @@ where
     }
 }
 
-impl<R, W> Kernel for IqToComplex<R, W>
-where
-    R: CpuBufferReader<Item = Ci16>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let s = self.scale;
-        let log = &self.address_log;
-        sync_work(
-            &mut self.input,
-            &mut self.output,
-            &self.stats,
-            io,
-            |i, o| {
-                if let Some(log) = log {
-                    let start = i.as_ptr() as usize;
-                    log.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(start..start + std::mem::size_of_val(i));
-                }
-                crate::sample_convert::ci16_to_cf32(i, o, s);
-            },
-        );
-        Ok(())
+impl SyncFn for Ci16Scale {
+    type In = Ci16;
+    type Out = Cf32;
+
+    fn process(&mut self, input: &[Ci16], output: &mut [Cf32]) {
+        if let Some(log) = &self.address_log {
+            let start = input.as_ptr() as usize;
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(start..start + std::mem::size_of_val(input));
+        }
+        crate::sample_convert::ci16_to_cf32(input, output, self.scale);
     }
+}
+
+sync_block! {
+    /// The `ci16_to_cf32` block: [`Ci16Scale`], generic over its reader, so it reads a DMABUF
+    /// block by reference when it is connected to the DMABUF source.
+    pub struct IqToComplex(Ci16Scale);
 }
 
 /// The valid bits of the device's I/Q channels feeding `in` (16 when no device says), or why
@@ -136,7 +105,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         1.0 / (1u32 << (device_bits(ctx.params)? - 1)) as f32
     };
     let stats = ctx.stats();
-    Ok(add_sync!(ctx, Ci16 => Cf32, |R, W| IqToComplex::<R, W>::new(scale, stats)))
+    Ok(add_sync!(ctx, Ci16 => Cf32, |R, W| IqToComplex::<R, W>::new(Ci16Scale::new(scale), stats)))
 }
 
 /// Registry entry.

@@ -1,13 +1,13 @@
 //! `dc_blocker`: remove the DC component of a real or complex stream.
 
 use std::ops::{Add, Mul, Sub};
-use std::sync::Arc;
 
-use futuresdr::runtime::dev::prelude::*;
-use weir_core::sync_block::sync_work;
+use futuresdr::runtime::BlockId;
+use futuresdr::runtime::dev::CpuSample;
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, Ports, Value, add_sync,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, add_sync, sync_block,
 };
 
 /// An item the DC blocker filters: `f32` or `Cf32`.
@@ -30,73 +30,41 @@ impl DcItem for Cf32 {}
 /// This is the classic DC blocker (J. O. Smith, "Introduction to Digital Filters", "DC Blocker"),
 /// not GNU Radio's `dc_blocker_cc`, which subtracts cascaded moving averages of length D.
 /// The state starts at zero, so the first output sample is `x[0]`.
-#[derive(Block)]
-pub struct DcBlocker<T, R = DefaultCpuReader<T>, W = DefaultCpuWriter<T>>
-where
-    T: DcItem,
-    R: CpuBufferReader<Item = T>,
-    W: CpuBufferWriter<Item = T>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+pub struct DcFilter<T> {
     alpha: f32,
     x_prev: T,
     y_prev: T,
-    stats: Arc<BlockStats>,
 }
 
-impl<T, R, W> DcBlocker<T, R, W>
-where
-    T: DcItem,
-    R: CpuBufferReader<Item = T>,
-    W: CpuBufferWriter<Item = T>,
-{
+impl<T: DcItem> DcFilter<T> {
     /// A DC blocker with pole `alpha` (0 ≤ α < 1; larger is a narrower notch).
-    pub fn new(alpha: f32, stats: Arc<BlockStats>) -> Self {
+    pub fn new(alpha: f32) -> Self {
         Self {
-            input: R::default(),
-            output: W::default(),
             alpha,
             x_prev: T::default(),
             y_prev: T::default(),
-            stats,
         }
     }
 }
 
-impl<T, R, W> Kernel for DcBlocker<T, R, W>
-where
-    T: DcItem,
-    R: CpuBufferReader<Item = T>,
-    W: CpuBufferWriter<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let a = self.alpha;
-        let state = (&mut self.x_prev, &mut self.y_prev);
-        sync_work(
-            &mut self.input,
-            &mut self.output,
-            &self.stats,
-            io,
-            |i, o| {
-                let (mut xp, mut yp) = (*state.0, *state.1);
-                for (x, y) in i.iter().zip(o) {
-                    yp = *x - xp + yp * a;
-                    xp = *x;
-                    *y = yp;
-                }
-                (*state.0, *state.1) = (xp, yp);
-            },
-        );
-        Ok(())
+impl<T: DcItem> SyncFn for DcFilter<T> {
+    type In = T;
+    type Out = T;
+
+    fn process(&mut self, input: &[T], output: &mut [T]) {
+        let (mut xp, mut yp) = (self.x_prev, self.y_prev);
+        for (x, y) in input.iter().zip(output) {
+            yp = *x - xp + yp * self.alpha;
+            xp = *x;
+            *y = yp;
+        }
+        (self.x_prev, self.y_prev) = (xp, yp);
     }
+}
+
+sync_block! {
+    /// The `dc_blocker` block: a [`DcFilter`] of `f32` or `Cf32` items.
+    pub struct DcBlocker<T: DcItem>(DcFilter<T>);
 }
 
 fn item(p: &Params) -> Result<ItemType, BuildError> {
@@ -133,9 +101,11 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
     Ok(match item(ctx.params)? {
         ItemType::F32 => {
-            add_sync!(ctx, f32 => f32, |R, W| DcBlocker::<f32, R, W>::new(alpha, stats))
+            add_sync!(ctx, f32 => f32, |R, W| DcBlocker::<f32, R, W>::new(DcFilter::new(alpha), stats))
         }
-        _ => add_sync!(ctx, Cf32 => Cf32, |R, W| DcBlocker::<Cf32, R, W>::new(alpha, stats)),
+        _ => {
+            add_sync!(ctx, Cf32 => Cf32, |R, W| DcBlocker::<Cf32, R, W>::new(DcFilter::new(alpha), stats))
+        }
     })
 }
 

@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use futuresdr::runtime::dev::prelude::*;
+use futuresdr::runtime::BlockId;
 use rustfft::{Fft as RustFft, FftPlanner};
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockConfig, BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32,
-    CounterLabel, ItemType, Params, PortSpec, Ports, block_config, choice, with_reader,
-    with_writer,
+    BlockConfig, BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, CounterLabel,
+    ItemType, Params, Ports, add_sync, block_config, choice, sync_block,
 };
 
 choice! {
@@ -95,7 +95,7 @@ impl FftKernel {
 
     /// Transform the whole frames of `input` into `output` (as many as both hold); returns
     /// the number of items transformed (a multiple of `len`).
-    pub fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) -> usize {
+    pub fn transform(&mut self, input: &[Cf32], output: &mut [Cf32]) -> usize {
         let len = self.len;
         let mut n = 0;
         for (x, y) in input.chunks_exact(len).zip(output.chunks_exact_mut(len)) {
@@ -126,33 +126,19 @@ impl FftKernel {
     }
 }
 
-/// The `fft` block: whole frames of `len` cf32 in, their transforms out; see [`FftKernel`].
-#[derive(Block)]
-pub struct Fft<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<Cf32>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
-    kernel: FftKernel,
-    stats: Arc<BlockStats>,
-}
+impl SyncFn for FftKernel {
+    type In = Cf32;
+    type Out = Cf32;
 
-impl<R, W> Fft<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    /// The block around `kernel`, counting in `stats`.
-    pub fn new(kernel: FftKernel, stats: Arc<BlockStats>) -> Self {
-        let mut input = R::default();
-        // A frame is the least the block can work on.
-        input.set_min_items(kernel.len());
-        let mut output = W::default();
-        output.set_min_items(kernel.len());
+    fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) {
+        self.transform(input, output);
+    }
+
+    fn frame(&self) -> usize {
+        self.len
+    }
+
+    fn describe(&self, stats: &BlockStats) {
         stats.label_counter(
             PARTIAL_FRAME_ITEMS,
             CounterLabel {
@@ -160,82 +146,36 @@ where
                 evidence: Some("exact".into()),
             },
         );
-        Self {
-            input,
-            output,
-            kernel,
-            stats,
-        }
+    }
+
+    fn partial_frame(&mut self, left: usize, stats: &BlockStats) {
+        stats.set_counter(PARTIAL_FRAME_ITEMS, left as u64);
+        tracing::warn!(
+            "fft: the input ended {left} items into a frame of {}: not transformed",
+            self.len
+        );
     }
 }
 
-impl<R, W> Kernel for Fft<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let (i, i_tags) = self.input.slice_with_tags();
-        let (o, mut o_tags) = self.output.slice_with_tags();
-        let n = self.kernel.process(i, o);
-        for t in i_tags.iter().filter(|t| t.index < n) {
-            o_tags.add_tag(t.index, t.tag.clone());
-        }
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        // Ended only once every whole frame is out: what is left is less than a frame, which
-        // no more input will complete.
-        if self.input.finished() && remaining < self.kernel.len() {
-            if remaining > 0 {
-                self.stats
-                    .set_counter(PARTIAL_FRAME_ITEMS, remaining as u64);
-                tracing::warn!(
-                    "fft: the input ended {remaining} items into a frame of {}: not transformed",
-                    self.kernel.len()
-                );
-            }
-            io.finished = true;
-        }
-        Ok(())
-    }
+sync_block! {
+    /// The `fft` block: whole frames of `len` cf32 in, their transforms out (see
+    /// [`FftKernel`]); ended only once every whole frame is out: what is left then is less than
+    /// a frame, which no more input will complete.
+    pub struct Fft(FftKernel);
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let len = p.config::<Config>()?.len;
-    Ok(Ports {
-        // The block transforms whole frames: it cannot make progress with fewer than `len` items.
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32).with_min_items(len)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::Cf32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    // The block transforms whole frames: it cannot make progress with fewer than `len` items.
+    Ok(Ports::frames(ItemType::Cf32, ItemType::Cf32, len))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let config = ctx.params.config::<Config>()?;
     let normalize = (config.normalize != 0.0).then_some(config.normalize as f32);
+    let kernel = FftKernel::new(config.len, config.direction, config.shift, normalize);
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(
-        with_reader!(ctx.input_buffer("in"), Cf32, R => with_writer!(out, Cf32, W => {
-            let kernel = FftKernel::new(config.len, config.direction, config.shift, normalize);
-            let mut block = Fft::<R, W>::new(kernel, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })),
-    )
+    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Fft::<R, W>::new(kernel, stats)))
 }
 
 /// Registry entry.

@@ -42,19 +42,19 @@ pub mod vector_sink;
 pub mod vector_source;
 pub mod xlating_fir;
 
-pub use cf32_to_ci16::ComplexToIq;
-pub use ci16_to_cf32::{AddressLog, IqToComplex};
-pub use dc_blocker::DcBlocker;
+pub use cf32_to_ci16::{Cf32Scale, ComplexToIq};
+pub use ci16_to_cf32::{AddressLog, Ci16Scale, IqToComplex};
+pub use dc_blocker::{DcBlocker, DcFilter};
 pub use file_sink::FileSink;
 pub use head::Head;
-pub use mixer::Mixer;
-pub use multiply_const::MultiplyConst;
+pub use mixer::{Mixer, Nco};
+pub use multiply_const::{Gain, MultiplyConst};
 pub use null_sink::NullSink;
-pub use power_db::PowerDb;
+pub use power_db::{PowerDb, ToDb};
 pub use scan::{ScanConverter, ScanSpec};
 pub use scan_to_cf32::ScanToCf32;
 pub use scan_to_f32::ScanToF32;
-pub use spectrum::{Spectrum, SpectrumKernel};
+pub use spectrum::{Spectrum, SpectrumFrames, SpectrumKernel};
 
 /// Registers the DSP blocks.
 pub struct DspPlugin;

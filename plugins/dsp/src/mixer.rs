@@ -1,15 +1,13 @@
 //! `mixer`: complex NCO mixer, frequency settable while running.
 
-use std::sync::Arc;
-
-use futuresdr::runtime::dev::prelude::*;
-use weir_core::sync_block::sync_work;
+use futuresdr::runtime::{BlockId, Pmt};
+use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, Ports, Value, add_sync,
+    Params, Ports, Value, add_sync, sync_block,
 };
 
-/// Multiplies every sample by a numerically controlled oscillator:
+/// A numerically controlled oscillator multiplying every sample:
 /// `y[n] = x[n] · exp(j(2π f n / fs + φ))`.
 ///
 /// The phase is kept in cycles as an `f64` wrapped to [-0.5, 0.5) after every sample, so it
@@ -18,24 +16,13 @@ use weir_core::{
 /// `frequency` port (a number, in Hz) changes the increment from the next sample on, and the
 /// phase carries on from where it was: the output is phase-continuous. Any other message is a
 /// query answered with the current frequency.
-#[derive(Block)]
-#[message_inputs(frequency)]
-pub struct Mixer<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<Cf32>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+pub struct Nco {
     frequency: f64,
     sample_rate: f64,
     /// Current phase in cycles, in [-0.5, 0.5).
     phase: f64,
     /// Phase increment per sample in cycles.
     increment: f64,
-    stats: Arc<BlockStats>,
 }
 
 /// Wraps a phase in cycles to [-0.5, 0.5).
@@ -43,23 +30,14 @@ fn wrap(cycles: f64) -> f64 {
     cycles - (cycles + 0.5).floor()
 }
 
-impl<R, W> Mixer<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    /// A mixer shifting by `frequency` Hz at `sample_rate` samples/s, starting at `phase`
-    /// radians.
-    pub fn new(frequency: f64, sample_rate: f64, phase: f64, stats: Arc<BlockStats>) -> Self {
-        stats.set_note("frequency", frequency.to_string());
+impl Nco {
+    /// An oscillator at `frequency` Hz at `sample_rate` samples/s, starting at `phase` radians.
+    pub fn new(frequency: f64, sample_rate: f64, phase: f64) -> Self {
         Self {
-            input: R::default(),
-            output: W::default(),
             frequency,
             sample_rate,
             phase: wrap(phase / std::f64::consts::TAU),
             increment: wrap(frequency / sample_rate),
-            stats,
         }
     }
 
@@ -68,63 +46,44 @@ where
         self.frequency
     }
 
-    async fn frequency(
-        &mut self,
-        _io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-        p: Pmt,
-    ) -> Result<Pmt> {
-        let f = match p {
-            Pmt::F32(v) => f64::from(v),
-            Pmt::F64(v) => v,
-            Pmt::U32(v) => f64::from(v),
-            Pmt::U64(v) => v as f64,
-            Pmt::Usize(v) => v as f64,
-            Pmt::Isize(v) => v as f64,
-            // Anything else is a query: answer with the current frequency.
-            _ => return Ok(Pmt::F64(self.frequency)),
+    /// The `frequency` message: a finite number retunes, a non-finite one is refused
+    /// (`InvalidValue`), anything else is a query answered with the current frequency.
+    pub fn frequency(&mut self, p: Pmt, stats: &BlockStats) -> Pmt {
+        let Some(f) = message_number(&p) else {
+            return Pmt::F64(self.frequency);
         };
         if !f.is_finite() {
-            return Ok(Pmt::InvalidValue);
+            return Pmt::InvalidValue;
         }
         self.frequency = f;
         self.increment = wrap(f / self.sample_rate);
-        self.stats.set_note("frequency", f.to_string());
-        Ok(Pmt::F64(f))
+        stats.set_note("frequency", f.to_string());
+        Pmt::F64(f)
     }
 }
 
-impl<R, W> Kernel for Mixer<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = Cf32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let inc = self.increment;
-        let phase = &mut self.phase;
-        sync_work(
-            &mut self.input,
-            &mut self.output,
-            &self.stats,
-            io,
-            |i, o| {
-                let mut p = *phase;
-                for (x, y) in i.iter().zip(o) {
-                    let (s, c) = ((p * std::f64::consts::TAU) as f32).sin_cos();
-                    *y = x * Cf32::new(c, s);
-                    p = wrap(p + inc);
-                }
-                *phase = p;
-            },
-        );
-        Ok(())
+impl SyncFn for Nco {
+    type In = Cf32;
+    type Out = Cf32;
+
+    fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) {
+        let mut p = self.phase;
+        for (x, y) in input.iter().zip(output) {
+            let (s, c) = ((p * std::f64::consts::TAU) as f32).sin_cos();
+            *y = x * Cf32::new(c, s);
+            p = wrap(p + self.increment);
+        }
+        self.phase = p;
     }
+
+    fn describe(&self, stats: &BlockStats) {
+        stats.set_note("frequency", self.frequency.to_string());
+    }
+}
+
+sync_block! {
+    /// The `mixer` block: an [`Nco`] with its `frequency` message port.
+    pub struct Mixer(Nco) messages(frequency);
 }
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
@@ -138,8 +97,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let frequency = ctx.params.float("frequency")?;
     let rate = ctx.params.float("sample_rate")?;
     let phase = ctx.params.float("phase")?;
+    let nco = Nco::new(frequency, rate, phase);
     let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Mixer::<R, W>::new(frequency, rate, phase, stats)))
+    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Mixer::<R, W>::new(nco, stats)))
 }
 
 /// Registry entry.
@@ -154,13 +114,7 @@ pub fn descriptor() -> BlockDescriptor {
                 "frequency shift in Hz (negative shifts down)",
             )
             .within(-1e12, 1e12),
-            ParamSpec::required(
-                "sample_rate",
-                ParamType::Float,
-                "sample rate in samples/s (at most 1 THz)",
-            )
-            .above(0.0)
-            .max(1e12),
+            ParamSpec::sample_rate("sample rate in samples/s (at most 1 THz)"),
             ParamSpec::optional(
                 "phase",
                 ParamType::Float,

@@ -4,8 +4,8 @@ use futuresdr::blocks::MovingAvg;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::{CpuBufferReader, DefaultCpuWriter};
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_reader,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, with_reader,
 };
 
 /// FutureSDR's block takes the frame width as a const generic, so each width is compiled in:
@@ -27,17 +27,8 @@ fn width(p: &Params) -> Result<usize, BuildError> {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let w = width(p)?;
-    Ok(Ports {
-        // The block averages whole frames.
-        inputs: vec![PortSpec::input("in", "input", ItemType::F32).with_min_items(w)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::F32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    // The block averages whole frames.
+    Ok(Ports::frames(ItemType::F32, ItemType::F32, w))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -4,7 +4,7 @@ use futuresdr::blocks::PfbArbResampler;
 use futuresdr::runtime::BlockId;
 use weir_core::{
     BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value,
+    Ports, Value,
 };
 
 use crate::taps;
@@ -33,16 +33,7 @@ fn check(p: &Params) -> Result<(f32, Vec<f32>, usize), BuildError> {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     check(p)?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::Cf32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    Ok(Ports::frames(ItemType::Cf32, ItemType::Cf32, 1))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

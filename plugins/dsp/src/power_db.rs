@@ -1,12 +1,10 @@
 //! `power_db`: instantaneous power of complex samples in decibels.
 
-use std::sync::Arc;
-
-use futuresdr::runtime::dev::prelude::*;
-use weir_core::sync_block::sync_work;
+use futuresdr::runtime::BlockId;
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, Ports, Value, add_sync,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, add_sync, sync_block,
 };
 
 /// `max(10·log10(|x|²) + offset, floor)` for one sample.
@@ -18,67 +16,36 @@ pub fn power_db(x: Cf32, offset: f32, floor: f32) -> f32 {
     (10.0 * x.norm_sqr().log10() + offset).max(floor)
 }
 
-/// Converts every complex sample to its power in dB: `max(10·log10(|x|²) + offset, floor)`.
+/// Every complex sample to its power in dB: `max(10·log10(|x|²) + offset, floor)`.
 ///
 /// `offset` calibrates (e.g. to dBm or dBFS); `floor` is the smallest value produced, so that
 /// silence gives `floor` instead of −∞.
-#[derive(Block)]
-pub struct PowerDb<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<f32>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+pub struct ToDb {
     offset: f32,
     floor: f32,
-    stats: Arc<BlockStats>,
 }
 
-impl<R, W> PowerDb<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    /// A converter adding `offset` dB and never going below `floor` dB.
-    pub fn new(offset: f32, floor: f32, stats: Arc<BlockStats>) -> Self {
-        Self {
-            input: R::default(),
-            output: W::default(),
-            offset,
-            floor,
-            stats,
+impl ToDb {
+    /// Adding `offset` dB and never going below `floor` dB.
+    pub fn new(offset: f32, floor: f32) -> Self {
+        Self { offset, floor }
+    }
+}
+
+impl SyncFn for ToDb {
+    type In = Cf32;
+    type Out = f32;
+
+    fn process(&mut self, input: &[Cf32], output: &mut [f32]) {
+        for (x, y) in input.iter().zip(output) {
+            *y = power_db(*x, self.offset, self.floor);
         }
     }
 }
 
-impl<R, W> Kernel for PowerDb<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let (offset, floor) = (self.offset, self.floor);
-        sync_work(
-            &mut self.input,
-            &mut self.output,
-            &self.stats,
-            io,
-            |i, o| {
-                for (x, y) in i.iter().zip(o) {
-                    *y = power_db(*x, offset, floor);
-                }
-            },
-        );
-        Ok(())
-    }
+sync_block! {
+    /// The `power_db` block: [`ToDb`], generic over its reader and writer.
+    pub struct PowerDb(ToDb);
 }
 
 fn finite(p: &Params, name: &str) -> Result<f32, BuildError> {
@@ -102,8 +69,9 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let offset = finite(ctx.params, "offset")?;
     let floor = finite(ctx.params, "floor")?;
+    let to_db = ToDb::new(offset, floor);
     let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => f32, |R, W| PowerDb::<R, W>::new(offset, floor, stats)))
+    Ok(add_sync!(ctx, Cf32 => f32, |R, W| PowerDb::<R, W>::new(to_db, stats)))
 }
 
 /// Registry entry.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockStats, BuildError, Cf32, ChannelLayout, ParamSpec, ParamType, Params, PeerLayout, Value,
+    BlockStats, BuildError, Cf32, ChannelLayout, ItemType, ParamSpec, ParamType, Params,
+    PeerLayout, PortSpec, Ports, Value,
 };
 use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
@@ -508,6 +509,20 @@ where
         }
         Ok(())
     }
+}
+
+/// The ports of a scan converter: raw scan bytes in (reading the device's layout), `item`s
+/// out. The format and the element parameters `elements` are validated when the flowgraph is
+/// loaded: against the device's layout once the loader has handed it over, and at once when
+/// written by hand.
+pub fn converter_ports(p: &Params, elements: &[&str], item: ItemType) -> Result<Ports, BuildError> {
+    if p.layouts_known() || format_written(p)? {
+        scan_spec(p, elements)?;
+    }
+    Ok(Ports {
+        inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
+        ..Ports::sync(ItemType::U8, item)
+    })
 }
 
 /// The parameters both scan converters take, followed by `elements` (which scan elements to

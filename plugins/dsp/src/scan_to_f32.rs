@@ -2,8 +2,8 @@
 
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, PortSpec,
-    Ports, add_sync,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
+    add_sync,
 };
 
 use crate::scan::{ScanConverter, scan_spec};
@@ -12,15 +12,7 @@ use crate::scan::{ScanConverter, scan_spec};
 pub type ScanToF32<R, W> = ScanConverter<f32, R, W>;
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    // Validate the format and element parameters when the flowgraph is loaded: against the
-    // device's layout once the loader has handed it over, and at once when written by hand.
-    if p.layouts_known() || crate::scan::format_written(p)? {
-        scan_spec(p, &["element"])?;
-    }
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::U8).reading_layout()],
-        ..Ports::sync(ItemType::U8, ItemType::F32)
-    })
+    crate::scan::converter_ports(p, &["element"], ItemType::F32)
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -30,13 +30,7 @@ pub fn descriptor() -> BlockDescriptor {
         params: vec![
             ParamSpec::required("frequency", ParamType::Float, "frequency in Hz")
                 .within(-1e12, 1e12),
-            ParamSpec::required(
-                "sample_rate",
-                ParamType::Float,
-                "sample rate in samples/s (at most 1 THz)",
-            )
-            .above(0.0)
-            .max(1e12),
+            ParamSpec::sample_rate("sample rate in samples/s (at most 1 THz)"),
             ParamSpec::optional(
                 "amplitude",
                 ParamType::Float,

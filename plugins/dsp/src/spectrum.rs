@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use futuresdr::runtime::dev::prelude::*;
+use futuresdr::runtime::BlockId;
 use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
+use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, add_sync,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
+    Value, add_sync, sync_block,
 };
 
 /// The smallest value produced, in dB: an empty bin reads this instead of −∞.
@@ -111,101 +112,62 @@ impl SpectrumKernel {
     }
 }
 
-/// The `spectrum` block: whole frames of `len` cf32 in, their power spectra in dB (`len` f32
-/// each) out; see [`SpectrumKernel`]. With `parallel`, the frames of one input chunk are
-/// computed on rayon's thread pool while the block's `work` waits for them (CPU-bound either
-/// way; it pays only when a chunk holds many frames and cores are free).
-#[derive(Block)]
-pub struct Spectrum<R = DefaultCpuReader<Cf32>, W = DefaultCpuWriter<f32>>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    #[input]
-    input: R,
-    #[output]
-    output: W,
+/// [`SpectrumKernel`] as the state of the `spectrum` block: with `parallel`, the frames of one
+/// input chunk are computed on rayon's thread pool while the block's `work` waits for them
+/// (CPU-bound either way; it pays only when a chunk holds many frames and cores are free).
+pub struct SpectrumFrames {
     kernel: SpectrumKernel,
     parallel: bool,
-    stats: Arc<BlockStats>,
 }
 
-impl<R, W> Spectrum<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    /// A spectrum block over frames of `len` (> 0) samples.
-    pub fn new(len: usize, shift: bool, parallel: bool, stats: Arc<BlockStats>) -> Self {
-        let mut input = R::default();
-        // A frame is the least the block can work on.
-        input.set_min_items(len);
-        let mut output = W::default();
-        output.set_min_items(len);
+impl SpectrumFrames {
+    /// Spectra of frames of `len` (> 0) samples (see [`SpectrumKernel::new`]).
+    pub fn new(len: usize, shift: bool, parallel: bool) -> Self {
         Self {
-            input,
-            output,
             kernel: SpectrumKernel::new(len, shift),
             parallel,
-            stats,
         }
     }
 }
 
-impl<R, W> Kernel for Spectrum<R, W>
-where
-    R: CpuBufferReader<Item = Cf32>,
-    W: CpuBufferWriter<Item = f32>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let len = self.kernel.len();
-        let (i, i_tags) = self.input.slice_with_tags();
-        let (o, mut o_tags) = self.output.slice_with_tags();
-        let frames = (i.len() / len).min(o.len() / len);
-        let n = frames * len;
-        self.kernel.process(i, o, frames, self.parallel);
-        // A tag moves to the first bin of the spectrum of its frame.
-        for t in i_tags.iter().filter(|t| t.index < n) {
-            o_tags.add_tag(t.index / len * len, t.tag.clone());
-        }
-        let remaining = i.len() - n;
-        self.input.consume(n);
-        self.output.produce(n);
-        self.stats.add_in(n);
-        self.stats.add_out(n);
-        // A partial frame left at the end of the stream can never be completed.
-        if self.input.finished() && remaining < len {
-            io.finished = true;
-        }
-        Ok(())
+impl SyncFn for SpectrumFrames {
+    type In = Cf32;
+    type Out = f32;
+
+    fn process(&mut self, input: &[Cf32], output: &mut [f32]) {
+        let frames = input.len() / self.kernel.len();
+        self.kernel.process(input, output, frames, self.parallel);
     }
+
+    fn frame(&self) -> usize {
+        self.kernel.len()
+    }
+
+    /// A tag moves to the first bin of the spectrum of its frame.
+    fn tag_index(&self, index: usize) -> usize {
+        index / self.kernel.len() * self.kernel.len()
+    }
+}
+
+sync_block! {
+    /// The `spectrum` block: whole frames of `len` cf32 in, their power spectra in dB (`len`
+    /// f32 each) out; see [`SpectrumFrames`]. A partial frame left at the end of the stream can
+    /// never be completed.
+    pub struct Spectrum(SpectrumFrames);
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let len = p.positive("len")?;
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", ItemType::Cf32).with_min_items(len)],
-        outputs: vec![PortSpec::output(
-            "out",
-            "output",
-            ItemType::F32,
-            BufferKind::Circular,
-        )],
-        ..Ports::default()
-    })
+    Ok(Ports::frames(ItemType::Cf32, ItemType::F32, len))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let len = ctx.params.positive("len")?;
     let shift = ctx.params.bool("shift")?;
     let parallel = ctx.params.bool("parallel")?;
+    let frames = SpectrumFrames::new(len, shift, parallel);
     let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => f32, |R, W| Spectrum::<R, W>::new(len, shift, parallel, stats)))
+    Ok(add_sync!(ctx, Cf32 => f32, |R, W| Spectrum::<R, W>::new(frames, stats)))
 }
 
 /// Registry entry.

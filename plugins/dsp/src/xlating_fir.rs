@@ -52,13 +52,7 @@ pub fn descriptor() -> BlockDescriptor {
             "frequency in Hz shifted to 0 before filtering",
         )
         .within(-1e12, 1e12),
-        ParamSpec::required(
-            "sample_rate",
-            ParamType::Float,
-            "input sample rate in Hz (at most 1 THz)",
-        )
-        .above(0.0)
-        .max(1e12),
+        ParamSpec::sample_rate("input sample rate in Hz (at most 1 THz)"),
     ];
     params.extend(taps::params(false));
     BlockDescriptor {

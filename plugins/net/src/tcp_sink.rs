@@ -13,8 +13,8 @@ use async_io::{Async, Timer};
 use futuresdr::futures::future::select;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
+    Value, with_item_type, with_reader,
 };
 
 /// Sends its input, items in their in-memory layout, to the first client that connects to
@@ -166,10 +166,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

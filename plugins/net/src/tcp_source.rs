@@ -30,8 +30,8 @@ use async_io::{Async, Timer};
 use futuresdr::futures::future::{Either, select};
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, choice, with_item_type, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
+    Params, Ports, Value, choice, with_item_type, with_writer,
 };
 
 choice! {
@@ -224,13 +224,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

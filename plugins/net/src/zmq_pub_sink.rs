@@ -30,7 +30,7 @@ use std::time::Duration;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_item_type, with_reader,
+    Params, Ports, Value, with_item_type, with_reader,
 };
 
 /// Longest `linger` accepted: beyond a minute, a stuck subscriber would look like a hang.
@@ -156,10 +156,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        inputs: vec![PortSpec::input("in", "input", p.item("item")?)],
-        ..Ports::default()
-    })
+    Ok(Ports::sink(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_item_type, with_writer,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
+    Value, with_item_type, with_writer,
 };
 
 /// How long one `work()` call waits for a message before returning, so the block still sees a
@@ -158,13 +158,7 @@ where
 }
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", p.item("item")?, BufferKind::Circular)
-                .filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(p.item("item")?))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {

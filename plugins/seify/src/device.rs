@@ -18,13 +18,7 @@ pub fn params() -> Vec<ParamSpec> {
         ),
         ParamSpec::required("frequency", ParamType::Float, "center frequency in Hz")
             .within(0.0, 1e12),
-        ParamSpec::required(
-            "sample_rate",
-            ParamType::Float,
-            "sample rate in samples/s (at most 10^12)",
-        )
-        .above(0.0)
-        .max(1e12),
+        ParamSpec::sample_rate("sample rate in samples/s (at most 10^12)"),
         ParamSpec::optional("gain", ParamType::Float, Value::Float(0.0), "gain in dB")
             .within(-1000.0, 1000.0),
         ParamSpec::optional(

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::tags::{Evidence, Overrun, StreamInfo};
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, with_item_type, with_writer,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
+    with_item_type, with_writer,
 };
 
 use crate::meta::{self, Meta};
@@ -168,12 +168,7 @@ fn recording(path: &str) -> Result<(PathBuf, Meta, ItemType), BuildError> {
 
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     let (_, _, item) = recording(p.str("path")?)?;
-    Ok(Ports {
-        outputs: vec![
-            PortSpec::output("out", "output", item, BufferKind::Circular).filling_blocks(),
-        ],
-        ..Ports::default()
-    })
+    Ok(Ports::source(item))
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
