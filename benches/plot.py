@@ -4,6 +4,7 @@
 
     /usr/bin/python3 benches/plot.py [CRITERION_DIR] [--png benches/throughput.png]
                                      [--tx-png benches/tx_throughput.png]
+                                     [--cost-png benches/per_block_cost.png]
 
 CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion or target/criterion. Prints the markdown
 tables on stdout and writes each PNG whose results are there (matplotlib: `apt-get install python3-matplotlib` or
@@ -307,6 +308,69 @@ def tx_plot(r: Results, png: pathlib.Path) -> None:
     print(f"\nwrote {png}", file=sys.stderr)
 
 
+def per_block_plot(r: Results, png: pathlib.Path) -> None:
+    """Time per DMA block against block size (log-log): what a block costs the flowgraph, and
+    below it the time a single core needs just to read that many bytes. Where the two meet,
+    the bytes dominate; the gap at small blocks is the fixed cost per block. RX and TX come
+    from separate criterion runs and are drawn in separate panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = BLOCK_SIZES
+
+    def us_per_block(bench_id, block):
+        return 1e6 * block / r.rate(bench_id) if r.has(bench_id) else float("nan")
+
+    panels = []
+    if any(b.startswith("rx_") for b in r.bench):
+        panels.append(("RX (cargo bench --bench rx), depth 4", (
+            ("rx_cpu_only/zero_copy/{v}", "-", "tab:blue", "zero-copy, ADC that costs no CPU"),
+            ("rx_cpu_only/copy/{v}", "-", "tab:red", "copy, ADC that costs no CPU"),
+            ("rx_sweep/zero_copy/{v}", ":", "tab:blue", "zero-copy, simulator writing every byte"),
+            ("rx_sweep/copy/{v}", ":", "tab:red", "copy, simulator writing every byte"),
+            ("rx_raw/transport_zero_copy/{v}", "-.", "tab:cyan", "no flowgraph: transport cycle"),
+        ), "bandwidth/read_sum/{ws}", "handoff/{k}/64B_d8"))
+    if any(b.startswith("tx_") for b in r.bench):
+        panels.append(("TX (cargo bench --bench tx), depth 4", (
+            ("tx_cpu_only/zero_copy/{v}", "-", "tab:blue", "zero-copy, DAC that costs no CPU"),
+            ("tx_cpu_only/copy/{v}", "-", "tab:red", "copy, DAC that costs no CPU"),
+            ("tx_sweep/zero_copy/{v}", ":", "tab:blue", "zero-copy, simulator reading every byte"),
+            ("tx_sweep/copy/{v}", ":", "tab:red", "copy, simulator reading every byte"),
+            ("tx_raw/transport_in_place/{v}", "-.", "tab:cyan", "no flowgraph: transport cycle"),
+        ), "tx_bandwidth/ramp_fill/{ws}", "tx_handoff/{k}/64B_d8"))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.2), sharey=True,
+                             squeeze=False)
+    for ax, (title, lines, floor, handoff) in zip(axes[0], panels):
+        for name, style, color, label in lines:
+            ys = [us_per_block(name.format(v=f"{size_name(bs)}_d4"), bs) for bs in xs]
+            ax.plot(xs, ys, style, color=color, marker="o", ms=3, label=label)
+        ys = [us_per_block(floor.format(ws=size_name(4 * bs)), bs) for bs in xs]
+        ax.plot(xs, ys, "--", color="black", marker="s", ms=3,
+                label="single core touching the block's bytes once")
+        # The 64-byte handoff: the fixed cost alone, drawn at the left edge.
+        for k, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
+            hid = handoff.format(k=k)
+            if r.has(hid):
+                ax.plot([xs[0] / 2], [1e6 / r.rate(hid)], "*", color=color, ms=9,
+                        label=f"{k.replace('_', '-')} handoff, 64-byte blocks, depth 8")
+        ax.set_title(title)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks([xs[0] / 2] + xs, ["64B"] + [size_name(b) for b in xs])
+        ax.set_xlabel("DMA block size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7.5, loc="upper left")
+    axes[0][0].set_ylabel("time per block (us, log)")
+    fig.suptitle(f"weir: cost per DMA block against block size ({os.cpu_count()} cores)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"\nwrote {png}", file=sys.stderr)
+
+
 def main() -> None:
     here = pathlib.Path(__file__).resolve().parent
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", here.parent / "target"))
@@ -314,6 +378,7 @@ def main() -> None:
     ap.add_argument("criterion_dir", nargs="?", type=pathlib.Path, default=target / "criterion")
     ap.add_argument("--png", type=pathlib.Path, default=here / "throughput.png")
     ap.add_argument("--tx-png", type=pathlib.Path, default=here / "tx_throughput.png")
+    ap.add_argument("--cost-png", type=pathlib.Path, default=here / "per_block_cost.png")
     ap.add_argument("--no-png", action="store_true")
     args = ap.parse_args()
     if not args.criterion_dir.is_dir():
@@ -337,6 +402,10 @@ def main() -> None:
             plot(r, args.png)
         if has_tx:
             tx_plot(r, args.tx_png)
+        if has_rx and has_tx:
+            # Both panels from the results at hand; with one bench's results only, the plot of
+            # the previous full run stays.
+            per_block_plot(r, args.cost_png)
 
 
 if __name__ == "__main__":
