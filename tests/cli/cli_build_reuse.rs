@@ -75,3 +75,41 @@ fn cargo_test_reuses_every_crate_cargo_run_built() {
         drifted.join("\n")
     );
 }
+
+#[test]
+fn every_proc_macro_of_the_build_is_compiled_unoptimised() {
+    // `[profile.dev.package."*"]` (opt-level 3 for the dependencies) takes precedence over
+    // `build-override`, so a proc macro gets opt-level 0 only when the root Cargo.toml names it.
+    let test = resolved_features(&["--workspace", "--edges", "normal,build,dev"]);
+    let proc_macros: BTreeSet<&str> = test
+        .keys()
+        .filter(|p| p.ends_with("(proc-macro)"))
+        .filter_map(|p| p.split(' ').next())
+        .collect();
+    assert!(
+        proc_macros.contains("serde_derive"),
+        "cargo tree's proc macros were not understood: {proc_macros:?}"
+    );
+    let manifest: toml::Table =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .expect("reading Cargo.toml")
+            .parse()
+            .expect("Cargo.toml is TOML");
+    let packages = &manifest["profile"]["dev"]["package"];
+    let missing: Vec<&str> = proc_macros
+        .iter()
+        .copied()
+        .filter(|name| {
+            packages
+                .get(*name)
+                .and_then(|p| p.get("opt-level"))
+                .and_then(toml::Value::as_integer)
+                != Some(0)
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "these proc macros are compiled at opt-level 3 (add `[profile.dev.package.NAME]` with \
+         `opt-level = 0` to the root Cargo.toml): {missing:?}"
+    );
+}
