@@ -10,8 +10,28 @@ use super::{
 };
 use crate::buffer::BufferKind;
 use crate::error::LoadError;
-use crate::registry::{BuildError, Registry};
+use crate::registry::{BuildError, PortSpec, Registry};
 use crate::suggest::did_you_mean;
+
+/// The stream port `port` of block `b` among its `ports` (`what`: "output" or "input"), or
+/// the message naming the ports it has.
+fn stream_port<'p>(
+    b: &BlockSpec,
+    ports: &'p [PortSpec],
+    port: &str,
+    what: &str,
+) -> Result<&'p PortSpec, String> {
+    ports.iter().find(|p| p.name == port).ok_or_else(|| {
+        let names: Vec<&str> = ports.iter().map(|p| p.name).collect();
+        format!(
+            "no {what} port `{port}` on `{}` ({}); {what}s: {}{}",
+            b.name,
+            b.type_name,
+            list(&names),
+            did_you_mean(port, &names)
+        )
+    })
+}
 
 impl FlowgraphSpec {
     /// Check every connection against the checked blocks, then the flowgraph as a whole:
@@ -367,44 +387,10 @@ impl FlowgraphSpec {
                 effective_buffer: None,
             });
         }
-        let out = src
-            .ports
-            .outputs
-            .iter()
-            .find(|p| p.name == from.port)
-            .ok_or_else(|| {
-                let names: Vec<&str> = src.ports.outputs.iter().map(|p| p.name).collect();
-                err(
-                    Some(&src.name),
-                    format!(
-                        "no output port `{}` on `{}` ({}); outputs: {}{}",
-                        from.port,
-                        src.name,
-                        src.type_name,
-                        list(&names),
-                        did_you_mean(&from.port, &names)
-                    ),
-                )
-            })?;
-        let inp = dst
-            .ports
-            .inputs
-            .iter()
-            .find(|p| p.name == to.port)
-            .ok_or_else(|| {
-                let names: Vec<&str> = dst.ports.inputs.iter().map(|p| p.name).collect();
-                err(
-                    Some(&dst.name),
-                    format!(
-                        "no input port `{}` on `{}` ({}); inputs: {}{}",
-                        to.port,
-                        dst.name,
-                        dst.type_name,
-                        list(&names),
-                        did_you_mean(&to.port, &names)
-                    ),
-                )
-            })?;
+        let out = stream_port(src, &src.ports.outputs, &from.port, "output")
+            .map_err(|m| err(Some(&src.name), m))?;
+        let inp = stream_port(dst, &dst.ports.inputs, &to.port, "input")
+            .map_err(|m| err(Some(&dst.name), m))?;
         if inp.buffer == BufferKind::FillBlock && !out.fills_blocks {
             return Err(err(
                 Some(&dst.name),
