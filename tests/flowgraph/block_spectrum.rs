@@ -5,7 +5,8 @@ use std::f64::consts::TAU;
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::{DefaultCpuReader, DefaultCpuWriter};
-use weir_core::{Cf32, ItemType, Value};
+use weir_core::sync_block::PARTIAL_FRAME_ITEMS;
+use weir_core::{BlockStats, Cf32, ItemType, Value};
 use weir_plugin_dsp::spectrum::{FLOOR_DB, SpectrumFrames, SpectrumKernel};
 use weir_plugin_dsp::{Spectrum, spectrum};
 
@@ -22,15 +23,27 @@ fn tone(a: f64, bin: f64, len: usize, n: usize) -> Vec<Cf32> {
 }
 
 fn run_block(input: Vec<Cf32>, len: usize, shift: bool, parallel: bool) -> Vec<f32> {
-    weir_core::testing::run_through(
+    run_counted(input, len, shift, parallel).0
+}
+
+/// [`run_block`], with the block's statistics.
+fn run_counted(
+    input: Vec<Cf32>,
+    len: usize,
+    shift: bool,
+    parallel: bool,
+) -> (Vec<f32>, Arc<BlockStats>) {
+    let stats = Arc::new(BlockStats::default());
+    let y = weir_core::testing::run_through(
         input,
         Spectrum::<DefaultCpuReader<Cf32>, DefaultCpuWriter<f32>>::new(
             SpectrumFrames::new(len, shift, parallel),
-            Arc::default(),
+            stats.clone(),
         ),
         |b| b.input(),
         |b| b.output(),
-    )
+    );
+    (y, stats)
 }
 
 #[test]
@@ -57,6 +70,31 @@ fn a_tone_reads_its_level_in_its_bin() {
     // Silence reads the floor.
     let y = run_block(vec![Cf32::default(); len], len, false, false);
     assert!(y.iter().all(|p| *p == FLOOR_DB));
+}
+
+#[test]
+fn a_trailing_partial_frame_is_counted_exactly_and_whole_frames_leave_no_count() {
+    let len = 64;
+    for (partial, counted) in [(17, Some(17)), (len - 1, Some(len as u64 - 1)), (0, None)] {
+        let (y, stats) = run_counted(tone(0.5, 5.0, len, len * 3 + partial), len, false, false);
+        assert_eq!(
+            y.len(),
+            len * 3,
+            "the whole frames, and only they, come out"
+        );
+        assert_eq!(
+            stats.counter(PARTIAL_FRAME_ITEMS),
+            counted,
+            "{partial} left"
+        );
+        let labels = stats.counter_labels();
+        let (_, label) = labels
+            .iter()
+            .find(|(name, _)| *name == PARTIAL_FRAME_ITEMS)
+            .expect("the counter is labelled");
+        assert!(!label.approximate);
+        assert_eq!(label.evidence.as_deref(), Some("exact"));
+    }
 }
 
 #[test]

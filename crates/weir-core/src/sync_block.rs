@@ -7,7 +7,9 @@
 //! when the reader is the by-reference one) and the output slice to the function, forwards
 //! every tag to the output item of the same index (or where [`SyncFn::tag_index`] says),
 //! consumes and produces, counts the items in the block's [`BlockStats`], and ends the block
-//! when its input has ended and no whole frame is left.
+//! when its input has ended and no whole frame is left — counting the items of a partial frame
+//! left then ([`PARTIAL_FRAME_ITEMS`], exact), so that no block working on frames loses them
+//! silently.
 //!
 //! ```
 //! use weir_core::{Cf32, sync_block, sync_block::SyncFn};
@@ -40,7 +42,7 @@
 use futuresdr::runtime::Pmt;
 use futuresdr::runtime::dev::{CpuBufferReader, CpuBufferWriter, CpuSample, WorkIo};
 
-use crate::stats::BlockStats;
+use crate::stats::{BlockStats, CounterLabel};
 
 /// The state and per-chunk function of a synchronous block (see the [module](self) and
 /// [`sync_block!`](crate::sync_block!)).
@@ -69,17 +71,19 @@ pub trait SyncFn: Send + 'static {
 
     /// Called once, when the block is made: set notes and label counters in `stats`.
     fn describe(&self, _stats: &BlockStats) {}
-
-    /// Called once, when the block ends with `left` (0 < `left` < [`frame`](Self::frame))
-    /// items that form no whole frame: count or report them.
-    fn partial_frame(&mut self, _left: usize, _stats: &BlockStats) {}
 }
+
+/// The counter of a block working on frames (a [`SyncFn::frame`] of more than one item) whose
+/// input ended inside a frame: the items of that partial frame, which the block never
+/// processed (exact: the block counts what it was handed). Not set when the input ended on a
+/// frame boundary.
+pub const PARTIAL_FRAME_ITEMS: &str = "partial_frame_items";
 
 /// One `work()` call of a synchronous block: [`SyncFn::process`] on the next
 /// `min(input available, output space)` items rounded down to whole frames (never called with
 /// none), tags forwarded to [`SyncFn::tag_index`], items consumed, produced and counted in
 /// `stats`, and `io.finished` set once the input has ended and less than a frame is left
-/// (handed to [`SyncFn::partial_frame`] when it is not nothing).
+/// (those items counted in [`PARTIAL_FRAME_ITEMS`] and logged, when there are any).
 pub fn sync_work<F, R, W>(
     f: &mut F,
     input: &mut R,
@@ -108,7 +112,11 @@ pub fn sync_work<F, R, W>(
     stats.add_out(n);
     if input.finished() && remaining < frame {
         if remaining > 0 {
-            f.partial_frame(remaining, stats);
+            stats.set_counter(PARTIAL_FRAME_ITEMS, remaining as u64);
+            tracing::warn!(
+                "the input ended {remaining} items into a frame of {frame}: not processed \
+                 ({PARTIAL_FRAME_ITEMS})"
+            );
         }
         io.finished = true;
     }
@@ -129,8 +137,8 @@ pub fn message_number(p: &Pmt) -> Option<f64> {
 }
 
 /// The reader and writer of a new [`sync_block!`](crate::sync_block!) block with state `f`,
-/// asking for a frame at least when [`SyncFn::frame`] is more than one item; and `f`'s
-/// [`SyncFn::describe`] called.
+/// asking for a frame at least when [`SyncFn::frame`] is more than one item (and labelling
+/// [`PARTIAL_FRAME_ITEMS`] exact then); and `f`'s [`SyncFn::describe`] called.
 #[doc(hidden)]
 pub fn sync_buffers<F, R, W>(f: &F, stats: &BlockStats) -> (R, W)
 where
@@ -143,6 +151,13 @@ where
     if frame > 1 {
         input.set_min_items(frame);
         output.set_min_items(frame);
+        stats.label_counter(
+            PARTIAL_FRAME_ITEMS,
+            CounterLabel {
+                approximate: false,
+                evidence: Some("exact".into()),
+            },
+        );
     }
     f.describe(stats);
     (input, output)

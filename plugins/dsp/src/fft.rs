@@ -16,8 +16,8 @@ use futuresdr::runtime::BlockId;
 use rustfft::{Fft as RustFft, FftPlanner};
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockConfig, BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, CounterLabel,
-    ItemType, Params, Ports, add_sync, block_config, choice, sync_block,
+    BlockConfig, BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, Params, Ports,
+    add_sync, block_config, choice, sync_block,
 };
 
 choice! {
@@ -47,8 +47,9 @@ block_config! {
     }
 }
 
-/// The counter of the items of a trailing partial frame, which the block cannot transform.
-pub const PARTIAL_FRAME_ITEMS: &str = "partial_frame_items";
+/// The counter of the items of a trailing partial frame, which the block cannot transform
+/// (counted by weir-core's `sync_work`, as for every block working on frames).
+pub use weir_core::sync_block::PARTIAL_FRAME_ITEMS;
 
 /// The transform of one frame, as FutureSDR 0.0.40's `Fft` computes it: `shift` moves the
 /// zero frequency to the middle (the output of a forward transform, the input of an inverse
@@ -136,24 +137,6 @@ impl SyncFn for FftKernel {
 
     fn frame(&self) -> usize {
         self.len
-    }
-
-    fn describe(&self, stats: &BlockStats) {
-        stats.label_counter(
-            PARTIAL_FRAME_ITEMS,
-            CounterLabel {
-                approximate: false,
-                evidence: Some("exact".into()),
-            },
-        );
-    }
-
-    fn partial_frame(&mut self, left: usize, stats: &BlockStats) {
-        stats.set_counter(PARTIAL_FRAME_ITEMS, left as u64);
-        tracing::warn!(
-            "fft: the input ended {left} items into a frame of {}: not transformed",
-            self.len
-        );
     }
 }
 

@@ -152,7 +152,7 @@ impl SyncFn for SpectrumFrames {
 sync_block! {
     /// The `spectrum` block: whole frames of `len` cf32 in, their power spectra in dB (`len`
     /// f32 each) out; see [`SpectrumFrames`]. A partial frame left at the end of the stream can
-    /// never be completed.
+    /// never be completed: its items are counted (`partial_frame_items`, exact).
     pub struct Spectrum(SpectrumFrames);
 }
 
@@ -174,7 +174,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
 pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "spectrum",
-        doc: "Power spectrum in dB of frames of `len` complex samples (10·log10(|FFT|²/len²), floor -200 dB); frames of a chunk in parallel with `parallel`",
+        doc: "Power spectrum in dB of frames of `len` complex samples (10·log10(|FFT|²/len²), floor -200 dB); frames of a chunk in parallel with `parallel`; a trailing partial frame is counted (`partial_frame_items`)",
         params: vec![
             ParamSpec::required("len", ParamType::Int, "FFT length (items per frame), at most 2^20: planned at build time, a prime length by Bluestein's algorithm over twice its size")
                 .within(1.0, 1_048_576.0),
