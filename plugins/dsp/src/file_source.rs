@@ -56,10 +56,12 @@ impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for FileSource<T, W>
             return Ok(());
         }
         let file = &mut self.file;
-        let filled = self.carry.read_into(out, |buf| loop {
-            match file.read(buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                r => break r,
+        let filled = self.carry.read_into(out, |buf| {
+            loop {
+                match file.read(buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
             }
         });
         let filled = filled.map_err(|e| self.error("reading", e))?;

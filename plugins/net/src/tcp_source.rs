@@ -29,11 +29,11 @@ use anyhow::Context as _;
 use async_io::{Async, Timer};
 use futuresdr::futures::future::{Either, select};
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
     Params, Ports, Value, add_source, choice, source_block,
 };
-use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 
 choice! {
     /// What the server closing the connection on an item boundary means (see the module
@@ -146,7 +146,10 @@ impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for TcpSource<T, W> 
             return Ok(());
         }
         let have = self.partial.len();
-        match self.partial.read_into(out, |buf| stream.get_ref().read(buf)) {
+        match self
+            .partial
+            .read_into(out, |buf| stream.get_ref().read(buf))
+        {
             Ok(filled) if filled.read == 0 => {
                 if have != 0 {
                     self.stats.set_counter(PARTIAL_ITEM_BYTES, have as u64);
