@@ -1,13 +1,13 @@
 //! Sources and sinks: blocks with one stream port that move raw items to or from the outside
 //! (a file, a socket, a device), or just consume them.
 //!
-//! Such a block is its state and three steps, a [`StreamKernel`]; [`source_block!`] and
-//! [`sink_block!`] declare the FutureSDR block around it the same way for every one: generic
+//! Such a block is its state and three steps, a [`StreamKernel`]; [`source_block!`](crate::source_block!) and
+//! [`sink_block!`](crate::sink_block!) declare the FutureSDR block around it the same way for every one: generic
 //! over its item `T` ([`RawItem`]) and over its writer `W` or reader `R` (so a sink fed by a
 //! device source reads the DMA block in place), with the port `output` or `input`, and a
 //! `Kernel` that hands `init`, `work` and `deinit` to the state's steps. [`ItemCarry`] is the
-//! step a source shares whose reads end anywhere, not on item boundaries; [`add_source!`] and
-//! [`add_sink!`] build such a block with the writer or reader its connection needs.
+//! step a source shares whose reads end anywhere, not on item boundaries; [`add_source!`](crate::add_source!) and
+//! [`add_sink!`](crate::add_sink!) build such a block with the writer or reader its connection needs.
 //!
 //! ```
 //! use futuresdr::runtime::Result;
@@ -46,7 +46,7 @@ pub trait RawItem: CpuSample + bytemuck::Pod {}
 
 impl<T: CpuSample + bytemuck::Pod> RawItem for T {}
 
-/// The steps of a block declared with [`source_block!`] or [`sink_block!`]: its `Kernel`'s
+/// The steps of a block declared with [`source_block!`](crate::source_block!) or [`sink_block!`](crate::sink_block!): its `Kernel`'s
 /// `init`, `work` and `deinit`, without FutureSDR's message outputs and block metadata, which
 /// none of these blocks use.
 pub trait StreamKernel: Send {
@@ -144,7 +144,7 @@ macro_rules! source_block {
     };
 }
 
-/// Declares a sink: as [`source_block!`], with the stream input `input` read through `R`
+/// Declares a sink: as [`source_block!`](crate::source_block!), with the stream input `input` read through `R`
 /// (default: FutureSDR's circular buffer; a device source's blocks in place with
 /// [`MappedBlockReader`](crate::MappedBlockReader)).
 #[macro_export]
@@ -163,7 +163,7 @@ macro_rules! sink_block {
     };
 }
 
-/// The one body of [`source_block!`] and [`sink_block!`]: `$B` is the writer or reader, `$port`
+/// The one body of [`source_block!`](crate::source_block!) and [`sink_block!`](crate::sink_block!): `$B` is the writer or reader, `$port`
 /// its field and port (`#[output] output` or `#[input] input`).
 #[doc(hidden)]
 #[macro_export]
