@@ -32,6 +32,7 @@ pub mod run;
 pub mod runtime_config;
 pub mod sink_file;
 pub mod stats;
+pub mod stream_block;
 pub mod suggest;
 pub mod sync_block;
 pub mod tags;

@@ -21,38 +21,30 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sink_file::{capture_input, capture_items, capture_params};
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::tags::Overrun;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    SinkFile, Value, with_item_type, with_reader,
+    SinkFile, Value, add_sink, sink_block,
 };
 
-/// Writes items to a file in their in-memory (little-endian) layout, as GNU Radio's file sink.
-///
-/// A blocking block: it gets its own thread, so file I/O never stalls the async executor.
-#[derive(Block)]
-#[blocking]
-pub struct FileSink<T, R = DefaultCpuReader<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    file: SinkFile,
-    path: String,
-    /// Items still to write before ending the stream (`u64::MAX`: until it ends).
-    remaining: u64,
-    lost_samples: u64,
-    gaps: u64,
-    stats: Arc<BlockStats>,
+sink_block! {
+    /// Writes items to a file in their in-memory (little-endian) layout, as GNU Radio's file sink.
+    ///
+    /// A blocking block: it gets its own thread, so file I/O never stalls the async executor.
+    #[blocking]
+    pub struct FileSink<T> {
+        file: SinkFile,
+        path: String,
+        /// Items still to write before ending the stream (`u64::MAX`: until it ends).
+        remaining: u64,
+        lost_samples: u64,
+        gaps: u64,
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, R> FileSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> FileSink<T, R> {
     /// A sink writing to `file` (named `path` in errors), `items` of them (`None`: until the
     /// stream ends).
     pub fn new(file: SinkFile, path: String, items: Option<u64>, stats: Arc<BlockStats>) -> Self {
@@ -68,13 +60,8 @@ where
     }
 }
 
-impl<T, R> FileSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    /// One `work()` call; errors are recorded in the block statistics by the caller.
-    async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for FileSink<T, R> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let block = self.input.block_id();
         let (items, tags) = self.input.slice_with_tags();
         let n = items
@@ -106,21 +93,6 @@ where
     }
 }
 
-impl<T, R> Kernel for FileSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        self.step(io).await
-    }
-}
-
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     Ok(Ports {
         inputs: vec![capture_input(p, p.item("item")?)?],
@@ -134,13 +106,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
     let file = SinkFile::for_sink(ctx.params, Path::new(&path), stats.clone())?;
     let items = capture_items(ctx.params)?;
-    let kind = ctx.input_buffer("in");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = FileSink::<T, R>::new(file, path, items, stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
+    Ok(add_sink!(ctx, ctx.params.item("item")?, |T, R| {
+        FileSink::<T, R>::new(file, path, items, stats)
     }))
 }
 

@@ -15,33 +15,24 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, with_item_type, with_writer,
+    Value, add_source, source_block,
 };
 
-/// Emits the items of a file, once or over and over.
-#[derive(Block)]
-#[blocking]
-pub struct FileSource<T, W = DefaultCpuWriter<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    #[output]
-    output: W,
-    file: File,
-    path: PathBuf,
-    repeat: bool,
-    /// Bytes of an item that a read ended inside of, completed by the next read.
-    carry: Vec<u8>,
+source_block! {
+    /// Emits the items of a file, once or over and over.
+    #[blocking]
+    pub struct FileSource<T> {
+        file: File,
+        path: PathBuf,
+        repeat: bool,
+        carry: ItemCarry,
+    }
 }
 
-impl<T, W> FileSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> FileSource<T, W> {
     /// A source reading `file` (opened from `path`, named in errors).
     pub fn new(file: File, path: PathBuf, repeat: bool) -> Self {
         Self {
@@ -49,7 +40,7 @@ where
             file,
             path,
             repeat,
-            carry: Vec::with_capacity(size_of::<T>()),
+            carry: ItemCarry::default(),
         }
     }
 
@@ -58,39 +49,24 @@ where
     }
 }
 
-impl<T, W> Kernel for FileSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        let item = size_of::<T>();
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for FileSource<T, W> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let out = self.output.slice();
         if out.is_empty() {
             return Ok(());
         }
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-        bytes[..self.carry.len()].copy_from_slice(&self.carry);
-        let mut filled = self.carry.len();
-        // One read per call: a short read is fine, the next call goes on.
-        let n = loop {
-            match self.file.read(&mut bytes[filled..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.error("reading", e)),
+        let file = &mut self.file;
+        let filled = self.carry.read_into(out, |buf| {
+            loop {
+                match file.read(buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
             }
-        };
-        filled += n;
-        let whole = filled / item;
-        self.carry.clear();
-        self.carry.extend_from_slice(&bytes[whole * item..filled]);
-        self.output.produce(whole);
-        if n > 0 {
+        });
+        let filled = filled.map_err(|e| self.error("reading", e))?;
+        self.output.produce(filled.items);
+        if filled.read > 0 {
             io.call_again = true;
             return Ok(());
         }
@@ -99,10 +75,11 @@ where
             // The length was a whole number of items when the file was opened: it changed
             // while it was read. Not an item: an error, never dropped silently.
             return Err(anyhow::anyhow!(
-                "`{}` ended {} bytes into an item of {item} bytes (the file changed while it \
+                "`{}` ended {} bytes into an item of {} bytes (the file changed while it \
                  was read)",
                 self.path.display(),
-                self.carry.len()
+                self.carry.len(),
+                size_of::<T>()
             ));
         }
         if self.repeat {
@@ -186,10 +163,11 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let item = ctx.params.item("item")?;
     let repeat = ctx.params.bool("repeat")?;
     let file = open(&path, item, repeat)?;
-    let out = ctx.output_buffer("out");
-    Ok(with_item_type!(item, T => {
-        with_writer!(out, T, W => ctx.add(FileSource::<T, W>::new(file, PathBuf::from(&path), repeat)))
-    }))
+    Ok(add_source!(ctx, item, |T, W| FileSource::<T, W>::new(
+        file,
+        PathBuf::from(&path),
+        repeat
+    )))
 }
 
 /// Registry entry.

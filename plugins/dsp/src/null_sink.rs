@@ -8,28 +8,20 @@
 use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports,
-    with_item_type, with_reader,
+    add_sink, sink_block,
 };
 
-/// Consumes every item and discards it (counting them).
-#[derive(Block)]
-pub struct NullSink<T, R = DefaultCpuReader<T>>
-where
-    T: CpuSample,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    stats: Arc<BlockStats>,
+sink_block! {
+    /// Consumes every item and discards it (counting them).
+    pub struct NullSink<T> {
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, R> NullSink<T, R>
-where
-    T: CpuSample,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> NullSink<T, R> {
     /// A null sink.
     pub fn new(stats: Arc<BlockStats>) -> Self {
         Self {
@@ -39,17 +31,8 @@ where
     }
 }
 
-impl<T, R> Kernel for NullSink<T, R>
-where
-    T: CpuSample,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for NullSink<T, R> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let n = self.input.slice().len();
         self.input.consume(n);
         self.stats.add_in(n);
@@ -66,13 +49,8 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let stats = ctx.stats();
-    let kind = ctx.input_buffer("in");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = NullSink::<T, R>::new(stats);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
+    Ok(add_sink!(ctx, ctx.params.item("item")?, |T, R| {
+        NullSink::<T, R>::new(stats)
     }))
 }
 

@@ -7,29 +7,21 @@
 
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, with_item_type,
-    with_reader,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, add_sink,
+    sink_block,
 };
 
-/// Drops its input, printing each tag with its position on stdout.
-#[derive(Block)]
-pub struct TagDebug<T, R = DefaultCpuReader<T>>
-where
-    T: Send + 'static,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    name: String,
-    received: usize,
+sink_block! {
+    /// Drops its input, printing each tag with its position on stdout.
+    pub struct TagDebug<T> {
+        name: String,
+        received: usize,
+    }
 }
 
-impl<T, R> TagDebug<T, R>
-where
-    T: Send + 'static,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> TagDebug<T, R> {
     /// A block printing with `name` as prefix.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
@@ -48,17 +40,8 @@ pub fn tag_text(tag: &Tag) -> String {
     }
 }
 
-impl<T, R> Kernel for TagDebug<T, R>
-where
-    T: Send + 'static,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for TagDebug<T, R> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let (items, tags) = self.input.slice_with_tags();
         let n = items.len();
         for t in tags.iter().filter(|t| t.index < n) {
@@ -84,14 +67,9 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let kind = ctx.input_buffer("in");
     let name = ctx.name.to_string();
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = TagDebug::<T, R>::new(name);
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
+    Ok(add_sink!(ctx, ctx.params.item("item")?, |T, R| {
+        TagDebug::<T, R>::new(name)
     }))
 }
 

@@ -12,36 +12,28 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use futuresdr::futures::future::select;
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    Value, with_item_type, with_reader,
+    Value, add_sink, sink_block,
 };
 
-/// Sends its input, items in their in-memory layout, to the first client that connects to
-/// `address`; ends (closing the connection) when the input ends.
-#[derive(Block)]
-pub struct TcpSink<T, R = DefaultCpuReader<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    listener: Arc<Async<TcpListener>>,
-    address: String,
-    client: Option<(Arc<Async<TcpStream>>, String)>,
-    /// Bytes of the first unconsumed item already sent.
-    partial: usize,
-    deadline: Option<Instant>,
-    timeout: Option<Duration>,
-    stats: Arc<BlockStats>,
+sink_block! {
+    /// Sends its input, items in their in-memory layout, to the first client that connects to
+    /// `address`; ends (closing the connection) when the input ends.
+    pub struct TcpSink<T> {
+        listener: Arc<Async<TcpListener>>,
+        address: String,
+        client: Option<(Arc<Async<TcpStream>>, String)>,
+        /// Bytes of the first unconsumed item already sent.
+        partial: usize,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, R> TcpSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> TcpSink<T, R> {
     /// A sink on the bound `listener`; without a client after `timeout` it fails.
     pub fn new(
         listener: TcpListener,
@@ -69,6 +61,13 @@ where
             }),
             None => io.block_on(ready),
         }
+    }
+}
+
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for TcpSink<T, R> {
+    async fn init(&mut self) -> Result<()> {
+        self.deadline = self.timeout.map(|t| Instant::now() + t);
+        Ok(())
     }
 
     fn step(&mut self, io: &mut WorkIo) -> Result<()> {
@@ -135,28 +134,8 @@ where
         }
         Ok(())
     }
-}
 
-impl<T, R> Kernel for TcpSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        self.deadline = self.timeout.map(|t| Instant::now() + t);
-        Ok(())
-    }
-
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        self.step(io)
-    }
-
-    async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+    fn deinit(&mut self) -> Result<()> {
         if let Some((stream, _)) = self.client.take() {
             // Best effort: the peer sees the end of the stream either way when the socket closes.
             let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
@@ -177,14 +156,9 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         .map_err(|e| BuildError::param("address", format!("cannot listen on {address:?}: {e}")))?;
     let timeout = crate::timeout(ctx.params)?;
     let stats = ctx.stats();
-    let kind = ctx.input_buffer("in");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = TcpSink::<T, R>::new(listener, timeout, stats)
-                .map_err(|e| BuildError::Other(format!("listening on {address:?}: {e}")))?;
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
+    Ok(add_sink!(ctx, ctx.params.item("item")?, |T, R| {
+        TcpSink::<T, R>::new(listener, timeout, stats)
+            .map_err(|e| BuildError::Other(format!("listening on {address:?}: {e}")))?
     }))
 }
 

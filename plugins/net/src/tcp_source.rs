@@ -29,9 +29,10 @@ use anyhow::Context as _;
 use async_io::{Async, Timer};
 use futuresdr::futures::future::{Either, select};
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
-    Params, Ports, Value, choice, with_item_type, with_writer,
+    Params, Ports, Value, add_source, choice, source_block,
 };
 
 choice! {
@@ -48,32 +49,23 @@ choice! {
 /// The counter of the bytes of an item the connection ended inside of.
 pub const PARTIAL_ITEM_BYTES: &str = "partial_item_bytes";
 
-/// Connects to `address` when the flowgraph starts and emits what the server sends, items in
-/// their in-memory layout, until the server closes the connection.
-#[derive(Block)]
-pub struct TcpSource<T, W = DefaultCpuWriter<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    #[output]
-    output: W,
-    address: String,
-    timeout: Option<Duration>,
-    on_close: OnClose,
-    stream: Option<Arc<Async<TcpStream>>>,
-    /// The server's address once connected, for the errors.
-    peer: String,
-    /// Bytes of an item whose rest has not arrived yet.
-    partial: Vec<u8>,
-    stats: Arc<BlockStats>,
+source_block! {
+    /// Connects to `address` when the flowgraph starts and emits what the server sends, items
+    /// in their in-memory layout, until the server closes the connection.
+    pub struct TcpSource<T> {
+        address: String,
+        timeout: Option<Duration>,
+        on_close: OnClose,
+        stream: Option<Arc<Async<TcpStream>>>,
+        /// The server's address once connected, for the errors.
+        peer: String,
+        /// Bytes of an item whose rest has not arrived yet.
+        partial: ItemCarry,
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, W> TcpSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> TcpSource<T, W> {
     /// A source connecting to `address`; the connection attempt fails after `timeout`; a
     /// close on an item boundary is handled as `on_close` says.
     pub fn new(
@@ -96,7 +88,7 @@ where
             timeout,
             on_close,
             stream: None,
-            partial: Vec::new(),
+            partial: ItemCarry::default(),
             stats,
         }
     }
@@ -139,19 +131,26 @@ where
             None => anyhow::bail!("cannot resolve {}: no address", self.address),
         }
     }
+}
+
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for TcpSource<T, W> {
+    async fn init(&mut self) -> Result<()> {
+        self.connect().await
+    }
 
     fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let stream = self.stream.clone().context("not connected")?;
         let size = std::mem::size_of::<T>();
         let out = self.output.slice();
-        let out: &mut [u8] = bytemuck::cast_slice_mut(out);
-        if out.len() < size {
+        if out.is_empty() {
             return Ok(());
         }
         let have = self.partial.len();
-        out[..have].copy_from_slice(&self.partial);
-        match stream.get_ref().read(&mut out[have..]) {
-            Ok(0) => {
+        match self
+            .partial
+            .read_into(out, |buf| stream.get_ref().read(buf))
+        {
+            Ok(filled) if filled.read == 0 => {
                 if have != 0 {
                     self.stats.set_counter(PARTIAL_ITEM_BYTES, have as u64);
                     anyhow::bail!(
@@ -172,13 +171,9 @@ where
                 }
                 io.finished = true;
             }
-            Ok(n) => {
-                let total = have + n;
-                let items = total / size;
-                self.partial.clear();
-                self.partial.extend_from_slice(&out[items * size..total]);
-                self.output.produce(items);
-                self.stats.add_out(items);
+            Ok(filled) => {
+                self.output.produce(filled.items);
+                self.stats.add_out(filled.items);
                 io.call_again = true;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -204,25 +199,6 @@ where
     }
 }
 
-impl<T, W> Kernel for TcpSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        self.connect().await
-    }
-
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        self.step(io)
-    }
-}
-
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     Ok(Ports::source(p.item("item")?))
 }
@@ -232,9 +208,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let timeout = crate::timeout(ctx.params)?;
     let on_close = ctx.params.read::<OnClose>("on_close")?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_writer!(out, T, W => ctx.add(TcpSource::<T, W>::new(address, timeout, on_close, stats)))
+    Ok(add_source!(ctx, ctx.params.item("item")?, |T, W| {
+        TcpSource::<T, W>::new(address, timeout, on_close, stats)
     }))
 }
 

@@ -28,34 +28,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
-    Params, Ports, Value, with_item_type, with_reader,
+    Params, Ports, Value, add_sink, sink_block,
 };
 
 /// Longest `linger` accepted: beyond a minute, a stuck subscriber would look like a hang.
 const MAX_LINGER_S: f64 = 60.0;
 
-/// Publishes every chunk of its input as one ZeroMQ message, items in their in-memory layout.
-///
-/// PUB never blocks: a message that would exceed a subscriber's high-water mark (1000 messages)
-/// is dropped, as GNU Radio's `zeromq.pub_sink` drops it, but counted (see the module
-/// documentation).
-#[derive(Block)]
-pub struct ZmqPubSink<T, R = DefaultCpuReader<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    address: String,
-    /// `None` once closed (end of stream): dropping the socket and its context is what waits
-    /// up to the linger for queued messages.
-    socket: Option<(zmq::Socket, zmq::Context)>,
-    dropped_items: u64,
-    dropped_messages: u64,
-    stats: Arc<BlockStats>,
+sink_block! {
+    /// Publishes every chunk of its input as one ZeroMQ message, items in their in-memory layout.
+    ///
+    /// PUB never blocks: a message that would exceed a subscriber's high-water mark (1000 messages)
+    /// is dropped, as GNU Radio's `zeromq.pub_sink` drops it, but counted (see the module
+    /// documentation).
+    pub struct ZmqPubSink<T> {
+        address: String,
+        /// `None` once closed (end of stream): dropping the socket and its context is what waits
+        /// up to the linger for queued messages.
+        socket: Option<(zmq::Socket, zmq::Context)>,
+        dropped_items: u64,
+        dropped_messages: u64,
+        stats: Arc<BlockStats>,
+    }
 }
 
 /// The counter of the items of messages dropped at the high-water mark.
@@ -63,11 +59,7 @@ pub const HWM_DROPPED_ITEMS: &str = "hwm_dropped_items";
 /// The counter of those messages.
 pub const HWM_DROPPED_MESSAGES: &str = "hwm_dropped_messages";
 
-impl<T, R> ZmqPubSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> ZmqPubSink<T, R> {
     /// A publisher bound to `address`; on close, queued messages are sent for at most
     /// `linger`, then dropped.
     pub fn bind(address: &str, linger: Duration, stats: Arc<BlockStats>) -> zmq::Result<Self> {
@@ -105,17 +97,8 @@ where
     }
 }
 
-impl<T, R> Kernel for ZmqPubSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for ZmqPubSink<T, R> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         let items = self.input.slice();
         let n = items.len();
         if n > 0 {
@@ -148,7 +131,7 @@ where
         Ok(())
     }
 
-    async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+    fn deinit(&mut self) -> Result<()> {
         // Stopped before the end of the stream (--duration, Ctrl-C): the same bounded close.
         self.close();
         Ok(())
@@ -163,15 +146,13 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let address = ctx.params.str("address")?.to_string();
     let linger = Duration::from_secs_f64(ctx.params.float("linger")?);
     let stats = ctx.stats();
-    let kind = ctx.input_buffer("in");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_reader!(kind, T, R => {
-            let mut block = ZmqPubSink::<T, R>::bind(&address, linger, stats).map_err(|e| {
-                BuildError::param("address", format!("cannot bind ZeroMQ PUB to {address:?}: {e}"))
-            })?;
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
+    Ok(add_sink!(ctx, ctx.params.item("item")?, |T, R| {
+        ZmqPubSink::<T, R>::bind(&address, linger, stats).map_err(|e| {
+            BuildError::param(
+                "address",
+                format!("cannot bind ZeroMQ PUB to {address:?}: {e}"),
+            )
+        })?
     }))
 }
 

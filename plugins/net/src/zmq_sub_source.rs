@@ -18,43 +18,35 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    Value, with_item_type, with_writer,
+    Value, add_source, source_block,
 };
 
 /// How long one `work()` call waits for a message before returning, so the block still sees a
 /// stop request while no data comes.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Subscribes to every message of the publisher at `address` and emits its items.
-///
-/// Each message must hold whole items. With a `timeout`, the block fails when no message
-/// arrives for that long (from the start, or since the last message).
-#[derive(Block)]
-#[blocking]
-pub struct ZmqSubSource<T, W = DefaultCpuWriter<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    #[output]
-    output: W,
-    address: String,
-    timeout: Option<Duration>,
-    socket: Option<zmq::Socket>,
-    /// Bytes of the last message not yet emitted.
-    pending: Vec<u8>,
-    pending_at: usize,
-    last_data: Instant,
-    stats: Arc<BlockStats>,
+source_block! {
+    /// Subscribes to every message of the publisher at `address` and emits its items.
+    ///
+    /// Each message must hold whole items. With a `timeout`, the block fails when no message
+    /// arrives for that long (from the start, or since the last message).
+    #[blocking]
+    pub struct ZmqSubSource<T> {
+        address: String,
+        timeout: Option<Duration>,
+        socket: Option<zmq::Socket>,
+        /// Bytes of the last message not yet emitted.
+        pending: Vec<u8>,
+        pending_at: usize,
+        last_data: Instant,
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, W> ZmqSubSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> ZmqSubSource<T, W> {
     /// A source subscribing to `address`; `timeout` `None` waits forever.
     pub fn new(address: String, timeout: Option<Duration>, stats: Arc<BlockStats>) -> Self {
         Self {
@@ -98,6 +90,12 @@ where
         self.stats.add_out(items);
         true
     }
+}
+
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for ZmqSubSource<T, W> {
+    async fn init(&mut self) -> Result<()> {
+        self.connect()
+    }
 
     fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         if self.pending_at < self.pending.len() {
@@ -138,25 +136,6 @@ where
     }
 }
 
-impl<T, W> Kernel for ZmqSubSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    async fn init(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        self.connect()
-    }
-
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        self.step(io)
-    }
-}
-
 fn ports(p: &Params) -> Result<Ports, BuildError> {
     Ok(Ports::source(p.item("item")?))
 }
@@ -165,9 +144,8 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let address = ctx.params.str("address")?.to_string();
     let timeout = crate::timeout(ctx.params)?;
     let stats = ctx.stats();
-    let out = ctx.output_buffer("out");
-    Ok(with_item_type!(ctx.params.item("item")?, T => {
-        with_writer!(out, T, W => ctx.add(ZmqSubSource::<T, W>::new(address, timeout, stats)))
+    Ok(add_source!(ctx, ctx.params.item("item")?, |T, W| {
+        ZmqSubSource::<T, W>::new(address, timeout, stats)
     }))
 }
 

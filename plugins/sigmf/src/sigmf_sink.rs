@@ -16,10 +16,11 @@ use std::time::SystemTime;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::sink_file::{capture_input, capture_items, capture_params};
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::tags::{BlockTime, Overrun, StreamInfo};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    Ports, SinkFile, Value, with_item_type, with_reader,
+    Ports, SinkFile, Value, add_sink, sink_block,
 };
 
 use crate::meta::{self, Annotation, Capture, Extension, Global, Meta};
@@ -39,38 +40,29 @@ pub struct Recording {
     pub items: Option<u64>,
 }
 
-/// Writes its input to `PATH.sigmf-data` and, at the end of the stream (or when the flowgraph
-/// is stopped), `PATH.sigmf-meta`.
-#[derive(Block)]
-#[blocking]
-pub struct SigmfSink<T, R = DefaultCpuReader<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    #[input]
-    input: R,
-    data: SinkFile,
-    data_path: PathBuf,
-    meta_path: PathBuf,
-    recording: Recording,
-    /// Items written so far: the data file's sample index of the next item.
-    written: u64,
-    /// The device's description, from its stream's first tag.
-    stream: Option<StreamInfo>,
-    started: Option<SystemTime>,
-    first_global_index: Option<u64>,
-    captures: Vec<Capture>,
-    annotations: Vec<Annotation>,
-    meta_written: bool,
-    stats: Arc<BlockStats>,
+sink_block! {
+    /// Writes its input to `PATH.sigmf-data` and, at the end of the stream (or when the flowgraph
+    /// is stopped), `PATH.sigmf-meta`.
+    #[blocking]
+    pub struct SigmfSink<T> {
+        data: SinkFile,
+        data_path: PathBuf,
+        meta_path: PathBuf,
+        recording: Recording,
+        /// Items written so far: the data file's sample index of the next item.
+        written: u64,
+        /// The device's description, from its stream's first tag.
+        stream: Option<StreamInfo>,
+        started: Option<SystemTime>,
+        first_global_index: Option<u64>,
+        captures: Vec<Capture>,
+        annotations: Vec<Annotation>,
+        meta_written: bool,
+        stats: Arc<BlockStats>,
+    }
 }
 
-impl<T, R> SigmfSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
+impl<T: RawItem, R: CpuBufferReader<Item = T>> SigmfSink<T, R> {
     /// A sink writing `data` (the created `PATH.sigmf-data`) and later `meta_path`.
     pub fn new(
         data: SinkFile,
@@ -140,37 +132,6 @@ where
                     });
                 }
             }
-        }
-        Ok(())
-    }
-
-    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
-        let block = self.input.block_id();
-        let (items, tags) = self.input.slice_with_tags();
-        let wanted = self.recording.items.map_or(usize::MAX, |m| {
-            usize::try_from(m - self.written).unwrap_or(usize::MAX)
-        });
-        let n = items.len().min(wanted);
-        if n > 0 {
-            if self.started.is_none() {
-                self.started = Some(SystemTime::now());
-            }
-            let tags: Vec<ItemTag> = tags.iter().filter(|t| t.index < n).cloned().collect();
-            self.note_tags(&tags, n)?;
-            // The slice again (the tags borrowed it), cut to the `n` items accounted for: more
-            // may have arrived since, and they belong to the next call.
-            let (items, _) = self.input.slice_with_tags();
-            let items = &items[..n];
-            self.data
-                .write_from(block, bytemuck::cast_slice(items))
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.data_path.display()))?;
-            self.input.consume(n);
-            self.written += n as u64;
-            self.stats.add_in(n);
-        }
-        if self.input.finished() || self.recording.items == Some(self.written) {
-            self.finish()?;
-            io.finished = true;
         }
         Ok(())
     }
@@ -294,21 +255,39 @@ fn check_stream(item: ItemType, info: &StreamInfo) -> Result<()> {
     Ok(())
 }
 
-impl<T, R> Kernel for SigmfSink<T, R>
-where
-    T: CpuSample + bytemuck::Pod,
-    R: CpuBufferReader<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
-        self.step(io)
+impl<T: RawItem, R: CpuBufferReader<Item = T>> StreamKernel for SigmfSink<T, R> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
+        let block = self.input.block_id();
+        let (items, tags) = self.input.slice_with_tags();
+        let wanted = self.recording.items.map_or(usize::MAX, |m| {
+            usize::try_from(m - self.written).unwrap_or(usize::MAX)
+        });
+        let n = items.len().min(wanted);
+        if n > 0 {
+            if self.started.is_none() {
+                self.started = Some(SystemTime::now());
+            }
+            let tags: Vec<ItemTag> = tags.iter().filter(|t| t.index < n).cloned().collect();
+            self.note_tags(&tags, n)?;
+            // The slice again (the tags borrowed it), cut to the `n` items accounted for: more
+            // may have arrived since, and they belong to the next call.
+            let (items, _) = self.input.slice_with_tags();
+            let items = &items[..n];
+            self.data
+                .write_from(block, bytemuck::cast_slice(items))
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.data_path.display()))?;
+            self.input.consume(n);
+            self.written += n as u64;
+            self.stats.add_in(n);
+        }
+        if self.input.finished() || self.recording.items == Some(self.written) {
+            self.finish()?;
+            io.finished = true;
+        }
+        Ok(())
     }
 
-    async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
+    fn deinit(&mut self) -> Result<()> {
         // Stopped before the end of the stream (--duration, Ctrl-C): what was written is still
         // a recording, and its metadata says so.
         self.finish()
@@ -350,20 +329,13 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
         items: capture_items(ctx.params)?,
     };
     stats.set_note("datatype", meta::datatype(item));
-    let kind = ctx.input_buffer("in");
-    Ok(with_item_type!(item, T => {
-        with_reader!(kind, T, R => {
-            let mut block = SigmfSink::<T, R>::new(
-                file,
-                data_path.clone(),
-                meta_path.clone(),
-                recording.clone(),
-                stats.clone(),
-            );
-            ctx.configure_input("in", block.input());
-            ctx.add(block)
-        })
-    }))
+    Ok(add_sink!(ctx, item, |T, R| SigmfSink::<T, R>::new(
+        file,
+        data_path.clone(),
+        meta_path.clone(),
+        recording.clone(),
+        stats.clone(),
+    )))
 }
 
 /// Registry entry.

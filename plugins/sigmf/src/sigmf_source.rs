@@ -11,39 +11,31 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use futuresdr::runtime::dev::prelude::*;
+use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::tags::{Evidence, Overrun, StreamInfo};
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
-    with_item_type, with_writer,
+    add_source, source_block,
 };
 
 use crate::meta::{self, Meta};
 
-/// Emits the samples of a recording's data file, then ends the stream.
-#[derive(Block)]
-#[blocking]
-pub struct SigmfSource<T, W = DefaultCpuWriter<T>>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    #[output]
-    output: W,
-    data: File,
-    data_path: PathBuf,
-    /// Items not read yet.
-    remaining: u64,
-    /// Items emitted so far.
-    emitted: u64,
-    /// Tags still to come, by item index, in order.
-    tags: Vec<(u64, Tag)>,
+source_block! {
+    /// Emits the samples of a recording's data file, then ends the stream.
+    #[blocking]
+    pub struct SigmfSource<T> {
+        data: File,
+        data_path: PathBuf,
+        /// Items not read yet.
+        remaining: u64,
+        /// Items emitted so far.
+        emitted: u64,
+        /// Tags still to come, by item index, in order.
+        tags: Vec<(u64, Tag)>,
+    }
 }
 
-impl<T, W> SigmfSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> SigmfSource<T, W> {
     /// A source playing `items` items of `data`, with the tags `meta` implies.
     pub fn new(data: File, data_path: PathBuf, items: u64, meta: &Meta) -> Self {
         Self {
@@ -100,17 +92,8 @@ fn tags(data_path: &std::path::Path, meta: &Meta) -> Vec<(u64, Tag)> {
     tags
 }
 
-impl<T, W> Kernel for SigmfSource<T, W>
-where
-    T: CpuSample + bytemuck::Pod,
-    W: CpuBufferWriter<Item = T>,
-{
-    async fn work(
-        &mut self,
-        io: &mut WorkIo,
-        _mo: &mut MessageOutputs,
-        _meta: &mut BlockMeta,
-    ) -> Result<()> {
+impl<T: RawItem, W: CpuBufferWriter<Item = T>> StreamKernel for SigmfSource<T, W> {
+    fn step(&mut self, io: &mut WorkIo) -> Result<()> {
         if self.remaining == 0 {
             io.finished = true;
             return Ok(());
@@ -194,15 +177,12 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
             ),
         ));
     }
-    let out = ctx.output_buffer("out");
-    Ok(with_item_type!(item, T => {
-        with_writer!(out, T, W => ctx.add(SigmfSource::<T, W>::new(
-            data,
-            data_path.clone(),
-            len / size,
-            &meta,
-        )))
-    }))
+    Ok(add_source!(ctx, item, |T, W| SigmfSource::<T, W>::new(
+        data,
+        data_path.clone(),
+        len / size,
+        &meta,
+    )))
 }
 
 /// Registry entry.
