@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use weir_core::FlowgraphSpec;
 
+#[allow(dead_code)] // shared with the other benches; each uses part of it
+mod harness;
+
 const MIB: usize = 1024 * 1024;
 /// Bytes captured per iteration: larger than the caches, small enough for a shared disk.
 const CAPTURE_BYTES: usize = 256 * MIB;
@@ -129,16 +132,9 @@ fn device_run() -> Duration {
     elapsed
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = harness::config(Duration::from_millis(300));
     targets = capture_rates
 }
 criterion_main!(benches);

@@ -72,61 +72,87 @@ def gib(x: float) -> str:
     return f"{x / 2**30:.2f}"
 
 
-def tables(r: Results) -> None:
-    print("### RX sweep: flowgraph, source -> consumer summing every byte (GiB/s)\n")
-    print("| block | depth | zero-copy | copy | zero-copy / copy | same, fastest samples | "
-          "read bandwidth (4 blocks) | zero-copy % of read |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+def sweep_table(r: Results, title: str, group: str, depths, ref=None) -> None:
+    """Zero-copy against copy in `group` per block size: their rates (GiB/s), the ratio of the
+    medians and of the fastest samples. With several `depths` a row per depth and a depth
+    column; with one, no such column. `ref` = (id with `{ws}`, its column, the share's column):
+    a single-core figure over 4 blocks and zero-copy's share of it."""
+    print(title + "\n")
+    head = ["block"] + (["depth"] if len(depths) > 1 else [])
+    head += ["zero-copy", "copy", "zero-copy / copy", "same, fastest samples"]
+    if ref:
+        head += list(ref[1:])
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---:|" * len(head))
     for bs in BLOCK_SIZES:
-        bw_id = f"bandwidth/read_sum/{size_name(4 * bs)}"
-        for d in DEPTHS:
+        for d in depths:
             v = f"{size_name(bs)}_d{d}"
-            z, c = f"rx_sweep/zero_copy/{v}", f"rx_sweep/copy/{v}"
+            z, c = f"{group}/zero_copy/{v}", f"{group}/copy/{v}"
             if not (r.has(z) and r.has(c)):
                 continue
-            bw = r.rate(bw_id) if r.has(bw_id) else float("nan")
-            print(f"| {size_name(bs)} | {d} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
-                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} | "
-                  f"{gib(bw)} | {100 * r.rate(z) / bw:.0f} % |")
+            cells = [size_name(bs)] + ([str(d)] if len(depths) > 1 else [])
+            cells += [gib(r.rate(z)), gib(r.rate(c)), f"{r.rate(z) / r.rate(c):.2f}",
+                      f"{r.best_rate(z) / r.best_rate(c):.2f}"]
+            if ref:
+                ref_id = ref[0].format(ws=size_name(4 * bs))
+                x = r.rate(ref_id) if r.has(ref_id) else float("nan")
+                cells += [gib(x), f"{100 * r.rate(z) / x:.0f} %"]
+            print("| " + " | ".join(cells) + " |")
 
-    print("\n### RX flowgraph from a device that costs no CPU (pattern untouched), depth 4 (GiB/s)\n")
-    print("| block | zero-copy | copy | zero-copy / copy | same, fastest samples | "
-          "read bandwidth (4 blocks) | zero-copy % of read |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for bs in BLOCK_SIZES:
-        bw_id = f"bandwidth/read_sum/{size_name(4 * bs)}"
-        v = f"{size_name(bs)}_d4"
-        z, c = f"rx_cpu_only/zero_copy/{v}", f"rx_cpu_only/copy/{v}"
-        if r.has(z) and r.has(c):
-            bw = r.rate(bw_id) if r.has(bw_id) else float("nan")
-            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
-                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} | "
-                  f"{gib(bw)} | {100 * r.rate(z) / bw:.0f} % |")
 
-    print("\n### RX without a flowgraph, depth 4 (GiB/s)\n")
-    print("| block | transport cycle, zero-copy | SimRx::read() copy | ratio |")
+def raw_table(r: Results, title: str, columns, ids) -> None:
+    """Two paths without a flowgraph at depth 4 per block size (GiB/s) and their ratio; `ids`
+    are the two benchmark ids with `{v}` for the point."""
+    print(title + "\n")
+    print("| block | " + " | ".join(columns) + " | ratio |")
     print("|---:|---:|---:|---:|")
     for bs in BLOCK_SIZES:
-        v = f"{size_name(bs)}_d4"
-        z, c = f"rx_raw/transport_zero_copy/{v}", f"rx_raw/sim_read_copy/{v}"
+        z, c = (i.format(v=f"{size_name(bs)}_d4") for i in ids)
         if r.has(z) and r.has(c):
             print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | {r.rate(z) / r.rate(c):.2f} |")
 
-    print("\n### Single-core bandwidth, the physical limit (GiB/s)\n")
-    print("| buffer | read (sum u64) | memcpy | ramp fill (the simulator's producer) |")
-    print("|---:|---:|---:|---:|")
-    for ws in [4 * bs for bs in BLOCK_SIZES] + [DRAM]:
-        ids = [f"bandwidth/{k}/{size_name(ws)}" for k in ("read_sum", "memcpy", "ramp_fill")]
+
+def bandwidth_table(r: Results, title: str, columns, group: str, kinds, sizes) -> None:
+    """Single-core kernels of `group` (GiB/s), a row per buffer size."""
+    print(title + "\n")
+    print("| buffer | " + " | ".join(columns) + " |")
+    print("|---:|" + "---:|" * len(columns))
+    for ws in sizes:
+        ids = [f"{group}/{k}/{size_name(ws)}" for k in kinds]
         if all(r.has(i) for i in ids):
             print(f"| {size_name(ws)} | " + " | ".join(gib(r.rate(i)) for i in ids) + " |")
 
-    print("\n### Per-block handoff, 64-byte blocks (ns per block)\n")
-    print("| depth | transport cycle alone | flowgraph zero-copy | flowgraph copy |")
-    print("|---:|---:|---:|---:|")
+
+def handoff_table(r: Results, title: str, group: str, ratio: bool) -> None:
+    """The 64-byte handoff (ns per block) at depths 2 and 8: transport, zero-copy and copy,
+    with `ratio` the zero-copy / copy time as well."""
+    print(title + "\n")
+    print("| depth | transport cycle alone | flowgraph zero-copy | flowgraph copy |"
+          + (" zero-copy / copy (time) |" if ratio else ""))
+    print("|---:|---:|---:|---:|" + ("---:|" if ratio else ""))
     for d in (2, 8):
-        ids = [f"handoff/{k}/64B_d{d}" for k in ("transport", "zero_copy", "copy")]
+        ids = [f"{group}/{k}/64B_d{d}" for k in ("transport", "zero_copy", "copy")]
         if all(r.has(i) for i in ids):
-            print(f"| {d} | " + " | ".join(f"{1e9 / r.rate(i):.0f}" for i in ids) + " |")
+            ns = [1e9 / r.rate(i) for i in ids]
+            print(f"| {d} | " + " | ".join(f"{x:.0f}" for x in ns) + " |"
+                  + (f" {ns[1] / ns[2]:.2f} |" if ratio else ""))
+
+
+def tables(r: Results) -> None:
+    sweep_table(r, "### RX sweep: flowgraph, source -> consumer summing every byte (GiB/s)",
+                "rx_sweep", DEPTHS,
+                ("bandwidth/read_sum/{ws}", "read bandwidth (4 blocks)", "zero-copy % of read"))
+    sweep_table(r, "\n### RX flowgraph from a device that costs no CPU (pattern untouched), "
+                "depth 4 (GiB/s)", "rx_cpu_only", [4],
+                ("bandwidth/read_sum/{ws}", "read bandwidth (4 blocks)", "zero-copy % of read"))
+    raw_table(r, "\n### RX without a flowgraph, depth 4 (GiB/s)",
+              ("transport cycle, zero-copy", "SimRx::read() copy"),
+              ("rx_raw/transport_zero_copy/{v}", "rx_raw/sim_read_copy/{v}"))
+    bandwidth_table(r, "\n### Single-core bandwidth, the physical limit (GiB/s)",
+                    ("read (sum u64)", "memcpy", "ramp fill (the simulator's producer)"),
+                    "bandwidth", ("read_sum", "memcpy", "ramp_fill"),
+                    [4 * bs for bs in BLOCK_SIZES] + [DRAM])
+    handoff_table(r, "\n### Per-block handoff, 64-byte blocks (ns per block)", "handoff", False)
 
     print("\n### Framework baseline: weir's DMABUF source vs FutureSDR's NullSource, 256 KiB x 4\n")
     print("| pipeline | weir DmabufSource | FutureSDR NullSource | weir / FutureSDR |")
@@ -153,159 +179,102 @@ def tables(r: Results) -> None:
 
 
 def tx_tables(r: Results) -> None:
-    print("\n### TX sweep: flowgraph, producer writing every byte -> DMABUF sink (GiB/s)\n")
-    print("| block | depth | zero-copy | copy | zero-copy / copy | same, fastest samples | "
-          "producer's ramp alone (4 blocks) | zero-copy % of it |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for bs in BLOCK_SIZES:
-        ck_id = f"tx_bandwidth/ramp_fill/{size_name(4 * bs)}"
-        for d in DEPTHS:
-            v = f"{size_name(bs)}_d{d}"
-            z, c = f"tx_sweep/zero_copy/{v}", f"tx_sweep/copy/{v}"
-            if not (r.has(z) and r.has(c)):
-                continue
-            ck = r.rate(ck_id) if r.has(ck_id) else float("nan")
-            print(f"| {size_name(bs)} | {d} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
-                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} | "
-                  f"{gib(ck)} | {100 * r.rate(z) / ck:.0f} % |")
+    sweep_table(r, "\n### TX sweep: flowgraph, producer writing every byte -> DMABUF sink (GiB/s)",
+                "tx_sweep", DEPTHS,
+                ("tx_bandwidth/ramp_fill/{ws}", "producer's ramp alone (4 blocks)",
+                 "zero-copy % of it"))
+    sweep_table(r, "\n### TX flowgraph into a DAC that costs no CPU (InstantDac), depth 4 (GiB/s)",
+                "tx_cpu_only", [4])
+    raw_table(r, "\n### TX without a flowgraph, depth 4 (GiB/s)",
+              ("transport cycle, fill in place", "fill a buffer + copy in"),
+              ("tx_raw/transport_in_place/{v}", "tx_raw/transport_staged_copy/{v}"))
+    bandwidth_table(r, "\n### TX single-core cost per byte (GiB/s)",
+                    ("DAC checksum (SimTx's FNV-1a)", "ramp fill (the producer)",
+                     "memcpy (the copy sink)"),
+                    "tx_bandwidth", ("dac_checksum", "ramp_fill", "memcpy"),
+                    [4 * bs for bs in BLOCK_SIZES])
+    handoff_table(r, "\n### TX per-block handoff, 64-byte blocks (ns per block)", "tx_handoff", True)
 
-    print("\n### TX flowgraph into a DAC that costs no CPU (InstantDac), depth 4 (GiB/s)\n")
-    print("| block | zero-copy | copy | zero-copy / copy | same, fastest samples |")
-    print("|---:|---:|---:|---:|---:|")
-    for bs in BLOCK_SIZES:
-        v = f"{size_name(bs)}_d4"
-        z, c = f"tx_cpu_only/zero_copy/{v}", f"tx_cpu_only/copy/{v}"
-        if r.has(z) and r.has(c):
-            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | "
-                  f"{r.rate(z) / r.rate(c):.2f} | {r.best_rate(z) / r.best_rate(c):.2f} |")
 
-    print("\n### TX without a flowgraph, depth 4 (GiB/s)\n")
-    print("| block | transport cycle, fill in place | fill a buffer + copy in | ratio |")
-    print("|---:|---:|---:|---:|")
-    for bs in BLOCK_SIZES:
-        v = f"{size_name(bs)}_d4"
-        z, c = f"tx_raw/transport_in_place/{v}", f"tx_raw/transport_staged_copy/{v}"
-        if r.has(z) and r.has(c):
-            print(f"| {size_name(bs)} | {gib(r.rate(z))} | {gib(r.rate(c))} | {r.rate(z) / r.rate(c):.2f} |")
+def pyplot():
+    """matplotlib's pyplot on the file-only backend, imported only when a PNG is drawn."""
+    import matplotlib
 
-    print("\n### TX single-core cost per byte (GiB/s)\n")
-    print("| buffer | DAC checksum (SimTx's FNV-1a) | ramp fill (the producer) | memcpy (the copy sink) |")
-    print("|---:|---:|---:|---:|")
-    for ws in [4 * bs for bs in BLOCK_SIZES]:
-        ids = [f"tx_bandwidth/{k}/{size_name(ws)}" for k in ("dac_checksum", "ramp_fill", "memcpy")]
-        if all(r.has(i) for i in ids):
-            print(f"| {size_name(ws)} | " + " | ".join(gib(r.rate(i)) for i in ids) + " |")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    print("\n### TX per-block handoff, 64-byte blocks (ns per block)\n")
-    print("| depth | transport cycle alone | flowgraph zero-copy | flowgraph copy | zero-copy / copy (time) |")
-    print("|---:|---:|---:|---:|---:|")
-    for d in (2, 8):
-        ids = [f"tx_handoff/{k}/64B_d{d}" for k in ("transport", "zero_copy", "copy")]
-        if all(r.has(i) for i in ids):
-            ns = [1e9 / r.rate(i) for i in ids]
-            print(f"| {d} | " + " | ".join(f"{x:.0f}" for x in ns) + f" | {ns[1] / ns[2]:.2f} |")
+    return plt
+
+
+def throughput_figure(r: Results, png: pathlib.Path, sweep: str, sweep_title: str, lines,
+                      right_title: str, suptitle: str) -> None:
+    """The RX or TX throughput figure: left, the `sweep` group's two paths at every depth;
+    right, `lines` = (id with `{ws}` (4 blocks) or `{v}` (the point at depth 4), style, color,
+    marker, label) at depth 4 against the single-core figures."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    xs = BLOCK_SIZES
+    styles = {2: ":", 4: "-", 8: "--"}
+
+    def series(fmt):
+        return [r.rate(fmt(bs)) / 2**30 if r.has(fmt(bs)) else float("nan") for bs in xs]
+
+    for d in DEPTHS:
+        for path, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
+            label = f"{'zero-copy' if path == 'zero_copy' else 'copy'}, depth {d}"
+            left.plot(xs, series(lambda bs: f"{sweep}/{path}/{size_name(bs)}_d{d}"), styles[d],
+                      color=color, marker="o", ms=3, label=label)
+    left.set_title(sweep_title)
+
+    for name, style, color, marker, label in lines:
+        right.plot(xs, series(lambda bs: name.format(ws=size_name(4 * bs), v=f"{size_name(bs)}_d4")),
+                   style, color=color, marker=marker, ms=3, label=label)
+    right.set_title(right_title)
+
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [size_name(b) for b in xs])
+        ax.set_xlabel("DMA block size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7.5, loc="lower right")
+    left.set_ylabel("throughput (GiB/s, log)")
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"\nwrote {png}", file=sys.stderr)
 
 
 def plot(r: Results, png: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    xs = BLOCK_SIZES
-    styles = {2: ":", 4: "-", 8: "--"}
-    for d in DEPTHS:
-        for path, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
-            ys = [r.rate(f"rx_sweep/{path}/{size_name(bs)}_d{d}") / 2**30
-                  if r.has(f"rx_sweep/{path}/{size_name(bs)}_d{d}") else float("nan") for bs in xs]
-            label = f"{'zero-copy' if path == 'zero_copy' else 'copy'}, depth {d}"
-            left.plot(xs, ys, styles[d], color=color, marker="o", ms=3, label=label)
-    left.set_title("Flowgraph: source -> consumer reading every byte")
-
-    def series(fmt):
-        return [r.rate(fmt(bs)) / 2**30 if r.has(fmt(bs)) else float("nan") for bs in xs]
-
-    right.plot(xs, series(lambda bs: f"bandwidth/read_sum/{size_name(4 * bs)}"), "-", color="black",
-               marker="s", ms=3, label="single-core read bandwidth (4 blocks)")
-    right.plot(xs, series(lambda bs: f"bandwidth/memcpy/{size_name(4 * bs)}"), "--", color="gray",
-               marker="s", ms=3, label="single-core memcpy bandwidth (4 blocks)")
-    right.plot(xs, series(lambda bs: f"rx_sweep/zero_copy/{size_name(bs)}_d4"), "-", color="tab:blue",
-               marker="o", ms=3, label="flowgraph zero-copy, depth 4")
-    right.plot(xs, series(lambda bs: f"rx_sweep/copy/{size_name(bs)}_d4"), "-", color="tab:red",
-               marker="o", ms=3, label="flowgraph copy, depth 4")
-    right.plot(xs, series(lambda bs: f"rx_raw/transport_zero_copy/{size_name(bs)}_d4"), "-.",
-               color="tab:cyan", marker="^", ms=3, label="no flowgraph: transport cycle, zero-copy")
-    right.plot(xs, series(lambda bs: f"rx_raw/sim_read_copy/{size_name(bs)}_d4"), "-.",
-               color="tab:orange", marker="^", ms=3, label="no flowgraph: SimRx::read() copy")
-    right.set_title("Depth 4 against the physical limit")
-
-    for ax in (left, right):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(xs, [size_name(b) for b in xs])
-        ax.set_xlabel("DMA block size")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7.5, loc="lower right")
-    left.set_ylabel("throughput (GiB/s, log)")
-    fig.suptitle("weir RX, simulated IIO DMABUF device at unlimited rate "
-                 f"({os.cpu_count()} cores; cargo bench --bench rx)")
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    print(f"\nwrote {png}", file=sys.stderr)
+    throughput_figure(r, png, "rx_sweep", "Flowgraph: source -> consumer reading every byte", (
+        ("bandwidth/read_sum/{ws}", "-", "black", "s", "single-core read bandwidth (4 blocks)"),
+        ("bandwidth/memcpy/{ws}", "--", "gray", "s", "single-core memcpy bandwidth (4 blocks)"),
+        ("rx_sweep/zero_copy/{v}", "-", "tab:blue", "o", "flowgraph zero-copy, depth 4"),
+        ("rx_sweep/copy/{v}", "-", "tab:red", "o", "flowgraph copy, depth 4"),
+        ("rx_raw/transport_zero_copy/{v}", "-.", "tab:cyan", "^",
+         "no flowgraph: transport cycle, zero-copy"),
+        ("rx_raw/sim_read_copy/{v}", "-.", "tab:orange", "^", "no flowgraph: SimRx::read() copy"),
+    ), "Depth 4 against the physical limit",
+        "weir RX, simulated IIO DMABUF device at unlimited rate "
+        f"({os.cpu_count()} cores; cargo bench --bench rx)")
 
 
 def tx_plot(r: Results, png: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    xs = BLOCK_SIZES
-    styles = {2: ":", 4: "-", 8: "--"}
-
-    def series(fmt):
-        return [r.rate(fmt(bs)) / 2**30 if r.has(fmt(bs)) else float("nan") for bs in xs]
-
-    for d in DEPTHS:
-        for path, color in (("zero_copy", "tab:blue"), ("copy", "tab:red")):
-            label = f"{'zero-copy' if path == 'zero_copy' else 'copy'}, depth {d}"
-            left.plot(xs, series(lambda bs: f"tx_sweep/{path}/{size_name(bs)}_d{d}"), styles[d],
-                      color=color, marker="o", ms=3, label=label)
-    left.set_title("Flowgraph: producer writing every byte -> DMABUF sink")
-
-    for name, style, color, label in (
-        ("tx_bandwidth/dac_checksum/{ws}", "-", "black", "single core: the DAC's checksum (4 blocks)"),
-        ("tx_bandwidth/ramp_fill/{ws}", "--", "gray", "single core: the producer's ramp fill (4 blocks)"),
-    ):
-        right.plot(xs, series(lambda bs: name.format(ws=size_name(4 * bs))), style, color=color,
-                   marker="s", ms=3, label=label)
-    for name, style, color, label in (
-        ("tx_sweep/zero_copy/{v}", "-", "tab:blue", "flowgraph zero-copy, depth 4"),
-        ("tx_sweep/copy/{v}", "-", "tab:red", "flowgraph copy, depth 4"),
-        ("tx_cpu_only/zero_copy/{v}", ":", "tab:blue", "zero-copy into a DAC that costs no CPU"),
-        ("tx_cpu_only/copy/{v}", ":", "tab:red", "copy into a DAC that costs no CPU"),
-        ("tx_raw/transport_in_place/{v}", "-.", "tab:cyan", "no flowgraph: fill in place"),
-        ("tx_raw/transport_staged_copy/{v}", "-.", "tab:orange", "no flowgraph: fill a buffer + copy in"),
-    ):
-        right.plot(xs, series(lambda bs: name.format(v=f"{size_name(bs)}_d4")), style, color=color,
-                   marker={"-": "o", ":": "v"}.get(style, "^"), ms=3, label=label)
-    right.set_title("Depth 4: SimTx, a no-CPU DAC, no flowgraph; single-core cost per byte")
-
-    for ax in (left, right):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(xs, [size_name(b) for b in xs])
-        ax.set_xlabel("DMA block size")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7.5, loc="lower right")
-    left.set_ylabel("throughput (GiB/s, log)")
-    fig.suptitle("weir TX, simulated IIO DMABUF DAC at unlimited rate "
-                 f"({os.cpu_count()} cores; cargo bench --bench tx)")
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    print(f"\nwrote {png}", file=sys.stderr)
+    throughput_figure(r, png, "tx_sweep", "Flowgraph: producer writing every byte -> DMABUF sink", (
+        ("tx_bandwidth/dac_checksum/{ws}", "-", "black", "s",
+         "single core: the DAC's checksum (4 blocks)"),
+        ("tx_bandwidth/ramp_fill/{ws}", "--", "gray", "s",
+         "single core: the producer's ramp fill (4 blocks)"),
+        ("tx_sweep/zero_copy/{v}", "-", "tab:blue", "o", "flowgraph zero-copy, depth 4"),
+        ("tx_sweep/copy/{v}", "-", "tab:red", "o", "flowgraph copy, depth 4"),
+        ("tx_cpu_only/zero_copy/{v}", ":", "tab:blue", "v", "zero-copy into a DAC that costs no CPU"),
+        ("tx_cpu_only/copy/{v}", ":", "tab:red", "v", "copy into a DAC that costs no CPU"),
+        ("tx_raw/transport_in_place/{v}", "-.", "tab:cyan", "^", "no flowgraph: fill in place"),
+        ("tx_raw/transport_staged_copy/{v}", "-.", "tab:orange", "^",
+         "no flowgraph: fill a buffer + copy in"),
+    ), "Depth 4: SimTx, a no-CPU DAC, no flowgraph; single-core cost per byte",
+        "weir TX, simulated IIO DMABUF DAC at unlimited rate "
+        f"({os.cpu_count()} cores; cargo bench --bench tx)")
 
 
 def per_block_plot(r: Results, png: pathlib.Path) -> None:
@@ -313,10 +282,7 @@ def per_block_plot(r: Results, png: pathlib.Path) -> None:
     below it the time a single core needs just to read that many bytes. Where the two meet,
     the bytes dominate; the gap at small blocks is the fixed cost per block. RX and TX come
     from separate criterion runs and are drawn in separate panels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     xs = BLOCK_SIZES
 

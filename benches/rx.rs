@@ -22,8 +22,8 @@
 
 use std::hint::black_box;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_io::Async;
@@ -39,32 +39,19 @@ use weir_iio::transport::Transport;
 use weir_plugin_dsp::{Ci16Scale, IqToComplex};
 use weir_plugin_iio::DmabufSource;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-/// Block sizes of the sweep.
-const BLOCK_SIZES: [usize; 6] = [4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB, 4 * MIB];
-/// Queue depths (number of DMA blocks) of the sweep.
-const DEPTHS: [usize; 3] = [2, 4, 8];
+#[allow(dead_code)] // shared with the other benches; each uses part of it
+mod harness;
+use harness::{
+    BLOCK_SIZES, DEPTHS, HANDOFF_BLOCK, HANDOFF_DEPTHS, KIB, MIB, Measurement, paths_group, points,
+    size_name,
+};
+
 /// Bytes streamed per criterion iteration in the sweeps.
 const SWEEP_BYTES: u64 = 64 << 20;
-/// Handoff benches: tiny blocks, so that the per-block cost dominates.
-const HANDOFF_BLOCK: usize = 64;
-const HANDOFF_BLOCKS: u64 = 20_000;
 /// A buffer far larger than the caches, for main-memory bandwidth.
 const DRAM_BYTES: usize = 256 * MIB;
 /// Pipeline benches: samples per iteration.
 const PIPELINE_SAMPLES: u64 = 16 << 20;
-
-/// "4KiB", "1MiB": the size part of benchmark ids.
-fn size_name(bytes: usize) -> String {
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{}MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{}KiB", bytes / KIB)
-    } else {
-        format!("{bytes}B")
-    }
-}
 
 /// Sums every u64 of `bytes` (unaligned head and tail byte by byte): the consumer's work in
 /// every benchmark that "reads every byte", and the read-bandwidth kernel. Vectorises.
@@ -92,10 +79,6 @@ fn sim_with(block_size: usize, block_count: usize, pattern: Pattern) -> SimRx {
     })
     .expect("simulated device")
 }
-
-/// What a [`Meter`] measured: the clock between its start and stop thresholds and the bytes
-/// that passed in between.
-type Measurement = Arc<Mutex<Option<(Duration, u64)>>>;
 
 /// The consumer and timing sink of every flowgraph benchmark.
 ///
@@ -283,12 +266,7 @@ fn run_measured(fg: Flowgraph, result: &Measurement, nominal: u64) -> Duration {
         }
     }
     .expect("flowgraph runs");
-    let (elapsed, bytes) = result
-        .lock()
-        .expect("result")
-        .take()
-        .expect("the meter finished its measurement");
-    elapsed.mul_f64(nominal as f64 / bytes as f64)
+    harness::scaled(result, nominal, "meter")
 }
 
 /// Zero-copy: DmabufSource -> Meter reading every byte through `MappedBlockReader`.
@@ -335,11 +313,17 @@ fn copy_run_with(block_size: usize, depth: usize, bytes: u64, pattern: Pattern) 
     run_measured(fg, &result, bytes)
 }
 
-/// No framework, zero-copy: the transport's block cycle on this thread, summing each block in
-/// place.
-fn raw_zero_copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
+/// No framework: the transport's block cycle on this thread, summing each block — in place
+/// (zero-copy), or with `copy` after `SimRx::read()` copied it into a user buffer.
+fn raw_run(block_size: usize, depth: usize, bytes: u64, copy: bool) -> Duration {
     let mut sim = sim(block_size, depth);
-    let memory: Vec<_> = (0..depth).map(|b| sim.block_memory(b)).collect();
+    // Only the path's own memory: the mappings for in place, the user buffer for the copy.
+    let memory: Vec<_> = if copy {
+        Vec::new()
+    } else {
+        (0..depth).map(|b| sim.block_memory(b)).collect()
+    };
+    let mut buf = vec![0u64; if copy { block_size / 8 } else { 0 }];
     sim.start().expect("start");
     let blocks = bytes.div_ceil(block_size as u64) as usize;
     let warm = 2 * depth;
@@ -349,13 +333,22 @@ fn raw_zero_copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
         if i == warm {
             start = Instant::now();
         }
-        let b = i % depth;
-        let n = sim
-            .wait_complete(b, Duration::from_secs(10))
-            .expect("complete")
-            .expect("completed in time");
-        sum = sum.wrapping_add(sum_u64(&memory[b].as_bytes()[..n]));
-        sim.requeue(b, block_size).expect("requeue");
+        let block = if copy {
+            let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut buf);
+            let n = sim.read(dst).expect("read");
+            &dst[..n]
+        } else {
+            let b = i % depth;
+            let n = sim
+                .wait_complete(b, Duration::from_secs(10))
+                .expect("complete")
+                .expect("completed in time");
+            &memory[b].as_bytes()[..n]
+        };
+        sum = sum.wrapping_add(sum_u64(block));
+        if !copy {
+            sim.requeue(i % depth, block_size).expect("requeue");
+        }
     }
     let elapsed = start.elapsed();
     black_box(sum);
@@ -363,85 +356,51 @@ fn raw_zero_copy_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
     elapsed.mul_f64(bytes as f64 / (blocks * block_size) as f64)
 }
 
-/// No framework, copying: `SimRx::read()` into a user buffer, then the same sum.
-fn raw_read_run(block_size: usize, depth: usize, bytes: u64) -> Duration {
-    let mut sim = sim(block_size, depth);
-    let mut buf = vec![0u64; block_size / 8];
-    sim.start().expect("start");
-    let blocks = bytes.div_ceil(block_size as u64) as usize;
-    let warm = 2 * depth;
-    let mut sum = 0u64;
-    let mut start = Instant::now();
-    for i in 0..warm + blocks {
-        if i == warm {
-            start = Instant::now();
-        }
-        let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut buf);
-        let n = sim.read(dst).expect("read");
-        sum = sum.wrapping_add(sum_u64(&dst[..n]));
-    }
-    let elapsed = start.elapsed();
-    black_box(sum);
-    sim.stop().expect("stop");
-    elapsed.mul_f64(bytes as f64 / (blocks * block_size) as f64)
+/// The flowgraph paths, zero-copy and copy, at `points` of the device with `pattern`.
+fn rx_flowgraphs(c: &mut Criterion, name: &str, points: &[harness::Point], pattern: Pattern) {
+    paths_group(
+        c,
+        name,
+        (Throughput::Bytes(SWEEP_BYTES), SWEEP_BYTES),
+        points,
+        &[
+            ("zero_copy", &|(bs, d), n| {
+                zero_copy_run_with(bs, d, n, pattern)
+            }),
+            ("copy", &|(bs, d), n| copy_run_with(bs, d, n, pattern)),
+        ],
+    );
 }
 
 fn rx_sweep(c: &mut Criterion) {
-    let mut g = c.benchmark_group("rx_sweep");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    for &bs in &BLOCK_SIZES {
-        for &depth in &DEPTHS {
-            let id = format!("{}_d{depth}", size_name(bs));
-            // Alternate the two paths at every point, so drift hits both alike.
-            g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-                b.iter_custom(|iters| zero_copy_run(bs, depth, iters * SWEEP_BYTES))
-            });
-            g.bench_function(BenchmarkId::new("copy", &id), |b| {
-                b.iter_custom(|iters| copy_run(bs, depth, iters * SWEEP_BYTES))
-            });
-        }
-    }
-    g.finish();
+    rx_flowgraphs(c, "rx_sweep", &points(&BLOCK_SIZES, &DEPTHS), Pattern::Ramp);
 }
 
 /// The `rx_sweep` flowgraphs at depth 4 on a device whose DMA engine costs no CPU
 /// ([`Pattern::Untouched`]): what the CPU pays on the RX path itself, without the simulated
 /// producer writing every byte on the other core.
 fn rx_cpu_only(c: &mut Criterion) {
-    let mut g = c.benchmark_group("rx_cpu_only");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    let depth = 4;
-    for &bs in &BLOCK_SIZES {
-        let id = format!("{}_d{depth}", size_name(bs));
-        g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-            b.iter_custom(|iters| {
-                zero_copy_run_with(bs, depth, iters * SWEEP_BYTES, Pattern::Untouched)
-            })
-        });
-        g.bench_function(BenchmarkId::new("copy", &id), |b| {
-            b.iter_custom(|iters| copy_run_with(bs, depth, iters * SWEEP_BYTES, Pattern::Untouched))
-        });
-    }
-    g.finish();
+    rx_flowgraphs(
+        c,
+        "rx_cpu_only",
+        &points(&BLOCK_SIZES, &[4]),
+        Pattern::Untouched,
+    );
 }
 
 fn rx_raw(c: &mut Criterion) {
-    let mut g = c.benchmark_group("rx_raw");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    let depth = 4;
-    for &bs in &BLOCK_SIZES {
-        let id = format!("{}_d{depth}", size_name(bs));
-        g.bench_function(BenchmarkId::new("transport_zero_copy", &id), |b| {
-            b.iter_custom(|iters| raw_zero_copy_run(bs, depth, iters * SWEEP_BYTES))
-        });
-        g.bench_function(BenchmarkId::new("sim_read_copy", &id), |b| {
-            b.iter_custom(|iters| raw_read_run(bs, depth, iters * SWEEP_BYTES))
-        });
-    }
-    g.finish();
+    paths_group(
+        c,
+        "rx_raw",
+        (Throughput::Bytes(SWEEP_BYTES), SWEEP_BYTES),
+        &points(&BLOCK_SIZES, &[4]),
+        &[
+            ("transport_zero_copy", &|(bs, d), n| {
+                raw_run(bs, d, n, false)
+            }),
+            ("sim_read_copy", &|(bs, d), n| raw_run(bs, d, n, true)),
+        ],
+    );
 }
 
 /// The simulator's ramp fill, replicated (its generator is private): what the producer
@@ -488,26 +447,19 @@ fn bandwidth(c: &mut Criterion) {
 }
 
 fn handoff(c: &mut Criterion) {
-    let mut g = c.benchmark_group("handoff");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(HANDOFF_BLOCKS));
-    let bytes = HANDOFF_BLOCKS * HANDOFF_BLOCK as u64;
-    for depth in [2usize, 8] {
-        let id = format!("{}_d{depth}", size_name(HANDOFF_BLOCK));
-        g.bench_function(BenchmarkId::new("transport", &id), |b| {
-            b.iter_custom(|iters| raw_zero_copy_run(HANDOFF_BLOCK, depth, iters * bytes))
-        });
-        g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-            b.iter_custom(|iters| zero_copy_run(HANDOFF_BLOCK, depth, iters * bytes))
-        });
-        g.bench_function(BenchmarkId::new("copy", &id), |b| {
-            b.iter_custom(|iters| copy_run(HANDOFF_BLOCK, depth, iters * bytes))
-        });
-        g.bench_function(BenchmarkId::new("accounting", &id), |b| {
-            b.iter_custom(|iters| accounting_run(depth, iters * HANDOFF_BLOCKS))
-        });
-    }
-    g.finish();
+    paths_group(
+        c,
+        "handoff",
+        harness::HANDOFF,
+        &points(&[HANDOFF_BLOCK], &HANDOFF_DEPTHS),
+        &[
+            ("transport", &|(bs, d), n| raw_run(bs, d, n, false)),
+            ("zero_copy", &|(bs, d), n| zero_copy_run(bs, d, n)),
+            ("copy", &|(bs, d), n| copy_run(bs, d, n)),
+            // Per block, not per byte: the same HANDOFF_BLOCKS per iteration.
+            ("accounting", &|(bs, d), n| accounting_run(d, n / bs as u64)),
+        ],
+    );
 }
 
 /// What `dmabuf_source` adds per block for the loss accounting, alone: the clock read at
@@ -642,16 +594,9 @@ fn executors(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = harness::config(Duration::from_millis(500));
     targets = bandwidth, rx_sweep, rx_cpu_only, rx_raw, handoff, pipeline, executors
 }
 criterion_main!(benches);

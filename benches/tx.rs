@@ -32,12 +32,10 @@ use std::hint::black_box;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futuresdr::runtime::Flowgraph;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{BlockStats, FillBlockWriter, runtime};
@@ -47,31 +45,17 @@ use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Interest, Transport, TransportCounters, TransportKind};
 use weir_plugin_iio::{DmabufFillSink, DmabufSink};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-/// Block sizes of the sweep (as benches/rx.rs).
-const BLOCK_SIZES: [usize; 6] = [4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB, 4 * MIB];
-/// Queue depths (number of DMA blocks) of the sweep.
-const DEPTHS: [usize; 3] = [2, 4, 8];
+#[allow(dead_code)] // shared with the other benches; each uses part of it
+mod harness;
+use harness::{
+    BLOCK_SIZES, DEPTHS, HANDOFF_BLOCK, HANDOFF_DEPTHS, Measurement, paths_group, points, size_name,
+};
+
 /// Bytes streamed per criterion iteration in the sweeps. Smaller than RX's 64 MiB: the copy
 /// path can stall in FutureSDR's circular buffer, and the whole run must stay short.
 const SWEEP_BYTES: u64 = 32 << 20;
-/// Handoff benches: tiny blocks, so that the per-block cost dominates.
-const HANDOFF_BLOCK: usize = 64;
-const HANDOFF_BLOCKS: u64 = 20_000;
 /// How long the sink waits for a completion before failing.
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// "4KiB", "1MiB": the size part of benchmark ids.
-fn size_name(bytes: usize) -> String {
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{}MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{}KiB", bytes / KIB)
-    } else {
-        format!("{bytes}B")
-    }
-}
 
 /// The simulated DAC of every stream through `SimTx`: without its FNV-1a checksum, which runs
 /// under 1 GiB/s on one core and would bound every path alike; its device thread still reads
@@ -206,10 +190,6 @@ impl Transport for InstantDac {
     }
 }
 
-/// What a [`Ramp`] measured: the clock between its start and stop thresholds and the bytes
-/// produced in between.
-type Measurement = Arc<Mutex<Option<(Duration, u64)>>>;
-
 /// The producer and timer of every flowgraph benchmark: writes a u64 ramp into every byte of
 /// its output (a circular buffer, or the lent DMA block itself through `FillBlockWriter`),
 /// starts its clock after `warm` bytes, stops it after `warm + measure` and then ends the
@@ -302,12 +282,7 @@ fn run_measured(
         Some(total),
         "the DAC did not receive every byte produced"
     );
-    let (elapsed, bytes) = result
-        .lock()
-        .expect("result")
-        .take()
-        .expect("the producer finished its measurement");
-    elapsed.mul_f64(nominal as f64 / bytes as f64)
+    harness::scaled(result, nominal, "producer")
 }
 
 /// Bytes before the clock starts: every block cycled twice.
@@ -421,58 +396,42 @@ fn raw_run(block_size: usize, depth: usize, bytes: u64, staging: bool) -> Durati
     elapsed.mul_f64(bytes as f64 / (blocks * block_size) as f64)
 }
 
+/// The flowgraph paths, zero-copy and copy, at `points` into `dac`.
+fn tx_flowgraphs(c: &mut Criterion, name: &str, points: &[harness::Point], dac: Dac) {
+    paths_group(
+        c,
+        name,
+        (Throughput::Bytes(SWEEP_BYTES), SWEEP_BYTES),
+        points,
+        &[
+            ("zero_copy", &|(bs, d), n| zero_copy_run(dac, bs, d, n)),
+            ("copy", &|(bs, d), n| copy_run(dac, bs, d, n)),
+        ],
+    );
+}
+
 fn tx_sweep(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_sweep");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    for &bs in &BLOCK_SIZES {
-        for &depth in &DEPTHS {
-            let id = format!("{}_d{depth}", size_name(bs));
-            // Alternate the two paths at every point, so drift hits both alike.
-            g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-                b.iter_custom(|iters| zero_copy_run(Dac::Sim, bs, depth, iters * SWEEP_BYTES))
-            });
-            g.bench_function(BenchmarkId::new("copy", &id), |b| {
-                b.iter_custom(|iters| copy_run(Dac::Sim, bs, depth, iters * SWEEP_BYTES))
-            });
-        }
-    }
-    g.finish();
+    tx_flowgraphs(c, "tx_sweep", &points(&BLOCK_SIZES, &DEPTHS), Dac::Sim);
 }
 
 /// The sweep's two paths at depth 4 into [`InstantDac`]: the CPU's share of TX alone.
 fn tx_cpu_only(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_cpu_only");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    let depth = 4;
-    for &bs in &BLOCK_SIZES {
-        let id = format!("{}_d{depth}", size_name(bs));
-        g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-            b.iter_custom(|iters| zero_copy_run(Dac::Instant, bs, depth, iters * SWEEP_BYTES))
-        });
-        g.bench_function(BenchmarkId::new("copy", &id), |b| {
-            b.iter_custom(|iters| copy_run(Dac::Instant, bs, depth, iters * SWEEP_BYTES))
-        });
-    }
-    g.finish();
+    tx_flowgraphs(c, "tx_cpu_only", &points(&BLOCK_SIZES, &[4]), Dac::Instant);
 }
 
 fn tx_raw(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_raw");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Bytes(SWEEP_BYTES));
-    let depth = 4;
-    for &bs in &BLOCK_SIZES {
-        let id = format!("{}_d{depth}", size_name(bs));
-        g.bench_function(BenchmarkId::new("transport_in_place", &id), |b| {
-            b.iter_custom(|iters| raw_run(bs, depth, iters * SWEEP_BYTES, false))
-        });
-        g.bench_function(BenchmarkId::new("transport_staged_copy", &id), |b| {
-            b.iter_custom(|iters| raw_run(bs, depth, iters * SWEEP_BYTES, true))
-        });
-    }
-    g.finish();
+    paths_group(
+        c,
+        "tx_raw",
+        (Throughput::Bytes(SWEEP_BYTES), SWEEP_BYTES),
+        &points(&BLOCK_SIZES, &[4]),
+        &[
+            ("transport_in_place", &|(bs, d), n| raw_run(bs, d, n, false)),
+            ("transport_staged_copy", &|(bs, d), n| {
+                raw_run(bs, d, n, true)
+            }),
+        ],
+    );
 }
 
 /// Single core, no device: what the DAC does to every byte (`SimTx`'s FNV-1a checksum), what
@@ -509,35 +468,22 @@ fn tx_bandwidth(c: &mut Criterion) {
 }
 
 fn tx_handoff(c: &mut Criterion) {
-    let mut g = c.benchmark_group("tx_handoff");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(HANDOFF_BLOCKS));
-    let bytes = HANDOFF_BLOCKS * HANDOFF_BLOCK as u64;
-    for depth in [2usize, 8] {
-        let id = format!("{}_d{depth}", size_name(HANDOFF_BLOCK));
-        g.bench_function(BenchmarkId::new("transport", &id), |b| {
-            b.iter_custom(|iters| raw_run(HANDOFF_BLOCK, depth, iters * bytes, false))
-        });
-        g.bench_function(BenchmarkId::new("zero_copy", &id), |b| {
-            b.iter_custom(|iters| zero_copy_run(Dac::Sim, HANDOFF_BLOCK, depth, iters * bytes))
-        });
-        g.bench_function(BenchmarkId::new("copy", &id), |b| {
-            b.iter_custom(|iters| copy_run(Dac::Sim, HANDOFF_BLOCK, depth, iters * bytes))
-        });
-    }
-    g.finish();
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+    paths_group(
+        c,
+        "tx_handoff",
+        harness::HANDOFF,
+        &points(&[HANDOFF_BLOCK], &HANDOFF_DEPTHS),
+        &[
+            ("transport", &|(bs, d), n| raw_run(bs, d, n, false)),
+            ("zero_copy", &|(bs, d), n| zero_copy_run(Dac::Sim, bs, d, n)),
+            ("copy", &|(bs, d), n| copy_run(Dac::Sim, bs, d, n)),
+        ],
+    );
 }
 
 criterion_group! {
     name = benches;
-    config = config();
+    config = harness::config(Duration::from_millis(500));
     targets = tx_bandwidth, tx_sweep, tx_cpu_only, tx_raw, tx_handoff
 }
 criterion_main!(benches);

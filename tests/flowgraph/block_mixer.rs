@@ -10,7 +10,7 @@ use weir_core::testing::{start_toml, wait_until};
 use weir_core::{Cf32, ItemType, Registry, Value};
 use weir_plugin_dsp::{DspPlugin, Mixer, Nco, mixer};
 
-use crate::support::{assert_in_out, cf32_file, items_in, param_names};
+use crate::support::{assert_in_out, assert_note, cf32_file, items_in, param_names};
 
 type Mocked = Mixer<Reader<Cf32>, Writer<Cf32>>;
 
@@ -143,8 +143,13 @@ path = "{}"
     });
     running.stop().expect("stop");
     let report = running.wait().expect("ends cleanly");
-    let mix = report.block("mix").expect("mix");
-    assert!(mix.notes.iter().any(|(k, v)| *k == "frequency" && v == "0"));
+    assert_note(
+        &report,
+        "mix",
+        "frequency",
+        "0",
+        "the message retuned the mixer",
+    );
 
     let y = cf32_file(&out);
     assert!(y.len() >= 100_000);

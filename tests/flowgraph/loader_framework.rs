@@ -6,7 +6,7 @@ use futuresdr::runtime::Pmt;
 use weir_core::FlowgraphSpec;
 use weir_core::testing::{start_toml, wait_until};
 
-use crate::support::{cf32_file, items_in};
+use crate::support::{assert_note, cf32_file, items_in};
 
 const RAMP_TO_NULL: &str = r#"
 connections = ["src.out -> head.in", "head.out -> sink.in"]
@@ -146,10 +146,12 @@ fn shipped_tone_gain_flowgraph_changes_gain_by_message() {
     let report = spec.build(&registry).expect("builds").run().expect("runs");
     let amp = report.block("amp").expect("amp");
     assert_eq!(amp.items_in, amp.items_out);
-    assert!(
-        amp.notes.iter().any(|(k, v)| *k == "gain" && v == "2"),
-        "the strobe's message set the gain: {:?}",
-        amp.notes
+    assert_note(
+        &report,
+        "amp",
+        "gain",
+        "2",
+        "the strobe's message set the gain",
     );
 }
 
@@ -905,12 +907,7 @@ fn async_calls_and_wait() {
         running.stop().expect("stop");
         running.wait_async().await.expect("ends cleanly")
     });
-    let amp = report.block("amp").expect("amp");
-    assert!(
-        amp.notes.iter().any(|(k, v)| *k == "gain" && v == "0.25"),
-        "{:?}",
-        amp.notes
-    );
+    assert_note(&report, "amp", "gain", "0.25", "the last call set the gain");
 }
 
 #[test]

@@ -42,6 +42,16 @@ pub fn shipped_flowgraph(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Asserts that block `block` of `report` ended with the note `key` = `value` (a parameter a
+/// message changed while it ran), `why` saying what that shows; the panic lists its notes.
+pub fn assert_note(report: &RunReport, block: &str, key: &str, value: &str, why: &str) {
+    let notes = &report.block(block).expect(block).notes;
+    assert!(
+        notes.iter().any(|(k, v)| *k == key && v == value),
+        "{block}: {why}: no {key} = {value} in {notes:?}"
+    );
+}
+
 /// Runs the `weir` binary under test with `args` to completion.
 pub fn weir(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weir"))
