@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
@@ -13,10 +12,8 @@ use weir_core::{
 use weir_iio::sim::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
-use crate::accounting::TxLoss;
-use crate::block_latency::EnqueueTimes;
-use crate::completion::Completions;
 use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
+use crate::tx_ring::TxRing;
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
 const SAMPLE_BYTES: usize = 4;
@@ -38,23 +35,13 @@ where
 {
     #[input]
     input: R,
-    transport: Box<dyn Transport>,
-    completions: Option<Completions>,
-    timeout: std::time::Duration,
+    ring: TxRing,
+    /// Free blocks, in the order they are filled.
     free: VecDeque<usize>,
-    in_flight: VecDeque<usize>,
     /// Bytes written into the block at the front of `free`.
     filled: usize,
     cyclic: bool,
     cyclic_started: bool,
-    blocks_sent: u64,
-    max_in_flight: usize,
-    loss: TxLoss,
-    /// Sent blocks whose transfer status was unknown.
-    status_unknown: u64,
-    /// Enqueue → completion of every block sent (the stats' latency histogram).
-    enqueued: EnqueueTimes,
-    stats: Arc<BlockStats>,
 }
 
 impl<T, R> DmabufSink<T, R>
@@ -69,30 +56,20 @@ where
         timeout: std::time::Duration,
         stats: Arc<BlockStats>,
     ) -> Self {
-        stats.set_note("transport", transport.kind().to_string());
         Self {
-            loss: TxLoss::new(transport.as_ref(), None, &stats),
-            status_unknown: 0,
-            enqueued: EnqueueTimes::new(stats.latency_histogram(crate::block_latency::TX_SPAN)),
             input: R::default(),
-            transport,
-            completions: None,
-            timeout,
+            ring: TxRing::new(transport, timeout, stats),
             free: VecDeque::new(),
-            in_flight: VecDeque::new(),
             filled: 0,
             cyclic,
             cyclic_started: false,
-            blocks_sent: 0,
-            max_in_flight: 0,
-            stats,
         }
     }
 
     /// The device runs at `rate` samples/s (`None`: unknown): the underrun estimate turns the
     /// time the device had nothing queued into samples.
     pub fn with_sample_rate(mut self, rate: Option<f64>) -> Self {
-        self.loss = TxLoss::new(self.transport.as_ref(), rate, &self.stats);
+        self.ring.set_sample_rate(rate);
         self
     }
 
@@ -100,19 +77,8 @@ where
     /// reported underruns (evidence `hardware status`), unless the transport counts exactly.
     /// Call after [`Self::with_sample_rate`].
     pub fn with_xflow(mut self, xflow: Option<weir_iio::XflowMonitor>) -> Self {
-        self.loss.set_xflow(xflow, &self.stats);
+        self.ring.set_xflow(xflow);
         self
-    }
-
-    fn publish_counters(&self) {
-        let c = self.transport.counters();
-        self.stats.set_counter("blocks", self.blocks_sent);
-        self.stats.set_counter("bytes", c.bytes_completed);
-        self.loss.publish(self.transport.as_ref(), &self.stats);
-        self.stats
-            .set_counter("in_flight", self.in_flight.len() as u64);
-        self.stats
-            .set_counter("max_in_flight", self.max_in_flight as u64);
     }
 
     /// Queue the block being filled with exactly the bytes filled.
@@ -121,24 +87,12 @@ where
             return Ok(());
         };
         if self.cyclic {
-            self.transport.requeue_cyclic(block, self.filled)?;
+            self.ring.requeue_cyclic(block, self.filled)?;
             self.cyclic_started = true;
         } else {
-            self.transport.requeue(block, self.filled)?;
-            self.enqueued.enqueued(block);
+            self.ring.requeue(block, self.filled)?;
         }
-        self.loss.queued(self.filled);
-        self.in_flight.push_back(block);
-        self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
-        self.blocks_sent += 1;
         self.filled = 0;
-        Ok(())
-    }
-
-    fn wait_for_head(&self, io: &mut WorkIo) -> Result<()> {
-        if let (Some(&block), Some(c)) = (self.in_flight.front(), &self.completions) {
-            c.wait(io, self.transport.as_ref(), block)?;
-        }
         Ok(())
     }
 }
@@ -151,46 +105,11 @@ where
     /// One `work()` call; errors are recorded in the block statistics by the caller.
     async fn step(&mut self, io: &mut WorkIo, mo: &mut MessageOutputs) -> Result<()> {
         // Collect sent blocks: they are free again.
-        while let Some(&block) = self.in_flight.front() {
-            // A failed transfer is named by its place in the stream, not only by its ring
-            // slot.
-            let sequence = self.blocks_sent - self.in_flight.len() as u64;
-            let bytes = match self.transport.try_complete(block) {
-                // Its bytes went to the device; whether it sent them is unknown. Counted, and
-                // the block is reused: a transfer that failed at submit leaves it busy in the
-                // kernel, and its next enqueue then stops the sink.
-                Err(e @ weir_iio::Error::TransferStatusUnknown { .. }) => {
-                    tracing::warn!("DMA block {sequence} of the stream: {e}");
-                    self.status_unknown += 1;
-                    self.stats
-                        .set_counter("status_unknown", self.status_unknown);
-                    Some(self.transport.block_size())
-                }
-                other => other.with_context(|| format!("DMA block {sequence} of the stream"))?,
-            };
-            let Some(bytes) = bytes else {
-                break;
-            };
-            // Say when it was sent: TX has no stream after it to carry a tag.
-            mo.post(
-                crate::accounting::COMPLETED_PORT,
-                crate::accounting::completed_message(
-                    sequence,
-                    weir_iio::loss::monotonic_ns(),
-                    bytes,
-                ),
-            )
-            .await?;
-            self.in_flight.pop_front();
-            self.enqueued.completed(block);
-            self.loss.completed()?;
+        while let Some(block) = self.ring.collect(mo).await? {
             self.free.push_back(block);
-            if let Some(c) = self.completions.as_mut() {
-                c.progress();
-            }
         }
 
-        let block_size = self.transport.block_size();
+        let block_size = self.ring.transport().block_size();
         while let Some(&block) = self.free.front() {
             if self.cyclic_started {
                 break;
@@ -200,7 +119,7 @@ where
                 break;
             }
             let bytes: &[u8] = bytemuck::cast_slice(input);
-            let memory = self.transport.block_mut(block)?;
+            let memory = self.ring.transport_mut().block_mut(block)?;
             let room = block_size - self.filled;
             // Whole items only: the block size is a multiple of the item size.
             let n = bytes.len().min(room) / std::mem::size_of::<T>() * std::mem::size_of::<T>();
@@ -208,7 +127,7 @@ where
             self.filled += n;
             let items = n / std::mem::size_of::<T>();
             self.input.consume(items);
-            self.stats.add_in(items);
+            self.ring.stats().add_in(items);
             if self.filled == block_size && !self.cyclic {
                 self.send()?;
             } else if self.cyclic && self.filled == block_size && !self.input.slice().is_empty() {
@@ -220,7 +139,7 @@ where
 
         let input_done = self.input.finished() && self.input.slice().is_empty();
         if input_done && self.filled > 0 && !self.free.is_empty() {
-            let align = self.transport.bytes_used_align();
+            let align = self.ring.transport().bytes_used_align();
             if !self.filled.is_multiple_of(align) {
                 anyhow::bail!(
                     "the last {} bytes of the stream are not a multiple of the device's {align}-byte alignment; they cannot be sent exactly",
@@ -229,10 +148,10 @@ where
             }
             self.send()?;
         }
-        self.publish_counters();
+        self.ring.publish_counters();
 
         if input_done && self.filled == 0 {
-            if self.in_flight.is_empty() || self.cyclic {
+            if self.ring.idle() || self.cyclic {
                 // Everything was sent (a cyclic block keeps going until the flowgraph stops).
                 if !self.cyclic {
                     io.finished = true;
@@ -240,11 +159,11 @@ where
                     io.block_on(std::future::pending::<()>());
                 }
             } else {
-                self.wait_for_head(io)?;
+                self.ring.wait_for_head(io)?;
             }
         } else if self.free.is_empty() {
             // Every block is in flight: take no more input until one comes back.
-            self.wait_for_head(io)?;
+            self.ring.wait_for_head(io)?;
         }
         Ok(())
     }
@@ -257,15 +176,9 @@ where
 {
     /// Start the device; errors are recorded in the block statistics by the caller.
     async fn start_up(&mut self) -> Result<()> {
-        self.completions = Some(Completions::register(
-            self.transport.as_ref(),
-            self.timeout,
-        )?);
-        self.transport.start()?;
-        self.loss.started()?;
-        self.enqueued.start(self.transport.block_count());
-        self.free.extend(0..self.transport.block_count());
-        self.publish_counters();
+        self.ring.start()?;
+        self.free.extend(0..self.ring.transport().block_count());
+        self.ring.publish_counters();
         Ok(())
     }
 }
@@ -289,10 +202,8 @@ where
     }
 
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
-        self.publish_counters();
-        self.completions = None;
-        self.transport.stop()?;
-        Ok(())
+        self.ring.publish_counters();
+        self.ring.stop()
     }
 }
 

@@ -14,6 +14,7 @@ pub mod dmabuf_fill_sink;
 pub mod dmabuf_sink;
 pub mod dmabuf_source;
 pub mod latency_budget;
+mod tx_ring;
 
 pub use dmabuf_fill_sink::DmabufFillSink;
 pub use dmabuf_sink::DmabufSink;
