@@ -10,7 +10,9 @@
 
 use weir::core::{Plugin, Registry};
 
-pub mod conjugate;
+// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
+// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 /// The plugin: one block type, `conjugate`.
 pub struct ExamplePlugin;
@@ -21,7 +23,7 @@ impl Plugin for ExamplePlugin {
     }
 
     fn register(&self, registry: &mut Registry) {
-        registry.register(conjugate::descriptor());
+        register_blocks(registry);
     }
 }
 

@@ -6,15 +6,19 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+use weir_core::Registry;
+
 pub mod accounting;
 pub mod block_latency;
 pub mod completion;
 pub mod device;
 pub mod dmabuf_fill_sink;
-pub mod dmabuf_sink;
-pub mod dmabuf_source;
 pub mod latency_budget;
 mod tx_ring;
+
+// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
+// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use dmabuf_fill_sink::DmabufFillSink;
 pub use dmabuf_sink::DmabufSink;
@@ -28,8 +32,7 @@ impl weir_core::Plugin for IioPlugin {
         "iio"
     }
 
-    fn register(&self, registry: &mut weir_core::Registry) {
-        registry.register(dmabuf_source::descriptor());
-        registry.register(dmabuf_sink::descriptor());
+    fn register(&self, registry: &mut Registry) {
+        register_blocks(registry);
     }
 }

@@ -14,11 +14,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod tcp_sink;
-pub mod tcp_source;
+use weir_core::Registry;
+
 mod zmq_option;
-pub mod zmq_pub_sink;
-pub mod zmq_sub_source;
+
+// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
+// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use tcp_sink::TcpSink;
 pub use tcp_source::TcpSource;
@@ -33,11 +35,8 @@ impl weir_core::Plugin for NetPlugin {
         "net"
     }
 
-    fn register(&self, registry: &mut weir_core::Registry) {
-        registry.register(zmq_pub_sink::descriptor());
-        registry.register(zmq_sub_source::descriptor());
-        registry.register(tcp_sink::descriptor());
-        registry.register(tcp_source::descriptor());
+    fn register(&self, registry: &mut Registry) {
+        register_blocks(registry);
     }
 }
 

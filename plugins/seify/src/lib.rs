@@ -9,9 +9,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+use weir_core::Registry;
+
 pub mod device;
-pub mod seify_sink;
-pub mod seify_source;
+
+// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
+// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 /// Registers `seify_source` and `seify_sink`.
 pub struct SeifyPlugin;
@@ -21,8 +25,7 @@ impl weir_core::Plugin for SeifyPlugin {
         "seify"
     }
 
-    fn register(&self, registry: &mut weir_core::Registry) {
-        registry.register(seify_source::descriptor());
-        registry.register(seify_sink::descriptor());
+    fn register(&self, registry: &mut Registry) {
+        register_blocks(registry);
     }
 }

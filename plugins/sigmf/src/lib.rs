@@ -8,9 +8,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+use weir_core::Registry;
+
 pub mod meta;
-pub mod sigmf_sink;
-pub mod sigmf_source;
+
+// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
+// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use sigmf_sink::SigmfSink;
 pub use sigmf_source::SigmfSource;
@@ -23,8 +27,7 @@ impl weir_core::Plugin for SigmfPlugin {
         "sigmf"
     }
 
-    fn register(&self, registry: &mut weir_core::Registry) {
-        registry.register(sigmf_sink::descriptor());
-        registry.register(sigmf_source::descriptor());
+    fn register(&self, registry: &mut Registry) {
+        register_blocks(registry);
     }
 }
