@@ -7,8 +7,8 @@
 use futuresdr::runtime::BlockId;
 use weir_core::{
     BlockDescriptor, BufferKind, BuildContext, BuildError, ChannelLayout, FlowgraphBuilder,
-    FlowgraphSpec, ItemType, LayoutChannel, LoadError, ParamSpec, ParamType, Params, PeerLayout,
-    PortLayout, PortSpec, Ports, Registry, Value,
+    FlowgraphSpec, ItemType, LayoutChannel, LoadError, ParamSpec, Params, PeerLayout, PortLayout,
+    PortSpec, Ports, Registry, Value,
 };
 
 fn never_built(_: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
@@ -27,10 +27,9 @@ fn toy_layout(p: &Params) -> Result<PortLayout, BuildError> {
 }
 
 fn layout_param() -> Vec<ParamSpec> {
-    vec![ParamSpec::optional(
+    vec![ParamSpec::string(
         "layout",
-        ParamType::Str,
-        Value::Str(String::new()),
+        "",
         "the toy device's channel formats",
     )]
 }
@@ -108,12 +107,7 @@ fn pass() -> BlockDescriptor {
 /// A converter: a written `format` must agree with the device's; a device format containing
 /// `bad` cannot be decoded.
 fn conv() -> BlockDescriptor {
-    let format = ParamSpec::optional(
-        "format",
-        ParamType::Str,
-        Value::Str(String::new()),
-        "scan format; empty: the device's",
-    );
+    let format = ParamSpec::string("format", "", "scan format; empty: the device's");
     toy_block("conv", "toy RX converter", vec![format], |p| {
         if let Some(PeerLayout {
             layout: Ok(device), ..

@@ -66,7 +66,8 @@ fn the_guide_shows_the_worked_example_as_it_is_compiled_and_tested() {
     // with no line of its own in lib.rs.
     let lib = std::fs::read_to_string(root.join("examples/plugin/src/lib.rs")).expect("lib.rs");
     assert!(lib.contains("include!(concat!(env!(\"OUT_DIR\"), \"/blocks.rs\"));"));
-    assert!(lib.contains("register_blocks(registry);"));
+    assert!(lib.contains("plugin! {"), "{lib}");
     assert!(!lib.contains("mod conjugate"), "{lib}");
     assert!(guide.contains("register_blocks(registry)"));
+    assert!(guide.contains("plugin! {"));
 }

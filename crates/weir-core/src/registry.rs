@@ -186,6 +186,46 @@ impl ParamSpec {
         }
     }
 
+    /// An optional float parameter ([`ParamType::Float`]) and its default.
+    pub fn float(name: &'static str, default: f64, doc: &'static str) -> Self {
+        Self::optional(name, ParamType::Float, Value::Float(default), doc)
+    }
+
+    /// An optional integer parameter ([`ParamType::Int`]) and its default.
+    pub fn int(name: &'static str, default: i64, doc: &'static str) -> Self {
+        Self::optional(name, ParamType::Int, Value::Int(default), doc)
+    }
+
+    /// An optional boolean parameter ([`ParamType::Bool`]) and its default.
+    pub fn boolean(name: &'static str, default: bool, doc: &'static str) -> Self {
+        Self::optional(name, ParamType::Bool, Value::Bool(default), doc)
+    }
+
+    /// An optional string parameter ([`ParamType::Str`]) and its default (`""`: not given).
+    pub fn string(name: &'static str, default: &str, doc: &'static str) -> Self {
+        Self::optional(name, ParamType::Str, Value::Str(default.into()), doc)
+    }
+
+    /// An optional string choice ([`ParamType::Choice`] of `names`) and its default, one of
+    /// them.
+    pub fn choice(
+        name: &'static str,
+        names: &'static [&'static str],
+        default: &str,
+        doc: &'static str,
+    ) -> Self {
+        debug_assert!(
+            names.contains(&default),
+            "`{name}`: default {default:?} not in {names:?}"
+        );
+        Self::optional(
+            name,
+            ParamType::Choice(names),
+            Value::Str(default.into()),
+            doc,
+        )
+    }
+
     /// The optional `item` parameter: the item type of the block's streams, `default` unless
     /// the flowgraph names another.
     pub fn item(default: ItemType, doc: &'static str) -> Self {
@@ -1142,6 +1182,38 @@ pub trait Plugin {
     fn name(&self) -> &'static str;
     /// Register the plugin's block types.
     fn register(&self, registry: &mut Registry);
+}
+
+/// Declares a plugin whose block types are its block files: the unit struct and its [`Plugin`]
+/// implementation, which registers them all through the `register_blocks` function that
+/// `weir-plugin-build` writes for the plugin's build script (one per file of `src/` defining
+/// `pub fn descriptor()`), and that the plugin's `lib.rs` includes with [`Registry`] in scope:
+///
+/// ```ignore
+/// use weir_core::Registry;
+/// include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
+///
+/// weir_core::plugin! {
+///     /// Registers the DSP blocks.
+///     pub struct DspPlugin = "dsp";
+/// }
+/// ```
+#[macro_export]
+macro_rules! plugin {
+    ($(#[$attr:meta])* $vis:vis struct $plugin:ident = $name:literal;) => {
+        $(#[$attr])*
+        $vis struct $plugin;
+
+        impl $crate::Plugin for $plugin {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn register(&self, registry: &mut $crate::Registry) {
+                register_blocks(registry);
+            }
+        }
+    };
 }
 
 /// Block types by name.

@@ -270,11 +270,20 @@ macro_rules! sync_block {
 }
 
 /// Builds a one-in, one-out kernel (ports as [`Ports::sync`](crate::Ports::sync)) with the reader and writer its
-/// connections need, applies the input connection's buffer size and adds it:
-/// `add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(scale, stats))` evaluates
-/// to the block's id. `R` and `W` name the reader and writer types inside the expression.
+/// connections need, applies the input connection's buffer size and adds it, evaluating to
+/// the block's id.
+///
+/// A [`sync_block!`] kernel is named with its state: `add_sync!(ctx, Cf32 => Ci16,
+/// ComplexToIq(scale))` makes `ComplexToIq::<R, W>::new(scale, ctx.stats())`, and a generic
+/// one takes its parameter first, `add_sync!(ctx, T => T, Head<T>(n))`. Any other kernel is an
+/// expression in which `R` and `W` name the reader and writer types: `add_sync!(ctx, f32 =>
+/// f32, |R, W| StockFir::<f32, R, W>::new(filter))`.
 #[macro_export]
 macro_rules! add_sync {
+    ($ctx:expr, $I:ty => $O:ty, $block:ident $(<$G:ty>)? ($state:expr)) => {{
+        let stats = $ctx.stats();
+        $crate::add_sync!($ctx, $I => $O, |R, W| $block::<$($G,)? R, W>::new($state, stats))
+    }};
     ($ctx:expr, $I:ty => $O:ty, |$R:ident, $W:ident| $kernel:expr) => {{
         let out = $ctx.output_buffer("out");
         $crate::with_reader!($ctx.input_buffer("in"), $I, $R => $crate::with_writer!(out, $O, $W => {

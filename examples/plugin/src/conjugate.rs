@@ -34,8 +34,7 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
 }
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Conjugate::<R, W>::new(Conj, stats)))
+    Ok(add_sync!(ctx, Cf32 => Cf32, Conjugate(Conj)))
 }
 
 /// Registry entry.

@@ -8,23 +8,16 @@
 
 #![warn(missing_docs)]
 
-use weir::core::{Plugin, Registry};
+use weir::core::Registry;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
-/// The plugin: one block type, `conjugate`.
-pub struct ExamplePlugin;
-
-impl Plugin for ExamplePlugin {
-    fn name(&self) -> &'static str {
-        "example"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir::core::plugin! {
+    /// The plugin: one block type, `conjugate`.
+    pub struct ExamplePlugin = "example";
 }
 
 weir::core::export_plugin!(ExamplePlugin);

@@ -3,8 +3,8 @@
 use futuresdr::runtime::BlockId;
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec,
-    ParamType, Params, PortSpec, Ports, Value, add_sync, sync_block,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec, Params,
+    PortSpec, Ports, add_sync, sync_block,
 };
 
 /// `Complex<f32>` to interleaved i16 I/Q: each part times `scale`, rounded and saturated to the
@@ -85,8 +85,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     } else {
         ((1u32 << (device_bits(ctx.params)? - 1)) - 1) as f32
     };
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Ci16, |R, W| ComplexToIq::<R, W>::new(Cf32Scale::new(scale), stats)))
+    Ok(add_sync!(ctx, Cf32 => Ci16, ComplexToIq(Cf32Scale::new(scale))))
 }
 
 /// Registry entry.
@@ -94,10 +93,9 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "cf32_to_ci16",
         doc: "Complex float to interleaved 16-bit I/Q (rounded, saturated); can fill DMA blocks in place",
-        params: vec![ParamSpec::optional(
+        params: vec![ParamSpec::float(
             "scale",
-            ParamType::Float,
-            Value::Float(32767.0),
+            32767.0,
             "factor applied before rounding; not written: the full scale of the device's channels (32767 for 16 bits, 2047 for `le:S12/16>>0`), so ±1.0 maps to full scale",
         )
         .within(-1e9, 1e9)],

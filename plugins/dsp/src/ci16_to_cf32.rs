@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use futuresdr::runtime::BlockId;
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, add_sync, sync_block,
+    BlockDescriptor, BuildContext, BuildError, Cf32, Ci16, ItemType, ParamSpec, Params, PortSpec,
+    Ports, add_sync, sync_block,
 };
 
 /// Address ranges of the input slices a block read, for proving that it read device memory in
@@ -104,8 +104,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     } else {
         1.0 / (1u32 << (device_bits(ctx.params)? - 1)) as f32
     };
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Ci16 => Cf32, |R, W| IqToComplex::<R, W>::new(Ci16Scale::new(scale), stats)))
+    Ok(add_sync!(ctx, Ci16 => Cf32, IqToComplex(Ci16Scale::new(scale))))
 }
 
 /// Registry entry.
@@ -113,10 +112,9 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "ci16_to_cf32",
         doc: "Interleaved 16-bit I/Q to complex float; reads DMABUF blocks in place",
-        params: vec![ParamSpec::optional(
+        params: vec![ParamSpec::float(
             "scale",
-            ParamType::Float,
-            Value::Float(1.0 / 32768.0),
+            1.0 / 32768.0,
             "factor applied to I and Q; not written: 1/full scale of the device's channels (1/32768 for 16 bits, 1/2048 for `le:S12/16>>0`), so full scale maps to ±1.0",
         )
         .within(-1e9, 1e9)],

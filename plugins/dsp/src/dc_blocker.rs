@@ -6,8 +6,8 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuSample;
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, add_sync, sync_block,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params, Ports, add_sync,
+    sync_block,
 };
 
 /// An item the DC blocker filters: `f32` or `Cf32`.
@@ -98,13 +98,12 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let alpha = alpha(ctx.params)?;
-    let stats = ctx.stats();
     Ok(match item(ctx.params)? {
         ItemType::F32 => {
-            add_sync!(ctx, f32 => f32, |R, W| DcBlocker::<f32, R, W>::new(DcFilter::new(alpha), stats))
+            add_sync!(ctx, f32 => f32, DcBlocker<f32>(DcFilter::new(alpha)))
         }
         _ => {
-            add_sync!(ctx, Cf32 => Cf32, |R, W| DcBlocker::<Cf32, R, W>::new(DcFilter::new(alpha), stats))
+            add_sync!(ctx, Cf32 => Cf32, DcBlocker<Cf32>(DcFilter::new(alpha)))
         }
     })
 }
@@ -115,10 +114,9 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "dc_blocker",
         doc: "Remove DC: single-pole IIR y[n] = x[n] − x[n−1] + α·y[n−1] (cf32 or f32)",
         params: vec![
-            ParamSpec::optional(
+            ParamSpec::float(
                 "alpha",
-                ParamType::Float,
-                Value::Float(0.999),
+                0.999,
                 "pole α, 0 ≤ α < 1: closer to 1 is a narrower notch and slower settling (corner ≈ (1−α)·fs/2π)",
             )
             .range(Some(0.0), Some(1.0)),

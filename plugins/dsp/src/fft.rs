@@ -157,8 +157,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let config = ctx.params.config::<Config>()?;
     let normalize = (config.normalize != 0.0).then_some(config.normalize as f32);
     let kernel = FftKernel::new(config.len, config.direction, config.shift, normalize);
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Fft::<R, W>::new(kernel, stats)))
+    Ok(add_sync!(ctx, Cf32 => Cf32, Fft(kernel)))
 }
 
 /// Registry entry.

@@ -24,8 +24,8 @@ use weir_core::sink_file::{capture_input, capture_items, capture_params};
 use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::tags::Overrun;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    SinkFile, Value, add_sink, sink_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    Ports, SinkFile, add_sink, sink_block,
 };
 
 sink_block! {
@@ -119,12 +119,7 @@ pub fn descriptor() -> BlockDescriptor {
               from its own memory (DMA blocks in place); samples the device lost are counted",
         params: vec![
             ParamSpec::required("path", ParamType::Str, "file to create or truncate"),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
+            ParamSpec::item(ItemType::Cf32, "item type"),
         ]
         .into_iter()
         .chain(capture_params())

@@ -18,7 +18,7 @@ use futuresdr::runtime::dev::prelude::*;
 use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, add_source, source_block,
+    add_source, source_block,
 };
 
 source_block! {
@@ -178,10 +178,9 @@ pub fn descriptor() -> BlockDescriptor {
         params: vec![
             ParamSpec::required("path", ParamType::Str, "file to read"),
             ParamSpec::item(ItemType::Cf32, "item type"),
-            ParamSpec::optional(
+            ParamSpec::boolean(
                 "repeat",
-                ParamType::Bool,
-                Value::Bool(false),
+                false,
                 "start over at the end of the file instead of ending the stream",
             ),
         ],

@@ -92,9 +92,8 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let n = ctx.params.uint("items")?;
-    let stats = ctx.stats();
     Ok(with_item_type!(ctx.params.item("item")?, T => {
-        add_sync!(ctx, T => T, |R, W| Head::<T, R, W>::new(n, stats))
+        add_sync!(ctx, T => T, Head<T>(n))
     }))
 }
 

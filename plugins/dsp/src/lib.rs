@@ -13,8 +13,9 @@ pub mod sample_convert;
 pub mod scan;
 mod taps;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use cf32_to_ci16::{Cf32Scale, ComplexToIq};
@@ -31,15 +32,7 @@ pub use scan_to_cf32::ScanToCf32;
 pub use scan_to_f32::ScanToF32;
 pub use spectrum::{Spectrum, SpectrumFrames, SpectrumKernel};
 
-/// Registers the DSP blocks.
-pub struct DspPlugin;
-
-impl weir_core::Plugin for DspPlugin {
-    fn name(&self) -> &'static str {
-        "dsp"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir_core::plugin! {
+    /// Registers the DSP blocks.
+    pub struct DspPlugin = "dsp";
 }

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use futuresdr::blocks::MessageSource;
 use futuresdr::runtime::{BlockId, Pmt};
-use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports, Value,
-};
+use weir_core::{BlockDescriptor, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports};
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
     Ok(Ports::messages(&[], &["out"]))
@@ -37,17 +35,11 @@ pub fn descriptor() -> BlockDescriptor {
         doc: "Post a number on message port `out` every `interval` seconds (FutureSDR's MessageSource)",
         params: vec![
             ParamSpec::required("value", ParamType::Float, "number to post"),
-            ParamSpec::optional(
-                "interval",
-                ParamType::Float,
-                Value::Float(1.0),
-                "seconds between messages (1 µs ..= 1 day)",
-            )
+            ParamSpec::float("interval", 1.0, "seconds between messages (1 µs ..= 1 day)")
             .within(1e-6, 86_400.0),
-            ParamSpec::optional(
+            ParamSpec::int(
                 "count",
-                ParamType::Int,
-                Value::Int(0),
+                0,
                 "messages to post, then stop (0 = forever, and the flowgraph then runs until stopped, as with GNU Radio's message strobe)",
             )
             .within(0.0, 2f64.powi(53)),

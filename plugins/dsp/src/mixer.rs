@@ -4,7 +4,7 @@ use futuresdr::runtime::{BlockId, Pmt};
 use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, Ports, Value, add_sync, sync_block,
+    Params, Ports, add_sync, sync_block,
 };
 
 /// A numerically controlled oscillator multiplying every sample:
@@ -98,8 +98,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let rate = ctx.params.float("sample_rate")?;
     let phase = ctx.params.float("phase")?;
     let nco = Nco::new(frequency, rate, phase);
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| Mixer::<R, W>::new(nco, stats)))
+    Ok(add_sync!(ctx, Cf32 => Cf32, Mixer(nco)))
 }
 
 /// Registry entry.
@@ -115,13 +114,7 @@ pub fn descriptor() -> BlockDescriptor {
             )
             .within(-1e12, 1e12),
             ParamSpec::sample_rate("sample rate in samples/s (at most 1 THz)"),
-            ParamSpec::optional(
-                "phase",
-                ParamType::Float,
-                Value::Float(0.0),
-                "initial phase φ in radians",
-            )
-            .within(-1e6, 1e6),
+            ParamSpec::float("phase", 0.0, "initial phase φ in radians").within(-1e6, 1e6),
         ],
         ports,
         build,

@@ -5,7 +5,7 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::{CpuBufferReader, DefaultCpuWriter};
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, with_reader,
+    with_reader,
 };
 
 /// FutureSDR's block takes the frame width as a const generic, so each width is compiled in:
@@ -66,20 +66,9 @@ pub fn descriptor() -> BlockDescriptor {
                 "frame length in items (a power of two, 1 ..= 8192), e.g. the FFT length",
             )
             .range(Some(1.0), Some(8192.0)),
-            ParamSpec::optional(
-                "decay",
-                ParamType::Float,
-                Value::Float(0.1),
-                "weight of the newest frame",
-            )
-            .range(Some(0.0), Some(1.0)),
-            ParamSpec::optional(
-                "history",
-                ParamType::Int,
-                Value::Int(1),
-                "frames averaged per output frame",
-            )
-            .within(1.0, 1e9),
+            ParamSpec::float("decay", 0.1, "weight of the newest frame")
+                .range(Some(0.0), Some(1.0)),
+            ParamSpec::int("history", 1, "frames averaged per output frame").within(1.0, 1e9),
         ],
         ports,
         build,

@@ -4,8 +4,8 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::Pmt;
 use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, Ports, Value, add_sync, sync_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params,
+    Ports, add_sync, sync_block,
 };
 
 /// `y = x * gain`; a message on the `gain` port (a number) sets a new gain from the next sample
@@ -62,8 +62,7 @@ fn ports(_: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let gain = Gain::new(ctx.params.float("gain")? as f32);
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => Cf32, |R, W| MultiplyConst::<R, W>::new(gain, stats)))
+    Ok(add_sync!(ctx, Cf32 => Cf32, MultiplyConst(gain)))
 }
 
 /// Registry entry.
@@ -71,10 +70,7 @@ pub fn descriptor() -> BlockDescriptor {
     BlockDescriptor {
         type_name: "multiply_const",
         doc: "Multiply complex samples by a gain; message port `gain` changes it while running",
-        params: vec![
-            ParamSpec::optional("gain", ParamType::Float, Value::Float(1.0), "initial gain")
-                .within(-1e9, 1e9),
-        ],
+        params: vec![ParamSpec::float("gain", 1.0, "initial gain").within(-1e9, 1e9)],
         ports,
         build,
     }

@@ -4,7 +4,7 @@ use futuresdr::blocks::PfbArbResampler;
 use futuresdr::runtime::BlockId;
 use weir_core::{
     BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    Ports, Value,
+    Ports,
 };
 
 use crate::taps;
@@ -58,10 +58,9 @@ pub fn descriptor() -> BlockDescriptor {
             "output rate / input rate, 1e-6 ..= 10000: as an f32 it must stay above 0 (FutureSDR asserts it) with a finite 1/rate, and every call needs ceil(rate) output items",
         )
         .within(1e-6, 1e4),
-        ParamSpec::optional(
+        ParamSpec::int(
             "filters",
-            ParamType::Int,
-            Value::Int(32),
+            32,
             "number of polyphase filters (the prototype filter runs at `filters` × the input rate)",
         )
         .range(Some(1.0), Some(4096.0)),

@@ -5,7 +5,7 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::{CpuBufferReader, DefaultCpuWriter};
 use weir_core::{
     BlockDescriptor, BufferKind, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType,
-    Params, PortSpec, Ports, Value, with_reader,
+    Params, PortSpec, Ports, with_reader,
 };
 
 use crate::{indexed, taps};
@@ -87,10 +87,9 @@ pub fn descriptor() -> BlockDescriptor {
             "number of channels (outputs out0, out1, ...; channel 0 is centred at 0 Hz)",
         )
         .range(Some(3.0), Some(indexed::MAX_PORTS as f64)),
-        ParamSpec::optional(
+        ParamSpec::float(
             "oversample",
-            ParamType::Float,
-            Value::Float(1.0),
+            1.0,
             "output rate × channels / input rate; channels / oversample must be whole",
         )
         .above(0.0)

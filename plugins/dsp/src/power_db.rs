@@ -3,8 +3,8 @@
 use futuresdr::runtime::BlockId;
 use weir_core::sync_block::SyncFn;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, add_sync, sync_block,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params, Ports, add_sync,
+    sync_block,
 };
 
 /// `max(10·log10(|x|²) + offset, floor)` for one sample.
@@ -70,8 +70,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let offset = finite(ctx.params, "offset")?;
     let floor = finite(ctx.params, "floor")?;
     let to_db = ToDb::new(offset, floor);
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => f32, |R, W| PowerDb::<R, W>::new(to_db, stats)))
+    Ok(add_sync!(ctx, Cf32 => f32, PowerDb(to_db)))
 }
 
 /// Registry entry.
@@ -80,17 +79,11 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "power_db",
         doc: "Complex samples to power in dB: max(10·log10(|x|²) + offset, floor)",
         params: vec![
-            ParamSpec::optional(
-                "offset",
-                ParamType::Float,
-                Value::Float(0.0),
-                "dB added to every value (calibration)",
-            )
+            ParamSpec::float("offset", 0.0, "dB added to every value (calibration)")
             .within(-1000.0, 1000.0),
-            ParamSpec::optional(
+            ParamSpec::float(
                 "floor",
-                ParamType::Float,
-                Value::Float(-200.0),
+                -200.0,
                 "smallest value produced, in dB, applied after the offset: a zero sample gives this instead of −∞",
             )
             .within(-1000.0, 1000.0),

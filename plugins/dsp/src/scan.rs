@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockStats, BuildError, Cf32, ChannelLayout, ItemType, ParamSpec, ParamType, Params,
-    PeerLayout, PortSpec, Ports, Value,
+    BlockStats, BuildError, Cf32, ChannelLayout, ItemType, ParamSpec, Params, PeerLayout, PortSpec,
+    Ports,
 };
 use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
@@ -529,25 +529,22 @@ pub fn converter_ports(p: &Params, elements: &[&str], item: ItemType) -> Result<
 /// convert).
 pub fn common_params(elements: Vec<ParamSpec>) -> Vec<ParamSpec> {
     let mut params = vec![
-        ParamSpec::optional(
+        ParamSpec::string(
             "format",
-            ParamType::Str,
-            Value::Str(String::new()),
+            "",
             "kernel scan type string, e.g. `le:s12/16>>4`, for every channel; or a comma-separated list, one per channel in scan order; empty: the device's, from the `dmabuf_source` feeding the block (written, it must agree with the device's)",
         ),
-        ParamSpec::optional(
+        ParamSpec::int(
             "channels",
-            ParamType::Int,
-            Value::Int(2),
+            2,
             "number of channels (elements) in one scan, at most 1024 (an IIO scan mask is far smaller); not written: the device's, when its source feeds the block (written, it must agree)",
         )
         .within(1.0, 1024.0),
     ];
     params.extend(elements);
-    params.push(ParamSpec::optional(
+    params.push(ParamSpec::float(
         "scale",
-        ParamType::Float,
-        Value::Float(0.0),
+        0.0,
         "factor applied to the decoded integers; 0 = 1/full scale of the element's format (signed full scale → ±1.0, unsigned → 0..1)",
     )
     .within(-1e9, 1e9));

@@ -2,8 +2,7 @@
 
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
-    add_sync,
+    BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params, Ports, add_sync,
 };
 
 use crate::scan::{ScanConverter, scan_spec};
@@ -17,8 +16,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let spec = scan_spec(ctx.params, &["i", "q"])?;
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, u8 => Cf32, |R, W| ScanToCf32::<R, W>::new(spec, stats)))
+    Ok(add_sync!(ctx, u8 => Cf32, ScanToCf32(spec)))
 }
 
 /// Registry entry.
@@ -27,20 +25,10 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "scan_to_cf32",
         doc: "Raw IIO scan bytes to complex float, I and Q from two scan elements; the format (kernel type strings such as `le:s12/16>>4`) is the device's, or written by hand",
         params: crate::scan::common_params(vec![
-            ParamSpec::optional(
-                "i",
-                ParamType::Int,
-                weir_core::Value::Int(0),
-                "position in the scan of the element holding I",
-            )
-            .within(0.0, 1023.0),
-            ParamSpec::optional(
-                "q",
-                ParamType::Int,
-                weir_core::Value::Int(1),
-                "position in the scan of the element holding Q",
-            )
-            .within(0.0, 1023.0),
+            ParamSpec::int("i", 0, "position in the scan of the element holding I")
+                .within(0.0, 1023.0),
+            ParamSpec::int("q", 1, "position in the scan of the element holding Q")
+                .within(0.0, 1023.0),
         ]),
         ports,
         build,

@@ -2,8 +2,7 @@
 
 use futuresdr::runtime::BlockId;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params, Ports,
-    add_sync,
+    BlockDescriptor, BuildContext, BuildError, ItemType, ParamSpec, Params, Ports, add_sync,
 };
 
 use crate::scan::{ScanConverter, scan_spec};
@@ -17,8 +16,7 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let spec = scan_spec(ctx.params, &["element"])?;
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, u8 => f32, |R, W| ScanToF32::<R, W>::new(spec, stats)))
+    Ok(add_sync!(ctx, u8 => f32, ScanToF32(spec)))
 }
 
 /// Registry entry.
@@ -27,10 +25,9 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "scan_to_f32",
         doc: "Raw IIO scan bytes to real float, one scan element; the format (kernel type strings such as `le:s12/16>>4`) is the device's, or written by hand",
         params: crate::scan::common_params(vec![
-            ParamSpec::optional(
+            ParamSpec::int(
                 "element",
-                ParamType::Int,
-                weir_core::Value::Int(0),
+                0,
                 "position in the scan of the element to convert",
             )
             .within(0.0, 1023.0),

@@ -4,7 +4,7 @@ use futuresdr::blocks::signal_source::SignalSourceBuilder;
 use futuresdr::runtime::BlockId;
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, with_writer,
+    with_writer,
 };
 
 fn ports(_: &Params) -> Result<Ports, BuildError> {
@@ -31,20 +31,8 @@ pub fn descriptor() -> BlockDescriptor {
             ParamSpec::required("frequency", ParamType::Float, "frequency in Hz")
                 .within(-1e12, 1e12),
             ParamSpec::sample_rate("sample rate in samples/s (at most 1 THz)"),
-            ParamSpec::optional(
-                "amplitude",
-                ParamType::Float,
-                Value::Float(1.0),
-                "amplitude",
-            )
-            .within(-1e9, 1e9),
-            ParamSpec::optional(
-                "phase",
-                ParamType::Float,
-                Value::Float(0.0),
-                "initial phase in radians",
-            )
-            .within(-1e6, 1e6),
+            ParamSpec::float("amplitude", 1.0, "amplitude").within(-1e9, 1e9),
+            ParamSpec::float("phase", 0.0, "initial phase in radians").within(-1e6, 1e6),
         ],
         ports,
         build,

@@ -8,7 +8,7 @@ use rustfft::{Fft, FftPlanner};
 use weir_core::sync_block::SyncFn;
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params, Ports,
-    Value, add_sync, sync_block,
+    add_sync, sync_block,
 };
 
 /// The smallest value produced, in dB: an empty bin reads this instead of −∞.
@@ -166,8 +166,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
     let shift = ctx.params.bool("shift")?;
     let parallel = ctx.params.bool("parallel")?;
     let frames = SpectrumFrames::new(len, shift, parallel);
-    let stats = ctx.stats();
-    Ok(add_sync!(ctx, Cf32 => f32, |R, W| Spectrum::<R, W>::new(frames, stats)))
+    Ok(add_sync!(ctx, Cf32 => f32, Spectrum(frames)))
 }
 
 /// Registry entry.
@@ -178,16 +177,14 @@ pub fn descriptor() -> BlockDescriptor {
         params: vec![
             ParamSpec::required("len", ParamType::Int, "FFT length (items per frame), at most 2^20: planned at build time, a prime length by Bluestein's algorithm over twice its size")
                 .within(1.0, 1_048_576.0),
-            ParamSpec::optional(
+            ParamSpec::boolean(
                 "shift",
-                ParamType::Bool,
-                Value::Bool(false),
+                false,
                 "move the zero frequency to the middle of the frame",
             ),
-            ParamSpec::optional(
+            ParamSpec::boolean(
                 "parallel",
-                ParamType::Bool,
-                Value::Bool(false),
+                false,
                 "compute the frames of one input chunk on rayon's thread pool",
             ),
         ],

@@ -4,8 +4,8 @@ use futuresdr::blocks::StreamDuplicator;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::DefaultCpuWriter;
 use weir_core::{
-    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BufferKind, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec,
+    Ports, with_item_type, with_reader,
 };
 
 use crate::indexed;
@@ -65,13 +65,8 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "stream_duplicator",
         doc: "Copy the input to each of `outputs` outputs out0, out1, ... (FutureSDR's StreamDuplicator)",
         params: vec![
-            ParamSpec::optional(
-                "outputs",
-                ParamType::Int,
-                Value::Int(2),
-                "number of outputs",
-            )
-            .range(Some(2.0), Some(MAX_OUTPUTS as f64)),
+            ParamSpec::int("outputs", 2, "number of outputs")
+                .range(Some(2.0), Some(MAX_OUTPUTS as f64)),
             ParamSpec::item(ItemType::Cf32, "item type"),
         ],
         ports,

@@ -25,34 +25,30 @@ pub(crate) fn params(with_sample_rate: bool) -> Vec<ParamSpec> {
         )
         // Enough taps for every filter bank's channels/filters, to describe its ports with.
         .with_example(Value::List(vec![1.0 / 64.0; 64])),
-        ParamSpec::optional(
+        ParamSpec::float(
             "cutoff",
-            ParamType::Float,
-            Value::Float(0.0),
+            0.0,
             "low-pass design: cutoff frequency, cycles/sample or Hz with `sample_rate` (0 = use `taps`)",
         )
         .within(0.0, 1e12),
-        ParamSpec::optional(
+        ParamSpec::float(
             "transition",
-            ParamType::Float,
-            Value::Float(0.0),
+            0.0,
             "low-pass design: transition band width, same unit as `cutoff`",
         )
         .within(0.0, 1e12),
-        ParamSpec::optional(
+        ParamSpec::float(
             "ripple",
-            ParamType::Float,
-            Value::Float(0.0001),
+            0.0001,
             "low-pass design: maximum pass/stop band ripple (Kaiser window)",
         )
         .range(Some(1e-12), Some(0.5)),
     ];
     if with_sample_rate {
         v.push(
-            ParamSpec::optional(
+            ParamSpec::float(
                 "sample_rate",
-                ParamType::Float,
-                Value::Float(0.0),
+                0.0,
                 "low-pass design: sample rate in Hz for `cutoff`/`transition` (0 = they are in cycles/sample)",
             )
             .within(0.0, 1e12),

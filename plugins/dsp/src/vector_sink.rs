@@ -16,8 +16,8 @@ use futuresdr::blocks::VectorSink;
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
-    BlockDescriptor, BuildContext, BuildError, Guarded, ItemType, ParamSpec, ParamType, Params,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BuildContext, BuildError, Guarded, ItemType, ParamSpec, Params, Ports,
+    with_item_type, with_reader,
 };
 
 /// Items of finished vector sinks, by key, each a `Vec<T>` of the sink's item type.
@@ -91,10 +91,9 @@ pub fn descriptor() -> BlockDescriptor {
         doc: "Keep every item in memory; after the run, `weir_plugin_dsp::vector_sink::take(key)` returns them (FutureSDR's VectorSink)",
         params: vec![
             ParamSpec::item(ItemType::Cf32, "item type"),
-            ParamSpec::optional(
+            ParamSpec::string(
                 "key",
-                ParamType::Str,
-                Value::Str(String::new()),
+                "",
                 "name to take the items by; empty = the block's instance name",
             ),
         ],

@@ -128,10 +128,9 @@ pub fn descriptor() -> BlockDescriptor {
             )
             .with_example(Value::List(vec![1.0, 0.0])),
             ParamSpec::item(ItemType::Cf32, "item type"),
-            ParamSpec::optional(
+            ParamSpec::boolean(
                 "repeat",
-                ParamType::Bool,
-                Value::Bool(false),
+                false,
                 "start over at the end instead of ending the stream",
             ),
         ],

@@ -5,7 +5,7 @@ use futuresdr::runtime::BlockId;
 use futuresdr::runtime::dev::CpuBufferReader;
 use weir_core::{
     BlockDescriptor, BuildContext, BuildError, Cf32, ItemType, ParamSpec, ParamType, Params,
-    PortSpec, Ports, Value, with_reader, with_writer,
+    PortSpec, Ports, with_reader, with_writer,
 };
 
 use crate::taps;
@@ -39,13 +39,7 @@ fn build(ctx: &mut BuildContext<'_>) -> Result<BlockId, BuildError> {
 /// Registry entry.
 pub fn descriptor() -> BlockDescriptor {
     let mut params = vec![
-        ParamSpec::optional(
-            "decimation",
-            ParamType::Int,
-            Value::Int(1),
-            "keep one output in `decimation`",
-        )
-        .within(1.0, 1e6),
+        ParamSpec::int("decimation", 1, "keep one output in `decimation`").within(1.0, 1e6),
         ParamSpec::required(
             "center_frequency",
             ParamType::Float,

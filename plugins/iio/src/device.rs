@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use weir_core::{
-    BuildError, ChannelLayout, ItemType, LayoutChannel, ParamSpec, ParamType, Params, PortLayout,
-    Value,
+    BuildError, ChannelLayout, ItemType, LayoutChannel, ParamSpec, Params, PortLayout,
 };
 use weir_iio::SampleRate;
 
@@ -101,6 +100,44 @@ pub const SIM_ONLY_SOURCE: &[&str] = &[
 ];
 /// Parameters of the simulated DAC only.
 pub const SIM_ONLY_SINK: &[&str] = &["sim_output"];
+
+/// What a DMABUF block's parameters open: the real device they name, or what the block makes
+/// its simulated device from.
+pub enum Opening {
+    /// A real IIO device, opened.
+    Device(OpenedDevice),
+    /// The simulator, with the item type, `sample_rate` (0 = as fast as possible) and block
+    /// sizes its parameters give.
+    Simulator {
+        /// The `item` parameter.
+        item: ItemType,
+        /// The `sample_rate` parameter.
+        rate: f64,
+        /// The block sizes, as given or derived from a latency budget (logged).
+        sizing: BlockSizing,
+    },
+}
+
+/// Opens the real device `p` names for `direction`, or reads what the simulator (whose scans
+/// are `sim_scan_bytes` wide) is made from: the start that `dmabuf_source` and `dmabuf_sink`
+/// share.
+pub fn open_or_simulate(
+    p: &Params,
+    direction: Direction,
+    sim_scan_bytes: usize,
+) -> Result<Opening, BuildError> {
+    let real = p.str("device")? != SIMULATOR;
+    let item = p.item("item")?;
+    if real {
+        return open_real(p, direction, item).map(Opening::Device);
+    }
+    let rate = sample_rate(p)?;
+    let sizing = load_sizing(p, direction, sim_scan_bytes)?;
+    if let Some(derived) = &sizing.derived {
+        tracing::info!("{SIMULATOR}: latency budget {derived}");
+    }
+    Ok(Opening::Simulator { item, rate, sizing })
+}
 
 /// The `sample_rate` parameter: a finite rate >= 0.
 pub fn sample_rate(p: &Params) -> Result<f64, BuildError> {
@@ -341,83 +378,61 @@ pub fn port_layout(loaded: &Result<(ScanLayout, String), String>) -> PortLayout 
 /// Parameters every DMABUF block takes, beyond `device` and `item`.
 pub fn common_params() -> Vec<ParamSpec> {
     vec![
-        ParamSpec::optional(
+        ParamSpec::int(
             "samples_per_block",
-            ParamType::Int,
-            Value::Int(16384),
+            16384,
             "samples (scans, e.g. I/Q pairs) per DMA block, like gr-iio's buffer_size; at most 2^24 (with 1024 blocks of 8-byte scans that is already 128 GiB)",
         )
         .within(1.0, 16_777_216.0),
-        ParamSpec::optional(
+        ParamSpec::int(
             "blocks",
-            ParamType::Int,
-            Value::Int(4),
+            4,
             "number of DMA blocks: the queue depth, and so the back-pressure bound",
         )
         .range(Some(1.0), Some(1024.0)),
-        ParamSpec::optional(
+        ParamSpec::string(
             "latency",
-            ParamType::Str,
-            Value::Str(String::new()),
+            "",
             "latency budget, a duration (`2ms`, `500us`): derives samples_per_block and blocks from the device's rate (the rate it accepted, read back), the kernel's rescheduling time after a DMA interrupt (1 ms, Zynq) and a 25 % margin — RX: block + reschedule <= 75 % of it, TX: the full queue <= 75 % of it; refused with samples_per_block or blocks, or when it cannot be met; empty = use those two",
         ),
-        ParamSpec::optional(
+        ParamSpec::float(
             "timeout",
-            ParamType::Float,
-            Value::Float(0.0),
+            0.0,
             "seconds without a completed DMA block before the device counts as stalled and the flowgraph stops with an error; 0 = wait forever, else 1 ms ..= 1 day",
         )
         .within(0.001, 86_400.0)
         .or_zero(true),
-        ParamSpec::optional(
+        ParamSpec::string(
             "channels",
-            ParamType::Str,
-            Value::Str(String::new()),
+            "",
             "comma-separated channel ids (`voltage0,voltage1`); empty = every channel of the buffer",
         ),
-        ParamSpec::optional(
-            "buffer",
-            ParamType::Int,
-            Value::Int(0),
-            "IIO buffer index (`bufferN`)",
-        )
+        ParamSpec::int("buffer", 0, "IIO buffer index (`bufferN`)")
         .range(Some(0.0), Some(63.0)),
-        ParamSpec::optional(
+        ParamSpec::choice(
             "transport",
-            ParamType::Choice(TransportParam::NAMES),
-            Value::Str("auto".into()),
+            TransportParam::NAMES,
+            "auto",
             "`auto` (dmabuf, then seed, then fileio), `dmabuf`, `seed` or `fileio`",
         ),
-        ParamSpec::optional(
+        ParamSpec::choice(
             "allocator",
-            ParamType::Choice(AllocatorParam::NAMES),
-            Value::Str("auto".into()),
+            AllocatorParam::NAMES,
+            "auto",
             "DMABUF memory for the mainline interface: `auto` (dma-heap, then udmabuf), `heap` or `udmabuf`",
         ),
-        ParamSpec::optional(
-            "dma_heap",
-            ParamType::Str,
-            Value::Str("/dev/dma_heap/system".into()),
-            "dma-heap to allocate from",
-        ),
-        ParamSpec::optional(
+        ParamSpec::string("dma_heap", "/dev/dma_heap/system", "dma-heap to allocate from"),
+        ParamSpec::string(
             "attrs",
-            ParamType::Str,
-            Value::Str(String::new()),
+            "",
             "device attributes to set before start, `attr=value` separated by `;` (like gr-iio's params)",
         ),
-        ParamSpec::optional(
+        ParamSpec::string(
             "sysfs_root",
-            ParamType::Str,
-            Value::Str("/sys/bus/iio/devices".into()),
+            "/sys/bus/iio/devices",
             "where IIO devices are listed (a fake tree in tests)",
         ),
-        ParamSpec::optional(
-            "dev_root",
-            ParamType::Str,
-            Value::Str("/dev".into()),
-            "where device nodes are (a fake tree in tests)",
-        ),
+        ParamSpec::string("dev_root", "/dev", "where device nodes are (a fake tree in tests)"),
     ]
 }
 

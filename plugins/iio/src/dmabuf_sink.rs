@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, PortSpec,
-    Ports, Value, with_item_type, with_reader,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, Params, PortSpec,
+    Ports, with_item_type, with_reader,
 };
 use weir_iio::sim::{SimTx, SimTxConfig};
 use weir_iio::transport::{Direction, Transport};
 
-use crate::device::{OpenedDevice, SIMULATOR, common_params, load_layout, open_real, port_layout};
+use crate::device::{
+    OpenedDevice, Opening, common_params, load_layout, open_or_simulate, port_layout,
+};
 use crate::tx_ring::TxRing;
 
 /// Bytes per sample of the simulated DAC: 16-bit I and 16-bit Q.
@@ -254,16 +256,10 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 /// Open the output transport a sink's parameters ask for.
 pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
-    if p.str("device")? != SIMULATOR {
-        let item = p.item("item")?;
-        return open_real(p, Direction::Out, item);
-    }
-    let item = p.item("item")?;
-    let rate = crate::device::sample_rate(p)?;
-    let sizing = crate::device::load_sizing(p, Direction::Out, SAMPLE_BYTES)?;
-    if let Some(derived) = &sizing.derived {
-        tracing::info!("{SIMULATOR}: latency budget {derived}");
-    }
+    let (item, rate, sizing) = match open_or_simulate(p, Direction::Out, SAMPLE_BYTES)? {
+        Opening::Device(device) => return Ok(device),
+        Opening::Simulator { item, rate, sizing } => (item, rate, sizing),
+    };
     let output = p.str("sim_output")?;
     let config = SimTxConfig {
         sample_rate: (rate > 0.0).then_some(rate),
@@ -341,42 +337,33 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "dmabuf_sink",
         doc: "IIO DMABUF TX sink: fills DMA blocks, sends each with exactly the bytes filled",
         params: vec![
-            ParamSpec::optional(
+            ParamSpec::string(
                 "device",
-                ParamType::Str,
-                Value::Str("sim".into()),
+                "sim",
                 "IIO output device: id (`iio:device1`), label or name; `sim` is the built-in simulated DAC",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("ci16".into()),
-                "item type of the input stream",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Ci16, "item type of the input stream"),
+            ParamSpec::choice(
                 "mode",
-                ParamType::Choice(Mode::NAMES),
-                Value::Str("copy".into()),
+                Mode::NAMES,
+                "copy",
                 "`copy`: copy an ordinary stream into DMA blocks; `zero_copy`: the upstream block writes into them in place",
             ),
-            ParamSpec::optional(
+            ParamSpec::boolean(
                 "cyclic",
-                ParamType::Bool,
-                Value::Bool(false),
+                false,
                 "send the first block over and over until stopped (the stream must fit in it)",
             ),
-            ParamSpec::optional(
+            ParamSpec::float(
                 "sample_rate",
-                ParamType::Float,
-                Value::Float(0.0),
+                0.0,
                 "samples/s: the simulated DAC's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate); else 1 ..= 10^12",
             )
             .within(1.0, 1e12)
             .or_zero(true),
-            ParamSpec::optional(
+            ParamSpec::string(
                 "sim_output",
-                ParamType::Str,
-                Value::Str(String::new()),
+                "",
                 "simulated DAC only: write what it transmits to this file",
             ),
         ]

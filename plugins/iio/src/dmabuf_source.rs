@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::tags::{BlockTime, Overrun, StreamInfo};
 use weir_core::{
-    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel,
+    BlockDescriptor, BlockStats, BufferKind, BuildContext, BuildError, CounterLabel, ItemType,
     LatencyHistogram, MappedBlock, MappedBlockWriter, ParamSpec, ParamType, Params, PortSpec,
     Ports, Value, with_item_type,
 };
@@ -22,7 +22,7 @@ use crate::accounting::label;
 use crate::block_latency::ReleaseTimer;
 use crate::completion::Completions;
 use crate::device::{
-    OpenedDevice, SIMULATOR, block_bytes, common_params, load_layout, open_real, port_layout,
+    OpenedDevice, Opening, block_bytes, common_params, load_layout, open_or_simulate, port_layout,
 };
 
 weir_core::choice! {
@@ -668,16 +668,10 @@ fn ports(p: &Params) -> Result<Ports, BuildError> {
 
 /// Open the transport a source's parameters ask for.
 pub fn open_transport(p: &Params) -> Result<OpenedDevice, BuildError> {
-    if p.str("device")? != SIMULATOR {
-        let item = p.item("item")?;
-        return open_real(p, Direction::In, item);
-    }
-    let item = p.item("item")?;
-    let rate = crate::device::sample_rate(p)?;
-    let sizing = crate::device::load_sizing(p, Direction::In, SAMPLE_BYTES)?;
-    if let Some(derived) = &sizing.derived {
-        tracing::info!("{SIMULATOR}: latency budget {derived}");
-    }
+    let (item, rate, sizing) = match open_or_simulate(p, Direction::In, SAMPLE_BYTES)? {
+        Opening::Device(device) => return Ok(device),
+        Opening::Simulator { item, rate, sizing } => (item, rate, sizing),
+    };
     let samples = sizing.samples_per_block;
     let pattern = match p.read::<SimPattern>("pattern")? {
         SimPattern::Ramp => Pattern::Ramp,
@@ -772,22 +766,15 @@ pub fn descriptor() -> BlockDescriptor {
         type_name: "dmabuf_source",
         doc: "IIO DMABUF RX source: device blocks handed downstream by reference, zero-copy",
         params: vec![
-            ParamSpec::optional(
+            ParamSpec::string(
                 "device",
-                ParamType::Str,
-                Value::Str("sim".into()),
+                "sim",
                 "IIO device: id (`iio:device0`), label or name; `sim` is the built-in simulated ADC",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("ci16".into()),
-                "item type the block memory is viewed as",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Ci16, "item type the block memory is viewed as"),
+            ParamSpec::float(
                 "sample_rate",
-                ParamType::Float,
-                Value::Float(0.0),
+                0.0,
                 "samples/s: the simulator's rate (0 = as fast as possible), or the rate written to a real device's sampling-frequency attribute and read back (0 = leave the device's rate); else 1 ..= 10^12",
             )
             .within(1.0, 1e12)
@@ -799,24 +786,21 @@ pub fn descriptor() -> BlockDescriptor {
                 "simulator only: the signal, `ramp` (I/Q counter), `tone`, or `untouched` (blocks never \
                  written, as a DMA engine that costs no CPU: for benchmarks)",
             ),
-            ParamSpec::optional(
+            ParamSpec::float(
                 "tone_frequency",
-                ParamType::Float,
-                Value::Float(0.01),
+                0.01,
                 "simulator only: tone frequency in Hz (cycles/sample when sample_rate is 0)",
             )
             .within(-1e12, 1e12),
-            ParamSpec::optional(
+            ParamSpec::int(
                 "sim_fail_block",
-                ParamType::Int,
-                Value::Int(-1),
+                -1,
                 "simulator fault injection: this completion (0-based) fails with EIO; -1 = none",
             )
             .within(-1.0, 2f64.powi(53)),
-            ParamSpec::optional(
+            ParamSpec::float(
                 "tone_amplitude",
-                ParamType::Float,
-                Value::Float(16384.0),
+                16384.0,
                 "simulator only: tone amplitude in i16 units",
             )
             .range(Some(0.0), Some(32767.0)),

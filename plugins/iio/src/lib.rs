@@ -16,23 +16,16 @@ pub mod dmabuf_fill_sink;
 pub mod latency_budget;
 mod tx_ring;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use dmabuf_fill_sink::DmabufFillSink;
 pub use dmabuf_sink::DmabufSink;
 pub use dmabuf_source::DmabufSource;
 
-/// Registers the IIO blocks.
-pub struct IioPlugin;
-
-impl weir_core::Plugin for IioPlugin {
-    fn name(&self) -> &'static str {
-        "iio"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir_core::plugin! {
+    /// Registers the IIO blocks.
+    pub struct IioPlugin = "iio";
 }

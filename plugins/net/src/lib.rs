@@ -18,8 +18,9 @@ use weir_core::Registry;
 
 mod zmq_option;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use tcp_sink::TcpSink;
@@ -27,17 +28,9 @@ pub use tcp_source::TcpSource;
 pub use zmq_pub_sink::ZmqPubSink;
 pub use zmq_sub_source::ZmqSubSource;
 
-/// Registers the network blocks.
-pub struct NetPlugin;
-
-impl weir_core::Plugin for NetPlugin {
-    fn name(&self) -> &'static str {
-        "net"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir_core::plugin! {
+    /// Registers the network blocks.
+    pub struct NetPlugin = "net";
 }
 
 /// The `timeout` parameter as a duration; `None` for 0 (wait forever).

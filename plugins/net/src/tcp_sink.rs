@@ -14,8 +14,8 @@ use futuresdr::futures::future::select;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    Value, add_sink, sink_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    Ports, add_sink, sink_block,
 };
 
 sink_block! {
@@ -176,16 +176,10 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Str,
                 "address to listen on, e.g. \"127.0.0.1:5556\" or \"0.0.0.0:5556\"",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Cf32, "item type"),
+            ParamSpec::float(
                 "timeout",
-                ParamType::Float,
-                Value::Float(0.0),
+                0.0,
                 "seconds to wait for a client before failing (0 = wait until stopped), else 1 ms ..= 1 day",
             )
             .within(0.001, 86_400.0)

@@ -31,8 +31,8 @@ use futuresdr::futures::future::{Either, select};
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::stream_block::{ItemCarry, RawItem, StreamKernel};
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
-    Params, Ports, Value, add_source, choice, source_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ItemType, ParamSpec,
+    ParamType, Params, Ports, add_source, choice, source_block,
 };
 
 choice! {
@@ -227,24 +227,18 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Str,
                 "server to connect to, host:port, e.g. \"127.0.0.1:5556\"",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Cf32, "item type"),
+            ParamSpec::float(
                 "timeout",
-                ParamType::Float,
-                Value::Float(10.0),
+                10.0,
                 "seconds to wait for the server to answer the connection (0 = the system's limit), else 1 ms ..= 1 day",
             )
             .within(0.001, 86_400.0)
             .or_zero(true),
-            ParamSpec::optional(
+            ParamSpec::choice(
                 "on_close",
-                ParamType::Choice(OnClose::NAMES),
-                Value::Str("end".into()),
+                OnClose::NAMES,
+                "end",
                 "the server closing the connection on an item boundary: `end` ends the stream (GNU Radio's convention), `error` fails the run naming it (a stream that must not end); a reset or a close inside an item fails either way",
             ),
         ],

@@ -30,8 +30,8 @@ use std::time::Duration;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ParamSpec, ParamType,
-    Params, Ports, Value, add_sink, sink_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, CounterLabel, ItemType, ParamSpec,
+    ParamType, Params, Ports, add_sink, sink_block,
 };
 
 /// Longest `linger` accepted: beyond a minute, a stuck subscriber would look like a hang.
@@ -173,16 +173,10 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Str,
                 "ZeroMQ endpoint to bind, e.g. \"tcp://*:5555\" or \"tcp://127.0.0.1:5555\"",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Cf32, "item type"),
+            ParamSpec::float(
                 "linger",
-                ParamType::Float,
-                Value::Float(1.0),
+                1.0,
                 "seconds queued messages may still take to go out when the stream ends",
             )
             .range(Some(0.0), Some(MAX_LINGER_S)),

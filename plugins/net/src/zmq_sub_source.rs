@@ -20,8 +20,8 @@ use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
 use weir_core::stream_block::{RawItem, StreamKernel};
 use weir_core::{
-    BlockDescriptor, BlockStats, BuildContext, BuildError, ParamSpec, ParamType, Params, Ports,
-    Value, add_source, source_block,
+    BlockDescriptor, BlockStats, BuildContext, BuildError, ItemType, ParamSpec, ParamType, Params,
+    Ports, add_source, source_block,
 };
 
 /// How long one `work()` call waits for a message before returning, so the block still sees a
@@ -163,16 +163,10 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Str,
                 "ZeroMQ endpoint to connect to, e.g. \"tcp://127.0.0.1:5555\"",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
-                "item type",
-            ),
-            ParamSpec::optional(
+            ParamSpec::item(ItemType::Cf32, "item type"),
+            ParamSpec::float(
                 "timeout",
-                ParamType::Float,
-                Value::Float(10.0),
+                10.0,
                 "seconds without a message after which the source fails (0 = wait forever), else 1 ms ..= 1 day",
             )
             .within(0.001, 86_400.0)

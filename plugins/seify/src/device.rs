@@ -3,7 +3,7 @@
 
 use futuresdr::blocks::seify::Builder;
 use futuresdr::seify::{Args, Device, Driver, GenericDevice};
-use weir_core::{BuildError, ParamSpec, ParamType, Params, Value};
+use weir_core::{BuildError, ParamSpec, ParamType, Params};
 
 /// Most channels a block may stream (one stream port each).
 pub const MAX_CHANNELS: usize = 8;
@@ -19,25 +19,17 @@ pub fn params() -> Vec<ParamSpec> {
         ParamSpec::required("frequency", ParamType::Float, "center frequency in Hz")
             .within(0.0, 1e12),
         ParamSpec::sample_rate("sample rate in samples/s (at most 10^12)"),
-        ParamSpec::optional("gain", ParamType::Float, Value::Float(0.0), "gain in dB")
-            .within(-1000.0, 1000.0),
-        ParamSpec::optional(
-            "antenna",
-            ParamType::Str,
-            Value::Str(String::new()),
-            "antenna name (\"\" = the device's default)",
-        ),
-        ParamSpec::optional(
+        ParamSpec::float("gain", 0.0, "gain in dB").within(-1000.0, 1000.0),
+        ParamSpec::string("antenna", "", "antenna name (\"\" = the device's default)"),
+        ParamSpec::float(
             "bandwidth",
-            ParamType::Float,
-            Value::Float(0.0),
+            0.0,
             "analog bandwidth in Hz (0 = the device's default)",
         )
         .within(0.0, 1e12),
-        ParamSpec::optional(
+        ParamSpec::string(
             "channels",
-            ParamType::Str,
-            Value::Str("0".into()),
+            "0",
             "comma-separated device channels, one stream port each: `in`/`out` for one channel, `in0`/`out0`, `in1`/`out1`, ... for several",
         ),
     ]
@@ -160,6 +152,7 @@ fn drivers() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_core::Value;
 
     fn with_channels(text: &str) -> Params {
         Params::new().with("channels", Value::Str(text.into()))

@@ -13,19 +13,12 @@ use weir_core::Registry;
 
 pub mod device;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
-/// Registers `seify_source` and `seify_sink`.
-pub struct SeifyPlugin;
-
-impl weir_core::Plugin for SeifyPlugin {
-    fn name(&self) -> &'static str {
-        "seify"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir_core::plugin! {
+    /// Registers `seify_source` and `seify_sink`.
+    pub struct SeifyPlugin = "seify";
 }

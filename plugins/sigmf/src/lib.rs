@@ -12,22 +12,15 @@ use weir_core::Registry;
 
 pub mod meta;
 
-// Every block file's `pub mod` line and `register_blocks`, which registers them all: written by
-// weir-plugin-build (build.rs) from the files of src/ that define `pub fn descriptor()`.
+// Every block file's `pub mod` line and `register_blocks` (which registers them all, for
+// `plugin!`, naming the `Registry` imported above): written by weir-plugin-build (build.rs) from
+// the files of src/ that define `pub fn descriptor()`.
 include!(concat!(env!("OUT_DIR"), "/blocks.rs"));
 
 pub use sigmf_sink::SigmfSink;
 pub use sigmf_source::SigmfSource;
 
-/// Registers the SigMF blocks.
-pub struct SigmfPlugin;
-
-impl weir_core::Plugin for SigmfPlugin {
-    fn name(&self) -> &'static str {
-        "sigmf"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        register_blocks(registry);
-    }
+weir_core::plugin! {
+    /// Registers the SigMF blocks.
+    pub struct SigmfPlugin = "sigmf";
 }

@@ -351,10 +351,8 @@ pub fn descriptor() -> BlockDescriptor {
                 ParamType::Str,
                 "recording to create: PATH.sigmf-data and PATH.sigmf-meta (PATH may name either)",
             ),
-            ParamSpec::optional(
-                "item",
-                ParamType::Item,
-                Value::Str("cf32".into()),
+            ParamSpec::item(
+                ItemType::Cf32,
                 "item type (cf32 → cf32_le, ci16 → ci16_le, f32 → rf32_le, i16 → ri16_le)",
             ),
             ParamSpec::optional(
@@ -365,19 +363,13 @@ pub fn descriptor() -> BlockDescriptor {
                  device's own rate wins); 0 = none",
             )
             .range(Some(0.0), Some(1e12)),
-            ParamSpec::optional(
+            ParamSpec::float(
                 "frequency",
-                ParamType::Float,
-                Value::Float(0.0),
+                0.0,
                 "centre frequency in Hz for the capture's core:frequency (left out unless given)",
             )
             .range(Some(-1e15), Some(1e15)),
-            ParamSpec::optional(
-                "description",
-                ParamType::Str,
-                Value::Str(String::new()),
-                "core:description (left out when empty)",
-            ),
+            ParamSpec::string("description", "", "core:description (left out when empty)"),
         ]
         .into_iter()
         .chain(capture_params())
