@@ -113,3 +113,22 @@ fn every_proc_macro_of_the_build_is_compiled_unoptimised() {
          `opt-level = 0` to the root Cargo.toml): {missing:?}"
     );
 }
+
+#[test]
+fn the_build_script_crate_has_no_dependencies_not_even_for_its_tests() {
+    // weir-plugin-build is both a build-dependency (of every plugin) and a tested workspace
+    // member, and cargo then activates its dev-dependencies in the build-script graph too:
+    // `tempfile` there added `once_cell/std` to the proc macros' once_cell, and
+    // `cargo test --workspace` compiled const-random's proc macro and FutureSDR a second time
+    // (which `cargo tree` above cannot see: it merges build-script and target features).
+    let tree = resolved_features(&[
+        "--package",
+        "weir-plugin-build",
+        "--edges",
+        "normal,build,dev",
+    ]);
+    assert!(
+        tree.len() == 1 && tree.keys().all(|p| p.starts_with("weir-plugin-build ")),
+        "weir-plugin-build must depend on nothing but std: {tree:?}"
+    );
+}

@@ -141,12 +141,40 @@ fn generate(blocks: &[BlockFile]) -> String {
 mod tests {
     use super::*;
 
-    fn plugin(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
+    fn plugin(files: &[(&str, &str)]) -> Scratch {
+        let dir = Scratch::new();
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
         dir
+    }
+
+    /// A scratch directory, removed on drop. Not the `tempfile` crate: this crate is also a
+    /// build-dependency, and cargo activates a tested member's dev-dependencies in the
+    /// build-script graph too, where tempfile's features (`once_cell/std`) made
+    /// `cargo test --workspace` compile FutureSDR a second time (const-random's proc macro
+    /// depends on once_cell).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Scratch {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path =
+                std::env::temp_dir().join(format!("weir-plugin-build-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
