@@ -737,6 +737,20 @@ mod tests {
         calls: Vec<String>,
     }
 
+    /// A script answering the dmabuf, seed and fileio calls with these outcomes, in order.
+    fn script(
+        dmabuf: &[std::result::Result<(), (bool, Errno)>],
+        seed: &[Option<Errno>],
+        fileio: &[Option<Errno>],
+    ) -> Script {
+        Script {
+            dmabuf: dmabuf.iter().copied().collect(),
+            seed: seed.iter().copied().collect(),
+            fileio: fileio.iter().copied().collect(),
+            calls: Vec::new(),
+        }
+    }
+
     fn sim() -> Box<dyn Transport> {
         Box::new(
             SimRx::new(SimConfig {
@@ -795,21 +809,26 @@ mod tests {
         choose_transport("dev", choice, &allocators(), script)
     }
 
+    /// Asserts that DMABUF, and only DMABUF, was rejected; returns its reason.
+    fn only_dmabuf_rejected(c: &Chosen) -> &str {
+        assert_eq!(c.rejected.len(), 1);
+        let (kind, reason) = &c.rejected[0];
+        assert_eq!(*kind, TransportKind::Dmabuf);
+        reason
+    }
+
     const HEAP: &str = "dmabuf dma-heap /dev/dma_heap/system";
     const UDMABUF: &str = "dmabuf udmabuf /dev/udmabuf";
 
     #[test]
     fn auto_takes_dmabuf_from_the_first_allocator_that_works() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Ok(()));
+        let mut s = script(&[Ok(())], &[], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP]);
         assert!(c.rejected.is_empty());
         assert_eq!(c.allocator, Some(allocators()[0].clone()));
         // Heap permission denied → udmabuf.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Ok(()));
+        let mut s = script(&[Err((true, Errno::ACCESS)), Ok(())], &[], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP, UDMABUF]);
         assert!(c.rejected.is_empty());
@@ -823,10 +842,7 @@ mod tests {
             (Errno::INVAL, Errno::INVAL),
             (Errno::PERM, Errno::PERM),
         ] {
-            let mut s = Script::default();
-            s.dmabuf.push_back(Err((false, dmabuf_errno)));
-            s.seed.push_back(Some(seed_errno));
-            s.fileio.push_back(None);
+            let mut s = script(&[Err((false, dmabuf_errno))], &[Some(seed_errno)], &[None]);
             let c = run(&mut s, TransportChoice::Auto).unwrap();
             // A kernel refusal does not try the other allocator.
             assert_eq!(s.calls, [HEAP, "seed", "fileio"], "{dmabuf_errno}");
@@ -864,16 +880,12 @@ mod tests {
     fn attach_eperm_with_the_seed_offered_chooses_the_seed() {
         // A vendor kernel with both interfaces whose driver only supports the seed's:
         // mainline's attach says EPERM, the seed's ALLOC works.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((false, Errno::PERM)));
-        s.seed.push_back(None);
+        let mut s = script(&[Err((false, Errno::PERM))], &[None], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         // EPERM is the kernel's answer: the other allocator is not tried, fileio neither.
         assert_eq!(s.calls, [HEAP, "seed"]);
         assert_eq!(c.allocator, None);
-        assert_eq!(c.rejected.len(), 1);
-        let (kind, reason) = &c.rejected[0];
-        assert_eq!(*kind, TransportKind::Dmabuf);
+        let reason = only_dmabuf_rejected(&c);
         assert!(
             reason.starts_with("the buffer does not support DMABUF"),
             "{reason}"
@@ -883,15 +895,14 @@ mod tests {
     #[test]
     fn no_allocator_then_seed() {
         // Heap: permission denied; udmabuf: absent → DMABUF rejected naming both; seed works.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.seed.push_back(None);
+        let mut s = script(
+            &[Err((true, Errno::ACCESS)), Err((true, Errno::NOENT))],
+            &[None],
+            &[],
+        );
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP, UDMABUF, "seed"]);
-        assert_eq!(c.rejected.len(), 1);
-        let (kind, reason) = &c.rejected[0];
-        assert_eq!(*kind, TransportKind::Dmabuf);
+        let reason = only_dmabuf_rejected(&c);
         assert!(
             reason.contains("dma-heap /dev/dma_heap/system: permission denied"),
             "{reason}"
@@ -904,11 +915,11 @@ mod tests {
 
     #[test]
     fn nothing_opens() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.seed.push_back(Some(Errno::NOTTY));
-        s.fileio.push_back(Some(Errno::BUSY));
+        let mut s = script(
+            &[Err((true, Errno::NOENT)), Err((true, Errno::NOENT))],
+            &[Some(Errno::NOTTY)],
+            &[Some(Errno::BUSY)],
+        );
         let e = run(&mut s, TransportChoice::Auto).unwrap_err();
         let Error::NoTransport { rejected, .. } = &e else {
             panic!("{e:?}");
@@ -931,15 +942,16 @@ mod tests {
 
     #[test]
     fn forced_choices_try_only_that_transport() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((false, Errno::NOTTY)));
+        let mut s = script(&[Err((false, Errno::NOTTY))], &[], &[]);
         let e = run(&mut s, TransportChoice::Dmabuf).unwrap_err();
         assert_eq!(e.errno(), Some(Errno::NOTTY));
         assert_eq!(s.calls, [HEAP]);
 
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
+        let mut s = script(
+            &[Err((true, Errno::ACCESS)), Err((true, Errno::NOENT))],
+            &[],
+            &[],
+        );
         let e = run(&mut s, TransportChoice::Dmabuf).unwrap_err();
         assert!(
             matches!(&e, Error::NoTransport { rejected, .. } if rejected.len() == 1),
@@ -947,15 +959,13 @@ mod tests {
         );
         assert_eq!(s.calls, [HEAP, UDMABUF]);
 
-        let mut s = Script::default();
-        s.seed.push_back(Some(Errno::PERM));
+        let mut s = script(&[], &[Some(Errno::PERM)], &[]);
         assert_eq!(
             run(&mut s, TransportChoice::Seed).unwrap_err().errno(),
             Some(Errno::PERM)
         );
         assert_eq!(s.calls, ["seed"]);
-        let mut s = Script::default();
-        s.seed.push_back(None);
+        let mut s = script(&[], &[None], &[]);
         assert!(
             run(&mut s, TransportChoice::Seed)
                 .unwrap()
@@ -963,20 +973,17 @@ mod tests {
                 .is_empty()
         );
 
-        let mut s = Script::default();
-        s.fileio.push_back(None);
+        let mut s = script(&[], &[], &[None]);
         run(&mut s, TransportChoice::FileIo).unwrap();
         assert_eq!(s.calls, ["fileio"]);
-        let mut s = Script::default();
-        s.fileio.push_back(Some(Errno::BUSY));
+        let mut s = script(&[], &[], &[Some(Errno::BUSY)]);
         assert_eq!(
             run(&mut s, TransportChoice::FileIo).unwrap_err().errno(),
             Some(Errno::BUSY)
         );
 
         // No allocator configured: DMABUF is skipped with that reason.
-        let mut s = Script::default();
-        s.seed.push_back(None);
+        let mut s = script(&[], &[None], &[]);
         let c = choose_transport("dev", TransportChoice::Auto, &[], &mut s).unwrap();
         assert_eq!(c.rejected[0].1, "no DMABUF allocator configured");
     }
