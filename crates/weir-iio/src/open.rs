@@ -533,29 +533,10 @@ impl Device {
         options: &BufferOptions,
         ioctls: Arc<dyn IioIoctls>,
     ) -> Result<Opened> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
-        let buffer = self.buffer(options.buffer).ok_or_else(|| {
-            config_error(format!(
-                "no buffer {} (the device has {})",
-                options.buffer,
-                if self.buffers.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.buffers
-                        .iter()
-                        .map(|b| format!("buffer{}", b.index))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ))
-        })?;
+        let buffer = self.buffer_or_error(options.buffer)?;
         if options.samples_per_block == 0 || options.block_count == 0 {
-            return Err(config_error(
-                "samples per block and block count must be at least 1".to_string(),
-            ));
+            return Err(self
+                .config_error("samples per block and block count must be at least 1".to_string()));
         }
         let (direction, layout) = self.configure_channels(buffer, &options.channels)?;
         let sample_size = layout.scan_bytes();
@@ -569,7 +550,7 @@ impl Device {
         let wanted = options
             .samples_per_block
             .checked_mul(sample_size)
-            .ok_or_else(|| config_error("block size overflows".to_string()))?;
+            .ok_or_else(|| self.config_error("block size overflows".to_string()))?;
         let block_size = wanted.div_ceil(bytes_align) * bytes_align;
         if block_size != wanted {
             tracing::info!(
@@ -618,24 +599,7 @@ impl Device {
     /// the channels are only read, not enabled. This is what a flowgraph checks its converters
     /// against before anything runs.
     pub fn scan_layout(&self, buffer: u32, channels: &[String]) -> Result<(Direction, ScanLayout)> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
-        let buffer = self.buffer(buffer).ok_or_else(|| {
-            config_error(format!(
-                "no buffer {buffer} (the device has {})",
-                if self.buffers.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.buffers
-                        .iter()
-                        .map(|b| format!("buffer{}", b.index))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ))
-        })?;
+        let buffer = self.buffer_or_error(buffer)?;
         let (direction, selected) = self.select_channels(buffer, channels)?;
         let layout = ScanLayout::new(selected.iter().map(|c| (c.id.as_str(), c.index, c.format)));
         Ok((direction, layout))
@@ -665,10 +629,6 @@ impl Device {
         buffer: &'b Buffer,
         wanted: &[String],
     ) -> Result<(Direction, Vec<&'b crate::sysfs::Channel>)> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
         let available = || {
             buffer
                 .channels
@@ -679,7 +639,7 @@ impl Device {
         };
         let selected: Vec<&crate::sysfs::Channel> = if wanted.is_empty() {
             let direction = buffer.direction().ok_or_else(|| {
-                config_error(format!(
+                self.config_error(format!(
                     "buffer{} mixes input and output channels: name the channels to use",
                     buffer.index
                 ))
@@ -694,7 +654,7 @@ impl Device {
                 .iter()
                 .map(|id| {
                     buffer.channel(id).ok_or_else(|| {
-                        config_error(format!(
+                        self.config_error(format!(
                             "buffer{} has no channel {id:?} (it has: {})",
                             buffer.index,
                             available()
@@ -704,21 +664,46 @@ impl Device {
                 .collect::<Result<_>>()?
         };
         let Some(first) = selected.first() else {
-            return Err(config_error(format!(
-                "buffer{} has no channel to enable",
-                buffer.index
-            )));
+            return Err(
+                self.config_error(format!("buffer{} has no channel to enable", buffer.index))
+            );
         };
         let direction = first.direction;
         if selected.iter().any(|c| c.direction != direction)
             || buffer.attrs.direction.is_some_and(|d| d != direction)
         {
-            return Err(config_error(format!(
+            return Err(self.config_error(format!(
                 "buffer{}: the channels must all be of the buffer's direction",
                 buffer.index
             )));
         }
         Ok((direction, selected))
+    }
+
+    /// A configuration error naming this device.
+    fn config_error(&self, message: String) -> Error {
+        Error::Config {
+            device: self.display_name().to_string(),
+            message,
+        }
+    }
+
+    /// Buffer `index`, or a configuration error listing the buffers the device has.
+    fn buffer_or_error(&self, index: u32) -> Result<&Buffer> {
+        self.buffer(index).ok_or_else(|| {
+            self.config_error(format!(
+                "no buffer {index} (the device has {})",
+                if self.buffers.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.buffers
+                        .iter()
+                        .map(|b| format!("buffer{}", b.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+        })
     }
 }
 
