@@ -547,17 +547,7 @@ pub mod ioctl {
     /// The seed's `ALLOC`: IIO allocates a DMABUF of `size` bytes. The fd is made
     /// close-on-exec (the patch does not say which flags the kernel uses).
     pub fn seed_dmabuf_alloc(buffer: BorrowedFd<'_>, size: u64) -> rustix::io::Result<OwnedFd> {
-        let req = IioDmabufAllocReq { size, resv: 0 };
-        // SAFETY: the seed's ALLOC is `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`, read
-        // by the kernel; it returns the new DMABUF fd as the ioctl's value.
-        let fd = unsafe {
-            rustix::ioctl::ioctl(
-                buffer,
-                FdReturningSetter::<SEED_DMABUF_ALLOC, IioDmabufAllocReq> { input: req },
-            )
-        }?;
-        rustix::io::fcntl_setfd(&fd, FdFlags::CLOEXEC)?;
-        Ok(fd)
+        seed_dmabuf_alloc_req(buffer, IioDmabufAllocReq { size, resv: 0 })
     }
 
     /// The seed's `ENQUEUE` (`bytes_used` 0 means the whole DMABUF).
@@ -566,9 +556,7 @@ pub mod ioctl {
         dmabuf: BorrowedFd<'_>,
         bytes_used: u64,
     ) -> rustix::io::Result<()> {
-        let arg = iio_dmabuf(dmabuf, bytes_used)?;
-        // SAFETY: the seed's ENQUEUE is `_IOW('i', 0x93, struct iio_dmabuf)`, read only.
-        unsafe { rustix::ioctl::ioctl(buffer, Setter::<SEED_DMABUF_ENQUEUE, IioDmabuf>::new(arg)) }
+        seed_dmabuf_enqueue_raw(buffer, iio_dmabuf(dmabuf, bytes_used)?)
     }
 
     /// The seed's `ALLOC` with the request exactly as given, `resv` included: for tests of
@@ -577,8 +565,8 @@ pub mod ioctl {
         buffer: BorrowedFd<'_>,
         req: IioDmabufAllocReq,
     ) -> rustix::io::Result<OwnedFd> {
-        // SAFETY: as in `seed_dmabuf_alloc`: `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`,
-        // read by the kernel, the new DMABUF fd returned as the ioctl's value.
+        // SAFETY: the seed's ALLOC is `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`, read
+        // by the kernel; it returns the new DMABUF fd as the ioctl's value.
         let fd = unsafe {
             rustix::ioctl::ioctl(
                 buffer,
