@@ -359,13 +359,7 @@ impl Transport for FileIo {
 
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "block_mut",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("block_mut")?;
         match self.slots[block] {
             SlotState::Cpu => Ok(self.rw[block].as_mut_bytes()),
             SlotState::Queued { .. } => {

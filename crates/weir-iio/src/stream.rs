@@ -122,6 +122,16 @@ impl StreamConfig {
         Error::os_detail(op, self.name.as_str(), errno, detail)
     }
 
+    /// `Ok` for an output (TX) stream; for an input one, the refusal of the TX-only
+    /// operation `op` (`EOPNOTSUPP`).
+    pub(crate) fn require_output(&self, op: &'static str) -> Result<()> {
+        if self.direction == Direction::Out {
+            Ok(())
+        } else {
+            Err(crate::transport::not_an_output(op, &self.name))
+        }
+    }
+
     /// The memfd name stem: the device name without NUL, at most 200 bytes.
     pub(crate) fn memfd_stem(&self) -> String {
         let mut stem: String = self.name.chars().filter(|&c| c != '\0').collect();

@@ -556,13 +556,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// Begins the CPU's write access (SYNC START WRITE) and returns the block's memory.
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         self.check_block("lend_block", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "lend_block",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("lend_block")?;
         if self.blocks[block].state != BlockState::Cpu || self.blocks[block].rw.is_none() {
             return Err(self.config.err(
                 "lend_block",
@@ -600,13 +594,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
 
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "block_mut",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("block_mut")?;
         if self.blocks[block].state != BlockState::Cpu {
             return Err(self.config.err(
                 "block_mut",
