@@ -249,10 +249,25 @@ pub(crate) fn not_an_output(op: &'static str, device: &str) -> Error {
     Error::os_detail(op, device, Errno::OPNOTSUPP, "not an output (TX) transport")
 }
 
+/// A transport's `start` whose work is `start_inner`: `EBUSY` (with `busy`) if `started`;
+/// otherwise runs it, and on failure stops again ([`stop_after_failed_start`]).
+pub(crate) fn start_once<T: Transport>(
+    transport: &mut T,
+    started: bool,
+    busy: &str,
+    start_inner: impl FnOnce(&mut T) -> Result<()>,
+) -> Result<()> {
+    if started {
+        return Err(transport.stream().err("start", Errno::BUSY, busy));
+    }
+    let result = start_inner(transport);
+    stop_after_failed_start(transport, result)
+}
+
 /// What every transport's `start` does with the result of its work: on failure, stops what
 /// was started (half-attached, half-queued, maybe enabled) so that nothing stays with the
 /// hardware, and returns the error that made the start fail.
-pub(crate) fn stop_after_failed_start<T: Transport + ?Sized>(
+fn stop_after_failed_start<T: Transport + ?Sized>(
     transport: &mut T,
     result: Result<()>,
 ) -> Result<()> {

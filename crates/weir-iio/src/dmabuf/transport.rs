@@ -15,7 +15,7 @@ use crate::sys::ioctl::{
     DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
 };
 use crate::transport::{
-    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+    Direction, Interest, Transport, TransportCounters, TransportKind, start_once,
 };
 use crate::wait::Deadline;
 
@@ -359,11 +359,8 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// the CPU unless already requeued), then writes `enable` = 1 — in that order, as the
     /// kernel requires. `EBUSY` if started; on failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
-        if self.enabled {
-            return Err(self.config.err("start", Errno::BUSY, "already started"));
-        }
-        let result = self.start_inner();
-        stop_after_failed_start(self, result)
+        let started = self.enabled;
+        start_once(self, started, "already started", Self::start_inner)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
