@@ -30,7 +30,6 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedFd, SeedTargets};
@@ -467,13 +466,7 @@ pub(crate) fn open_buffer_fd(
     index: u32,
     ioctls: &dyn IioIoctls,
 ) -> Result<BufferFds> {
-    let node = rustix::fs::open(&device.node, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|errno| Error::File {
-            op: "open",
-            path: device.node.clone(),
-            errno,
-            detail: String::new(),
-        })?;
+    let node = crate::sys::open_rw(&device.node)?;
     match ioctls.buffer_get_fd(node.as_fd(), index) {
         Ok(buffer) => Ok(BufferFds {
             node,

@@ -20,9 +20,10 @@
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 use std::ptr::NonNull;
 
-use rustix::fs::{FileType, MemfdFlags, SealFlags};
+use rustix::fs::{FileType, MemfdFlags, Mode, OFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -191,6 +192,19 @@ pub fn memfd(name: &str, size: usize) -> Result<OwnedFd> {
     rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW)
         .map_err(|e| Error::os("fcntl(F_ADD_SEALS)", device(), e))?;
     Ok(fd)
+}
+
+/// Opens the device file `path` read-write and close-on-exec; a failure is an
+/// [`Error::File`] (`open`) naming the path.
+pub(crate) fn open_rw(path: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|errno| {
+        Error::File {
+            op: "open",
+            path: path.to_path_buf(),
+            errno,
+            detail: String::new(),
+        }
+    })
 }
 
 /// The kernel's ioctl interfaces used by the transports: request numbers, argument structs
