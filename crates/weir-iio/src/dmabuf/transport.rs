@@ -562,13 +562,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             ));
         }
         self.begin_cpu_access(block)?;
-        self.blocks[block].rw.take().ok_or_else(|| {
-            self.config.err(
-                "lend_block",
-                Errno::BUSY,
-                format!("block {block} is already lent"),
-            )
-        })
+        self.config.lend(&mut self.blocks[block].rw, block)
     }
 
     fn return_block(
@@ -578,14 +572,8 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         bytes_used: usize,
     ) -> Result<()> {
         self.check_block("return_block", block)?;
-        if self.blocks[block].rw.is_some() {
-            return Err(self.config.err(
-                "return_block",
-                Errno::INVAL,
-                format!("block {block} was not lent"),
-            ));
-        }
-        self.blocks[block].rw = Some(memory);
+        self.config
+            .take_back(&mut self.blocks[block].rw, block, memory)?;
         self.requeue(block, bytes_used)
     }
 
