@@ -265,6 +265,17 @@ const W: u64 = DMA_BUF_SYNC_WRITE;
 const START: u64 = DMA_BUF_SYNC_START;
 const END: u64 = DMA_BUF_SYNC_END;
 
+/// What filling TX block 0 through `block_mut` and requeueing it with `bytes_used` asks:
+/// the CPU write access begun and ended, then the enqueue and its fence's export.
+fn tx_fill_and_requeue_block0(bytes_used: u64) -> [Call; 4] {
+    [
+        Call::Sync(0, START | W),
+        Call::Sync(0, END | W),
+        Call::Enqueue(0, bytes_used),
+        Call::Export(0),
+    ]
+}
+
 #[test]
 fn mainline_rx_cycle_follows_the_kernel_rules() {
     let ops = FakeOps::default();
@@ -570,15 +581,7 @@ fn mainline_tx_cycle_with_partial_last_block() {
     assert_eq!(t.block_memory(0).as_bytes()[..16], [7; 16]);
     t.block_mut(0).unwrap(); // a second access does not sync again
     t.requeue(0, 16).unwrap(); // a partial block: exactly 16 bytes
-    assert_eq!(
-        ops.calls()[n..],
-        [
-            Call::Sync(0, START | W),
-            Call::Sync(0, END | W),
-            Call::Enqueue(0, 16),
-            Call::Export(0)
-        ]
-    );
+    assert_eq!(ops.calls()[n..], tx_fill_and_requeue_block0(16));
     assert_eq!(t.block_mut(0).unwrap_err().errno(), Some(Errno::BUSY));
     ops.finish(0, 1);
     let n = ops.calls().len();
@@ -725,15 +728,7 @@ fn seed_tx_sends_zero_for_a_whole_block_and_completes_with_its_size() {
     let n = ops.calls().len();
     t.block_mut(0).unwrap()[..4].copy_from_slice(&[1, 2, 3, 4]);
     t.requeue(0, 0).unwrap();
-    assert_eq!(
-        ops.calls()[n..],
-        [
-            Call::Sync(0, START | W),
-            Call::Sync(0, END | W),
-            Call::Enqueue(0, 0),
-            Call::Export(0)
-        ]
-    );
+    assert_eq!(ops.calls()[n..], tx_fill_and_requeue_block0(0));
     ops.finish(0, 1);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
     // Explicit sizes still go as they are, and the rules for them still hold.
