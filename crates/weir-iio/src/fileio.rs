@@ -28,7 +28,7 @@ use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
 use crate::sysfs::BufferControl;
 use crate::transport::{
-    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+    Direction, Interest, Transport, TransportCounters, TransportKind, start_once,
 };
 use crate::wait::{Deadline, wait_fd};
 
@@ -247,11 +247,8 @@ impl Transport for FileIo {
     /// keeps them for the CPU (TX, except blocks already requeued), then writes `enable` = 1.
     /// `EBUSY` if already started; on failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
-        if self.started {
-            return Err(self.config.err("start", Errno::BUSY, "already started"));
-        }
-        let result = self.start_inner();
-        stop_after_failed_start(self, result)
+        let started = self.started;
+        start_once(self, started, "already started", Self::start_inner)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
@@ -359,13 +356,7 @@ impl Transport for FileIo {
 
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "block_mut",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("block_mut")?;
         match self.slots[block] {
             SlotState::Cpu => Ok(self.rw[block].as_mut_bytes()),
             SlotState::Queued { .. } => {

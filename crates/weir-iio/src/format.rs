@@ -397,16 +397,10 @@ impl ScanLayout {
     /// # Panics
     /// If `element >= self.elements().len()`.
     pub fn extract_i16(&self, data: &[u8], element: usize, out: &mut [i16]) -> usize {
-        let mut i = 0;
-        self.decode_each(data, element, |v| {
-            if let Some(slot) = out.get_mut(i) {
-                // Clamped to the i16 range: the conversion cannot fail.
-                *slot = i16::try_from(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX)))
-                    .unwrap_or_default();
-                i += 1;
-            }
-        });
-        i
+        self.extract_into(data, element, out, |v| {
+            // Clamped to the i16 range: the conversion cannot fail.
+            i16::try_from(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX))).unwrap_or_default()
+        })
     }
 
     /// As [`Self::extract_i16`], into `i32` (saturating only for 33- to 64-bit channels).
@@ -414,16 +408,10 @@ impl ScanLayout {
     /// # Panics
     /// If `element >= self.elements().len()`.
     pub fn extract_i32(&self, data: &[u8], element: usize, out: &mut [i32]) -> usize {
-        let mut i = 0;
-        self.decode_each(data, element, |v| {
-            if let Some(slot) = out.get_mut(i) {
-                // Clamped to the i32 range: the conversion cannot fail.
-                *slot = i32::try_from(v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
-                    .unwrap_or_default();
-                i += 1;
-            }
-        });
-        i
+        self.extract_into(data, element, out, |v| {
+            // Clamped to the i32 range: the conversion cannot fail.
+            i32::try_from(v.clamp(i64::from(i32::MIN), i64::from(i32::MAX))).unwrap_or_default()
+        })
     }
 
     /// As [`Self::extract_i16`], into `f32` scaled to full scale: value / 2^(bits-1) for
@@ -436,10 +424,23 @@ impl ScanLayout {
     #[allow(clippy::cast_possible_truncation)]
     pub fn extract_f32(&self, data: &[u8], element: usize, out: &mut [f32]) -> usize {
         let scale = 1.0 / self.elements[element].format.full_scale();
+        self.extract_into(data, element, out, |v| (v as f64 * scale) as f32)
+    }
+
+    /// Writes element `element`'s values from `data`, each converted by `convert`, into `out`
+    /// in order: the shared body of the `extract_*` methods. Returns the number written (the
+    /// smaller of the values available and `out.len()`).
+    fn extract_into<T>(
+        &self,
+        data: &[u8],
+        element: usize,
+        out: &mut [T],
+        convert: impl Fn(i64) -> T,
+    ) -> usize {
         let mut i = 0;
         self.decode_each(data, element, |v| {
             if let Some(slot) = out.get_mut(i) {
-                *slot = (v as f64 * scale) as f32;
+                *slot = convert(v);
                 i += 1;
             }
         });

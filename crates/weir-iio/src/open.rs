@@ -30,7 +30,6 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::dmabuf::{self, DmabufTransport, Interface, KernelOps, SeedFd, SeedTargets};
@@ -467,13 +466,7 @@ pub(crate) fn open_buffer_fd(
     index: u32,
     ioctls: &dyn IioIoctls,
 ) -> Result<BufferFds> {
-    let node = rustix::fs::open(&device.node, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|errno| Error::File {
-            op: "open",
-            path: device.node.clone(),
-            errno,
-            detail: String::new(),
-        })?;
+    let node = crate::sys::open_rw(&device.node)?;
     match ioctls.buffer_get_fd(node.as_fd(), index) {
         Ok(buffer) => Ok(BufferFds {
             node,
@@ -533,29 +526,10 @@ impl Device {
         options: &BufferOptions,
         ioctls: Arc<dyn IioIoctls>,
     ) -> Result<Opened> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
-        let buffer = self.buffer(options.buffer).ok_or_else(|| {
-            config_error(format!(
-                "no buffer {} (the device has {})",
-                options.buffer,
-                if self.buffers.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.buffers
-                        .iter()
-                        .map(|b| format!("buffer{}", b.index))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ))
-        })?;
+        let buffer = self.buffer_or_error(options.buffer)?;
         if options.samples_per_block == 0 || options.block_count == 0 {
-            return Err(config_error(
-                "samples per block and block count must be at least 1".to_string(),
-            ));
+            return Err(self
+                .config_error("samples per block and block count must be at least 1".to_string()));
         }
         let (direction, layout) = self.configure_channels(buffer, &options.channels)?;
         let sample_size = layout.scan_bytes();
@@ -569,7 +543,7 @@ impl Device {
         let wanted = options
             .samples_per_block
             .checked_mul(sample_size)
-            .ok_or_else(|| config_error("block size overflows".to_string()))?;
+            .ok_or_else(|| self.config_error("block size overflows".to_string()))?;
         let block_size = wanted.div_ceil(bytes_align) * bytes_align;
         if block_size != wanted {
             tracing::info!(
@@ -618,24 +592,7 @@ impl Device {
     /// the channels are only read, not enabled. This is what a flowgraph checks its converters
     /// against before anything runs.
     pub fn scan_layout(&self, buffer: u32, channels: &[String]) -> Result<(Direction, ScanLayout)> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
-        let buffer = self.buffer(buffer).ok_or_else(|| {
-            config_error(format!(
-                "no buffer {buffer} (the device has {})",
-                if self.buffers.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.buffers
-                        .iter()
-                        .map(|b| format!("buffer{}", b.index))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ))
-        })?;
+        let buffer = self.buffer_or_error(buffer)?;
         let (direction, selected) = self.select_channels(buffer, channels)?;
         let layout = ScanLayout::new(selected.iter().map(|c| (c.id.as_str(), c.index, c.format)));
         Ok((direction, layout))
@@ -665,10 +622,6 @@ impl Device {
         buffer: &'b Buffer,
         wanted: &[String],
     ) -> Result<(Direction, Vec<&'b crate::sysfs::Channel>)> {
-        let config_error = |message: String| Error::Config {
-            device: self.display_name().to_string(),
-            message,
-        };
         let available = || {
             buffer
                 .channels
@@ -679,7 +632,7 @@ impl Device {
         };
         let selected: Vec<&crate::sysfs::Channel> = if wanted.is_empty() {
             let direction = buffer.direction().ok_or_else(|| {
-                config_error(format!(
+                self.config_error(format!(
                     "buffer{} mixes input and output channels: name the channels to use",
                     buffer.index
                 ))
@@ -694,7 +647,7 @@ impl Device {
                 .iter()
                 .map(|id| {
                     buffer.channel(id).ok_or_else(|| {
-                        config_error(format!(
+                        self.config_error(format!(
                             "buffer{} has no channel {id:?} (it has: {})",
                             buffer.index,
                             available()
@@ -704,21 +657,46 @@ impl Device {
                 .collect::<Result<_>>()?
         };
         let Some(first) = selected.first() else {
-            return Err(config_error(format!(
-                "buffer{} has no channel to enable",
-                buffer.index
-            )));
+            return Err(
+                self.config_error(format!("buffer{} has no channel to enable", buffer.index))
+            );
         };
         let direction = first.direction;
         if selected.iter().any(|c| c.direction != direction)
             || buffer.attrs.direction.is_some_and(|d| d != direction)
         {
-            return Err(config_error(format!(
+            return Err(self.config_error(format!(
                 "buffer{}: the channels must all be of the buffer's direction",
                 buffer.index
             )));
         }
         Ok((direction, selected))
+    }
+
+    /// A configuration error naming this device.
+    fn config_error(&self, message: String) -> Error {
+        Error::Config {
+            device: self.display_name().to_string(),
+            message,
+        }
+    }
+
+    /// Buffer `index`, or a configuration error listing the buffers the device has.
+    fn buffer_or_error(&self, index: u32) -> Result<&Buffer> {
+        self.buffer(index).ok_or_else(|| {
+            self.config_error(format!(
+                "no buffer {index} (the device has {})",
+                if self.buffers.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.buffers
+                        .iter()
+                        .map(|b| format!("buffer{}", b.index))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+        })
     }
 }
 
@@ -735,6 +713,20 @@ mod tests {
         seed: VecDeque<Option<Errno>>,
         fileio: VecDeque<Option<Errno>>,
         calls: Vec<String>,
+    }
+
+    /// A script answering the dmabuf, seed and fileio calls with these outcomes, in order.
+    fn script(
+        dmabuf: &[std::result::Result<(), (bool, Errno)>],
+        seed: &[Option<Errno>],
+        fileio: &[Option<Errno>],
+    ) -> Script {
+        Script {
+            dmabuf: dmabuf.iter().copied().collect(),
+            seed: seed.iter().copied().collect(),
+            fileio: fileio.iter().copied().collect(),
+            calls: Vec::new(),
+        }
     }
 
     fn sim() -> Box<dyn Transport> {
@@ -795,21 +787,26 @@ mod tests {
         choose_transport("dev", choice, &allocators(), script)
     }
 
+    /// Asserts that DMABUF, and only DMABUF, was rejected; returns its reason.
+    fn only_dmabuf_rejected(c: &Chosen) -> &str {
+        assert_eq!(c.rejected.len(), 1);
+        let (kind, reason) = &c.rejected[0];
+        assert_eq!(*kind, TransportKind::Dmabuf);
+        reason
+    }
+
     const HEAP: &str = "dmabuf dma-heap /dev/dma_heap/system";
     const UDMABUF: &str = "dmabuf udmabuf /dev/udmabuf";
 
     #[test]
     fn auto_takes_dmabuf_from_the_first_allocator_that_works() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Ok(()));
+        let mut s = script(&[Ok(())], &[], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP]);
         assert!(c.rejected.is_empty());
         assert_eq!(c.allocator, Some(allocators()[0].clone()));
         // Heap permission denied → udmabuf.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Ok(()));
+        let mut s = script(&[Err((true, Errno::ACCESS)), Ok(())], &[], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP, UDMABUF]);
         assert!(c.rejected.is_empty());
@@ -823,10 +820,7 @@ mod tests {
             (Errno::INVAL, Errno::INVAL),
             (Errno::PERM, Errno::PERM),
         ] {
-            let mut s = Script::default();
-            s.dmabuf.push_back(Err((false, dmabuf_errno)));
-            s.seed.push_back(Some(seed_errno));
-            s.fileio.push_back(None);
+            let mut s = script(&[Err((false, dmabuf_errno))], &[Some(seed_errno)], &[None]);
             let c = run(&mut s, TransportChoice::Auto).unwrap();
             // A kernel refusal does not try the other allocator.
             assert_eq!(s.calls, [HEAP, "seed", "fileio"], "{dmabuf_errno}");
@@ -864,16 +858,12 @@ mod tests {
     fn attach_eperm_with_the_seed_offered_chooses_the_seed() {
         // A vendor kernel with both interfaces whose driver only supports the seed's:
         // mainline's attach says EPERM, the seed's ALLOC works.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((false, Errno::PERM)));
-        s.seed.push_back(None);
+        let mut s = script(&[Err((false, Errno::PERM))], &[None], &[]);
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         // EPERM is the kernel's answer: the other allocator is not tried, fileio neither.
         assert_eq!(s.calls, [HEAP, "seed"]);
         assert_eq!(c.allocator, None);
-        assert_eq!(c.rejected.len(), 1);
-        let (kind, reason) = &c.rejected[0];
-        assert_eq!(*kind, TransportKind::Dmabuf);
+        let reason = only_dmabuf_rejected(&c);
         assert!(
             reason.starts_with("the buffer does not support DMABUF"),
             "{reason}"
@@ -883,15 +873,14 @@ mod tests {
     #[test]
     fn no_allocator_then_seed() {
         // Heap: permission denied; udmabuf: absent → DMABUF rejected naming both; seed works.
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.seed.push_back(None);
+        let mut s = script(
+            &[Err((true, Errno::ACCESS)), Err((true, Errno::NOENT))],
+            &[None],
+            &[],
+        );
         let c = run(&mut s, TransportChoice::Auto).unwrap();
         assert_eq!(s.calls, [HEAP, UDMABUF, "seed"]);
-        assert_eq!(c.rejected.len(), 1);
-        let (kind, reason) = &c.rejected[0];
-        assert_eq!(*kind, TransportKind::Dmabuf);
+        let reason = only_dmabuf_rejected(&c);
         assert!(
             reason.contains("dma-heap /dev/dma_heap/system: permission denied"),
             "{reason}"
@@ -904,11 +893,11 @@ mod tests {
 
     #[test]
     fn nothing_opens() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
-        s.seed.push_back(Some(Errno::NOTTY));
-        s.fileio.push_back(Some(Errno::BUSY));
+        let mut s = script(
+            &[Err((true, Errno::NOENT)), Err((true, Errno::NOENT))],
+            &[Some(Errno::NOTTY)],
+            &[Some(Errno::BUSY)],
+        );
         let e = run(&mut s, TransportChoice::Auto).unwrap_err();
         let Error::NoTransport { rejected, .. } = &e else {
             panic!("{e:?}");
@@ -931,15 +920,16 @@ mod tests {
 
     #[test]
     fn forced_choices_try_only_that_transport() {
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((false, Errno::NOTTY)));
+        let mut s = script(&[Err((false, Errno::NOTTY))], &[], &[]);
         let e = run(&mut s, TransportChoice::Dmabuf).unwrap_err();
         assert_eq!(e.errno(), Some(Errno::NOTTY));
         assert_eq!(s.calls, [HEAP]);
 
-        let mut s = Script::default();
-        s.dmabuf.push_back(Err((true, Errno::ACCESS)));
-        s.dmabuf.push_back(Err((true, Errno::NOENT)));
+        let mut s = script(
+            &[Err((true, Errno::ACCESS)), Err((true, Errno::NOENT))],
+            &[],
+            &[],
+        );
         let e = run(&mut s, TransportChoice::Dmabuf).unwrap_err();
         assert!(
             matches!(&e, Error::NoTransport { rejected, .. } if rejected.len() == 1),
@@ -947,15 +937,13 @@ mod tests {
         );
         assert_eq!(s.calls, [HEAP, UDMABUF]);
 
-        let mut s = Script::default();
-        s.seed.push_back(Some(Errno::PERM));
+        let mut s = script(&[], &[Some(Errno::PERM)], &[]);
         assert_eq!(
             run(&mut s, TransportChoice::Seed).unwrap_err().errno(),
             Some(Errno::PERM)
         );
         assert_eq!(s.calls, ["seed"]);
-        let mut s = Script::default();
-        s.seed.push_back(None);
+        let mut s = script(&[], &[None], &[]);
         assert!(
             run(&mut s, TransportChoice::Seed)
                 .unwrap()
@@ -963,20 +951,17 @@ mod tests {
                 .is_empty()
         );
 
-        let mut s = Script::default();
-        s.fileio.push_back(None);
+        let mut s = script(&[], &[], &[None]);
         run(&mut s, TransportChoice::FileIo).unwrap();
         assert_eq!(s.calls, ["fileio"]);
-        let mut s = Script::default();
-        s.fileio.push_back(Some(Errno::BUSY));
+        let mut s = script(&[], &[], &[Some(Errno::BUSY)]);
         assert_eq!(
             run(&mut s, TransportChoice::FileIo).unwrap_err().errno(),
             Some(Errno::BUSY)
         );
 
         // No allocator configured: DMABUF is skipped with that reason.
-        let mut s = Script::default();
-        s.seed.push_back(None);
+        let mut s = script(&[], &[None], &[]);
         let c = choose_transport("dev", TransportChoice::Auto, &[], &mut s).unwrap();
         assert_eq!(c.rejected[0].1, "no DMABUF allocator configured");
     }

@@ -9,6 +9,7 @@
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::sys::MappedRegion;
 use crate::vocabulary::Direction;
 
 /// The geometry of a stream, shared by every transport, and what the kernel transports write
@@ -120,6 +121,51 @@ impl StreamConfig {
     /// An [`Error::Os`] on this stream's device that says which rule was broken.
     pub(crate) fn err(&self, op: &'static str, errno: Errno, detail: impl Into<String>) -> Error {
         Error::os_detail(op, self.name.as_str(), errno, detail)
+    }
+
+    /// `Ok` for an output (TX) stream; for an input one, the refusal of the TX-only
+    /// operation `op` (`EOPNOTSUPP`).
+    pub(crate) fn require_output(&self, op: &'static str) -> Result<()> {
+        if self.direction == Direction::Out {
+            Ok(())
+        } else {
+            Err(crate::transport::not_an_output(op, &self.name))
+        }
+    }
+
+    /// `lend_block`'s hand-over: moves block `block`'s mapping out of `slot`; `EBUSY` if it
+    /// is lent already.
+    pub(crate) fn lend(
+        &self,
+        slot: &mut Option<MappedRegion>,
+        block: usize,
+    ) -> Result<MappedRegion> {
+        slot.take().ok_or_else(|| {
+            self.err(
+                "lend_block",
+                Errno::BUSY,
+                format!("block {block} is already lent"),
+            )
+        })
+    }
+
+    /// `return_block`'s hand-back: puts `memory` into block `block`'s empty `slot`; `EINVAL`
+    /// if the block was not lent (its slot still holds its mapping).
+    pub(crate) fn take_back(
+        &self,
+        slot: &mut Option<MappedRegion>,
+        block: usize,
+        memory: MappedRegion,
+    ) -> Result<()> {
+        if slot.is_some() {
+            return Err(self.err(
+                "return_block",
+                Errno::INVAL,
+                format!("block {block} was not lent"),
+            ));
+        }
+        *slot = Some(memory);
+        Ok(())
     }
 
     /// The memfd name stem: the device name without NUL, at most 200 bytes.

@@ -20,9 +20,10 @@
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 use std::ptr::NonNull;
 
-use rustix::fs::{FileType, MemfdFlags, SealFlags};
+use rustix::fs::{FileType, MemfdFlags, Mode, OFlags, SealFlags};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -191,6 +192,19 @@ pub fn memfd(name: &str, size: usize) -> Result<OwnedFd> {
     rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW)
         .map_err(|e| Error::os("fcntl(F_ADD_SEALS)", device(), e))?;
     Ok(fd)
+}
+
+/// Opens the device file `path` read-write and close-on-exec; a failure is an
+/// [`Error::File`] (`open`) naming the path.
+pub(crate) fn open_rw(path: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|errno| {
+        Error::File {
+            op: "open",
+            path: path.to_path_buf(),
+            errno,
+            detail: String::new(),
+        }
+    })
 }
 
 /// The kernel's ioctl interfaces used by the transports: request numbers, argument structs
@@ -547,17 +561,7 @@ pub mod ioctl {
     /// The seed's `ALLOC`: IIO allocates a DMABUF of `size` bytes. The fd is made
     /// close-on-exec (the patch does not say which flags the kernel uses).
     pub fn seed_dmabuf_alloc(buffer: BorrowedFd<'_>, size: u64) -> rustix::io::Result<OwnedFd> {
-        let req = IioDmabufAllocReq { size, resv: 0 };
-        // SAFETY: the seed's ALLOC is `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`, read
-        // by the kernel; it returns the new DMABUF fd as the ioctl's value.
-        let fd = unsafe {
-            rustix::ioctl::ioctl(
-                buffer,
-                FdReturningSetter::<SEED_DMABUF_ALLOC, IioDmabufAllocReq> { input: req },
-            )
-        }?;
-        rustix::io::fcntl_setfd(&fd, FdFlags::CLOEXEC)?;
-        Ok(fd)
+        seed_dmabuf_alloc_req(buffer, IioDmabufAllocReq { size, resv: 0 })
     }
 
     /// The seed's `ENQUEUE` (`bytes_used` 0 means the whole DMABUF).
@@ -566,9 +570,7 @@ pub mod ioctl {
         dmabuf: BorrowedFd<'_>,
         bytes_used: u64,
     ) -> rustix::io::Result<()> {
-        let arg = iio_dmabuf(dmabuf, bytes_used)?;
-        // SAFETY: the seed's ENQUEUE is `_IOW('i', 0x93, struct iio_dmabuf)`, read only.
-        unsafe { rustix::ioctl::ioctl(buffer, Setter::<SEED_DMABUF_ENQUEUE, IioDmabuf>::new(arg)) }
+        seed_dmabuf_enqueue_raw(buffer, iio_dmabuf(dmabuf, bytes_used)?)
     }
 
     /// The seed's `ALLOC` with the request exactly as given, `resv` included: for tests of
@@ -577,8 +579,8 @@ pub mod ioctl {
         buffer: BorrowedFd<'_>,
         req: IioDmabufAllocReq,
     ) -> rustix::io::Result<OwnedFd> {
-        // SAFETY: as in `seed_dmabuf_alloc`: `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`,
-        // read by the kernel, the new DMABUF fd returned as the ioctl's value.
+        // SAFETY: the seed's ALLOC is `_IOW('i', 0x92, struct iio_dmabuf_alloc_req)`, read
+        // by the kernel; it returns the new DMABUF fd as the ioctl's value.
         let fd = unsafe {
             rustix::ioctl::ioctl(
                 buffer,

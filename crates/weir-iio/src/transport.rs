@@ -217,12 +217,7 @@ pub trait Transport: Send {
     /// `EBUSY` while the block is in flight or already lent.
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         let _ = block;
-        Err(Error::os_detail(
-            "lend_block",
-            self.device(),
-            Errno::OPNOTSUPP,
-            "not an output (TX) transport",
-        ))
+        Err(not_an_output("lend_block", self.device()))
     }
 
     /// TX zero-copy: take back the mapping lent by [`Self::lend_block`] and queue the block
@@ -234,12 +229,7 @@ pub trait Transport: Send {
         bytes_used: usize,
     ) -> Result<()> {
         let _ = (block, memory, bytes_used);
-        Err(Error::os_detail(
-            "return_block",
-            self.device(),
-            Errno::OPNOTSUPP,
-            "not an output (TX) transport",
-        ))
+        Err(not_an_output("return_block", self.device()))
     }
 
     /// TX: the writable memory of a block that belongs to the CPU (after `start`, or after
@@ -250,19 +240,34 @@ pub trait Transport: Send {
     /// belongs to the hardware, `EINVAL` for an unknown block.
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         let _ = block;
-        Err(Error::os_detail(
-            "block_mut",
-            self.device(),
-            Errno::OPNOTSUPP,
-            "not an output (TX) transport",
-        ))
+        Err(not_an_output("block_mut", self.device()))
     }
+}
+
+/// The refusal of the TX-only operation `op` by `device`, which is not an output transport.
+pub(crate) fn not_an_output(op: &'static str, device: &str) -> Error {
+    Error::os_detail(op, device, Errno::OPNOTSUPP, "not an output (TX) transport")
+}
+
+/// A transport's `start` whose work is `start_inner`: `EBUSY` (with `busy`) if `started`;
+/// otherwise runs it, and on failure stops again ([`stop_after_failed_start`]).
+pub(crate) fn start_once<T: Transport>(
+    transport: &mut T,
+    started: bool,
+    busy: &str,
+    start_inner: impl FnOnce(&mut T) -> Result<()>,
+) -> Result<()> {
+    if started {
+        return Err(transport.stream().err("start", Errno::BUSY, busy));
+    }
+    let result = start_inner(transport);
+    stop_after_failed_start(transport, result)
 }
 
 /// What every transport's `start` does with the result of its work: on failure, stops what
 /// was started (half-attached, half-queued, maybe enabled) so that nothing stays with the
 /// hardware, and returns the error that made the start fail.
-pub(crate) fn stop_after_failed_start<T: Transport + ?Sized>(
+fn stop_after_failed_start<T: Transport + ?Sized>(
     transport: &mut T,
     result: Result<()>,
 ) -> Result<()> {

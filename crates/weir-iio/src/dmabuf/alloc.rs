@@ -4,7 +4,6 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result, errno_name};
@@ -31,15 +30,7 @@ pub(crate) fn alloc_dma_heap_with(
     size: usize,
     count: usize,
 ) -> Result<Vec<OwnedFd>> {
-    let fd =
-        rustix::fs::open(heap, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            Error::File {
-                op: "open",
-                path: heap.to_path_buf(),
-                errno: e,
-                detail: String::new(),
-            }
-        })?;
+    let fd = sys::open_rw(heap)?;
     let len = page_align(size) as u64;
     (0..count)
         .map(|_| {
@@ -64,15 +55,7 @@ pub fn alloc_udmabuf(
     count: usize,
     name: &str,
 ) -> Result<Vec<OwnedFd>> {
-    let dev =
-        rustix::fs::open(udmabuf, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            Error::File {
-                op: "open",
-                path: udmabuf.to_path_buf(),
-                errno: e,
-                detail: String::new(),
-            }
-        })?;
+    let dev = sys::open_rw(udmabuf)?;
     let len = page_align(size);
     (0..count)
         .map(|i| {

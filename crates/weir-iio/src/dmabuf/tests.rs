@@ -233,33 +233,60 @@ fn dmabufs(ops: &FakeOps, n: usize) -> Vec<OwnedFd> {
         .collect()
 }
 
+/// A transport over `blocks` fake DMABUFs registered with `ops`: opened (so probed), not
+/// started.
+fn open(ops: &FakeOps, direction: Direction, blocks: usize) -> DmabufTransport<FakeOps> {
+    DmabufTransport::new(ops.clone(), dmabufs(ops, blocks), config(direction, blocks)).unwrap()
+}
+
+/// As [`open`], then started.
+fn started(ops: &FakeOps, direction: Direction, blocks: usize) -> DmabufTransport<FakeOps> {
+    let mut t = open(ops, direction, blocks);
+    t.start().unwrap();
+    t
+}
+
+/// What starting an RX transport of two blocks asks after probing: the length, then each
+/// block enqueued whole with its fence exported; followed by `then`.
+fn rx_start_of_two(then: &[Call]) -> Vec<Call> {
+    let mut calls = vec![
+        Call::Length(2048),
+        Call::Enqueue(0, 4096),
+        Call::Export(0),
+        Call::Enqueue(1, 4096),
+        Call::Export(1),
+    ];
+    calls.extend_from_slice(then);
+    calls
+}
+
 const R: u64 = DMA_BUF_SYNC_READ;
 const W: u64 = DMA_BUF_SYNC_WRITE;
 const START: u64 = DMA_BUF_SYNC_START;
 const END: u64 = DMA_BUF_SYNC_END;
 
+/// What filling TX block 0 through `block_mut` and requeueing it with `bytes_used` asks:
+/// the CPU write access begun and ended, then the enqueue and its fence's export.
+fn tx_fill_and_requeue_block0(bytes_used: u64) -> [Call; 4] {
+    [
+        Call::Sync(0, START | W),
+        Call::Sync(0, END | W),
+        Call::Enqueue(0, bytes_used),
+        Call::Export(0),
+    ]
+}
+
 #[test]
 fn mainline_rx_cycle_follows_the_kernel_rules() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+    let mut t = open(&ops, Direction::In, 2);
     assert_eq!(t.kind(), TransportKind::Dmabuf);
     assert_eq!(t.completion_fd(1).1, Interest::Writable);
     // Probing at open: attached, nothing else.
     assert_eq!(ops.calls(), [Call::Attach(0), Call::Attach(1)]);
     t.start().unwrap();
     // Length, every block enqueued whole with its fence exported, then enable.
-    assert_eq!(
-        ops.calls()[2..],
-        [
-            Call::Length(2048),
-            Call::Enqueue(0, 4096),
-            Call::Export(0),
-            Call::Enqueue(1, 4096),
-            Call::Export(1),
-            Call::Enable(true),
-        ]
-    );
+    assert_eq!(ops.calls()[2..], *rx_start_of_two(&[Call::Enable(true)]));
     assert_eq!(t.start().unwrap_err().errno(), Some(Errno::BUSY));
     // In flight: nothing to collect, and it cannot be requeued.
     assert_eq!(t.try_complete(0).unwrap(), None);
@@ -312,9 +339,7 @@ fn a_completion_carries_the_time_its_fence_signalled() {
     // The device's completion time is the fence's, whenever the caller gets to see it: a loss
     // estimate starts the device's idle time there, not at the caller's wake-up.
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 2);
     assert_eq!(t.completed_at_ns(), None);
     ops.finish_at(0, 5_000_123);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
@@ -334,9 +359,7 @@ fn a_completion_carries_the_time_its_fence_signalled() {
 #[test]
 fn failed_transfer_is_reported_never_delivered() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 2);
     ops.finish(0, -5); // EIO
     let n = ops.calls().len();
     let e = t.try_complete(0).unwrap_err();
@@ -358,9 +381,7 @@ fn failed_transfer_is_reported_never_delivered() {
 /// the block completes as "status unknown" — never as data, whatever the status was.
 fn stub_fence_case(direction: Direction, status: i32) {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(direction, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, direction, 2);
     if direction == Direction::In {
         // Block 0 completes normally first, so the fences are known to be supported.
         ops.finish(0, 1);
@@ -423,9 +444,7 @@ fn a_stub_fence_is_status_unknown_never_data() {
 #[test]
 fn fence_status_decides_for_a_real_fence() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 3);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 3)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 3);
     // Exported while in flight ("iio"), then signalled with an error: failed.
     ops.finish(0, -5);
     let e = t.try_complete(0).unwrap_err();
@@ -453,9 +472,7 @@ fn fence_status_decides_for_a_real_fence() {
 #[test]
 fn a_fence_that_could_not_be_exported_is_status_unknown() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 2);
     assert_eq!(t.fences, Fences::Supported);
     ops.finish(0, 1);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
@@ -483,9 +500,7 @@ fn a_failed_first_export_is_status_unknown_unless_the_kernel_lacks_the_ioctl() {
     // Not ENOTTY/EINVAL: the kernel knows the ioctl but could not export.
     let ops = FakeOps::default();
     ops.state.lock().unwrap().export_error = Some(Errno::NOMEM);
-    let bufs = dmabufs(&ops, 1);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 1);
     ops.finish(0, 1);
     assert!(matches!(
         t.try_complete(0),
@@ -502,9 +517,7 @@ fn stop_forgets_a_stub_fence() {
     // A block whose fence was the stub and that is stopped before collection: stopped
     // cleanly, and the next start exports a fresh fence.
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 1);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 1)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::Out, 1);
     ops.finish_in_enqueue(0, -5);
     t.requeue(0, 16).unwrap();
     t.stop().unwrap();
@@ -520,9 +533,7 @@ fn stop_forgets_a_stub_fence() {
 fn without_fence_export_completion_still_works() {
     let ops = FakeOps::default();
     ops.state.lock().unwrap().export_error = Some(Errno::NOTTY);
-    let bufs = dmabufs(&ops, 1);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 1);
     ops.finish(0, -5); // would be an error, but the kernel cannot tell us
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
     assert_eq!(t.fences, Fences::Unsupported);
@@ -550,8 +561,7 @@ fn attach_refusal_detaches_what_was_attached() {
 #[test]
 fn mainline_tx_cycle_with_partial_last_block() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 2)).unwrap();
+    let mut t = open(&ops, Direction::Out, 2);
     assert_eq!(t.direction(), Direction::Out);
     assert_eq!(t.bytes_used_align(), 8);
     t.start().unwrap();
@@ -571,15 +581,7 @@ fn mainline_tx_cycle_with_partial_last_block() {
     assert_eq!(t.block_memory(0).as_bytes()[..16], [7; 16]);
     t.block_mut(0).unwrap(); // a second access does not sync again
     t.requeue(0, 16).unwrap(); // a partial block: exactly 16 bytes
-    assert_eq!(
-        ops.calls()[n..],
-        [
-            Call::Sync(0, START | W),
-            Call::Sync(0, END | W),
-            Call::Enqueue(0, 16),
-            Call::Export(0)
-        ]
-    );
+    assert_eq!(ops.calls()[n..], tx_fill_and_requeue_block0(16));
     assert_eq!(t.block_mut(0).unwrap_err().errno(), Some(Errno::BUSY));
     ops.finish(0, 1);
     let n = ops.calls().len();
@@ -592,12 +594,8 @@ fn mainline_tx_cycle_with_partial_last_block() {
 
 #[test]
 fn seed_has_no_attach_and_rx_refuses_block_mut() {
-    let ops = FakeOps {
-        seed: true,
-        ..FakeOps::default()
-    };
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+    let ops = seed_ops();
+    let mut t = open(&ops, Direction::In, 2);
     assert_eq!(t.kind(), TransportKind::Seed);
     assert_eq!(t.block_mut(0).unwrap_err().errno(), Some(Errno::OPNOTSUPP));
     t.start().unwrap();
@@ -612,9 +610,7 @@ fn seed_has_no_attach_and_rx_refuses_block_mut() {
 #[test]
 fn stop_ends_open_cpu_access() {
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 1);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 1)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 1);
     ops.finish(0, 1);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
     let n = ops.calls().len();
@@ -629,8 +625,7 @@ fn stop_ends_open_cpu_access() {
 fn failed_enable_undoes_the_start() {
     let ops = FakeOps::default();
     ops.state.lock().unwrap().enable_error = Some(Errno::INVAL);
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
+    let mut t = open(&ops, Direction::In, 2);
     let e = t.start().unwrap_err();
     assert!(
         matches!(
@@ -646,15 +641,7 @@ fn failed_enable_undoes_the_start() {
     // CPU's again and a later start attaches them again.
     assert_eq!(
         ops.calls()[2..],
-        [
-            Call::Length(2048),
-            Call::Enqueue(0, 4096),
-            Call::Export(0),
-            Call::Enqueue(1, 4096),
-            Call::Export(1),
-            Call::Detach(0),
-            Call::Detach(1),
-        ]
+        *rx_start_of_two(&[Call::Detach(0), Call::Detach(1)])
     );
     ops.state.lock().unwrap().enable_error = None;
     t.start().unwrap();
@@ -670,9 +657,7 @@ fn stop_after_the_device_went_away_still_detaches_every_block() {
     // a block queued after the removal never completes. stop() reports the first error
     // and still releases everything.
     let ops = FakeOps::default();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 2);
     ops.state.lock().unwrap().enable_error = Some(Errno::NOENT);
     let e = t.stop().unwrap_err();
     assert_eq!(e.errno(), Some(Errno::NOENT), "{e:?}");
@@ -737,22 +722,13 @@ fn seed_ops() -> FakeOps {
 #[test]
 fn seed_tx_sends_zero_for_a_whole_block_and_completes_with_its_size() {
     let ops = seed_ops();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::Out, 2)).unwrap();
+    let mut t = open(&ops, Direction::Out, 2);
     assert!(t.zero_bytes_used_is_whole_block());
     t.start().unwrap();
     let n = ops.calls().len();
     t.block_mut(0).unwrap()[..4].copy_from_slice(&[1, 2, 3, 4]);
     t.requeue(0, 0).unwrap();
-    assert_eq!(
-        ops.calls()[n..],
-        [
-            Call::Sync(0, START | W),
-            Call::Sync(0, END | W),
-            Call::Enqueue(0, 0),
-            Call::Export(0)
-        ]
-    );
+    assert_eq!(ops.calls()[n..], tx_fill_and_requeue_block0(0));
     ops.finish(0, 1);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
     // Explicit sizes still go as they are, and the rules for them still hold.
@@ -795,20 +771,9 @@ fn seed_zero_on_a_page_rounded_dmabuf_is_sent_as_the_block_size() {
 #[test]
 fn seed_rx_enqueues_explicit_sizes_and_takes_zero_as_the_whole_block() {
     let ops = seed_ops();
-    let bufs = dmabufs(&ops, 2);
-    let mut t = DmabufTransport::new(ops.clone(), bufs, config(Direction::In, 2)).unwrap();
-    t.start().unwrap();
+    let mut t = started(&ops, Direction::In, 2);
     // At start: explicit whole blocks.
-    assert_eq!(
-        ops.calls()[..5],
-        [
-            Call::Length(2048),
-            Call::Enqueue(0, 4096),
-            Call::Export(0),
-            Call::Enqueue(1, 4096),
-            Call::Export(1),
-        ]
-    );
+    assert_eq!(ops.calls()[..5], *rx_start_of_two(&[]));
     ops.finish(0, 1);
     assert_eq!(t.try_complete(0).unwrap(), Some(4096));
     // A requeue of 0 is the whole block, and completes as one.
@@ -822,8 +787,7 @@ fn seed_rx_enqueues_explicit_sizes_and_takes_zero_as_the_whole_block() {
 fn mainline_refuses_zero_before_asking_the_kernel() {
     for direction in [Direction::In, Direction::Out] {
         let ops = FakeOps::default();
-        let bufs = dmabufs(&ops, 1);
-        let mut t = DmabufTransport::new(ops.clone(), bufs, config(direction, 1)).unwrap();
+        let mut t = open(&ops, direction, 1);
         assert!(!t.zero_bytes_used_is_whole_block());
         t.start().unwrap();
         if direction == Direction::In {

@@ -15,7 +15,7 @@ use crate::sys::ioctl::{
     DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
 };
 use crate::transport::{
-    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+    Direction, Interest, Transport, TransportCounters, TransportKind, start_once,
 };
 use crate::wait::Deadline;
 
@@ -359,11 +359,8 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// the CPU unless already requeued), then writes `enable` = 1 — in that order, as the
     /// kernel requires. `EBUSY` if started; on failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
-        if self.enabled {
-            return Err(self.config.err("start", Errno::BUSY, "already started"));
-        }
-        let result = self.start_inner();
-        stop_after_failed_start(self, result)
+        let started = self.enabled;
+        start_once(self, started, "already started", Self::start_inner)
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {
@@ -556,13 +553,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
     /// Begins the CPU's write access (SYNC START WRITE) and returns the block's memory.
     fn lend_block(&mut self, block: usize) -> Result<MappedRegion> {
         self.check_block("lend_block", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "lend_block",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("lend_block")?;
         if self.blocks[block].state != BlockState::Cpu || self.blocks[block].rw.is_none() {
             return Err(self.config.err(
                 "lend_block",
@@ -571,13 +562,7 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
             ));
         }
         self.begin_cpu_access(block)?;
-        self.blocks[block].rw.take().ok_or_else(|| {
-            self.config.err(
-                "lend_block",
-                Errno::BUSY,
-                format!("block {block} is already lent"),
-            )
-        })
+        self.config.lend(&mut self.blocks[block].rw, block)
     }
 
     fn return_block(
@@ -587,26 +572,14 @@ impl<O: DmabufOps> Transport for DmabufTransport<O> {
         bytes_used: usize,
     ) -> Result<()> {
         self.check_block("return_block", block)?;
-        if self.blocks[block].rw.is_some() {
-            return Err(self.config.err(
-                "return_block",
-                Errno::INVAL,
-                format!("block {block} was not lent"),
-            ));
-        }
-        self.blocks[block].rw = Some(memory);
+        self.config
+            .take_back(&mut self.blocks[block].rw, block, memory)?;
         self.requeue(block, bytes_used)
     }
 
     fn block_mut(&mut self, block: usize) -> Result<&mut [u8]> {
         self.check_block("block_mut", block)?;
-        if self.config.direction != Direction::Out {
-            return Err(self.config.err(
-                "block_mut",
-                Errno::OPNOTSUPP,
-                "not an output (TX) transport",
-            ));
-        }
+        self.config.require_output("block_mut")?;
         if self.blocks[block].state != BlockState::Cpu {
             return Err(self.config.err(
                 "block_mut",

@@ -20,7 +20,7 @@ use crate::loss::LossEvidence;
 use crate::stream::StreamConfig;
 use crate::sys::{self, MappedRegion};
 use crate::transport::{
-    Direction, Interest, Transport, TransportCounters, TransportKind, stop_after_failed_start,
+    Direction, Interest, Transport, TransportCounters, TransportKind, start_once,
 };
 use crate::wait::{Deadline, wait_fd};
 
@@ -598,13 +598,13 @@ impl Transport for SimRx {
     /// Attaches every detached block, enqueues every block that is not queued yet (whole),
     /// then enables. `EBUSY` if already started. On failure everything is stopped again.
     fn start(&mut self) -> Result<()> {
-        if self.is_enabled() {
-            return Err(self
-                .stream
-                .err("start", Errno::BUSY, "the buffer is already enabled"));
-        }
-        let result = self.start_inner();
-        stop_after_failed_start(self, result)
+        let started = self.is_enabled();
+        start_once(
+            self,
+            started,
+            "the buffer is already enabled",
+            Self::start_inner,
+        )
     }
 
     fn completion_fd(&self, block: usize) -> (BorrowedFd<'_>, Interest) {

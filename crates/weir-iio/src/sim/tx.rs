@@ -398,13 +398,7 @@ impl Transport for SimTx {
                 format!("block {block} is in flight"),
             ));
         }
-        self.cpu[block].take().ok_or_else(|| {
-            self.stream.err(
-                "lend_block",
-                Errno::BUSY,
-                format!("block {block} is already lent"),
-            )
-        })
+        self.stream.lend(&mut self.cpu[block], block)
     }
 
     fn return_block(
@@ -414,14 +408,7 @@ impl Transport for SimTx {
         bytes_used: usize,
     ) -> Result<()> {
         self.check("return_block", block)?;
-        if self.cpu[block].is_some() {
-            return Err(self.stream.err(
-                "return_block",
-                Errno::INVAL,
-                format!("block {block} was not lent"),
-            ));
-        }
-        self.cpu[block] = Some(memory);
+        self.stream.take_back(&mut self.cpu[block], block, memory)?;
         self.queue(block, bytes_used, false)
     }
 }

@@ -175,13 +175,14 @@ fn forced_choices_report_their_own_errors() {
         allocators: missing_allocators(&fake),
         ..BufferOptions::default()
     };
-    // DMABUF forced with no allocator: every allocator's reason.
-    let e = device
-        .open_buffer(&BufferOptions {
-            transport: TransportChoice::Dmabuf,
+    let forced = |transport| {
+        device.open_buffer(&BufferOptions {
+            transport,
             ..base.clone()
         })
-        .unwrap_err();
+    };
+    // DMABUF forced with no allocator: every allocator's reason.
+    let e = forced(TransportChoice::Dmabuf).unwrap_err();
     assert!(
         matches!(&e, Error::NoTransport { rejected, .. } if rejected.len() == 1),
         "{e:?}"
@@ -200,21 +201,11 @@ fn forced_choices_report_their_own_errors() {
     assert!(matches!(&e, Error::NoTransport { .. }), "{e:?}");
     assert!(e.to_string().contains("DMA_HEAP_IOCTL_ALLOC"), "{e}");
     // Seed forced: ENOTTY from the ALLOC ioctl, named.
-    let e = device
-        .open_buffer(&BufferOptions {
-            transport: TransportChoice::Seed,
-            ..base.clone()
-        })
-        .unwrap_err();
+    let e = forced(TransportChoice::Seed).unwrap_err();
     assert_eq!(e.errno(), Some(Errno::NOTTY));
     assert!(e.to_string().contains("IIO_BUFFER_DMABUF_ALLOC"), "{e}");
     // FileIo forced: no rejections. Default channels: every input but the timestamp.
-    let opened = device
-        .open_buffer(&BufferOptions {
-            transport: TransportChoice::FileIo,
-            ..base.clone()
-        })
-        .unwrap();
+    let opened = forced(TransportChoice::FileIo).unwrap();
     assert_eq!(opened.transport.kind(), TransportKind::FileIo);
     assert!(opened.rejected.is_empty());
     let ids: Vec<_> = opened

@@ -22,6 +22,13 @@ fn config(block_size: usize, block_count: usize) -> SimConfig {
     }
 }
 
+/// A simulated ADC with `config`, started.
+fn started(config: SimConfig) -> SimRx {
+    let mut sim = SimRx::new(config).unwrap();
+    sim.start().unwrap();
+    sim
+}
+
 fn errno_of<T: std::fmt::Debug>(result: weir_iio::Result<T>) -> Errno {
     match result {
         Err(e) => e
@@ -215,8 +222,7 @@ fn ramp_is_continuous_through_transport() {
 
 #[test]
 fn partial_blocks_carry_bytes_used() {
-    let mut sim = SimRx::new(config(4096, 2)).unwrap();
-    sim.start().unwrap();
+    let mut sim = started(config(4096, 2));
     let first = wait(&mut sim, 0);
     let mut next = check_ramp(&sim.block_memory(0).as_bytes()[..first], 0);
     sim.requeue(0, 100).unwrap();
@@ -228,8 +234,7 @@ fn partial_blocks_carry_bytes_used() {
 
 #[test]
 fn completion_fd_becomes_readable() {
-    let mut sim = SimRx::new(config(4096, 2)).unwrap();
-    sim.start().unwrap();
+    let mut sim = started(config(4096, 2));
     let (fd, interest) = sim.completion_fd(0);
     assert_eq!(interest, Interest::Readable);
     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
@@ -250,12 +255,10 @@ fn completion_fd_becomes_readable() {
 fn overrun_gap_equals_dropped_samples() {
     // 10 MS/s, 1024-sample blocks (~100 µs each), 2 blocks: a consumer that holds both blocks
     // starves the device.
-    let mut sim = SimRx::new(SimConfig {
+    let mut sim = started(SimConfig {
         sample_rate: Some(10e6),
         ..config(4096, 2)
-    })
-    .unwrap();
-    sim.start().unwrap();
+    });
     // Both blocks were queued before enable, so the first two arrive without a gap.
     let mut next = 0;
     for block in 0..2 {
@@ -346,12 +349,10 @@ fn tone_matches_formula() {
 
 #[test]
 fn fault_injection_surfaces_transfer_failed() {
-    let mut sim = SimRx::new(SimConfig {
+    let mut sim = started(SimConfig {
         fail_block: Some(5),
         ..config(4096, 4)
-    })
-    .unwrap();
-    sim.start().unwrap();
+    });
     let mut next = 0;
     let mut failures = 0;
     for n in 0..12 {
@@ -413,8 +414,7 @@ fn read_path_copies_the_ramp() {
 
 #[test]
 fn memory_outlives_the_device() {
-    let mut sim = SimRx::new(config(4096, 2)).unwrap();
-    sim.start().unwrap();
+    let mut sim = started(config(4096, 2));
     let bytes = wait(&mut sim, 0);
     let mem = sim.block_memory(0);
     drop(sim);
@@ -423,12 +423,10 @@ fn memory_outlives_the_device() {
 
 #[test]
 fn untouched_pattern_completes_blocks_without_writing_them() {
-    let mut sim = SimRx::new(SimConfig {
+    let mut sim = started(SimConfig {
         pattern: Pattern::Untouched,
         ..config(4096, 3)
-    })
-    .unwrap();
-    sim.start().unwrap();
+    });
     for n in 0..9 {
         let block = n % 3;
         assert_eq!(wait(&mut sim, block), 4096, "block {n} is complete");

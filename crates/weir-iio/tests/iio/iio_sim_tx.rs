@@ -11,18 +11,23 @@ fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
+/// A simulated DAC with `config`, started.
+fn started(config: SimTxConfig) -> SimTx {
+    let mut tx = SimTx::new(config).expect("device");
+    tx.start().expect("start");
+    tx
+}
+
 #[test]
 fn partial_last_block_is_sent_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.bin");
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 4096,
         block_count: 3,
         output: Some(out.clone()),
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     let data = payload(4096 * 10 + 1236);
     let mut in_flight = std::collections::VecDeque::new();
     let mut free: std::collections::VecDeque<usize> = (0..3).collect();
@@ -52,14 +57,12 @@ fn partial_last_block_is_sent_exactly() {
 
 #[test]
 fn kernel_rules_are_enforced() {
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 1024,
         block_count: 2,
         sample_rate: Some(1000.0), // slow: a queued block stays in flight
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     let errno = |r: weir_iio::Result<()>| r.expect_err("refused").errno();
     assert_eq!(errno(tx.requeue(0, 0)), Some(Errno::INVAL));
     assert_eq!(errno(tx.requeue(0, 1028)), Some(Errno::INVAL));
@@ -75,13 +78,11 @@ fn kernel_rules_are_enforced() {
 
 #[test]
 fn cyclic_block_repeats_until_stopped() {
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 256,
         block_count: 1,
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     let data = payload(256);
     tx.block_mut(0).expect("cpu")[..].copy_from_slice(&data);
     tx.requeue_cyclic(0, 256).expect("cyclic");
@@ -104,14 +105,12 @@ fn cyclic_block_repeats_until_stopped() {
 
 #[test]
 fn paced_device_counts_underruns() {
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 1024,
         block_count: 1,
         sample_rate: Some(1e6),
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     tx.requeue(0, 1024).expect("enqueue");
     assert!(tx.wait_complete(0, WAIT).expect("wait").is_some());
     // Nothing more is queued: real time goes on and the DAC has nothing to send.
@@ -126,15 +125,13 @@ fn paced_device_counts_underruns() {
 fn without_checksum_blocks_are_consumed_and_counted_unhashed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("dac.bin");
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 4096,
         block_count: 2,
         output: Some(out.clone()),
         checksum: false,
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     let data = payload(4096 + 1000);
     for (block, chunk) in data.chunks(4096).enumerate() {
         tx.block_mut(block).expect("cpu block")[..chunk.len()].copy_from_slice(chunk);
@@ -156,13 +153,11 @@ fn without_checksum_blocks_are_consumed_and_counted_unhashed() {
 /// the block, not panic computing a deadline beyond what `Instant` can hold.
 #[test]
 fn wait_forever_waits_for_the_block() {
-    let mut tx = SimTx::new(SimTxConfig {
+    let mut tx = started(SimTxConfig {
         block_size: 1024,
         block_count: 2,
         ..SimTxConfig::default()
-    })
-    .expect("device");
-    tx.start().expect("start");
+    });
     // A block that belongs to the CPU cannot complete: `None` at once, whatever the timeout.
     assert_eq!(tx.wait_complete(1, Duration::MAX).expect("wait"), None);
     let data = payload(1024);

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use super::weir_run::{Run, weir_run_any};
 use super::{
-    ADC, DAC, DacCounters, ModuleParam, Ramp, TestResult, dac_counters, ensure_buffer_disabled,
+    ADC, DAC, DacCounters, ModuleParam, TestResult, dac_counters, ensure_buffer_disabled,
     ensure_no_attachments,
 };
 
@@ -112,13 +112,14 @@ pub fn weir_run_rx_failed_block() -> TestResult {
         FAIL_AT * BLOCK_BYTES,
         run.shown()
     );
-    let whole = data.len() - data.len() % 4;
-    Ramp::default()
-        .check(&data[..whole])
-        .map_err(|e| format!("{out}: {e}\n{}", run.shown()))?;
+    // The ramp, in whole blocks; a block weir left out as of unknown status (the kernel handed
+    // out its stub fence after an ENQUEUE slower than the transfer, seen under load) is a jump
+    // of exactly one block, as in `weir_run_rx_device_removed`.
+    let skipped = super::lifecycle::check_ramp_blocks(&data, out, &run)?;
     let line = expect_failure(&run, ADC)?;
     Ok(format!(
-        "weir run {:.2} s, {}; {out}: {} bytes of the ramp; error: {line}",
+        "weir run {:.2} s, {}; {out}: {} bytes of the ramp ({skipped} blocks of unknown status \
+         left out); error: {line}",
         run.secs,
         run.status,
         data.len()

@@ -185,6 +185,13 @@ fn check_ramp_file(path: &str, run: &Run) -> Result<(usize, u64), String> {
     let data = std::fs::read(path).map_err(ctx(path));
     let _ = std::fs::remove_file(path);
     let data = data?;
+    let skipped = check_ramp_blocks(&data, path, run)?;
+    Ok((data.len(), skipped))
+}
+
+/// `data` (read from `path`) is the ramp in whole DMA blocks, a block left out showing as a jump
+/// of exactly one block; returns the blocks left out.
+pub(super) fn check_ramp_blocks(data: &[u8], path: &str, run: &Run) -> Result<u64, String> {
     let mut ramp = Ramp::default();
     let mut skipped = 0u64;
     for (k, chunk) in data.chunks(BLOCK_BYTES).enumerate() {
@@ -205,7 +212,7 @@ fn check_ramp_file(path: &str, run: &Run) -> Result<(usize, u64), String> {
         ramp.check(&chunk[..whole])
             .map_err(|e| format!("{path}: block {k}: {e}\n{}", run.shown()))?;
     }
-    Ok((data.len(), skipped))
+    Ok(skipped)
 }
 
 /// The report row's `name=value` of block `block`, as a number.
