@@ -1016,3 +1016,42 @@ fn fan_out_connections_report_the_shared_buffer_capacity() {
         "the other reader shares the buffer"
     );
 }
+
+#[test]
+fn a_file_sink_gets_its_preferred_buffer_unless_the_connection_asks_for_one() {
+    // A file sink writes every slice with one write(2) on its own thread: behind a converter,
+    // the runtime's default 32 KiB buffer cost it a wake-up per 32 KiB (BENCHMARKS.md).
+    let preferred = weir_core::sink_file::CAPTURE_BUFFER_BYTES / 8;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out.cf32");
+    let text = |connection: &str| {
+        format!(
+            "connections = [{connection}]\n[blocks.src]\ntype = \"vector_source\"\nitem = \"cf32\"\nitems = [1.0, 2.0, 3.0, 4.0, -5.0, 6.5]\n[blocks.sink]\ntype = \"file_sink\"\nitem = \"cf32\"\npath = \"{}\"\n",
+            path.display()
+        )
+    };
+    let spec = parse(&text("\"src.out -> sink.in\""), &[]).expect("loads");
+    assert_eq!(spec.connections[0].buffer, None);
+    assert_eq!(spec.connections[0].effective_buffer, Some(preferred));
+    let asked = parse(
+        &text("{ connect = \"src.out -> sink.in\", buffer = 4096 }"),
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(asked.connections[0].effective_buffer, Some(4096));
+
+    // And the data arrive as they were sent, through the larger buffer.
+    spec.build(&weir::registry())
+        .expect("builds")
+        .start()
+        .expect("starts")
+        .wait_timeout(Duration::from_secs(60))
+        .expect("runs")
+        .expect("ends");
+    let bytes = std::fs::read(&path).expect("output");
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(values, [1.0, 2.0, 3.0, 4.0, -5.0, 6.5]);
+}

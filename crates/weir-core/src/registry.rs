@@ -795,6 +795,12 @@ pub struct PortSpec {
     /// is a multiple of this alignment, so that every block is one aligned write. Checked by
     /// the loader (and so by `weir check`).
     pub aligned_blocks: Option<usize>,
+    /// For inputs: the buffer (in items) the block wants in front of it when the flowgraph
+    /// asks for none: a block that makes one system call per call on its own thread (a file
+    /// writer) makes fewer, larger calls, and waits for fewer wake-ups, from a larger buffer.
+    /// Only a default: a connection's `buffer` wins, and a device's fixed blocks stay as they
+    /// are.
+    pub preferred_buffer_items: Option<usize>,
 }
 
 impl PortSpec {
@@ -811,6 +817,7 @@ impl PortSpec {
             layout: PortLayout::None,
             reads_layout: false,
             aligned_blocks: None,
+            preferred_buffer_items: None,
         }
     }
 
@@ -832,12 +839,20 @@ impl PortSpec {
             layout: PortLayout::None,
             reads_layout: false,
             aligned_blocks: None,
+            preferred_buffer_items: None,
         }
     }
 
     /// An input that needs at least `n` items per call.
     pub fn with_min_items(mut self, n: usize) -> Self {
         self.min_items = n;
+        self
+    }
+
+    /// An input that wants a buffer of at least `items` in front of it where the flowgraph
+    /// sets none ([`Self::preferred_buffer_items`]).
+    pub fn with_preferred_buffer(mut self, items: usize) -> Self {
+        self.preferred_buffer_items = Some(items);
         self
     }
 

@@ -261,6 +261,13 @@ impl FlowgraphSpec {
                         .unwrap_or(1)
                         + out.min_items.max(1)
                         - 1;
+                    // And what a reader prefers (a file writer: fewer, larger writes).
+                    let preferred = readers
+                        .iter()
+                        .filter_map(|&j| port(&connections[j].to, false)?.preferred_buffer_items)
+                        .max()
+                        .unwrap_or(0);
+                    let need = need.max(preferred);
                     let default =
                         futuresdr::runtime::config::config().buffer_size / out.item.size().max(1);
                     (need > default).then_some(need)
