@@ -5,6 +5,7 @@ mod producer;
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -47,10 +48,17 @@ pub struct SimConfig {
     /// default). `false` makes it behave like a kernel transport, which sees no loss: its
     /// counters then stay with [`SimRx::loss_probe`] and users must rely on the estimate.
     pub report_losses: bool,
+    /// Unpaced only: how long the producer, finding no block queued, keeps looking (spinning
+    /// on its own thread) before it sleeps until one is. Default 50 µs. A DMA engine needs no
+    /// waking to take the next block; a sleeping producer does, and that wake-up (a futex
+    /// call on the enqueuing thread and a context switch on the producer's) was most of a
+    /// small block's cost in the benchmarks' "device that costs no CPU" (BENCHMARKS.md, eighth
+    /// session). Zero sleeps at once.
+    pub idle_spin: Duration,
 }
 
 impl Default for SimConfig {
-    /// 64 KiB blocks, 4 blocks, unlimited rate, [`Pattern::Ramp`].
+    /// 64 KiB blocks, 4 blocks, unlimited rate, [`Pattern::Ramp`], a 50 µs idle spin.
     fn default() -> Self {
         SimConfig {
             name: "sim-adc".to_string(),
@@ -60,6 +68,7 @@ impl Default for SimConfig {
             pattern: Pattern::Ramp,
             fail_block: None,
             report_losses: true,
+            idle_spin: Duration::from_micros(50),
         }
     }
 }
@@ -136,6 +145,8 @@ struct State {
     enabled: bool,
     /// Tells the producer to finish; set by `disable`.
     stop: bool,
+    /// The producer sleeps on `Shared::wake`: only then does a queued block need a wake-up.
+    parked: bool,
     slots: Vec<Slot>,
     /// Queued blocks in enqueue order: the producer takes the front.
     queue: VecDeque<usize>,
@@ -146,8 +157,11 @@ struct State {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// Wakes the producer: a block was queued, or it must stop.
+    /// Wakes the producer: a block was queued, or it must stop. Only notified while the
+    /// producer sleeps on it (`State::parked`).
     wake: Condvar,
+    /// Counts every enqueue and stop, so the spinning producer sees one without the lock.
+    kick: AtomicU64,
 }
 
 impl Shared {
@@ -171,6 +185,7 @@ struct Hardware {
     fail_block: Option<u64>,
     sample_rate: Option<f64>,
     samples_per_block: u64,
+    idle_spin: Duration,
 }
 
 /// A simulated IIO RX device: see the [module documentation](crate::sim).
@@ -238,10 +253,12 @@ impl SimRx {
             fail_block: config.fail_block,
             sample_rate: config.sample_rate,
             samples_per_block: stream.samples_per_block() as u64,
+            idle_spin: config.idle_spin,
         };
         let state = State {
             enabled: false,
             stop: false,
+            parked: false,
             slots: (0..config.block_count)
                 .map(|_| Slot {
                     state: BlockState::Detached,
@@ -268,6 +285,7 @@ impl SimRx {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 wake: Condvar::new(),
+                kick: AtomicU64::new(0),
             }),
             hardware: Arc::new(Mutex::new(hardware)),
             producer: None,
@@ -392,8 +410,12 @@ impl SimRx {
         slot.bytes_used = bytes_used;
         slot.seq = seq;
         st.queue.push_back(block);
+        let parked = st.parked;
+        self.shared.kick.fetch_add(1, Ordering::Release);
         drop(st);
-        self.shared.wake.notify_one();
+        if parked {
+            self.shared.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -446,6 +468,7 @@ impl SimRx {
             return Ok(());
         };
         self.shared.lock().stop = true;
+        self.shared.kick.fetch_add(1, Ordering::Release);
         self.shared.wake.notify_all();
         let joined = handle.join();
         let mut st = self.shared.lock();

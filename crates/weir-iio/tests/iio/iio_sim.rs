@@ -220,6 +220,47 @@ fn ramp_is_continuous_through_transport() {
     sim.stop().unwrap(); // idempotent
 }
 
+/// The unpaced producer, finding no block queued, spins for `idle_spin` and then sleeps:
+/// a block queued while it spins, or after it sleeps, is delivered either way, in order. At
+/// depth 1 it runs out of blocks after every one, so each block goes through that path.
+#[test]
+fn an_idle_producer_takes_the_next_block_whether_it_spins_or_sleeps() {
+    for idle_spin in [
+        Duration::ZERO,
+        Duration::from_micros(1),
+        SimConfig::default().idle_spin,
+        Duration::from_secs(3600),
+    ] {
+        for depth in [1, 3] {
+            let mut sim = started(SimConfig {
+                idle_spin,
+                ..config(256, depth)
+            });
+            let mut next = 0;
+            for n in 0..600 {
+                let block = n % depth;
+                let bytes = wait(&mut sim, block);
+                next = check_ramp(&sim.block_memory(block).as_bytes()[..bytes], next);
+                sim.requeue(block, 256).unwrap();
+            }
+            assert_eq!(
+                sim.counters().blocks_completed,
+                600,
+                "{idle_spin:?}, depth {depth}"
+            );
+            // Stopping ends a spin at once: with an hour's spin, a stop that did not would
+            // not return within the timeout.
+            let (done, stopped) = std::sync::mpsc::channel();
+            std::thread::spawn(move || done.send(sim.stop().map(|()| sim)).unwrap());
+            let sim = stopped
+                .recv_timeout(TIMEOUT)
+                .unwrap_or_else(|_| panic!("stop took over {TIMEOUT:?} ({idle_spin:?} spin)"))
+                .unwrap();
+            assert_eq!(sim.counters().blocks_completed, 600);
+        }
+    }
+}
+
 #[test]
 fn partial_blocks_carry_bytes_used() {
     let mut sim = started(config(4096, 2));

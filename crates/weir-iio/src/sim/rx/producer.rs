@@ -2,6 +2,7 @@
 //! as fast as possible, and counts what it loses when none is queued.
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,23 +31,8 @@ impl Producer {
     /// As fast as possible: wait for a queued block, fill it, complete it. Never overruns.
     fn run_unpaced(&self, hw: &mut Hardware) {
         loop {
-            let (block, bytes) = {
-                let mut st = self.shared.lock();
-                let block = loop {
-                    if st.stop {
-                        return;
-                    }
-                    if let Some(block) = st.queue.pop_front() {
-                        break block;
-                    }
-                    st = self
-                        .shared
-                        .wake
-                        .wait(st)
-                        .unwrap_or_else(PoisonError::into_inner);
-                };
-                st.slots[block].state = BlockState::Filling;
-                (block, st.slots[block].bytes_used)
+            let Some((block, bytes)) = self.next_queued(hw.idle_spin) else {
+                return;
             };
             hw.generator
                 .fill(&mut hw.maps[block].as_mut_bytes()[..bytes]);
@@ -56,6 +42,59 @@ impl Producer {
                 return;
             }
             self.complete(&mut st, hw, block);
+        }
+    }
+
+    /// The next queued block, marked filling, and its `bytes_used`; `None` once stopped.
+    /// With none queued, looks for one for `idle_spin` without the lock (like a DMA engine,
+    /// which needs no waking), then sleeps until `enqueue` or `disable` wakes it.
+    fn next_queued(&self, idle_spin: Duration) -> Option<(usize, usize)> {
+        let mut st = self.shared.lock();
+        let mut spin = true;
+        loop {
+            if st.stop {
+                return None;
+            }
+            if let Some(block) = st.queue.pop_front() {
+                st.slots[block].state = BlockState::Filling;
+                return Some((block, st.slots[block].bytes_used));
+            }
+            if spin && !idle_spin.is_zero() {
+                let seen = self.shared.kick.load(Ordering::Acquire);
+                drop(st);
+                // Kicked or not, look again under the lock; sleep only after a spin in vain.
+                spin = self.spin_for_kick(seen, idle_spin);
+                st = self.shared.lock();
+                continue;
+            }
+            // `enqueue` and `disable` notify only a parked producer, and both look at
+            // `parked` under the lock: no wake-up is lost.
+            st.parked = true;
+            st = self
+                .shared
+                .wake
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+            st.parked = false;
+            spin = true;
+        }
+    }
+
+    /// Spins until `Shared::kick` moves past `seen` (a block was queued, or stop), for at most
+    /// `limit`; whether it moved.
+    fn spin_for_kick(&self, seen: u64, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            // The clock is read every 64 checks: a check is a few ns, `Instant::now` tens.
+            for _ in 0..64 {
+                if self.shared.kick.load(Ordering::Acquire) != seen {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
         }
     }
 
