@@ -37,3 +37,41 @@ pub use tx::{SimTx, SimTxConfig, SimTxLossProbe};
 
 /// Bytes per scan of both devices: one I16 plus one Q16.
 const SAMPLE_SIZE: usize = 4;
+
+/// What a device thread with nothing to do spins on before it sleeps: the CPU side bumps it
+/// whenever it gives the thread something (a queued block, a start or a stop), so the thread
+/// sees that without taking the state lock. A DMA engine needs no waking to take the next
+/// block; a sleeping thread does, and that wake-up (a futex call on the queuing thread, a
+/// context switch on the device's) was most of a small block's cost in the benchmarks' device
+/// that costs no CPU (BENCHMARKS.md, eighth session).
+#[derive(Debug, Default)]
+struct Kick(std::sync::atomic::AtomicU64);
+
+impl Kick {
+    /// Something changed: a spinning device thread stops spinning.
+    fn kick(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The count to spin against, read under the state lock before releasing it.
+    fn seen(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Spins until the count moves past `seen`, for at most `limit`; whether it moved.
+    fn spin(&self, seen: u64, limit: std::time::Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            // The clock is read every 64 checks: a check is a few ns, `Instant::now` tens.
+            for _ in 0..64 {
+                if self.seen() != seen {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+        }
+    }
+}

@@ -5,7 +5,6 @@ mod producer;
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -14,8 +13,8 @@ use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
 use self::producer::Producer;
-use super::SAMPLE_SIZE;
 use super::pattern::{Generator, Pattern};
+use super::{Kick, SAMPLE_SIZE};
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::stream::StreamConfig;
@@ -49,11 +48,9 @@ pub struct SimConfig {
     /// counters then stay with [`SimRx::loss_probe`] and users must rely on the estimate.
     pub report_losses: bool,
     /// Unpaced only: how long the producer, finding no block queued, keeps looking (spinning
-    /// on its own thread) before it sleeps until one is. Default 50 µs. A DMA engine needs no
-    /// waking to take the next block; a sleeping producer does, and that wake-up (a futex
-    /// call on the enqueuing thread and a context switch on the producer's) was most of a
-    /// small block's cost in the benchmarks' "device that costs no CPU" (BENCHMARKS.md, eighth
-    /// session). Zero sleeps at once.
+    /// on its own thread) before it sleeps until one is. Default 50 µs; zero sleeps at once.
+    /// A DMA engine needs no waking to take the next block; a sleeping producer does, and that
+    /// wake-up was most of a small block's cost (BENCHMARKS.md, eighth session).
     pub idle_spin: Duration,
 }
 
@@ -160,8 +157,8 @@ struct Shared {
     /// Wakes the producer: a block was queued, or it must stop. Only notified while the
     /// producer sleeps on it (`State::parked`).
     wake: Condvar,
-    /// Counts every enqueue and stop, so the spinning producer sees one without the lock.
-    kick: AtomicU64,
+    /// Kicked by every enqueue and stop, for the spinning producer.
+    kick: Kick,
 }
 
 impl Shared {
@@ -285,7 +282,7 @@ impl SimRx {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 wake: Condvar::new(),
-                kick: AtomicU64::new(0),
+                kick: Kick::default(),
             }),
             hardware: Arc::new(Mutex::new(hardware)),
             producer: None,
@@ -411,7 +408,7 @@ impl SimRx {
         slot.seq = seq;
         st.queue.push_back(block);
         let parked = st.parked;
-        self.shared.kick.fetch_add(1, Ordering::Release);
+        self.shared.kick.kick();
         drop(st);
         if parked {
             self.shared.wake.notify_one();
@@ -468,7 +465,7 @@ impl SimRx {
             return Ok(());
         };
         self.shared.lock().stop = true;
-        self.shared.kick.fetch_add(1, Ordering::Release);
+        self.shared.kick.kick();
         self.shared.wake.notify_all();
         let joined = handle.join();
         let mut st = self.shared.lock();

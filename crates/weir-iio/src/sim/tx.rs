@@ -15,7 +15,7 @@ use rustix::event::EventfdFlags;
 use rustix::io::Errno;
 
 use self::dac::{FNV_OFFSET, consume, fnv1a};
-use super::SAMPLE_SIZE;
+use super::{Kick, SAMPLE_SIZE};
 use crate::error::{Error, Result};
 use crate::loss::LossEvidence;
 use crate::stream::StreamConfig;
@@ -47,6 +47,10 @@ pub struct SimTxConfig {
     /// default). `false` makes it behave like a kernel transport, which sees none: they are
     /// then only readable through [`SimTx::loss_probe`].
     pub report_losses: bool,
+    /// Unpaced only: how long the device thread, finding no block queued, keeps looking
+    /// (spinning on its own thread) before it sleeps until one is. Default 50 µs; zero sleeps
+    /// at once. As [`crate::SimConfig::idle_spin`].
+    pub idle_spin: Duration,
 }
 
 impl Default for SimTxConfig {
@@ -59,6 +63,7 @@ impl Default for SimTxConfig {
             output: None,
             checksum: true,
             report_losses: true,
+            idle_spin: Duration::from_micros(50),
         }
     }
 }
@@ -82,12 +87,17 @@ struct State {
     error: Option<String>,
     /// The device thread is reading a block (outside the lock).
     busy: bool,
+    /// The device thread sleeps on `Shared::wake` for a block to be queued: only then does
+    /// queuing one notify it.
+    parked: bool,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Kicked by every enqueue, start and stop, for the spinning device thread.
+    kick: Kick,
 }
 
 impl Shared {
@@ -186,18 +196,20 @@ impl SimTx {
                 checksum: FNV_OFFSET,
                 error: None,
                 busy: false,
+                parked: false,
             }),
             wake: Condvar::new(),
+            kick: Kick::default(),
         });
         let events = Arc::new(events);
         let thread = {
             let shared = shared.clone();
             let events = events.clone();
             let rate = config.sample_rate;
-            let checksum = config.checksum;
+            let (checksum, idle_spin) = (config.checksum, config.idle_spin);
             std::thread::Builder::new()
                 .name("weir-sim-tx".into())
-                .spawn(move || consume(shared, events, device, rate, output, checksum))
+                .spawn(move || consume(shared, events, device, rate, output, (checksum, idle_spin)))
                 .map_err(|e| bad(format!("cannot start the device thread: {e}")))?
         };
         Ok(SimTx {
@@ -260,7 +272,10 @@ impl SimTx {
         s.done_bytes[block] = None;
         s.owner[block] = Owner::Hardware;
         s.queue.push_back((block, bytes_used, cyclic));
-        self.shared.wake.notify_all();
+        self.shared.kick.kick();
+        if s.parked {
+            self.shared.wake.notify_all();
+        }
         Ok(())
     }
 }
@@ -287,6 +302,7 @@ impl Transport for SimTx {
             return Err(Error::os("enable", self.config.name.as_str(), Errno::BUSY));
         }
         s.enabled = true;
+        self.shared.kick.kick();
         self.shared.wake.notify_all();
         Ok(())
     }
@@ -344,6 +360,7 @@ impl Transport for SimTx {
         let mut s = self.shared.lock();
         s.enabled = false;
         s.queue.clear();
+        self.shared.kick.kick();
         while s.busy {
             s = self
                 .shared
@@ -419,6 +436,7 @@ impl Drop for SimTx {
             let mut s = self.shared.lock();
             s.stop = true;
             s.enabled = false;
+            self.shared.kick.kick();
             self.shared.wake.notify_all();
         }
         if let Some(t) = self.thread.take() {

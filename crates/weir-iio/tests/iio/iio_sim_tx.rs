@@ -55,6 +55,55 @@ fn partial_last_block_is_sent_exactly() {
     assert_eq!(std::fs::read(&out).expect("output"), data);
 }
 
+/// The unpaced device thread, finding no block queued, spins for `idle_spin` and then sleeps:
+/// a block queued while it spins, or after it sleeps, is sent either way, exactly and in
+/// order. At depth 1 it runs out after every block, so each one goes through that path.
+#[test]
+fn an_idle_dac_takes_the_next_block_whether_it_spins_or_sleeps() {
+    let data = payload(256 * 500);
+    for idle_spin in [
+        Duration::ZERO,
+        Duration::from_micros(1),
+        SimTxConfig::default().idle_spin,
+        Duration::from_secs(3600),
+    ] {
+        for depth in [1, 3] {
+            let mut tx = started(SimTxConfig {
+                block_size: 256,
+                block_count: depth,
+                idle_spin,
+                ..SimTxConfig::default()
+            });
+            for (n, chunk) in data.chunks(256).enumerate() {
+                let block = n % depth;
+                if n >= depth {
+                    let sent = tx.wait_complete(block, WAIT).expect("wait");
+                    assert_eq!(sent, Some(256), "{idle_spin:?}, depth {depth}, block {n}");
+                }
+                tx.block_mut(block)
+                    .expect("cpu block")
+                    .copy_from_slice(chunk);
+                tx.requeue(block, 256).expect("enqueue");
+            }
+            for n in data.len() / 256 - depth..data.len() / 256 {
+                assert!(tx.wait_complete(n % depth, WAIT).expect("wait").is_some());
+            }
+            assert_eq!(tx.checksum(), SimTx::checksum_of(&data), "{idle_spin:?}");
+            // Stopping and dropping end a spin at once: with an hour's spin, a device thread
+            // that was not told would not be joined within the timeout.
+            let (done, dropped) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                tx.stop().expect("stop");
+                drop(tx);
+                done.send(()).expect("send");
+            });
+            dropped
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("stop and drop took over {WAIT:?} ({idle_spin:?})"));
+        }
+    }
+}
+
 #[test]
 fn kernel_rules_are_enforced() {
     let mut tx = started(SimTxConfig {

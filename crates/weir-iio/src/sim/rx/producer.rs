@@ -2,7 +2,6 @@
 //! as fast as possible, and counts what it loses when none is queued.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -60,10 +59,10 @@ impl Producer {
                 return Some((block, st.slots[block].bytes_used));
             }
             if spin && !idle_spin.is_zero() {
-                let seen = self.shared.kick.load(Ordering::Acquire);
+                let seen = self.shared.kick.seen();
                 drop(st);
                 // Kicked or not, look again under the lock; sleep only after a spin in vain.
-                spin = self.spin_for_kick(seen, idle_spin);
+                spin = self.shared.kick.spin(seen, idle_spin);
                 st = self.shared.lock();
                 continue;
             }
@@ -77,24 +76,6 @@ impl Producer {
                 .unwrap_or_else(PoisonError::into_inner);
             st.parked = false;
             spin = true;
-        }
-    }
-
-    /// Spins until `Shared::kick` moves past `seen` (a block was queued, or stop), for at most
-    /// `limit`; whether it moved.
-    fn spin_for_kick(&self, seen: u64, limit: Duration) -> bool {
-        let start = Instant::now();
-        loop {
-            // The clock is read every 64 checks: a check is a few ns, `Instant::now` tens.
-            for _ in 0..64 {
-                if self.shared.kick.load(Ordering::Acquire) != seen {
-                    return true;
-                }
-                std::hint::spin_loop();
-            }
-            if start.elapsed() >= limit {
-                return false;
-            }
         }
     }
 

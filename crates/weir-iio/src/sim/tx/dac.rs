@@ -44,7 +44,7 @@ pub(super) fn consume(
     device: Vec<MappedRegion>,
     rate: Option<f64>,
     mut output: Option<File>,
-    checksum: bool,
+    (checksum, idle_spin): (bool, Duration),
 ) {
     let mut clock: Option<Instant> = None;
     // Only this thread updates the checksum: it runs over the data outside the state lock, so
@@ -52,6 +52,8 @@ pub(super) fn consume(
     let mut hash = FNV_OFFSET;
     // Consecutive empty slots are one underrun (one gap in the output).
     let mut in_gap = false;
+    // Unpaced, with nothing queued: spin for `idle_spin` before sleeping (`super::Kick`).
+    let mut spin = true;
     let mut s = shared.lock();
     loop {
         if s.stop {
@@ -72,17 +74,34 @@ pub(super) fn consume(
                         in_gap = true;
                     }
                     let slot = Duration::from_secs_f64(1024.0 / r);
+                    s.parked = true;
                     let (guard, _) = shared
                         .wake
                         .wait_timeout(s, slot)
                         .unwrap_or_else(PoisonError::into_inner);
                     s = guard;
+                    s.parked = false;
                     clock = Some(Instant::now());
                 }
-                _ => s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner),
+                None if spin && !idle_spin.is_zero() => {
+                    let seen = shared.kick.seen();
+                    drop(s);
+                    // Kicked or not, look again under the lock; sleep after a spin in vain.
+                    spin = shared.kick.spin(seen, idle_spin);
+                    s = shared.lock();
+                }
+                _ => {
+                    // Queuing notifies only a parked thread, and looks at `parked` under
+                    // the lock: no wake-up is lost.
+                    s.parked = true;
+                    s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
+                    s.parked = false;
+                    spin = true;
+                }
             }
             continue;
         };
+        spin = true;
         s.busy = true;
         in_gap = false;
         drop(s);
