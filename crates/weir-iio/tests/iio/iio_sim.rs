@@ -250,12 +250,9 @@ fn an_idle_producer_takes_the_next_block_whether_it_spins_or_sleeps() {
             );
             // Stopping ends a spin at once: with an hour's spin, a stop that did not would
             // not return within the timeout.
-            let (done, stopped) = std::sync::mpsc::channel();
-            std::thread::spawn(move || done.send(sim.stop().map(|()| sim)).unwrap());
-            let sim = stopped
-                .recv_timeout(TIMEOUT)
-                .unwrap_or_else(|_| panic!("stop took over {TIMEOUT:?} ({idle_spin:?} spin)"))
-                .unwrap();
+            let what = format!("stop ({idle_spin:?} spin)");
+            let sim =
+                crate::returns_within(TIMEOUT, &what, move || sim.stop().map(|()| sim)).unwrap();
             assert_eq!(sim.counters().blocks_completed, 600);
         }
     }

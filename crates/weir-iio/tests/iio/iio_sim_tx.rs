@@ -91,15 +91,11 @@ fn an_idle_dac_takes_the_next_block_whether_it_spins_or_sleeps() {
             assert_eq!(tx.checksum(), SimTx::checksum_of(&data), "{idle_spin:?}");
             // Stopping and dropping end a spin at once: with an hour's spin, a device thread
             // that was not told would not be joined within the timeout.
-            let (done, dropped) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
+            let what = format!("stop and drop ({idle_spin:?} spin)");
+            crate::returns_within(WAIT, &what, move || {
                 tx.stop().expect("stop");
                 drop(tx);
-                done.send(()).expect("send");
             });
-            dropped
-                .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("stop and drop took over {WAIT:?} ({idle_spin:?})"));
         }
     }
 }
