@@ -209,7 +209,7 @@ impl SimTx {
             let (checksum, idle_spin) = (config.checksum, config.idle_spin);
             std::thread::Builder::new()
                 .name("weir-sim-tx".into())
-                .spawn(move || consume(shared, events, device, rate, output, (checksum, idle_spin)))
+                .spawn(move || consume(shared, events, device, rate, output, checksum, idle_spin))
                 .map_err(|e| bad(format!("cannot start the device thread: {e}")))?
         };
         Ok(SimTx {

@@ -44,7 +44,8 @@ pub(super) fn consume(
     device: Vec<MappedRegion>,
     rate: Option<f64>,
     mut output: Option<File>,
-    (checksum, idle_spin): (bool, Duration),
+    checksum: bool,
+    idle_spin: Duration,
 ) {
     let mut clock: Option<Instant> = None;
     // Only this thread updates the checksum: it runs over the data outside the state lock, so
