@@ -2,7 +2,7 @@
 //! downstream by reference.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use futuresdr::runtime::dev::prelude::*;
@@ -14,7 +14,6 @@ use weir_core::{
 };
 use weir_iio::loss::{LossEvidence, LossMeter, monotonic_ns};
 use weir_iio::sim::{Pattern, SimConfig, SimRx};
-use weir_iio::stream::StreamConfig;
 use weir_iio::sys::MappedRegion;
 use weir_iio::transport::{Direction, Transport};
 use weir_iio::{ScanFormat, XflowMonitor};
@@ -25,7 +24,6 @@ use crate::completion::Completions;
 use crate::device::{
     OpenedDevice, Opening, block_bytes, common_params, load_layout, open_or_simulate, port_layout,
 };
-use crate::shared_transport::{Requeued, SharedTransport};
 
 weir_core::choice! {
     /// The simulated ADC's signal (`pattern`).
@@ -62,13 +60,39 @@ const SAMPLE_BYTES: usize = 4;
 /// How often counters are refreshed while every block is held downstream.
 const STARVED_REFRESH: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Blocks released by every reader, waiting to go back to the hardware.
+struct ReturnQueue {
+    blocks: Mutex<Vec<usize>>,
+    notifier: Mutex<Option<BlockNotifier>>,
+}
+
+impl ReturnQueue {
+    fn give_back(&self, block: usize) {
+        self.blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(block);
+        if let Some(n) = self
+            .notifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            n.notify();
+        }
+    }
+
+    fn take(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.blocks.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// A completed block lent to the readers; dropping the last reference returns it.
 struct Lease {
     memory: Arc<MappedRegion>,
     len: usize,
     block: usize,
-    /// Where the block goes back to the device.
-    shared: Arc<SharedTransport>,
+    returns: Arc<ReturnQueue>,
     /// Times the block from its completion to its first release (see [`ReleaseTimer`]).
     release: ReleaseTimer,
 }
@@ -88,7 +112,7 @@ impl Drop for Lease {
         // A block no reader consumed to its end (dropped at the end of the stream, or by a
         // reader that stopped) is released here, by the last reference.
         self.release.released();
-        self.shared.release(self.block);
+        self.returns.give_back(self.block);
     }
 }
 
@@ -104,16 +128,11 @@ where
 {
     #[output]
     output: MappedBlockWriter<T>,
-    /// The transport, shared with the leases: the last reader of a block requeues it.
-    shared: Arc<SharedTransport>,
-    /// The stream's geometry, read without the transport's lock.
-    stream: StreamConfig,
+    transport: Box<dyn Transport>,
     completions: Option<Completions>,
     timeout: std::time::Duration,
     in_flight: VecDeque<usize>,
-    /// The blocks taken from [`Shared::take_requeued`](crate::shared_transport::Shared), kept
-    /// for its memory.
-    requeued: Vec<Requeued>,
+    returns: Arc<ReturnQueue>,
     sequence: u64,
     /// The estimate of the device's loss from the block cycle (every transport).
     meter: LossMeter,
@@ -174,12 +193,14 @@ where
             stream_info: None,
             latency: stats.latency_histogram(crate::block_latency::RX_SPAN),
             output: MappedBlockWriter::default(),
-            stream: transport.stream().clone(),
-            shared: Arc::new(SharedTransport::new(transport)),
+            transport,
             completions: None,
             timeout,
             in_flight: VecDeque::new(),
-            requeued: Vec::new(),
+            returns: Arc::new(ReturnQueue {
+                blocks: Mutex::new(Vec::new()),
+                notifier: Mutex::new(None),
+            }),
             sequence: 0,
             stats,
         }
@@ -220,11 +241,11 @@ where
     }
 
     fn samples_per_block(&self) -> u64 {
-        self.stream.samples_per_block() as u64
+        self.transport.samples_per_block() as u64
     }
 
     fn publish_counters(&self) {
-        let c = self.shared.lock().transport.counters();
+        let c = self.transport.counters();
         let est = self.meter.totals_at(monotonic_ns());
         let rate_known = self.meter.rate().is_some();
         self.stats.set_counter("blocks", self.sequence);
@@ -310,13 +331,11 @@ where
             LossEvidence::Exact => {
                 // The counts as they stood when this block began: a gap the device counted
                 // after it is tagged on the block that follows the gap, where the data breaks.
-                let (overruns, dropped_samples) = {
-                    let s = self.shared.lock();
-                    s.transport.losses_before(block).unwrap_or_else(|| {
-                        let c = s.transport.counters();
+                let (overruns, dropped_samples) =
+                    self.transport.losses_before(block).unwrap_or_else(|| {
+                        let c = self.transport.counters();
                         (c.overruns, c.dropped_samples)
-                    })
-                };
+                    });
                 let (events, dropped) = (
                     overruns - self.exact_seen.0.min(overruns),
                     dropped_samples - self.exact_seen.1.min(dropped_samples),
@@ -370,14 +389,15 @@ where
         if let Some(loss) = self.meter.completed(monotonic_ns()).after {
             self.note_loss(loss);
         }
-        let requeued = self.shared.lock().requeue(block);
-        if let Err(requeue) = requeued {
+        if let Err(requeue) = self.transport.requeue(block, self.transport.block_size()) {
             anyhow::bail!(
                 "{place}: {error}; requeuing it failed too ({requeue}): the transfer most likely failed at submit"
             );
         }
-        // Behind the blocks released before it, as the device has them.
-        self.take_requeued()?;
+        if let Some(loss) = self.meter.queued(monotonic_ns(), samples) {
+            self.note_loss(loss);
+        }
+        self.in_flight.push_back(block);
         self.stats
             .set_counter("status_unknown", self.status_unknown);
         Ok(())
@@ -409,42 +429,15 @@ where
 {
     /// One `work()` call; errors are recorded in the block statistics by the caller.
     async fn step(&mut self, io: &mut WorkIo) -> Result<()> {
-        self.take_requeued()?;
-        self.collect(io, true)?;
-        if self.in_flight.is_empty() {
-            if self.shared.lock().idle() {
-                // Every block is held downstream, so the hardware is starving and no
-                // completion will wake us: a released block will (through the notifier), and
-                // until then the overrun counters are refreshed periodically so that the
-                // starvation is visible.
-                self.publish_counters();
-                io.block_on(async {
-                    Timer::after(STARVED_REFRESH).await;
-                });
-            } else {
-                // A block was requeued since we looked.
-                io.call_again = true;
-            }
-        }
-        Ok(())
-    }
-
-    /// Put the blocks that their last readers requeued (see [`SharedTransport::release`])
-    /// behind those in flight, and tell the loss estimate when each was queued. The estimate
-    /// may see a requeue before or after the completion it followed, and is right either way
-    /// (`LossMeter::completed` looks at the queue times of the blocks behind a completion).
-    fn take_requeued(&mut self) -> Result<()> {
-        self.shared.lock().take_requeued(&mut self.requeued);
+        // Collect what has completed before requeuing: a block that completed while none was
+        // queued behind it left the device idle, and the loss estimate must see that
+        // completion before the requeue that ends the idle time.
+        self.collect(io, false)?;
+        let block_size = self.transport.block_size();
         let samples_per_block = self.samples_per_block();
-        let mut requeued = std::mem::take(&mut self.requeued);
-        for r in requeued.drain(..) {
-            let queued_ns = r.outcome.with_context(|| {
-                format!(
-                    "DMA block {} (ring slot): requeuing it after its last reader released it",
-                    r.block
-                )
-            })?;
-            if let Some(loss) = self.meter.queued(queued_ns, samples_per_block) {
+        for block in self.returns.take() {
+            self.transport.requeue(block, block_size)?;
+            if let Some(loss) = self.meter.queued(monotonic_ns(), samples_per_block) {
                 self.note_loss(loss);
             }
             if self.in_flight.is_empty()
@@ -453,9 +446,18 @@ where
                 // The device was starved by downstream, not stalled: time starts now.
                 c.progress();
             }
-            self.in_flight.push_back(r.block);
+            self.in_flight.push_back(block);
         }
-        self.requeued = requeued;
+        self.collect(io, true)?;
+        if self.in_flight.is_empty() {
+            // Every block is held downstream, so the hardware is starving and no completion
+            // will wake us: a released block will (through the notifier), and until then the
+            // overrun counters are refreshed periodically so that the starvation is visible.
+            self.publish_counters();
+            io.block_on(async {
+                Timer::after(STARVED_REFRESH).await;
+            });
+        }
         Ok(())
     }
 
@@ -468,13 +470,7 @@ where
             let (sequence, first_sample) = (self.sequence, self.stream_position);
             let place =
                 || format!("DMA block {sequence} of the stream (first sample {first_sample})");
-            // The completion and its time in one look, so no requeue comes between them.
-            let (completed, device_completed_ns) = {
-                let mut s = self.shared.lock();
-                let completed = s.transport.try_complete(block);
-                (completed, s.transport.completed_at_ns())
-            };
-            let completed = match completed {
+            let completed = match self.transport.try_complete(block) {
                 Err(e @ weir_iio::Error::TransferStatusUnknown { .. }) => {
                     self.discard_unknown(block, e, place())?;
                     continue;
@@ -483,7 +479,7 @@ where
             };
             let Some(len) = completed else {
                 if wait && let Some(c) = &self.completions {
-                    c.wait(io, self.shared.lock().transport.as_ref(), block)?;
+                    c.wait(io, self.transport.as_ref(), block)?;
                 }
                 break;
             };
@@ -493,7 +489,9 @@ where
             // when this thread was woken to see it, tens of ms later on a loaded machine —
             // which would shorten every starvation interval and make a timely completion look
             // late.
-            let device_ns = device_completed_ns
+            let device_ns = self
+                .transport
+                .completed_at_ns()
                 .filter(|&t| t <= completed_ns)
                 .unwrap_or(completed_ns);
             self.in_flight.pop_front();
@@ -551,7 +549,7 @@ where
                     tag: overrun.tag(),
                 });
             }
-            let memory = self.shared.lock().transport.block_memory(block);
+            let memory = self.transport.block_memory(block);
             tags.push(ItemTag {
                 index: 0,
                 tag: BlockTime {
@@ -562,12 +560,12 @@ where
                 }
                 .tag(),
             });
-            self.stream_position += (len / self.stream.sample_size.max(1)) as u64;
+            self.stream_position += (len / self.transport.sample_size().max(1)) as u64;
             let lease = Arc::new(Lease {
                 memory,
                 len,
                 block,
-                shared: self.shared.clone(),
+                returns: self.returns.clone(),
                 release: ReleaseTimer::new(self.latency.clone(), completed_ns),
             });
             let items = self.output.submit(lease, tags)?;
@@ -585,22 +583,26 @@ where
 {
     /// Start the device; errors are recorded in the block statistics by the caller.
     async fn start_up(&mut self) -> Result<()> {
-        self.shared.set_notifier(self.output_notifier());
-        {
-            let mut s = self.shared.lock();
-            self.completions = Some(Completions::register(s.transport.as_ref(), self.timeout)?);
-            s.transport.start()?;
-        }
+        *self
+            .returns
+            .notifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(self.output_notifier());
+        self.completions = Some(Completions::register(
+            self.transport.as_ref(),
+            self.timeout,
+        )?);
+        self.transport.start()?;
         if let Some(x) = self.xflow.as_mut() {
             // What latched before the DMA ran is no loss of this stream.
             x.clear()?;
         }
         self.meter.start(
             monotonic_ns(),
-            self.stream.block_count,
+            self.transport.block_count(),
             self.samples_per_block(),
         );
-        self.in_flight.extend(0..self.stream.block_count);
+        self.in_flight.extend(0..self.transport.block_count());
         self.label_counters();
         self.publish_counters();
         Ok(())
@@ -627,7 +629,7 @@ where
     async fn deinit(&mut self, _mo: &mut MessageOutputs, _meta: &mut BlockMeta) -> Result<()> {
         self.publish_counters();
         self.completions = None;
-        self.shared.lock().stop()?;
+        self.transport.stop()?;
         Ok(())
     }
 }

@@ -14,7 +14,6 @@ pub mod completion;
 pub mod device;
 pub mod dmabuf_fill_sink;
 pub mod latency_budget;
-mod shared_transport;
 mod tx_ring;
 
 // Every block file's `pub mod` line and `register_blocks` (which registers them all, for
