@@ -105,7 +105,9 @@ where
         }
         // Filled blocks go to the device with exactly the bytes they hold.
         let align = self.ring.transport().bytes_used_align();
+        let mut sent = false;
         while let Some(filled) = self.input.take_filled() {
+            sent = true;
             let Ok(lent) = filled.memory.into_any().downcast::<LentBlock>() else {
                 anyhow::bail!("a block that this sink did not lend came back");
             };
@@ -119,6 +121,14 @@ where
             self.ring
                 .stats()
                 .add_in(filled.bytes / std::mem::size_of::<T>());
+        }
+        if sent {
+            // A device that drains a block as fast as it is queued (small blocks) has often
+            // completed the oldest by now: lend it again at once rather than after a trip
+            // through the reactor, while the upstream block may be waiting for it.
+            while let Some(block) = self.ring.collect(mo).await? {
+                self.lend(block)?;
+            }
         }
         self.publish_counters();
 
