@@ -98,11 +98,16 @@ where
         Ok(())
     }
 
-    async fn step(&mut self, io: &mut WorkIo, mo: &mut MessageOutputs) -> Result<()> {
-        // Sent blocks go back upstream to be filled again.
+    /// Sent blocks go back upstream to be filled again, oldest first.
+    async fn lend_completed(&mut self, mo: &mut MessageOutputs) -> Result<()> {
         while let Some(block) = self.ring.collect(mo).await? {
             self.lend(block)?;
         }
+        Ok(())
+    }
+
+    async fn step(&mut self, io: &mut WorkIo, mo: &mut MessageOutputs) -> Result<()> {
+        self.lend_completed(mo).await?;
         // Filled blocks go to the device with exactly the bytes they hold.
         let align = self.ring.transport().bytes_used_align();
         let mut sent = false;
@@ -126,9 +131,7 @@ where
             // A device that drains a block as fast as it is queued (small blocks) has often
             // completed the oldest by now: lend it again at once rather than after a trip
             // through the reactor, while the upstream block may be waiting for it.
-            while let Some(block) = self.ring.collect(mo).await? {
-                self.lend(block)?;
-            }
+            self.lend_completed(mo).await?;
         }
         self.publish_counters();
 
