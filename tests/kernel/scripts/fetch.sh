@@ -56,19 +56,18 @@ src_files=(
     include/linux/iio/buffer_impl.h include/linux/iio/buffer-dma.h
     include/uapi/linux/iio/buffer.h
 )
-# The source package of exactly the kernel image's version, not the newest: Debian's security
-# archive can carry a linux-source before the signed image of the same version (seen on
-# 2026-12-02: linux-source-6.12 6.12.118-1~deb12u1, newest image 6.12.117), and keeps the older
-# source versions downloadable.
-src_ver="$(apt-cache policy "linux-image-$ver-amd64" | sed -n 's/^ *Candidate: //p')"
-apt-cache madison linux-source-6.12 | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep -qxF "$src_ver" ||
-    die "linux-source-6.12 $src_ver (the version of linux-image-$ver-amd64) is not in the package lists: $(apt-cache madison linux-source-6.12 | awk -F'|' '{gsub(/ /, "", $2); printf "%s ", $2}')"
 S="$CACHE/source-$ver"
 missing=0
 for f in "${src_files[@]}"; do [ -f "$S/$f" ] || missing=1; done
 if [ ! -f "$S/.unpacked" ] || [ "$missing" = 1 ]; then
-    kver="${ver%%+*}"
-    case "$src_ver" in "$kver"-*) ;; *) die "linux-source-6.12 is $src_ver, kernel is $ver" ;; esac
+    # The source package of exactly the kernel image's version, not the newest: Debian's
+    # security archive can carry a linux-source before the signed image of the same version
+    # (seen on 2026-12-02: linux-source-6.12 6.12.118-1~deb12u1, newest image 6.12.117), and
+    # keeps the older source versions downloadable.
+    src_ver="$(apt-cache policy "linux-image-$ver-amd64" | sed -n 's/^ *Candidate: //p')"
+    src_vers="$(apt-cache madison linux-source-6.12 | awk -F'|' '{gsub(/ /, "", $2); print $2}')"
+    [ -n "$src_ver" ] && grep -qxF "$src_ver" <<<"$src_vers" ||
+        die "linux-source-6.12 ${src_ver:-?} (the version of linux-image-$ver-amd64) is not in the package lists, which have: $(tr '\n' ' ' <<<"$src_vers")"
     rm -rf "$S"; mkdir -p "$S"
     apt_download "linux-source-6.12=$src_ver"
     deb="$(ls -t "$CACHE"/debs/linux-source-6.12_*.deb | head -1)"
