@@ -17,7 +17,7 @@ use weir_core::{
 use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
 use crate::AddressLog;
-use crate::sample_convert::{WordDecoder, decode_scans};
+use crate::sample_convert::{WordDecoder, decode_iq16, decode_scans};
 
 /// One element (channel) of a scan to decode: where it is and how to scale it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -342,6 +342,9 @@ impl FromScan for Cf32 {
         let (Some(i), Some(q)) = (e[0].word_decoder(), e[1].word_decoder()) else {
             return each_scan(e, data, sb, out);
         };
+        if decode_iq16(&i, &q, data, sb, out).is_some() {
+            return;
+        }
         let floats: &mut [f32] = bytemuck::cast_slice_mut(out);
         decode_scans(&i, data, sb, floats, 0, 2);
         decode_scans(&q, data, sb, floats, 1, 2);
