@@ -476,19 +476,25 @@ mod tests {
         }
     }
 
+    /// `n` pseudo-random bytes (xorshift64 from `seed`): scans of every bit pattern.
+    fn noise_bytes(seed: u64, n: usize) -> Vec<u8> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
     /// The shift decoders give exactly [`ScanFormat::decode`] (as f32 times the scale), for
     /// every 8-, 16- and 32-bit format of both byte orders, signedness and every shift and
     /// valid-bit count, on pseudo-random scans with the element at an offset.
     #[test]
     fn word_decoder_matches_scan_format_decode() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let data: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+        let data = noise_bytes(0x9E37_79B9_7F4A_7C15u64, 4096);
         for storage in [8u32, 16, 32] {
             for real in 1..=storage {
                 for shift in 0..=(storage - real) {
@@ -527,14 +533,7 @@ mod tests {
     /// 16 bytes; and declines what it does not decode.
     #[test]
     fn decode_iq16_matches_the_per_element_passes() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let data: Vec<u8> = (0..4100).map(|_| next() as u8).collect();
+        let data = noise_bytes(0x2545_F491_4F6C_DD1Du64, 4100);
         let mut formats = Vec::new();
         for real in 1..=16u32 {
             for shift in 0..=(16 - real) {
