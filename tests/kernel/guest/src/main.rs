@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use weir_iio::sys::ioctl;
+use weir_iio::transport::Transport;
 use weir_iio::{Allocator, BufferOptions, Device, Error, Sysfs, TransportChoice, TransportKind};
 
 /// `Ok(details)` or `Err(what went wrong)`.
@@ -134,6 +135,28 @@ impl Ramp {
             self.values += 1;
         }
         Ok(())
+    }
+
+    /// Steps over `bytes` that the device sent but weir did not deliver (a block of unknown
+    /// status): the device's stream moved on by as much.
+    fn skip(&mut self, bytes: usize) {
+        self.next = self.next.wrapping_add((bytes / 2) as u16);
+    }
+}
+
+/// Waits for `block` (the `n`-th of the stream): `Ok(Some(bytes))` when it completed,
+/// `Ok(None)` when its transfer finished with a status that cannot be known (see
+/// `Transport::try_complete`: under TCG, a vCPU preempted inside `ENQUEUE` for longer than
+/// the module's transfer time gets there). Such a block is the CPU's again; the caller
+/// counts it and checks that the transport did too. A timeout or any other error fails.
+fn complete(t: &mut dyn Transport, n: usize, block: usize) -> Result<Option<usize>, String> {
+    match t.wait_complete(block, TIMEOUT) {
+        Ok(Some(bytes)) => Ok(Some(bytes)),
+        Ok(None) => Err(format!(
+            "block {n} (#{block}) did not complete in {TIMEOUT:?}"
+        )),
+        Err(Error::TransferStatusUnknown { .. }) => Ok(None),
+        Err(e) => Err(format!("block {n} (#{block}): wait_complete: {e}")),
     }
 }
 
@@ -258,13 +281,17 @@ fn rx(
     );
     t.start().map_err(ctx("start"))?;
     let mut ramp = Ramp::default();
+    let mut unknown = 0;
     let started = Instant::now();
     for n in 0..blocks {
         let b = n % t.block_count();
-        let bytes = t
-            .wait_complete(b, TIMEOUT)
-            .map_err(ctx("wait_complete"))?
-            .ok_or_else(|| format!("block {n} (#{b}) did not complete in {TIMEOUT:?}"))?;
+        let Some(bytes) = complete(&mut *t, n, b)? else {
+            // Not delivered: a gap of exactly one block in the ramp.
+            ramp.skip(t.block_size());
+            unknown += 1;
+            t.requeue(b, t.block_size()).map_err(ctx("requeue"))?;
+            continue;
+        };
         ensure!(bytes == t.block_size(), "block {n}: {bytes} bytes");
         let memory = t.block_memory(b);
         let data = &memory.as_bytes()[..bytes];
@@ -285,9 +312,13 @@ fn rx(
         "{attached} DMABUF attachments left after stop"
     );
     ensure!(!buffer_enabled(&dev)?, "buffer still enabled after stop");
+    // Every block but those of unknown status is delivered and checked; a transport that
+    // called them all unknown would check nothing.
     ensure!(
-        counters.blocks_completed == blocks as u64,
-        "counters: {counters:?}"
+        counters.blocks_completed == (blocks - unknown) as u64
+            && counters.status_unknown == unknown as u64
+            && unknown <= blocks / 2,
+        "{unknown} of {blocks} blocks of unknown status; counters: {counters:?}"
     );
     drop(t);
     let (objects_after, attached) = settled(Some(objects_before));
@@ -296,7 +327,7 @@ fn rx(
         "DMABUF objects {objects_before} -> {objects_after}, {attached} attached after drop"
     );
     Ok(format!(
-        "{summary}: {blocks} blocks, {} values, ramp continuous, {:.0} blocks/s (TCG), copied {} B",
+        "{summary}: {blocks} blocks ({unknown} of unknown status, left out), {} values, ramp continuous, {:.0} blocks/s (TCG), copied {} B",
         ramp.values,
         blocks as f64 / elapsed.as_secs_f64(),
         counters.bytes_copied
@@ -380,24 +411,26 @@ fn tx(allocator: Allocator) -> TestResult {
     t.start().map_err(ctx("start"))?;
     let count = t.block_count();
     let (mut off, mut n) = (0, 0);
+    // Bytes in each block's last transfer, and those of the transfers of unknown status: the
+    // DAC (the ground truth, below) got them, but the transport cannot say so.
+    let (mut sent, mut unknown) = (vec![0; count], 0);
     while off < payload.len() {
         let b = n % count;
-        if n >= count {
-            t.wait_complete(b, TIMEOUT)
-                .map_err(ctx("wait_complete"))?
-                .ok_or_else(|| format!("block {} (#{b}) did not complete", n - count))?;
+        if n >= count && complete(&mut *t, n - count, b)?.is_none() {
+            unknown += sent[b];
         }
         let chunk = bs.min(payload.len() - off);
         let memory = t.block_mut(b).map_err(ctx("block_mut"))?;
         memory[..chunk].copy_from_slice(&payload[off..off + chunk]);
         t.requeue(b, chunk).map_err(ctx("requeue"))?;
+        sent[b] = chunk;
         off += chunk;
         n += 1;
     }
-    for b in 0..count.min(n) {
-        t.wait_complete(b, TIMEOUT)
-            .map_err(ctx("wait_complete (drain)"))?
-            .ok_or_else(|| format!("block #{b} did not complete (drain)"))?;
+    for k in n.saturating_sub(count)..n {
+        if complete(&mut *t, k, k % count)?.is_none() {
+            unknown += sent[k % count];
+        }
     }
     let counters = t.counters();
     t.stop().map_err(ctx("stop"))?;
@@ -427,8 +460,8 @@ fn tx(allocator: Allocator) -> TestResult {
         fnv1a64(&payload)
     );
     ensure!(
-        counters.bytes_completed == len as u64,
-        "counters {counters:?}"
+        counters.bytes_completed == (len - unknown) as u64 && unknown <= len / 2,
+        "{unknown} bytes in transfers of unknown status; counters {counters:?}"
     );
     let (objects_after, _) = settled(Some(objects_before));
     ensure!(
@@ -436,7 +469,7 @@ fn tx(allocator: Allocator) -> TestResult {
         "DMABUF objects {objects_before} -> {objects_after}"
     );
     Ok(format!(
-        "{summary}: {len} bytes in {n} blocks (last {} bytes), DAC: {bytes} bytes, {blocks} blocks, fnv {checksum:016x}",
+        "{summary}: {len} bytes in {n} blocks (last {} bytes, {unknown} bytes of unknown status), DAC: {bytes} bytes, {blocks} blocks, fnv {checksum:016x}",
         len - (n - 1) * bs
     ))
 }
@@ -702,14 +735,20 @@ fn stop_in_flight_then_reopen() -> TestResult {
             .map_err(ctx("open_buffer"))?;
         let mut t = opened.transport;
         t.start().map_err(ctx("start"))?;
-        let bytes = t
-            .wait_complete(0, TIMEOUT)
-            .map_err(ctx("wait_complete"))?
-            .ok_or("first block did not complete")?;
+        // The first block delivered (those of unknown status before it are gaps in the ramp).
         let mut ramp = Ramp::default();
-        ramp.check(&t.block_memory(0).as_bytes()[..bytes])
+        let mut b = 0;
+        let bytes = loop {
+            ensure!(b < t.block_count(), "round {round}: no block delivered");
+            match complete(&mut *t, b, b)? {
+                Some(bytes) => break bytes,
+                None => ramp.skip(t.block_size()),
+            }
+            b += 1;
+        };
+        ramp.check(&t.block_memory(b).as_bytes()[..bytes])
             .map_err(|e| format!("round {round}: {e}"))?;
-        // Blocks 1..8 still queued or in flight.
+        // The blocks after it still queued or in flight.
         t.stop().map_err(ctx("stop"))?;
         let (_, attached) = settled(None);
         ensure!(attached == 0, "round {round}: {attached} attachments left");

@@ -19,8 +19,8 @@ use weir_iio::transport::Transport;
 use weir_iio::{Allocator, BufferOptions, Error, Opened, TransportChoice, TransportKind};
 
 use super::{
-    ADC, DAC, DacCounters, FIFO, HEAP, Ramp, TIMEOUT, TestResult, buffer_enabled, channels, ctx,
-    dac_counters, device, dmabuf_state, errno_name, fnv1a64, rejection, settled,
+    ADC, DAC, DacCounters, FIFO, HEAP, Ramp, TIMEOUT, TestResult, buffer_enabled, channels,
+    complete, ctx, dac_counters, device, dmabuf_state, errno_name, fnv1a64, rejection, settled,
 };
 
 /// The device with the seed's buffer operations only.
@@ -74,16 +74,14 @@ fn receive(t: &mut Box<dyn Transport>, blocks: usize) -> Result<Received, String
     t.start().map_err(ctx("start"))?;
     for n in 0..blocks {
         let b = n % t.block_count();
-        let bytes = match t.wait_complete(b, TIMEOUT) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Err(format!("block {n} (#{b}) did not complete in {TIMEOUT:?}")),
-            Err(Error::TransferStatusUnknown { .. }) => {
+        let bytes = match complete(&mut **t, n, b)? {
+            Some(bytes) => bytes,
+            None => {
                 // Not delivered: its bytes are a gap of exactly what was asked.
-                ramp.next = ramp.next.wrapping_add((asked[b] / 2) as u16);
+                ramp.skip(asked[b]);
                 unknown += 1;
                 0
             }
-            Err(e) => return Err(format!("block {n}: wait_complete: {e}")),
         };
         if bytes == 0 {
             t.requeue(b, 0).map_err(ctx("requeue"))?;
@@ -189,14 +187,16 @@ pub fn seed_tx() -> TestResult {
     t.start().map_err(ctx("start"))?;
     let count = t.block_count();
     let (mut off, mut n, mut zeros) = (0, 0, 0);
+    // Bytes in transfers of unknown status: the DAC (the ground truth, below) got them, but the
+    // transport cannot say so. Every transfer but the last is a whole block.
+    let mut unknown = 0;
     while off < payload.len() {
         let b = n % count;
         if n >= count {
-            let done = t
-                .wait_complete(b, TIMEOUT)
-                .map_err(ctx("wait_complete"))?
-                .ok_or_else(|| format!("block {} (#{b}) did not complete", n - count))?;
-            ensure!(done == bs, "block {}: completed {done} bytes", n - count);
+            match complete(&mut *t, n - count, b)? {
+                Some(done) => ensure!(done == bs, "block {}: completed {done} bytes", n - count),
+                None => unknown += bs,
+            }
         }
         let chunk = bs.min(payload.len() - off);
         t.block_mut(b).map_err(ctx("block_mut"))?[..chunk]
@@ -212,12 +212,11 @@ pub fn seed_tx() -> TestResult {
         n += 1;
     }
     for k in n.saturating_sub(count)..n {
-        let b = k % count;
-        let done = t
-            .wait_complete(b, TIMEOUT)
-            .map_err(ctx("wait_complete (drain)"))?
-            .ok_or_else(|| format!("block {k} (#{b}) did not complete (drain)"))?;
         let want = if k == n - 1 { last } else { bs };
+        let Some(done) = complete(&mut *t, k, k % count)? else {
+            unknown += want;
+            continue;
+        };
         ensure!(
             done == want,
             "block {k}: completed {done} bytes, sent {want}"
@@ -242,11 +241,11 @@ pub fn seed_tx() -> TestResult {
         fnv1a64(&payload)
     );
     ensure!(
-        c.bytes_completed == len as u64 && c.bytes_copied == 0,
-        "counters {c:?}"
+        c.bytes_completed == (len - unknown) as u64 && c.bytes_copied == 0 && unknown <= len / 2,
+        "{unknown} bytes in transfers of unknown status; counters {c:?}"
     );
     Ok(format!(
-        "{summary}: {len} bytes in {n} blocks ({zeros} sent as bytes_used 0, last {last} bytes); DAC: {bytes} bytes, {blocks} blocks, last {last_bytes}, fnv {checksum:016x}"
+        "{summary}: {len} bytes in {n} blocks ({zeros} sent as bytes_used 0, last {last} bytes, {unknown} bytes of unknown status); DAC: {bytes} bytes, {blocks} blocks, last {last_bytes}, fnv {checksum:016x}"
     ))
 }
 
