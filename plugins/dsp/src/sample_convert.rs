@@ -298,7 +298,7 @@ fn word16<const BIG: bool>(s: &[u8], at: usize) -> u32 {
 }
 
 /// I and Q of every whole scan of `scan_bytes` in `data` into `out`, when both are 16-bit
-/// words of one byte order (every AD936x, AD9081 and simulator I/Q stream is): returns the
+/// words of one byte order (as AD936x and AD9081 streams and the simulator's are): returns the
 /// number of scans decoded (the smaller of the whole scans and `out.len()`), or `None` when
 /// the pair is not of that kind or does not fit in the scan (then [`decode_scans`] per
 /// element applies).
