@@ -411,25 +411,25 @@ fn tx(allocator: Allocator) -> TestResult {
     t.start().map_err(ctx("start"))?;
     let count = t.block_count();
     let (mut off, mut n) = (0, 0);
-    // Bytes in each block's last transfer, and those of the transfers of unknown status: the
-    // DAC (the ground truth, below) got them, but the transport cannot say so.
-    let (mut sent, mut unknown) = (vec![0; count], 0);
+    // Bytes in the transfers of unknown status: the DAC (the ground truth, below) got them, but
+    // the transport cannot say so. Transfer k holds the payload's k-th block-sized chunk.
+    let sent = |k: usize| bs.min(len - k * bs);
+    let mut unknown = 0;
     while off < payload.len() {
         let b = n % count;
         if n >= count && complete(&mut *t, n - count, b)?.is_none() {
-            unknown += sent[b];
+            unknown += sent(n - count);
         }
         let chunk = bs.min(payload.len() - off);
         let memory = t.block_mut(b).map_err(ctx("block_mut"))?;
         memory[..chunk].copy_from_slice(&payload[off..off + chunk]);
         t.requeue(b, chunk).map_err(ctx("requeue"))?;
-        sent[b] = chunk;
         off += chunk;
         n += 1;
     }
     for k in n.saturating_sub(count)..n {
         if complete(&mut *t, k, k % count)?.is_none() {
-            unknown += sent[k % count];
+            unknown += sent(k);
         }
     }
     let counters = t.counters();
