@@ -30,6 +30,17 @@ use super::{
 /// The failing block's sequence number: ring slot 2 of 4, so "block 2" would be the slot.
 const FAIL_AT: u64 = 6;
 const BLOCK_BYTES: u64 = 4096 * 4;
+/// How many runs a failed-block test may take to see the failure (see `unobservable`).
+const ATTEMPTS: usize = 3;
+
+/// Whether `run` went on past the failed block because its failure could not be seen: weir
+/// exited 0 and counted blocks of unknown status in its block `name`. A failed transfer whose
+/// fence signalled before weir could export it looks exactly like that (under TCG, a vCPU
+/// preempted inside ENQUEUE for longer than the module's transfer); weir rightly left the
+/// block out as a gap instead of failing. Such a run is tried again, at most `ATTEMPTS` times.
+fn unobservable(run: &Run, name: &str) -> bool {
+    run.status.success() && matches!(run.counter(name, "status_unknown"), Ok((n, _, _)) if n > 0)
+}
 
 /// The words of weir's error output (letters, digits, `-` and `_` kept together).
 fn words(text: &str) -> BTreeSet<String> {
@@ -102,7 +113,14 @@ fn rx_run(out: &str) -> Result<(Run, Vec<u8>), String> {
 pub fn weir_run_rx_failed_block() -> TestResult {
     let _fault = ModuleParam::set("rx_fail_block", FAIL_AT)?;
     let out = "/tmp/rx_failed.ci16";
-    let (run, data) = rx_run(out)?;
+    let mut attempt = 1;
+    let (run, data) = loop {
+        let (run, data) = rx_run(out)?;
+        if attempt == ATTEMPTS || !unobservable(&run, "src") {
+            break (run, data);
+        }
+        attempt += 1;
+    };
     // The file first: a failure reported but the bytes passed on is still wrong data.
     ensure!(
         data.len() as u64 <= FAIL_AT * BLOCK_BYTES,
@@ -118,8 +136,8 @@ pub fn weir_run_rx_failed_block() -> TestResult {
     let skipped = super::lifecycle::check_ramp_blocks(&data, out, &run)?;
     let line = expect_failure(&run, ADC)?;
     Ok(format!(
-        "weir run {:.2} s, {}; {out}: {} bytes of the ramp ({skipped} blocks of unknown status \
-         left out); error: {line}",
+        "weir run {:.2} s (attempt {attempt}), {}; {out}: {} bytes of the ramp ({skipped} blocks \
+         of unknown status left out); error: {line}",
         run.secs,
         run.status,
         data.len()
@@ -129,13 +147,20 @@ pub fn weir_run_rx_failed_block() -> TestResult {
 /// weir-sim-dac's 7th block fails: weir run kernel_tx.toml must stop with the error.
 pub fn weir_run_tx_failed_block() -> TestResult {
     let _fault = ModuleParam::set("tx_fail_block", FAIL_AT)?;
-    let run = weir_run_any(
-        "kernel_tx.toml",
-        &[
-            ("allocator", "heap".to_string()),
-            ("samples", "1000003".to_string()),
-        ],
-    )?;
+    let mut attempt = 1;
+    let run = loop {
+        let run = weir_run_any(
+            "kernel_tx.toml",
+            &[
+                ("allocator", "heap".to_string()),
+                ("samples", "1000003".to_string()),
+            ],
+        )?;
+        if attempt == ATTEMPTS || !unobservable(&run, "tx") {
+            break run;
+        }
+        attempt += 1;
+    };
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     ensure_no_attachments()?;
     let DacCounters {
@@ -152,7 +177,7 @@ pub fn weir_run_tx_failed_block() -> TestResult {
     );
     let line = expect_failure(&run, DAC)?;
     Ok(format!(
-        "weir run {:.2} s, {}; DAC: {dac_blocks} blocks ({dac_bytes} bytes, block {FAIL_AT} failed); error: {line}",
+        "weir run {:.2} s (attempt {attempt}), {}; DAC: {dac_blocks} blocks ({dac_bytes} bytes, block {FAIL_AT} failed); error: {line}",
         run.secs, run.status
     ))
 }
