@@ -12,7 +12,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use weir_core::{Cf32, Ci16};
 use weir_iio::ScanFormat;
 use weir_plugin_dsp::sample_convert::{
-    cf32_to_ci16, cf32_to_ci16_scalar, ci16_to_cf32, ci16_to_cf32_scalar,
+    cf32_to_ci16, cf32_to_ci16_scalar, ci16_to_cf32, ci16_to_cf32_scalar, scale_cf32,
+    scale_cf32_scalar,
 };
 use weir_plugin_dsp::scan::{ElementDecoder, scans_to_cf32, scans_to_cf32_scalar};
 
@@ -94,6 +95,13 @@ fn convert(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("cf32_to_ci16_scalar", &id), |b| {
             b.iter(|| cf32_to_ci16_scalar(std::hint::black_box(&floats), &mut iq, 32767.0))
+        });
+        let mut scaled = vec![Cf32::new(0.0, 0.0); floats.len()];
+        g.bench_function(BenchmarkId::new("scale_cf32", &id), |b| {
+            b.iter(|| scale_cf32(std::hint::black_box(&floats), &mut scaled, 0.5))
+        });
+        g.bench_function(BenchmarkId::new("scale_cf32_scalar", &id), |b| {
+            b.iter(|| scale_cf32_scalar(std::hint::black_box(&floats), &mut scaled, 0.5))
         });
     }
     g.finish();

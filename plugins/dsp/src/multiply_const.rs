@@ -2,6 +2,8 @@
 
 use futuresdr::runtime::BlockId;
 use futuresdr::runtime::Pmt;
+
+use crate::sample_convert::scale_cf32;
 use weir_core::sync_block::{SyncFn, message_number};
 use weir_core::{
     BlockDescriptor, BlockStats, BuildContext, BuildError, Cf32, ItemType, ParamSpec, Params,
@@ -38,9 +40,7 @@ impl SyncFn for Gain {
     type Out = Cf32;
 
     fn process(&mut self, input: &[Cf32], output: &mut [Cf32]) {
-        for (x, y) in input.iter().zip(output) {
-            *y = x * self.gain;
-        }
+        scale_cf32(input, output, self.gain);
     }
 
     fn describe(&self, stats: &BlockStats) {
