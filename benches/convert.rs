@@ -15,7 +15,9 @@ use weir_plugin_dsp::sample_convert::{
     cf32_to_ci16, cf32_to_ci16_scalar, ci16_to_cf32, ci16_to_cf32_scalar, scale_cf32,
     scale_cf32_scalar,
 };
-use weir_plugin_dsp::scan::{ElementDecoder, scans_to_cf32, scans_to_cf32_scalar};
+use weir_plugin_dsp::scan::{
+    ElementDecoder, scans_to_cf32, scans_to_cf32_scalar, scans_to_f32, scans_to_f32_scalar,
+};
 
 const KIB: usize = 1024;
 const SIZES: [usize; 2] = [64 * KIB, 1024 * KIB];
@@ -77,6 +79,20 @@ fn convert(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("scan_to_cf32_le_s12_scalar", &id), |b| {
             b.iter(|| scans_to_cf32_scalar(&elements, std::hint::black_box(&raw), 4, &mut cf32))
         });
+
+        // One element of a 2-byte scan (a single 12-bit channel) and of a 4-byte scan (I of
+        // an I/Q pair): one float per scan.
+        let mut reals = vec![0f32; bytes / 2];
+        for (name, sb) in [("scan_to_f32_le_s12_2B", 2), ("scan_to_f32_le_s12_4B", 4)] {
+            g.bench_function(BenchmarkId::new(name, &id), |b| {
+                b.iter(|| scans_to_f32(&elements[..1], std::hint::black_box(&raw), sb, &mut reals))
+            });
+            g.bench_function(BenchmarkId::new(format!("{name}_scalar"), &id), |b| {
+                b.iter(|| {
+                    scans_to_f32_scalar(&elements[..1], std::hint::black_box(&raw), sb, &mut reals)
+                })
+            });
+        }
 
         // cf32 input of the same byte count: half the samples.
         let floats: Vec<Cf32> = noise(bytes / 4)

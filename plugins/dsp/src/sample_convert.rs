@@ -348,8 +348,8 @@ pub fn decode_iq16(
     let same = Lane16 { offset: 0, ..i } == Lane16 { offset: 0, ..q };
     let big = endian == Endianness::Big;
     match (scan_bytes, i.offset, q.offset, same, big) {
-        (4, 0, 2, true, false) => iq16_run::<false>(i, data, bytemuck::cast_slice_mut(out)),
-        (4, 0, 2, true, true) => iq16_run::<true>(i, data, bytemuck::cast_slice_mut(out)),
+        (4, 0, 2, true, false) => run16::<false>(i, data, bytemuck::cast_slice_mut(out)),
+        (4, 0, 2, true, true) => run16::<true>(i, data, bytemuck::cast_slice_mut(out)),
         (4, ..) if big => iq16_scans::<4, true>(i, q, data, out),
         (4, ..) => iq16_scans::<4, false>(i, q, data, out),
         (8, ..) if big => iq16_scans::<8, true>(i, q, data, out),
@@ -370,11 +370,75 @@ pub fn decode_iq16(
     Some(n)
 }
 
-/// Scans that are exactly I then Q of one format: every word of `data` decoded alike into the
-/// float at its index.
-fn iq16_run<const BIG: bool>(lane: Lane16, data: &[u8], out: &mut [f32]) {
+/// A run of 16-bit words of one format (I/Q scans of exactly I then Q, or 2-byte scans of one
+/// element): every word of `data` decoded alike into the float at its index.
+fn run16<const BIG: bool>(lane: Lane16, data: &[u8], out: &mut [f32]) {
     for (w, y) in data.chunks_exact(2).zip(out) {
         *y = lane.value(word16::<BIG>(w, 0));
+    }
+}
+
+/// One 16-bit element of every whole scan of `scan_bytes` in `data` into `out`, one float per
+/// scan (`scan_to_f32`): returns the number of scans decoded (the smaller of the whole scans
+/// and `out.len()`), or `None` when the element is not a 16-bit word or does not fit in the
+/// scan (then [`decode_scans`] applies).
+///
+/// [`decode_scans`] decodes through [`WordDecoder::value`], which branches on the signedness
+/// per sample, and rustc left that loop scalar; here the signedness is a mask ([`Lane16`]) and
+/// the scan size a constant, as in [`decode_iq16`].
+pub fn decode_real16(
+    d: &WordDecoder,
+    data: &[u8],
+    scan_bytes: usize,
+    out: &mut [f32],
+) -> Option<usize> {
+    let Word::U16(endian) = d.word else {
+        return None;
+    };
+    let lane = Lane16::new(d, endian)?;
+    if lane.offset + 2 > scan_bytes {
+        return None;
+    }
+    let n = (data.len() / scan_bytes).min(out.len());
+    let (data, out) = (&data[..n * scan_bytes], &mut out[..n]);
+    match (scan_bytes, endian == Endianness::Big) {
+        (2, true) => run16::<true>(lane, data, out),
+        (2, false) => run16::<false>(lane, data, out),
+        (4, true) => real16_scans::<4, true>(lane, data, out),
+        (4, false) => real16_scans::<4, false>(lane, data, out),
+        (8, true) => real16_scans::<8, true>(lane, data, out),
+        (8, false) => real16_scans::<8, false>(lane, data, out),
+        (16, true) => real16_scans::<16, true>(lane, data, out),
+        (16, false) => real16_scans::<16, false>(lane, data, out),
+        (_, big) => {
+            for (s, y) in data.chunks_exact(scan_bytes).zip(out) {
+                let w = if big {
+                    word16::<true>(s, lane.offset)
+                } else {
+                    word16::<false>(s, lane.offset)
+                };
+                *y = lane.value(w);
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Scans of `SB` bytes (a power of two) with the element anywhere in them.
+fn real16_scans<const SB: usize, const BIG: bool>(lane: Lane16, data: &[u8], out: &mut [f32]) {
+    // The caller checked the word lies in the scan: modulo SB shows the compiler it does.
+    let at = lane.offset % SB;
+    for (s, y) in data.chunks_exact(SB).zip(out) {
+        let Ok(s) = <&[u8; SB]>::try_from(s) else {
+            continue; // never: chunks_exact gives SB bytes
+        };
+        let b = [s[at], s[(at + 1) % SB]];
+        let w = u32::from(if BIG {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        });
+        *y = lane.value(w);
     }
 }
 
@@ -659,6 +723,53 @@ mod tests {
             decode_iq16(&d(0, le16), &d(3, le16), &data, 4, &mut out),
             None
         );
+    }
+
+    /// Every 16-bit format of both byte orders (signedness, shift, valid bits) at placements
+    /// in 2-, 4-, 6-, 8- and 16-byte scans: bit for bit what `decode_scans` gives, stopping at
+    /// the shorter side; other words and words beyond the scan are not taken.
+    #[test]
+    fn decode_real16_matches_decode_scans() {
+        let data = noise_bytes(0x9E37_79B9_7F4A_7C15u64, 4100);
+        for endian in ["le", "be"] {
+            for real in 1..=16u32 {
+                for shift in 0..=(16 - real) {
+                    for sign in ['s', 'u'] {
+                        let f = format!("{endian}:{sign}{real}/16>>{shift}");
+                        let format = ScanFormat::parse(&f).unwrap();
+                        for (scan_bytes, at) in [(2, 0), (4, 0), (4, 2), (6, 4), (8, 6), (16, 10)] {
+                            let d = WordDecoder::new(at, format, -1.0 / 2048.0).unwrap();
+                            let scans = data.len() / scan_bytes;
+                            let mut want = vec![f32::NAN; scans - 1];
+                            decode_scans(&d, &data, scan_bytes, &mut want, 0, 1);
+                            let mut got = vec![f32::NAN; scans - 1];
+                            let n = decode_real16(&d, &data, scan_bytes, &mut got);
+                            assert_eq!(n, Some(scans - 1), "{f}");
+                            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                                assert_eq!(
+                                    g.to_bits(),
+                                    w.to_bits(),
+                                    "{f}, {scan_bytes}-byte scans at {at}, scan {k}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let le32 = ScanFormat::parse("le:s32/32>>0").unwrap();
+        let le16 = ScanFormat::parse("le:u12/16>>0").unwrap();
+        let mut out = [0.0f32; 4];
+        let d = |offset, format| WordDecoder::new(offset, format, 1.0).unwrap();
+        assert_eq!(decode_real16(&d(0, le32), &data, 4, &mut out), None);
+        assert_eq!(decode_real16(&d(3, le16), &data, 4, &mut out), None);
+        // More places than scans: the scans.
+        let mut many = [7.0f32; 6];
+        assert_eq!(
+            decode_real16(&d(0, le16), &data[..9], 2, &mut many),
+            Some(4)
+        );
+        assert_eq!(many[4..], [7.0, 7.0]);
     }
 
     /// Fewer places than scans, or fewer scans than places: the smaller; a scan too small for

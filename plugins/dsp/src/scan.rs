@@ -17,7 +17,7 @@ use weir_core::{
 use weir_iio::{Endianness, ScanFormat, ScanLayout};
 
 use crate::AddressLog;
-use crate::sample_convert::{WordDecoder, decode_iq16, decode_scans};
+use crate::sample_convert::{WordDecoder, decode_iq16, decode_real16, decode_scans};
 
 /// One element (channel) of a scan to decode: where it is and how to scale it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -332,6 +332,22 @@ pub fn scans_to_cf32_scalar(
     each_scan(elements, data, scan_bytes, out);
 }
 
+/// Scans to `f32` as [`ScanConverter`] converts them (`elements` = the one element): for
+/// benchmarks, compiled here rather than in the caller.
+pub fn scans_to_f32(elements: &[ElementDecoder], data: &[u8], scan_bytes: usize, out: &mut [f32]) {
+    f32::from_scans(elements, data, scan_bytes, out);
+}
+
+/// The reference for [`scans_to_f32`]: one scan at a time through [`ScanFormat::decode`].
+pub fn scans_to_f32_scalar(
+    elements: &[ElementDecoder],
+    data: &[u8],
+    scan_bytes: usize,
+    out: &mut [f32],
+) {
+    each_scan(elements, data, scan_bytes, out);
+}
+
 impl FromScan for Cf32 {
     #[inline]
     fn from_scan(e: &[ElementDecoder], scan: &[u8]) -> Self {
@@ -360,7 +376,9 @@ impl FromScan for f32 {
     fn from_scans(e: &[ElementDecoder], data: &[u8], sb: usize, out: &mut [Self]) {
         match e[0].word_decoder() {
             Some(d) => {
-                decode_scans(&d, data, sb, out, 0, 1);
+                if decode_real16(&d, data, sb, out).is_none() {
+                    decode_scans(&d, data, sb, out, 0, 1);
+                }
             }
             None => each_scan(e, data, sb, out),
         }
