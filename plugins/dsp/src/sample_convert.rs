@@ -383,8 +383,8 @@ fn run16<const BIG: bool>(lane: Lane16, data: &[u8], out: &mut [f32]) {
 /// and `out.len()`), or `None` when the element is not a 16-bit word or does not fit in the
 /// scan (then [`decode_scans`] applies).
 ///
-/// [`decode_scans`] decodes through [`WordDecoder::value`], which branches on the signedness
-/// per sample, and rustc left that loop scalar; here the signedness is a mask ([`Lane16`]) and
+/// [`decode_scans`] decodes through the word decoder's value function, which branches on the
+/// signedness per sample, and rustc left that loop scalar; here the signedness is a mask and
 /// the scan size a constant, as in [`decode_iq16`].
 pub fn decode_real16(
     d: &WordDecoder,
