@@ -254,11 +254,36 @@ fn ensure_dac_got_ramp(
     Ok(())
 }
 
+/// The sink's `bytes` against the `bytes` sent (the last block `last` bytes): weir counts a
+/// block as sent once its fence says so; a block of unknown status (its fence signalled before
+/// weir could export it, see tests/kernel/README.md) is counted in `status_unknown` and not in
+/// `bytes`, so the report must be the bytes sent less exactly those blocks. The DAC's counters
+/// stay the ground truth for what it got.
+fn ensure_sink_bytes(run: &Run, bytes: u64, last: u64) -> Result<(), String> {
+    let unknown = match run.counter("tx", "status_unknown") {
+        Ok((n, _, _)) => n,
+        Err(_) => 0,
+    };
+    let (reported, _, _) = run.counter("tx", "bytes")?;
+    let missing = bytes - reported.min(bytes);
+    let block_bytes = BLOCK_SAMPLES * 4;
+    ensure!(
+        reported <= bytes
+            && (0..=unknown.min(1)).any(|partial| {
+                let full = unknown - partial;
+                missing == full * block_bytes + partial * last
+            }),
+        "the sink reports bytes={reported} with status_unknown={unknown}: not the {bytes} bytes sent less {unknown} blocks"
+    );
+    Ok(())
+}
+
 /// weir's simulated ADC (ramp) -> head -> dmabuf_sink on weir-sim-dac; the DAC must have
 /// consumed exactly SAMPLES samples (the last block partial) with the ramp's checksum.
 fn tx(allocator: &str) -> TestResult {
     let bytes = SAMPLES * 4;
     let blocks = SAMPLES.div_ceil(BLOCK_SAMPLES);
+    let last = (SAMPLES - (blocks - 1) * BLOCK_SAMPLES) * 4;
     let run = weir_run(
         "kernel_tx.toml",
         &[
@@ -269,12 +294,9 @@ fn tx(allocator: &str) -> TestResult {
     run.expect("src", &["transport=sim".into()])?;
     let sink = run.expect(
         "tx",
-        &[
-            "transport=dmabuf".into(),
-            format!("bytes={bytes}"),
-            format!("blocks={blocks}"),
-        ],
+        &["transport=dmabuf".into(), format!("blocks={blocks}")],
     )?;
+    ensure_sink_bytes(&run, bytes, last)?;
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     let DacCounters {
         bytes: dac_bytes,
@@ -334,24 +356,7 @@ pub(crate) fn tx_zero_copy_on(transport: &str) -> TestResult {
             format!("blocks={blocks}"),
         ],
     )?;
-    // weir counts a block as sent once its fence says so; a block of unknown status (its fence
-    // signalled before weir could export it, see tests/kernel/README.md) is counted in
-    // `status_unknown` and not in `bytes` — the DAC, below, is the ground truth for what it got.
-    let unknown = match run.counter("tx", "status_unknown") {
-        Ok((n, _, _)) => n,
-        Err(_) => 0,
-    };
-    let (reported, _, _) = run.counter("tx", "bytes")?;
-    let missing = bytes - reported.min(bytes);
-    let block_bytes = BLOCK_SAMPLES * 4;
-    ensure!(
-        reported <= bytes
-            && (0..=unknown.min(1)).any(|partial| {
-                let full = unknown - partial;
-                missing == full * block_bytes + partial * last
-            }),
-        "the sink reports bytes={reported} with status_unknown={unknown}: not the {bytes} bytes sent less {unknown} whole blocks"
-    );
+    ensure_sink_bytes(&run, bytes, last)?;
     let dac = ensure_buffer_disabled(DAC, "after weir exited")?;
     let DacCounters {
         bytes: dac_bytes,
