@@ -98,10 +98,7 @@ fn dmabuf_state() -> (usize, usize) {
         .lines()
         .filter(|l| l.trim().starts_with("weir-sim-"))
         .count();
-    (
-        objects,
-        attached.saturating_sub(KERNEL_KEPT.load(Ordering::Relaxed)),
-    )
+    (objects, attached)
 }
 
 /// Waits (up to 10 s) until no DMABUF is attached to our devices and `objects` DMABUF objects
