@@ -13,11 +13,15 @@ use weir_iio::{Endianness, ScanFormat};
 
 /// `out[k] = scale * in[k]` for I and Q, over the shorter of the two slices; returns how many
 /// were converted. Bit-identical to [`ci16_to_cf32_scalar`]: an `i16` is exact in `f32`, so the
-/// only rounding is the one multiplication, as before.
+/// only rounding is the one multiplication, as before. It runs over the components as one
+/// `i16` and one `f32` slice: over complex samples rustc made it two samples per iteration
+/// (an 8-byte load), not unrolled, slower than the per-sample code it replaced.
 pub fn ci16_to_cf32(input: &[Ci16], output: &mut [Cf32], scale: f32) -> usize {
     let n = input.len().min(output.len());
-    for (x, y) in input[..n].iter().zip(&mut output[..n]) {
-        *y = Cf32::new(f32::from(x.re) * scale, f32::from(x.im) * scale);
+    let x: &[i16] = bytemuck::cast_slice(&input[..n]);
+    let y: &mut [f32] = bytemuck::cast_slice_mut(&mut output[..n]);
+    for (x, y) in x.iter().zip(y) {
+        *y = f32::from(*x) * scale;
     }
     n
 }
@@ -490,6 +494,27 @@ mod tests {
                     a.re.to_bits() == b.re.to_bits() && a.im.to_bits() == b.im.to_bits(),
                     "scale {scale}, sample {k}: {a} vs {b}"
                 );
+            }
+        }
+        // Slices of unequal length around a vector's width: the shorter one's count converted,
+        // nothing written past it.
+        let sentinel = Cf32::new(f32::NAN, -1.0);
+        for len in 0usize..20 {
+            for out_len in [len.saturating_sub(1), len, len + 3] {
+                let mut out = vec![sentinel; out_len];
+                let n = ci16_to_cf32(&input[100..100 + len], &mut out, 0.5);
+                assert_eq!(n, len.min(out_len), "{len} into {out_len}");
+                for (k, y) in out.iter().enumerate() {
+                    if k < n {
+                        let x = input[100 + k];
+                        assert_eq!(*y, Cf32::new(f32::from(x.re) * 0.5, f32::from(x.im) * 0.5));
+                    } else {
+                        assert!(
+                            y.re.is_nan() && y.im == -1.0,
+                            "{len} into {out_len}: {k} written"
+                        );
+                    }
+                }
             }
         }
     }
