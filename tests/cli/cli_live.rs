@@ -162,12 +162,12 @@ fn plain_live_lines_show_rates_and_buffer_fill_without_escapes() {
         "{stderr}"
     );
     // Every stream connection's fill, with its capacity: the DMA source's 4 blocks of 16384
-    // samples (its defaults), and FutureSDR's default 32 KiB circular buffers (4096 cf32).
+    // samples (its defaults), and weir's default 64 KiB circular buffers (8192 cf32).
     for (conn, capacity) in [
         ("src.out -> conv.in", 4 * 16384),
-        ("conv.out -> amp.in", 4096),
-        ("amp.out -> head.in", 4096),
-        ("head.out -> sink.in", 4096),
+        ("conv.out -> amp.in", 8192),
+        ("amp.out -> head.in", 8192),
+        ("head.out -> sink.in", 8192),
     ] {
         let line = stderr
             .lines()

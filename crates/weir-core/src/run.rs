@@ -62,7 +62,8 @@ pub struct ConnectionHandle {
 /// The size in items of the circular buffer FutureSDR 0.0.40 creates for a connection
 /// (`runtime/buffer/circular.rs`, `Writer::connect`): the larger of the reader's minimum
 /// items and the asked-for size (or, when none is asked for, the configured `buffer_size`,
-/// 32768 bytes by default), rounded up to whole pages holding whole items.
+/// [`crate::runtime_config::BUFFER_BYTES`] in weir), rounded up to whole pages holding whole
+/// items.
 fn circular_capacity(item_size: usize, min_items: usize, asked: Option<usize>) -> usize {
     let item_size = item_size.max(1);
     let page = rustix::param::page_size();
@@ -72,7 +73,9 @@ fn circular_capacity(item_size: usize, min_items: usize, asked: Option<usize>) -
         None => min_bytes.max(
             crate::runtime_config::take_over()
                 .ok()
-                .map_or(32768, |_| futuresdr::runtime::config::config().buffer_size),
+                .map_or(crate::runtime_config::BUFFER_BYTES, |_| {
+                    futuresdr::runtime::config::config().buffer_size
+                }),
         ),
     };
     let mut bytes = page;

@@ -24,12 +24,22 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The default size in bytes of the circular buffer between two blocks (FutureSDR's
+/// `buffer_size`; a connection's `buffer = N` sets its own): 64 KiB, GNU Radio 3.10's default
+/// (twice its 32 KiB `GR_FIXED_BUFFER_SIZE`, for double buffering), not FutureSDR's 32 KiB.
+/// Fewer, larger work calls per block: on the GNU Radio comparison's chains (`weir run`, DMA
+/// blocks of 16384 samples, 200 M samples) 5-12 % faster than 32 KiB, 128 KiB 10-20 %
+/// (BENCHMARKS.md, "Thirteenth session"); 64 KiB keeps a long chain's buffers within the L2 of
+/// the boards weir runs on and compares like for like with GNU Radio.
+pub const BUFFER_BYTES: usize = 65536;
+
 /// The values weir runs FutureSDR with, set after FutureSDR has read its sources: FutureSDR's
-/// own defaults for the sizes, no control-port web server (it would bind a fixed TCP port, so
-/// two flowgraphs could not run side by side) and quiet runtime logging.
+/// own default queue size, [`BUFFER_BYTES`] as the buffer size, no control-port web server (it
+/// would bind a fixed TCP port, so two flowgraphs could not run side by side) and quiet runtime
+/// logging.
 pub const WEIR_VALUES: [(&str, &str); 6] = [
     ("queue_size", "8192"),
-    ("buffer_size", "32768"),
+    ("buffer_size", "65536"),
     ("stack_size", "16777216"),
     ("slab_reserved", "0"),
     ("ctrlport_enable", "false"),
@@ -157,7 +167,12 @@ mod tests {
         take_over().expect("no hostile configuration in the unit tests' environment");
         let c = futuresdr::runtime::config::config();
         assert_eq!(c.queue_size, 8192);
-        assert_eq!(c.buffer_size, 32768);
+        assert_eq!(c.buffer_size, BUFFER_BYTES);
+        let (_, written) = WEIR_VALUES
+            .iter()
+            .find(|(k, _)| *k == "buffer_size")
+            .unwrap();
+        assert_eq!(written.parse::<usize>(), Ok(BUFFER_BYTES));
         assert!(!c.ctrlport_enable);
     }
 }

@@ -243,7 +243,8 @@ pub fn capture_items(params: &Params) -> Result<Option<u64>, BuildError> {
 
 /// The buffer a file-writing sink wants in front of it where the flowgraph sets none, in bytes:
 /// it writes each slice it is given with one `write(2)` from its own thread, so the default
-/// 32 KiB buffer costs a system call and a wake-up per 32 KiB. Measured (BENCHMARKS.md,
+/// buffer (then FutureSDR's 32 KiB, now [`crate::runtime_config::BUFFER_BYTES`]) costs a
+/// system call and a wake-up per buffer. Measured (BENCHMARKS.md,
 /// "A file sink's buffer", quiet host): `dmabuf_source` → `ci16_to_cf32` → `file_sink` on
 /// /dev/shm, 200 M samples, 36–38 M samples/s with 32 KiB, 290–308 with 1 MiB, 334–355 with
 /// 8 MiB; 1 MiB takes most of the gain for an eighth of the memory.
