@@ -716,8 +716,8 @@ path = "{path}"
 #[test]
 fn a_later_reader_with_a_large_minimum_gets_a_buffer_it_fits_in() {
     // FutureSDR 0.0.40 sizes a circular buffer for its first reader (here a null sink: the
-    // default 64 KiB, 8192 cf32) and ignores the second's needs: an 8192-point FFT reading the
-    // same output would wait forever. Validation sizes the output for both.
+    // default 64 KiB, 8192 cf32) and ignores the second's needs: an FFT of twice that many
+    // points reading the same output would wait forever. Validation sizes the output for both.
     let default_items = futuresdr::runtime::config::config().buffer_size / 8;
     let len = 2 * default_items;
     let dir = tempfile::tempdir().expect("tempdir");
